@@ -1,0 +1,4 @@
+import { CreateIntegrationAndRunTables1795948200000 } from './1795948200000-create-integration-and-run-tables';
+
+/** Every migration, oldest first. Listed explicitly so the build, the tests and the CLI load the same set. */
+export const MIGRATIONS = [CreateIntegrationAndRunTables1795948200000];

@@ -1,0 +1,128 @@
+import { join } from 'node:path';
+import { Logger, type LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Client } from 'pg';
+import { AppModule } from './app.module';
+import { startEmbeddedPostgres } from './embedded/embedded-postgres';
+import { UpstreamSimulator } from './simulator/upstream-simulator';
+import type { AppConfig } from './config';
+import { ProblemDetailsFilter } from './http/problem-details.filter';
+import { createValidationPipe } from './http/validation';
+import { createDataSource, runMigrationsLocked } from './persistence/data-source';
+
+/** A started Tidemark: the Nest application plus whatever demo mode started for it. */
+export interface TidemarkApp {
+  app: NestFastifyApplication;
+  /** The upstream base URL in use (the simulator's in demo mode). */
+  upstreamBaseUrl: string;
+  /** The database URL in use (the embedded Postgres's in demo mode). */
+  databaseUrl: string;
+  /** Closes the application (graceful: runs drain) and then the demo resources. */
+  close(): Promise<void>;
+}
+
+const DEMO_DATABASE = 'tidemark';
+
+/**
+ * Builds the application from validated config: connects to Postgres (starting an embedded one under
+ * `config.dataDir` when no DATABASE_URL is set), applies migrations under an advisory lock, starts the bundled
+ * simulator when no UPSTREAM_BASE_URL is set, and wires Nest on Fastify. Does not listen.
+ * @throws the driver's error when the database can't be reached or migrated
+ */
+export async function createTidemarkApp(config: AppConfig, options: { logger?: LoggerService | false } = {}): Promise<TidemarkApp> {
+  const log = new Logger('Bootstrap');
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanup = async () => {
+    for (const step of cleanups.reverse()) await step().catch(() => undefined);
+  };
+  try {
+    let databaseUrl: string;
+    if (config.database.url) {
+      databaseUrl = config.database.url;
+    } else {
+      const dataDir = join(config.dataDir, 'postgres');
+      log.warn(`DEMO MODE: no DATABASE_URL, starting an embedded Postgres with data in ${dataDir}`);
+      const pg = await startEmbeddedPostgres({ dataDir });
+      cleanups.push(() => pg.stop());
+      databaseUrl = await ensureDatabase(pg.url, DEMO_DATABASE);
+    }
+
+    let upstreamBaseUrl: string;
+    if (config.upstream.baseUrl) {
+      upstreamBaseUrl = config.upstream.baseUrl;
+    } else {
+      const simulator = new UpstreamSimulator();
+      upstreamBaseUrl = await simulator.start(0, '127.0.0.1');
+      cleanups.push(() => simulator.stop());
+      log.warn(`DEMO MODE: no UPSTREAM_BASE_URL, the bundled upstream simulator answers at ${upstreamBaseUrl}`);
+    }
+    if (config.demoIntegrations) {
+      log.warn('DEMO MODE: no INTEGRATIONS, scheduling the two sample integrations every 10 s');
+    }
+
+    const dataSource = createDataSource({
+      url: databaseUrl,
+      poolSize: config.database.poolSize,
+      connectTimeoutMs: config.database.connectTimeoutMs,
+    });
+    await dataSource.initialize();
+    cleanups.push(async () => {
+      if (dataSource.isInitialized) await dataSource.destroy();
+    });
+    const applied = await runMigrationsLocked(dataSource);
+    if (applied.length > 0) log.log(`applied migrations: ${applied.join(', ')}`);
+
+    const adapter = new FastifyAdapter({
+      // Names are up to 256 characters, and a percent-encoded non-ASCII character takes up to 12.
+      maxParamLength: 4096,
+      bodyLimit: 64 * 1024,
+    });
+    const app = await NestFactory.create<NestFastifyApplication>(
+      AppModule.register({ config, upstreamBaseUrl, dataSource }),
+      adapter,
+      { logger: options.logger ?? undefined, bufferLogs: false },
+    );
+    app.useGlobalPipes(createValidationPipe());
+    app.useGlobalFilters(new ProblemDetailsFilter());
+    const document = SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('Tidemark')
+        .setDescription('Integration watermarks from IntegrationStart, exact and with history.')
+        .setVersion('1')
+        .build(),
+    );
+    SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+    await app.init();
+
+    return {
+      app,
+      upstreamBaseUrl,
+      databaseUrl,
+      close: async () => {
+        await app.close();
+        await cleanup();
+      },
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+/** Creates `name` on the server of `adminUrl` if missing; returns the URL of that database. */
+async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
+  const client = new Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}

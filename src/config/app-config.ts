@@ -1,0 +1,77 @@
+/**
+ * The typed configuration, built once at boot by `loadConfig` from environment variables.
+ * Nothing outside `src/config` reads `process.env`; everything else receives this object.
+ */
+
+export type UpstreamFormat = 'json' | 'xml';
+export type MisfirePolicy = 'fire_once_now' | 'skip';
+
+export type UpstreamAuth =
+  | { kind: 'none' }
+  | { kind: 'bearer'; token: string }
+  | { kind: 'basic'; username: string; password: string };
+
+/** One (source system, integration) pair that Tidemark calls IntegrationStart for on a schedule. */
+export interface IntegrationConfig {
+  /** The upstream's SourceSystemId, a .NET int (0 .. 2147483647). */
+  sourceSystemId: number;
+  /** The upstream's IntegrationName, sent as is. */
+  integrationName: string;
+  /** Cron with the seconds field first (6 fields; 5 fields mean second 0), evaluated in `timeZone`. */
+  cron: string;
+  /** IANA zone the cron is evaluated in. */
+  timeZone: string;
+  enabled: boolean;
+  /** What to do on start when every replica was down at a fire time. */
+  misfirePolicy: MisfirePolicy;
+}
+
+export interface AppConfig {
+  /** True when NODE_ENV=production: demo fallbacks (embedded Postgres, simulator) are refused. */
+  production: boolean;
+  /** True when the integrations are the built-in demo samples (no INTEGRATIONS / INTEGRATIONS_FILE). */
+  demoIntegrations: boolean;
+  http: { host: string; port: number };
+  database: {
+    /** Postgres URL; null means: start an embedded Postgres under `dataDir` (demo mode only). */
+    url: string | null;
+    /** Pool size per replica. */
+    poolSize: number;
+    /** Max wait for a pooled connection or a new connection, ms. */
+    connectTimeoutMs: number;
+  };
+  /** Where demo mode keeps its embedded Postgres data, relative paths against the working directory. */
+  dataDir: string;
+  upstream: {
+    /** Base URL; null means: start the bundled simulator (demo mode only). */
+    baseUrl: string | null;
+    format: UpstreamFormat;
+    /** Deadline for one IntegrationStart call, body included, ms. */
+    timeoutMs: number;
+    auth: UpstreamAuth;
+    /** IANA zone for upstream dates that carry no offset. */
+    timeZone: string;
+    /** Largest response body accepted, bytes. */
+    maxBodyBytes: number;
+  };
+  schedule: {
+    defaultCron: string;
+    defaultTimeZone: string;
+    /** How often each replica looks for due integrations, ms. */
+    pollIntervalMs: number;
+    /** A fire time later than this when it is finally claimed counts as missed, ms. */
+    misfireThresholdMs: number;
+    defaultMisfirePolicy: MisfirePolicy;
+    /** How long a run's lease lasts without renewal, ms; a replica that dies holds it at most this long. */
+    leaseMs: number;
+    /** At most this many runs go on at once in one replica. */
+    maxConcurrentRuns: number;
+    /** How long SIGTERM waits for in-flight runs before marking them interrupted, ms. */
+    shutdownGraceMs: number;
+    /** Days of run history kept. */
+    runHistoryDays: number;
+  };
+  /** Identifies this replica in leases and run rows. */
+  replicaId: string;
+  integrations: IntegrationConfig[];
+}

@@ -1,0 +1,197 @@
+import { Transform, Type } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  Validate,
+  ValidateNested,
+  ValidatorConstraint,
+  type ValidatorConstraintInterface,
+} from 'class-validator';
+import { CronTime } from 'cron';
+
+/** The .NET `int` range of SourceSystemId; negative ids are not issued by the upstream. */
+export const SOURCE_SYSTEM_ID_MAX = 2147483647;
+/** Longest IntegrationName accepted; the upstream keeps it in a short SQL Server column. */
+export const INTEGRATION_NAME_MAX_LENGTH = 256;
+/** Control characters (NUL included) can't travel in the XML request and never name a real integration. */
+export const INTEGRATION_NAME_PATTERN = /^[^\u0000-\u001f\u007f]*$/u;
+
+export function isValidTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return zone.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+@ValidatorConstraint({ name: 'timeZone' })
+export class IsIanaTimeZone implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return typeof value === 'string' && isValidTimeZone(value);
+  }
+  defaultMessage(): string {
+    return 'must be an IANA time zone such as UTC or America/Chicago';
+  }
+}
+
+@ValidatorConstraint({ name: 'cron' })
+export class IsCronExpression implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    if (typeof value !== 'string') return false;
+    const fields = value.trim().split(/\s+/).length;
+    if (fields !== 5 && fields !== 6) return false;
+    try {
+      new CronTime(value, 'UTC');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  defaultMessage(): string {
+    return 'must be a cron expression with 6 fields, seconds first (e.g. "0 */5 * * * *"), or 5 fields';
+  }
+}
+
+const toInt = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+
+/** An integer variable with an inclusive range; the message names the rule. */
+function IntEnv(min: number, max: number): PropertyDecorator {
+  const message = `must be an integer from ${min} to ${max}`;
+  return (target, key) => {
+    IsOptional()(target, key);
+    Transform(toInt)(target, key);
+    IsInt({ message })(target, key);
+    Min(min, { message })(target, key);
+    Max(max, { message })(target, key);
+  };
+}
+
+function OneOfEnv(values: readonly string[]): PropertyDecorator {
+  return (target, key) => {
+    IsOptional()(target, key);
+    IsIn(values, { message: `must be one of ${values.join(', ')}` })(target, key);
+  };
+}
+
+function NonEmptyEnv(): PropertyDecorator {
+  return (target, key) => {
+    IsOptional()(target, key);
+    IsString()(target, key);
+    MinLength(1, { message: 'must not be empty' })(target, key);
+  };
+}
+
+/** One element of INTEGRATIONS / INTEGRATIONS_FILE, before defaults are applied. */
+export class IntegrationEntry {
+  @IsInt({ message: 'must be an integer from 0 to 2147483647' })
+  @Min(0, { message: 'must be an integer from 0 to 2147483647' })
+  @Max(SOURCE_SYSTEM_ID_MAX, { message: 'must be an integer from 0 to 2147483647' })
+  sourceSystemId!: number;
+
+  @IsString({ message: 'must be a string' })
+  @MinLength(1, { message: 'must not be empty' })
+  @MaxLength(INTEGRATION_NAME_MAX_LENGTH, { message: `must be at most ${INTEGRATION_NAME_MAX_LENGTH} characters` })
+  @Matches(INTEGRATION_NAME_PATTERN, { message: 'must not contain control characters' })
+  integrationName!: string;
+
+  @IsOptional()
+  @Validate(IsCronExpression)
+  cron?: string;
+
+  @IsOptional()
+  @Validate(IsIanaTimeZone)
+  timeZone?: string;
+
+  @IsOptional()
+  @IsBoolean({ message: 'must be true or false' })
+  enabled?: boolean;
+
+  @IsOptional()
+  @IsIn(['fire_once_now', 'skip'], { message: 'must be one of fire_once_now, skip' })
+  misfirePolicy?: 'fire_once_now' | 'skip';
+}
+
+export class IntegrationList {
+  @ValidateNested({ each: true })
+  @Type(() => IntegrationEntry)
+  items!: IntegrationEntry[];
+}
+
+/**
+ * Every environment variable Tidemark reads, as raw input to class-validator.
+ * Property names are the variable names so that each error names the variable.
+ */
+export class EnvironmentVariables {
+  @OneOfEnv(['production', 'development', 'test'])
+  NODE_ENV?: string;
+
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/[^\s]+$/, { message: 'must be a postgres:// or postgresql:// URL' })
+  DATABASE_URL?: string;
+
+  @IntEnv(1, 500) DB_POOL_SIZE?: number;
+  @IntEnv(100, 600_000) DB_CONNECT_TIMEOUT_MS?: number;
+  @NonEmptyEnv() DATA_DIR?: string;
+
+  @IsOptional()
+  @Matches(/^https?:\/\/[^\s]+$/, { message: 'must be an http:// or https:// URL' })
+  UPSTREAM_BASE_URL?: string;
+
+  @OneOfEnv(['json', 'xml']) UPSTREAM_FORMAT?: string;
+  @IntEnv(1, 3_600_000) UPSTREAM_TIMEOUT_MS?: number;
+  @OneOfEnv(['none', 'bearer', 'basic']) UPSTREAM_AUTH?: string;
+  @NonEmptyEnv() UPSTREAM_TOKEN?: string;
+  @NonEmptyEnv() UPSTREAM_USERNAME?: string;
+  @NonEmptyEnv() UPSTREAM_PASSWORD?: string;
+  @IntEnv(1024, 1_073_741_824) UPSTREAM_MAX_BODY_BYTES?: number;
+
+  @IsOptional()
+  @Validate(IsIanaTimeZone)
+  UPSTREAM_TIMEZONE?: string;
+
+  @NonEmptyEnv() INTEGRATIONS?: string;
+  @NonEmptyEnv() INTEGRATIONS_FILE?: string;
+
+  @IsOptional()
+  @Validate(IsCronExpression)
+  SCHEDULE_CRON?: string;
+
+  @IsOptional()
+  @Validate(IsIanaTimeZone)
+  SCHEDULE_TIMEZONE?: string;
+
+  @IntEnv(10, 60_000) SCHEDULER_POLL_MS?: number;
+  @IntEnv(0, 86_400_000) MISFIRE_THRESHOLD_MS?: number;
+  @OneOfEnv(['fire_once_now', 'skip']) MISFIRE_POLICY?: string;
+  @IntEnv(1_000, 3_600_000) RUN_LEASE_MS?: number;
+  @IntEnv(1, 10_000) MAX_CONCURRENT_RUNS?: number;
+  @IntEnv(0, 3_600_000) SHUTDOWN_GRACE_MS?: number;
+  @IntEnv(1, 36_500) RUN_HISTORY_DAYS?: number;
+
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9._:-]{1,128}$/, { message: 'must be 1 to 128 of A-Z a-z 0-9 . _ : -' })
+  REPLICA_ID?: string;
+
+  @IntEnv(0, 65_535) PORT?: number;
+  @NonEmptyEnv() HOST?: string;
+
+}
+
+/** Variables whose values are never echoed in an error, even in part. */
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  'DATABASE_URL',
+  'UPSTREAM_BASE_URL',
+  'UPSTREAM_TOKEN',
+  'UPSTREAM_USERNAME',
+  'UPSTREAM_PASSWORD',
+]);

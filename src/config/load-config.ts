@@ -1,0 +1,280 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { plainToInstance } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+import { parse as parseLosslessJson, isLosslessNumber } from 'lossless-json';
+import type { AppConfig, IntegrationConfig, MisfirePolicy, UpstreamAuth, UpstreamFormat } from './app-config';
+import { EnvironmentVariables, IntegrationList, SECRET_VARIABLES } from './env.schema';
+
+/** Thrown by `loadConfig`; `problems` holds one line per bad variable, naming it and the rule. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The two sample integrations that demo mode schedules every 10 s. */
+export const DEMO_INTEGRATIONS: ReadonlyArray<{ sourceSystemId: number; integrationName: string; cron: string }> = [
+  { sourceSystemId: 1, integrationName: 'Orders', cron: '*/10 * * * * *' },
+  { sourceSystemId: 2, integrationName: 'Invoices', cron: '*/10 * * * * *' },
+];
+
+const DEFAULTS = {
+  UPSTREAM_FORMAT: 'json',
+  UPSTREAM_TIMEOUT_MS: 30_000,
+  UPSTREAM_AUTH: 'none',
+  UPSTREAM_TIMEZONE: 'UTC',
+  UPSTREAM_MAX_BODY_BYTES: 1_048_576,
+  SCHEDULE_CRON: '0 */5 * * * *',
+  SCHEDULE_TIMEZONE: 'UTC',
+  SCHEDULER_POLL_MS: 250,
+  MISFIRE_THRESHOLD_MS: 60_000,
+  MISFIRE_POLICY: 'fire_once_now',
+  RUN_LEASE_MS: 30_000,
+  MAX_CONCURRENT_RUNS: 32,
+  SHUTDOWN_GRACE_MS: 25_000,
+  RUN_HISTORY_DAYS: 30,
+  DB_POOL_SIZE: 10,
+  DB_CONNECT_TIMEOUT_MS: 5_000,
+  DATA_DIR: '.data',
+  PORT: 3000,
+  HOST: '0.0.0.0',
+} as const;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads the process environment once; the only place in Tidemark that touches `process.env`. */
+export function loadConfigFromProcess(): AppConfig {
+  return loadConfig(process.env, process.cwd());
+}
+
+/**
+ * Parses and validates configuration from environment variables.
+ * Empty strings count as unset, as in most deployment tools.
+ * @param env variable name → value
+ * @param cwd base for relative paths (INTEGRATIONS_FILE, DATA_DIR)
+ * @throws ConfigError listing every problem, one line each, never echoing a secret's value
+ */
+export function loadConfig(env: Env, cwd: string): AppConfig {
+  const raw: Record<string, string> = {};
+  for (const key of ENV_KEYS) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const vars = plainToInstance(EnvironmentVariables, raw);
+  const problems = validateSync(vars, { forbidUnknownValues: true }).flatMap((e) => describe(e, '', raw));
+
+  const production = vars.NODE_ENV === 'production';
+  if (production && !vars.DATABASE_URL) {
+    problems.push('DATABASE_URL: must be set when NODE_ENV=production (the embedded Postgres is for demo mode only)');
+  }
+  if (production && !vars.UPSTREAM_BASE_URL) {
+    problems.push('UPSTREAM_BASE_URL: must be set when NODE_ENV=production (the simulator is for demo mode only)');
+  }
+
+  const authKind = (vars.UPSTREAM_AUTH ?? DEFAULTS.UPSTREAM_AUTH) as UpstreamAuth['kind'];
+  if (authKind === 'bearer' && !vars.UPSTREAM_TOKEN) {
+    problems.push('UPSTREAM_TOKEN: must be set when UPSTREAM_AUTH=bearer');
+  }
+  if (authKind === 'basic') {
+    if (!vars.UPSTREAM_USERNAME) problems.push('UPSTREAM_USERNAME: must be set when UPSTREAM_AUTH=basic');
+    if (vars.UPSTREAM_PASSWORD === undefined) problems.push('UPSTREAM_PASSWORD: must be set when UPSTREAM_AUTH=basic');
+  }
+
+  const defaultCron = vars.SCHEDULE_CRON ?? DEFAULTS.SCHEDULE_CRON;
+  const defaultTimeZone = vars.SCHEDULE_TIMEZONE ?? DEFAULTS.SCHEDULE_TIMEZONE;
+  const defaultMisfirePolicy = (vars.MISFIRE_POLICY ?? DEFAULTS.MISFIRE_POLICY) as MisfirePolicy;
+  const { integrations, demo } = readIntegrations(vars, cwd, problems, {
+    cron: defaultCron,
+    timeZone: defaultTimeZone,
+    misfirePolicy: defaultMisfirePolicy,
+  });
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const auth: UpstreamAuth =
+    authKind === 'bearer'
+      ? { kind: 'bearer', token: vars.UPSTREAM_TOKEN! }
+      : authKind === 'basic'
+        ? { kind: 'basic', username: vars.UPSTREAM_USERNAME!, password: vars.UPSTREAM_PASSWORD! }
+        : { kind: 'none' };
+
+  return {
+    production,
+    demoIntegrations: demo,
+    http: { host: vars.HOST ?? DEFAULTS.HOST, port: vars.PORT ?? DEFAULTS.PORT },
+    database: {
+      url: vars.DATABASE_URL ?? null,
+      poolSize: vars.DB_POOL_SIZE ?? DEFAULTS.DB_POOL_SIZE,
+      connectTimeoutMs: vars.DB_CONNECT_TIMEOUT_MS ?? DEFAULTS.DB_CONNECT_TIMEOUT_MS,
+    },
+    dataDir: resolve(cwd, vars.DATA_DIR ?? DEFAULTS.DATA_DIR),
+    upstream: {
+      baseUrl: vars.UPSTREAM_BASE_URL ?? null,
+      format: (vars.UPSTREAM_FORMAT ?? DEFAULTS.UPSTREAM_FORMAT) as UpstreamFormat,
+      timeoutMs: vars.UPSTREAM_TIMEOUT_MS ?? DEFAULTS.UPSTREAM_TIMEOUT_MS,
+      auth,
+      timeZone: vars.UPSTREAM_TIMEZONE ?? DEFAULTS.UPSTREAM_TIMEZONE,
+      maxBodyBytes: vars.UPSTREAM_MAX_BODY_BYTES ?? DEFAULTS.UPSTREAM_MAX_BODY_BYTES,
+    },
+    schedule: {
+      defaultCron,
+      defaultTimeZone,
+      pollIntervalMs: vars.SCHEDULER_POLL_MS ?? DEFAULTS.SCHEDULER_POLL_MS,
+      misfireThresholdMs: vars.MISFIRE_THRESHOLD_MS ?? DEFAULTS.MISFIRE_THRESHOLD_MS,
+      defaultMisfirePolicy,
+      leaseMs: vars.RUN_LEASE_MS ?? DEFAULTS.RUN_LEASE_MS,
+      maxConcurrentRuns: vars.MAX_CONCURRENT_RUNS ?? DEFAULTS.MAX_CONCURRENT_RUNS,
+      shutdownGraceMs: vars.SHUTDOWN_GRACE_MS ?? DEFAULTS.SHUTDOWN_GRACE_MS,
+      runHistoryDays: vars.RUN_HISTORY_DAYS ?? DEFAULTS.RUN_HISTORY_DAYS,
+    },
+    replicaId: vars.REPLICA_ID ?? `${hostname()}-${process.pid}`,
+    integrations,
+  };
+}
+
+/** Every variable Tidemark reads; each is a property of EnvironmentVariables. */
+export const ENV_KEYS = [
+  'NODE_ENV',
+  'DATABASE_URL',
+  'DB_POOL_SIZE',
+  'DB_CONNECT_TIMEOUT_MS',
+  'DATA_DIR',
+  'UPSTREAM_BASE_URL',
+  'UPSTREAM_FORMAT',
+  'UPSTREAM_TIMEOUT_MS',
+  'UPSTREAM_AUTH',
+  'UPSTREAM_TOKEN',
+  'UPSTREAM_USERNAME',
+  'UPSTREAM_PASSWORD',
+  'UPSTREAM_MAX_BODY_BYTES',
+  'UPSTREAM_TIMEZONE',
+  'INTEGRATIONS',
+  'INTEGRATIONS_FILE',
+  'SCHEDULE_CRON',
+  'SCHEDULE_TIMEZONE',
+  'SCHEDULER_POLL_MS',
+  'MISFIRE_THRESHOLD_MS',
+  'MISFIRE_POLICY',
+  'RUN_LEASE_MS',
+  'MAX_CONCURRENT_RUNS',
+  'SHUTDOWN_GRACE_MS',
+  'RUN_HISTORY_DAYS',
+  'REPLICA_ID',
+  'PORT',
+  'HOST',
+] as const;
+
+function describe(error: ValidationError, prefix: string, raw: Record<string, string>): string[] {
+  const name = prefix ? `${prefix}.${error.property}` : error.property;
+  const lines: string[] = [];
+  if (error.constraints) {
+    // One rule per variable is enough to act on; several restate the same range.
+    const rule = Object.values(error.constraints)[0];
+    const shown = !prefix && !SECRET_VARIABLES.has(name) && raw[name] !== undefined ? ` (got ${quote(raw[name])})` : '';
+    lines.push(`${name}: ${rule}${shown}`);
+  }
+  for (const child of error.children ?? []) lines.push(...describe(child, name, raw));
+  return lines;
+}
+
+function quote(value: string): string {
+  return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+}
+
+function readIntegrations(
+  vars: EnvironmentVariables,
+  cwd: string,
+  problems: string[],
+  defaults: { cron: string; timeZone: string; misfirePolicy: MisfirePolicy },
+): { integrations: IntegrationConfig[]; demo: boolean } {
+  let source: string;
+  let text: string;
+  if (vars.INTEGRATIONS !== undefined && vars.INTEGRATIONS_FILE !== undefined) {
+    problems.push('INTEGRATIONS_FILE: must not be set together with INTEGRATIONS (choose one)');
+    return { integrations: [], demo: false };
+  }
+  if (vars.INTEGRATIONS !== undefined) {
+    source = 'INTEGRATIONS';
+    text = vars.INTEGRATIONS;
+  } else if (vars.INTEGRATIONS_FILE !== undefined) {
+    source = 'INTEGRATIONS_FILE';
+    try {
+      text = readFileSync(resolve(cwd, vars.INTEGRATIONS_FILE), 'utf8');
+    } catch (error) {
+      problems.push(`INTEGRATIONS_FILE: must name a readable file (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+      return { integrations: [], demo: false };
+    }
+  } else {
+    const integrations = DEMO_INTEGRATIONS.map((demo) => ({
+      ...demo,
+      timeZone: defaults.timeZone,
+      enabled: true,
+      misfirePolicy: defaults.misfirePolicy,
+    }));
+    return { integrations, demo: true };
+  }
+
+  let parsed: unknown;
+  try {
+    // Lossless, so that 1e400 or 2147483648.0 are judged as written rather than after float rounding.
+    parsed = parseLosslessJson(text, undefined, (digits) => {
+      const n = Number(digits);
+      return Number.isSafeInteger(n) && /^-?\d+$/.test(digits) ? n : digits;
+    });
+  } catch (error) {
+    problems.push(`${source}: must be valid JSON (${(error as Error).message})`);
+    return { integrations: [], demo: false };
+  }
+  if (!Array.isArray(parsed)) {
+    problems.push(`${source}: must be a JSON array of {"sourceSystemId", "integrationName", ...} objects`);
+    return { integrations: [], demo: false };
+  }
+  const before = problems.length;
+  parsed.forEach((item, index) => {
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      problems.push(`${source}[${index}]: must be an object`);
+      return;
+    }
+    for (const [key, value] of Object.entries(item)) {
+      // A number too large or not integral stays text, so the integer rule rejects it by name.
+      if (isLosslessNumber(value)) (item as Record<string, unknown>)[key] = value.toString();
+      if (!KNOWN_INTEGRATION_KEYS.has(key)) problems.push(`${source}[${index}].${key}: is not a known setting`);
+    }
+  });
+  const list = plainToInstance(IntegrationList, { items: parsed });
+  for (const error of validateSync(list)) {
+    for (const child of error.children ?? []) {
+      for (const grandChild of child.children ?? []) problems.push(...describe(grandChild, `${source}[${child.property}]`, {}));
+    }
+  }
+  if (problems.length > before) return { integrations: [], demo: false };
+
+  const seen = new Map<string, number>();
+  const integrations: IntegrationConfig[] = [];
+  list.items.forEach((entry, index) => {
+    // The upstream compares IntegrationName case-insensitively, so "Orders" and "orders" are one integration.
+    const key = `${entry.sourceSystemId}\u0000${entry.integrationName.toLocaleLowerCase('en-US')}`;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      problems.push(
+        `${source}[${index}]: duplicates ${source}[${first}] (sourceSystemId ${entry.sourceSystemId}, integrationName ${JSON.stringify(entry.integrationName)}; names compare case-insensitively)`,
+      );
+      return;
+    }
+    seen.set(key, index);
+    integrations.push({
+      sourceSystemId: entry.sourceSystemId,
+      integrationName: entry.integrationName,
+      cron: entry.cron ?? defaults.cron,
+      timeZone: entry.timeZone ?? defaults.timeZone,
+      enabled: entry.enabled ?? true,
+      misfirePolicy: entry.misfirePolicy ?? defaults.misfirePolicy,
+    });
+  });
+  return { integrations, demo: false };
+}
+
+const KNOWN_INTEGRATION_KEYS = new Set(['sourceSystemId', 'integrationName', 'cron', 'timeZone', 'enabled', 'misfirePolicy']);

@@ -1,0 +1,122 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type { IntegrationRecord, RunRecord, Watermark } from '../../persistence/types';
+
+export class WatermarkView implements Watermark {
+  @ApiProperty({ nullable: true, type: String, description: 'Upstream MaxSyncDateTime text, unchanged.' })
+  maxSyncDateTime!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'Same instant, UTC, .NET "O" form, 7 digits, truncated.' })
+  maxSyncDateTimeUtc!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: '.NET long as a decimal string.', example: '9007199254740993' })
+  maxSyncDateMaxPkId!: string | null;
+}
+
+export class RunView {
+  @ApiProperty({ description: 'Run id (bigint as a decimal string).', example: '42' }) id!: string;
+  @ApiProperty({ enum: ['schedule', 'manual'] }) trigger!: RunRecord['trigger'];
+  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'The fire time (tick) a scheduled run belongs to, UTC.' })
+  scheduledFor!: string | null;
+  @ApiProperty({ description: 'Replica that executed it.' }) replicaId!: string;
+  @ApiProperty({ format: 'date-time', description: 'UTC, ms precision.' }) startedAt!: string;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) finishedAt!: string | null;
+  @ApiProperty({ enum: ['running', 'succeeded', 'failed', 'abandoned', 'interrupted', 'skipped_breaker_open'] })
+  outcome!: RunRecord['outcome'];
+  @ApiProperty({ nullable: true, type: String, description: 'Stable error code, e.g. not_a_dto, http_status, timeout.' })
+  errorCode!: string | null;
+  @ApiProperty({ nullable: true, type: String }) error!: string | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'HTTP status of the upstream answer.' }) httpStatus!: number | null;
+  @ApiProperty({ nullable: true, type: WatermarkView }) watermarkBefore!: WatermarkView | null;
+  @ApiProperty({ nullable: true, type: WatermarkView }) watermarkAfter!: WatermarkView | null;
+}
+
+export class ScheduleView {
+  @ApiProperty({ example: '0 */5 * * * *', description: 'Cron, seconds first.' }) cron!: string;
+  @ApiProperty({ example: 'America/Chicago' }) timeZone!: string;
+  @ApiProperty({ enum: ['fire_once_now', 'skip'] }) misfirePolicy!: string;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'Next fire time, UTC.' })
+  nextFireAt!: string | null;
+}
+
+/**
+ * One integration's state. The first eleven keys are the last successful IntegrationStatusDTO, exactly as in
+ * test/fixtures/upstream/expected/*.json; before the first success all but the identity are null.
+ */
+export class IntegrationStateView {
+  @ApiProperty() integrationName!: string;
+  @ApiProperty({ description: '.NET int.' }) sourceSystemId!: number;
+  @ApiProperty({ nullable: true, type: String, example: '2025-12-10T08:22:52.8100855-06:00' }) lastRunStartDateTime!: string | null;
+  @ApiProperty({ nullable: true, type: String }) lastRunEndDateTime!: string | null;
+  @ApiProperty({ nullable: true, type: String }) processStatusMeaning!: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '2025-12-10T08:22:52.8100855-06:00', description: 'Watermark date, upstream text unchanged.' })
+  maxSyncDateTime!: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '2025-12-10T14:22:52.8100855Z', description: 'Watermark instant, UTC "O" form, never rounded up.' })
+  maxSyncDateTimeUtc!: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '9007199254740993', description: 'Watermark PK id, .NET long as a decimal string.' })
+  maxSyncDateMaxPkId!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: '.NET long as a decimal string.' }) sourceId!: string | null;
+  @ApiProperty({ nullable: true, type: String }) sourceIdString!: string | null;
+  @ApiProperty({ nullable: true, type: 'object', additionalProperties: { type: 'string', nullable: true } })
+  customDatabaseValues!: Record<string, string | null> | null;
+  @ApiProperty({ description: 'False once the pair left the configuration.' }) enabled!: boolean;
+  @ApiProperty({ description: 'Paused integrations take no scheduled runs.' }) paused!: boolean;
+  @ApiProperty({ type: ScheduleView }) schedule!: ScheduleView;
+  @ApiProperty({ nullable: true, type: RunView }) lastRun!: RunView | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'UTC, when the last successful run finished.' })
+  lastSucceededAt!: string | null;
+  @ApiProperty() consecutiveFailures!: number;
+}
+
+export class IntegrationPage {
+  @ApiProperty({ type: [IntegrationStateView] }) items!: IntegrationStateView[];
+  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last.' })
+  nextCursor!: string | null;
+}
+
+export class RunPage {
+  @ApiProperty({ type: [RunView] }) items!: RunView[];
+  @ApiProperty({ nullable: true, type: String }) nextCursor!: string | null;
+}
+
+export function toRunView(run: RunRecord): RunView {
+  return {
+    id: run.id,
+    trigger: run.trigger,
+    scheduledFor: run.scheduledFor?.toISOString() ?? null,
+    replicaId: run.replicaId,
+    startedAt: run.startedAt.toISOString(),
+    finishedAt: run.finishedAt?.toISOString() ?? null,
+    outcome: run.outcome,
+    errorCode: run.errorCode,
+    error: run.error,
+    httpStatus: run.httpStatus,
+    watermarkBefore: run.watermarkBefore,
+    watermarkAfter: run.watermarkAfter,
+  };
+}
+
+export function toIntegrationView(record: IntegrationRecord): IntegrationStateView {
+  const s = record.lastStatus;
+  return {
+    integrationName: record.integrationName,
+    sourceSystemId: record.sourceSystemId,
+    lastRunStartDateTime: s?.lastRunStartDateTime ?? null,
+    lastRunEndDateTime: s?.lastRunEndDateTime ?? null,
+    processStatusMeaning: s?.processStatusMeaning ?? null,
+    maxSyncDateTime: s?.maxSyncDateTime ?? null,
+    maxSyncDateTimeUtc: s?.maxSyncDateTimeUtc ?? null,
+    maxSyncDateMaxPkId: s?.maxSyncDateMaxPkId ?? null,
+    sourceId: s?.sourceId ?? null,
+    sourceIdString: s?.sourceIdString ?? null,
+    customDatabaseValues: s?.customDatabaseValues ?? null,
+    enabled: record.enabled,
+    paused: record.paused,
+    schedule: {
+      cron: record.cron,
+      timeZone: record.timeZone,
+      misfirePolicy: record.misfirePolicy,
+      nextFireAt: record.nextFireAt?.toISOString() ?? null,
+    },
+    lastRun: record.lastRun ? toRunView(record.lastRun) : null,
+    lastSucceededAt: record.lastSucceededAt?.toISOString() ?? null,
+    consecutiveFailures: record.consecutiveFailures,
+  };
+}

@@ -1,0 +1,116 @@
+import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import { StateRepository } from '../persistence/state.repository';
+import { RunInProgressError, type IntegrationRecord } from '../persistence/types';
+import { IntegrationControlService } from '../runs/integration-control.service';
+import { decodeIntegrationsCursor, decodeRunsCursor, encodeIntegrationsCursor, encodeRunsCursor } from './cursor';
+import { IntegrationPathParams, ListIntegrationsQuery, ListRunsQuery } from './dto/requests';
+import { IntegrationPage, IntegrationStateView, RunPage, RunView, toIntegrationView, toRunView } from './dto/views';
+import { PROBLEM_TYPES, ProblemException } from './problem';
+
+const DEFAULT_LIMIT = 50;
+
+@ApiTags('integrations')
+@ApiBadRequestResponse({ description: 'A parameter broke a rule (problem+json naming it).' })
+@Controller('integrations')
+export class IntegrationsController {
+  constructor(
+    private readonly repository: StateRepository,
+    private readonly control: IntegrationControlService,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: 'List integration states, ordered by sourceSystemId then integrationName.' })
+  @ApiOkResponse({ type: IntegrationPage })
+  async list(@Query() query: ListIntegrationsQuery): Promise<IntegrationPage> {
+    const limit = query.limit ? Number(query.limit) : DEFAULT_LIMIT;
+    const page = await this.repository.listIntegrations({
+      limit,
+      sourceSystemId: query.sourceSystemId === undefined ? undefined : Number(query.sourceSystemId),
+      after: query.cursor === undefined ? undefined : decodeIntegrationsCursor(query.cursor),
+    });
+    const last = page.items.at(-1);
+    return {
+      items: page.items.map(toIntegrationView),
+      nextCursor: page.hasMore && last ? encodeIntegrationsCursor(last) : null,
+    };
+  }
+
+  @Get(':sourceSystemId/:integrationName')
+  @ApiOperation({ summary: "One integration's state: the last IntegrationStatusDTO, its watermark, schedule and last run." })
+  @ApiOkResponse({ type: IntegrationStateView })
+  @ApiNotFoundResponse({ description: 'No such integration.' })
+  async get(@Param() params: IntegrationPathParams): Promise<IntegrationStateView> {
+    return toIntegrationView(await this.find(params));
+  }
+
+  @Get(':sourceSystemId/:integrationName/runs')
+  @ApiOperation({ summary: 'Run history, newest first.' })
+  @ApiOkResponse({ type: RunPage })
+  @ApiNotFoundResponse({ description: 'No such integration.' })
+  async runs(@Param() params: IntegrationPathParams, @Query() query: ListRunsQuery): Promise<RunPage> {
+    const integration = await this.find(params);
+    const limit = query.limit ? Number(query.limit) : DEFAULT_LIMIT;
+    const before = query.cursor === undefined ? undefined : decodeRunsCursor(query.cursor).beforeId;
+    const page = await this.repository.listRuns(integration.id, { limit, beforeId: before });
+    const last = page.items.at(-1);
+    return { items: page.items.map(toRunView), nextCursor: page.hasMore && last ? encodeRunsCursor({ beforeId: last.id }) : null };
+  }
+
+  @Post(':sourceSystemId/:integrationName/runs')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Run the integration now; answers when the run has finished.' })
+  @ApiCreatedResponse({ type: RunView, description: 'The finished run (succeeded or failed).' })
+  @ApiConflictResponse({ description: 'A run of this integration is already going on some replica.' })
+  async trigger(@Param() params: IntegrationPathParams): Promise<RunView> {
+    const integration = await this.find(params);
+    try {
+      return toRunView(await this.control.runNow(integration));
+    } catch (error) {
+      if (error instanceof RunInProgressError) {
+        throw new ProblemException({
+          type: PROBLEM_TYPES.runInProgress,
+          title: 'Run in progress',
+          status: 409,
+          detail: `run ${error.runId ?? 'unknown'} of this integration is still going; try again when it has finished`,
+          runId: error.runId,
+        });
+      }
+      throw error;
+    }
+  }
+
+  @Post(':sourceSystemId/:integrationName/pause')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Pause scheduled runs on every replica (manual runs still work).' })
+  @ApiOkResponse({ type: IntegrationStateView })
+  async pause(@Param() params: IntegrationPathParams): Promise<IntegrationStateView> {
+    return toIntegrationView(await this.control.setPaused(await this.find(params), true));
+  }
+
+  @Post(':sourceSystemId/:integrationName/resume')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Resume scheduled runs from the next fire time after now.' })
+  @ApiOkResponse({ type: IntegrationStateView })
+  async resume(@Param() params: IntegrationPathParams): Promise<IntegrationStateView> {
+    return toIntegrationView(await this.control.setPaused(await this.find(params), false));
+  }
+
+  private async find(params: IntegrationPathParams): Promise<IntegrationRecord> {
+    const record = await this.repository.findIntegration(Number(params.sourceSystemId), params.integrationName);
+    if (!record) {
+      throw ProblemException.notFound(
+        `no integration with sourceSystemId ${params.sourceSystemId} and integrationName ${JSON.stringify(params.integrationName)}`,
+      );
+    }
+    return record;
+  }
+}

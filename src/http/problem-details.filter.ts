@@ -1,0 +1,79 @@
+import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ProblemException, type ProblemDetails } from './problem';
+
+/**
+ * Turns every error that reaches HTTP into RFC 9457 `application/problem+json`: our own problems as they are,
+ * Nest and Fastify errors (404 route, 405, 413, 415, bad JSON) with their status, and anything else as a 500 whose
+ * detail hides internals (the cause is logged).
+ */
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HTTP');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const problem = this.toProblem(exception);
+    problem.instance = safeInstance(request?.url);
+    if (problem.status >= 500) {
+      this.logger.error(`${request?.method} ${problem.instance} → ${problem.status}: ${(exception as Error)?.stack ?? String(exception)}`);
+    }
+    const headers = exception instanceof HttpException ? (exception.getResponse() as { headers?: Record<string, string> })?.headers : undefined;
+    if (headers) for (const [name, value] of Object.entries(headers)) void reply.header(name, value);
+    void reply.status(problem.status).header('content-type', 'application/problem+json; charset=utf-8').send(JSON.stringify(problem));
+  }
+
+  private toProblem(exception: unknown): ProblemDetails {
+    if (exception instanceof ProblemException) return { ...exception.problem };
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const body = exception.getResponse();
+      const message = typeof body === 'string' ? body : (body as { message?: unknown }).message;
+      return {
+        type: 'about:blank',
+        title: titleFor(status),
+        status,
+        detail: Array.isArray(message) ? message.join('; ') : typeof message === 'string' ? message : exception.message,
+      };
+    }
+    // Fastify's own errors (body too large, unsupported media type, malformed JSON) carry a 4xx statusCode.
+    const statusCode = (exception as { statusCode?: unknown })?.statusCode;
+    if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+      return { type: 'about:blank', title: titleFor(statusCode), status: statusCode, detail: (exception as Error).message };
+    }
+    return {
+      type: 'about:blank',
+      title: titleFor(HttpStatus.INTERNAL_SERVER_ERROR),
+      status: HttpStatus.INTERNAL_SERVER_ERROR,
+      detail: 'An unexpected error occurred; it has been logged.',
+    };
+  }
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+function titleFor(status: number): string {
+  return TITLES[status] ?? (status >= 500 ? 'Server Error' : 'Client Error');
+}
+
+/** The request path as a problem `instance`, cut short and without the query string (which may hold a cursor). */
+function safeInstance(url: string | undefined): string {
+  const path = (url ?? '/').split('?')[0];
+  return path.length > 512 ? `${path.slice(0, 512)}…` : path;
+}

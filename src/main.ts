@@ -1,0 +1,45 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { createTidemarkApp } from './bootstrap';
+import { ConfigError, loadConfigFromProcess } from './config';
+
+/**
+ * Entry point: validate config (exit 1 with one line per problem before listening), build, listen, and on SIGTERM
+ * or SIGINT shut down gracefully and exit 0.
+ */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfigFromProcess();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const problem of error.problems) process.stderr.write(`config error: ${problem}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = new Logger('Tidemark');
+  const tidemark = await createTidemarkApp(config);
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) return;
+    closing = true;
+    logger.log(`${signal} received: shutting down`);
+    tidemark.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error(`shutdown failed: ${(error as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  await tidemark.app.listen(config.http.port, config.http.host);
+  logger.log(`listening on ${await tidemark.app.getUrl()} (replica ${config.replicaId})`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`tidemark failed to start: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exit(1);
+});

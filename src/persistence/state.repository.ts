@@ -1,0 +1,547 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { IntegrationConfig } from '../config/app-config';
+import type { IntegrationStatus } from '../upstream/integration-status';
+import {
+  RunInProgressError,
+  type ClaimResult,
+  type IntegrationRecord,
+  type IntegrationRef,
+  type NextFireTime,
+  type Page,
+  type RunCompletion,
+  type RunRecord,
+  type StartedRun,
+  type Watermark,
+} from './types';
+
+export const TIDEMARK_DATA_SOURCE = Symbol('TIDEMARK_DATA_SOURCE');
+
+/** Serializes config syncs from replicas that boot together (a transaction-level advisory lock). */
+const CONFIG_SYNC_LOCK_KEY = 7_466_108_272;
+
+const INTEGRATION_COLUMNS = `
+  i.id::text AS id, i.source_system_id, i.integration_name, i.cron, i.time_zone, i.misfire_policy, i.enabled,
+  i.paused, i.next_fire_at, i.last_status, i.last_succeeded_at, i.consecutive_failures, i.version::text AS version,
+  i.updated_at`;
+const RUN_FIELDS = [
+  'id::text', 'integration_id::text', 'trigger', 'scheduled_for', 'replica_id', 'started_at', 'finished_at', 'outcome',
+  'error_code', 'error', 'http_status', 'watermark_before', 'watermark_after',
+];
+/** The run columns read from table alias `alias`, named `${prefix}${column}`; ids as exact decimal text. */
+function runColumns(alias: string, prefix: string): string {
+  return RUN_FIELDS.map((field) => {
+    const [column, cast] = field.split('::');
+    return `${alias}.${column}${cast ? `::${cast}` : ''} AS ${prefix}${column}`;
+  }).join(', ');
+}
+const RUN_COLUMNS = runColumns('r', '');
+const LAST_RUN_COLUMNS = runColumns('lr', 'lr_');
+
+type Row = Record<string, unknown>;
+
+/**
+ * Every read and write of Tidemark's state; the only code that talks to TypeORM.
+ *
+ * Coordination between replicas lives here, in Postgres: a tick is claimed with `FOR UPDATE SKIP LOCKED`, keyed by
+ * (integration, fire time) under a unique constraint, and executed under a lease with an expiry that the holder
+ * renews. Lock order is always integration row, then run row, so concurrent claims, finishes and reaps can't deadlock.
+ */
+@Injectable()
+export class StateRepository {
+  constructor(@Inject(TIDEMARK_DATA_SOURCE) private readonly dataSource: DataSource) {}
+
+  /** Checks that the database answers; throws the driver's error if not. */
+  async ping(): Promise<void> {
+    await this.dataSource.query('SELECT 1');
+  }
+
+  /**
+   * Makes the stored integrations match the configuration: inserts new pairs, updates schedules, re-enables
+   * returning pairs, and marks pairs missing from the config disabled (they keep their state and history).
+   * The stored next fire time is kept unless the schedule changed or the pair was disabled, so a tick missed while
+   * every replica was down is still seen as missed.
+   */
+  async syncIntegrations(configs: IntegrationConfig[], nextFireTime: NextFireTime): Promise<void> {
+    await this.dataSource.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [CONFIG_SYNC_LOCK_KEY]);
+      const now = await dbNow(tx);
+      await tx.query(
+        `INSERT INTO integration (source_system_id, integration_name, cron, time_zone, misfire_policy, enabled, next_fire_at)
+         SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::timestamptz[])
+         ON CONFLICT (source_system_id, integration_name) DO UPDATE SET
+           cron = EXCLUDED.cron,
+           time_zone = EXCLUDED.time_zone,
+           misfire_policy = EXCLUDED.misfire_policy,
+           enabled = EXCLUDED.enabled,
+           next_fire_at = CASE
+             WHEN integration.cron <> EXCLUDED.cron OR integration.time_zone <> EXCLUDED.time_zone
+               OR NOT integration.enabled OR integration.next_fire_at IS NULL
+             THEN EXCLUDED.next_fire_at ELSE integration.next_fire_at END,
+           version = integration.version + 1,
+           updated_at = now()
+         WHERE (integration.cron, integration.time_zone, integration.misfire_policy, integration.enabled)
+           IS DISTINCT FROM (EXCLUDED.cron, EXCLUDED.time_zone, EXCLUDED.misfire_policy, EXCLUDED.enabled)
+           OR integration.next_fire_at IS NULL`,
+        [
+          configs.map((c) => c.sourceSystemId),
+          configs.map((c) => c.integrationName),
+          configs.map((c) => c.cron),
+          configs.map((c) => c.timeZone),
+          configs.map((c) => c.misfirePolicy),
+          configs.map((c) => c.enabled),
+          configs.map((c) => nextFireTime(c, now).toISOString()),
+        ],
+      );
+      await tx.query(
+        `UPDATE integration SET enabled = false, version = version + 1, updated_at = now()
+         WHERE enabled AND (source_system_id, integration_name) NOT IN (
+           SELECT * FROM unnest($1::int[], $2::text[]))`,
+        [configs.map((c) => c.sourceSystemId), configs.map((c) => c.integrationName)],
+      );
+    });
+  }
+
+  /**
+   * Claims due integrations for this replica and starts one run per claimed tick, in one transaction.
+   * Rows another replica is claiming right now are skipped (`SKIP LOCKED`), so each tick goes to exactly one
+   * replica; the run's unique (integration, scheduled_for) key makes the database refuse a second run of a tick.
+   * Times are the database's clock, so replicas with skewed clocks agree on what is due.
+   * @param options.leaseMs lease length given to each started run, ms
+   * @param options.misfireThresholdMs a fire time older than this is missed, ms
+   * @param options.limit most integrations claimed in this call
+   */
+  async claimDue(options: {
+    replicaId: string;
+    leaseMs: number;
+    misfireThresholdMs: number;
+    limit: number;
+    nextFireTime: NextFireTime;
+  }): Promise<ClaimResult> {
+    return this.dataSource.transaction(async (tx) => {
+      const now = await dbNow(tx);
+      const rows: Row[] = await tx.query(
+        `SELECT i.id::text AS id, i.source_system_id, i.integration_name, i.cron, i.time_zone, i.misfire_policy,
+                i.next_fire_at, i.lease_owner, i.lease_run_id::text AS lease_run_id, i.lease_expires_at,
+                i.last_status
+         FROM integration i
+         WHERE i.enabled AND NOT i.paused AND i.next_fire_at <= $1
+         ORDER BY i.next_fire_at
+         LIMIT $2
+         FOR UPDATE SKIP LOCKED`,
+        [now, options.limit],
+      );
+      const result: ClaimResult = { started: [], skippedOverlap: [], skippedMisfire: [], abandoned: [] };
+      if (rows.length === 0) return result;
+
+      const abandonRunIds: string[] = [];
+      const toStart: Array<{ ref: IntegrationRef; scheduledFor: Date; before: Watermark | null }> = [];
+      const updates = new Map<string, { nextFireAt: Date; takeLease: boolean }>();
+      for (const row of rows) {
+        const ref = toRef(row);
+        const schedule = { cron: row.cron as string, timeZone: row.time_zone as string };
+        const due = row.next_fire_at as Date;
+        const leaseExpiresAt = row.lease_expires_at as Date | null;
+        if (leaseExpiresAt && leaseExpiresAt > now) {
+          result.skippedOverlap.push({ integration: ref, scheduledFor: due });
+          updates.set(ref.id, { nextFireAt: options.nextFireTime(schedule, now), takeLease: false });
+          continue;
+        }
+        if (row.lease_run_id) {
+          abandonRunIds.push(row.lease_run_id as string);
+          result.abandoned.push({ integration: ref, runId: row.lease_run_id as string, replicaId: row.lease_owner as string });
+        }
+        const missed = now.getTime() - due.getTime() > options.misfireThresholdMs;
+        if (missed && row.misfire_policy === 'skip') {
+          result.skippedMisfire.push({ integration: ref, scheduledFor: due });
+          updates.set(ref.id, { nextFireAt: options.nextFireTime(schedule, now), takeLease: false });
+          continue;
+        }
+        // A missed tick under fire_once_now becomes one catch-up run keyed by the first missed fire time;
+        // the fire times after it are folded into that run rather than replayed one by one.
+        const nextFireAt = options.nextFireTime(schedule, missed ? now : due);
+        toStart.push({ ref, scheduledFor: due, before: watermarkOf(row.last_status as IntegrationStatus | null) });
+        updates.set(ref.id, { nextFireAt, takeLease: true });
+      }
+
+      if (abandonRunIds.length > 0) await markAbandoned(tx, abandonRunIds);
+
+      const inserted: Row[] =
+        toStart.length === 0
+          ? []
+          : await tx.query(
+              `INSERT INTO run (integration_id, trigger, scheduled_for, replica_id, outcome, watermark_before)
+               SELECT u.integration_id, 'schedule', u.scheduled_for, $4, 'running', u.watermark_before
+               FROM unnest($1::bigint[], $2::timestamptz[], $3::jsonb[]) AS u(integration_id, scheduled_for, watermark_before)
+               ON CONFLICT (integration_id, scheduled_for) DO NOTHING
+               RETURNING id::text AS id, integration_id::text AS integration_id`,
+              [
+                toStart.map((s) => s.ref.id),
+                toStart.map((s) => s.scheduledFor.toISOString()),
+                toStart.map((s) => (s.before ? JSON.stringify(s.before) : null)),
+                options.replicaId,
+              ],
+            );
+      const runIdByIntegration = new Map(inserted.map((r) => [r.integration_id as string, r.id as string]));
+      for (const start of toStart) {
+        const runId = runIdByIntegration.get(start.ref.id);
+        if (runId === undefined) {
+          // The tick already has a run (only possible if a row was edited by hand): never run it twice.
+          updates.get(start.ref.id)!.takeLease = false;
+          continue;
+        }
+        result.started.push({
+          runId,
+          integration: start.ref,
+          trigger: 'schedule',
+          scheduledFor: start.scheduledFor,
+          watermarkBefore: start.before,
+        });
+      }
+
+      const ids = [...updates.keys()];
+      await tx.query(
+        `UPDATE integration i SET
+           next_fire_at = u.next_fire_at,
+           lease_owner = CASE WHEN u.run_id IS NULL THEN i.lease_owner ELSE $4 END,
+           lease_run_id = COALESCE(u.run_id, i.lease_run_id),
+           lease_expires_at = CASE WHEN u.run_id IS NULL THEN i.lease_expires_at
+                                   ELSE $5::timestamptz + make_interval(secs => $6::double precision / 1000) END,
+           last_run_id = COALESCE(u.run_id, i.last_run_id),
+           version = i.version + 1,
+           updated_at = $5
+         FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[]) AS u(id, next_fire_at, run_id)
+         WHERE i.id = u.id`,
+        [
+          ids,
+          ids.map((id) => updates.get(id)!.nextFireAt.toISOString()),
+          ids.map((id) => (updates.get(id)!.takeLease ? runIdByIntegration.get(id)! : null)),
+          options.replicaId,
+          now,
+          options.leaseMs,
+        ],
+      );
+      // Leases whose run was abandoned and not restarted in this claim are released.
+      if (abandonRunIds.length > 0) {
+        await tx.query(
+          `UPDATE integration SET lease_owner = NULL, lease_run_id = NULL, lease_expires_at = NULL
+           WHERE lease_run_id = ANY($1::bigint[])`,
+          [abandonRunIds],
+        );
+      }
+      return result;
+    });
+  }
+
+  /**
+   * Starts a manual run now, taking the integration's lease.
+   * @throws RunInProgressError when a run of the integration holds an unexpired lease
+   */
+  async startManualRun(ref: IntegrationRef, replicaId: string, leaseMs: number): Promise<StartedRun> {
+    return this.dataSource.transaction(async (tx) => {
+      const now = await dbNow(tx);
+      const [row]: Row[] = await tx.query(
+        `SELECT lease_run_id::text AS lease_run_id, lease_expires_at, last_status FROM integration WHERE id = $1 FOR UPDATE`,
+        [ref.id],
+      );
+      if (!row) throw new Error(`integration ${ref.id} vanished`);
+      if (row.lease_expires_at && (row.lease_expires_at as Date) > now) {
+        throw new RunInProgressError(ref, row.lease_run_id as string);
+      }
+      if (row.lease_run_id) await markAbandoned(tx, [row.lease_run_id as string]);
+      const before = watermarkOf(row.last_status as IntegrationStatus | null);
+      const [run]: Row[] = await tx.query(
+        `INSERT INTO run (integration_id, trigger, scheduled_for, replica_id, outcome, watermark_before)
+         VALUES ($1, 'manual', NULL, $2, 'running', $3) RETURNING id::text AS id`,
+        [ref.id, replicaId, before ? JSON.stringify(before) : null],
+      );
+      await tx.query(
+        `UPDATE integration SET lease_owner = $2, lease_run_id = $3,
+           lease_expires_at = $4::timestamptz + make_interval(secs => $5::double precision / 1000),
+           last_run_id = $3, version = version + 1, updated_at = $4
+         WHERE id = $1`,
+        [ref.id, replicaId, run.id, now, leaseMs],
+      );
+      return { runId: run.id as string, integration: ref, trigger: 'manual', scheduledFor: null, watermarkBefore: before };
+    });
+  }
+
+  /**
+   * Ends a run and updates the integration in one transaction, and releases the lease.
+   * Only a success touches the watermark. If the run is no longer `running` (its lease expired and another
+   * replica marked it abandoned), nothing is written and `false` is returned: the state belongs to whoever
+   * holds the lease now.
+   */
+  async finishRun(started: StartedRun, completion: RunCompletion): Promise<{ applied: boolean; finished: RunRecord | null }> {
+    return this.dataSource.transaction(async (tx) => {
+      await tx.query(`SELECT 1 FROM integration WHERE id = $1 FOR UPDATE`, [started.integration.id]);
+      const succeeded = completion.outcome === 'succeeded';
+      const after = succeeded ? watermarkOf(completion.status) : null;
+      const [run] = await returning(
+        tx,
+        `UPDATE run r SET outcome = $2, finished_at = clock_timestamp(), error_code = $3, error = $4, http_status = $5,
+           watermark_after = $6, status = $7
+         WHERE id = $1 AND outcome = 'running'
+         RETURNING ${RUN_COLUMNS}`,
+        [
+          started.runId,
+          completion.outcome,
+          succeeded ? null : completion.errorCode,
+          succeeded ? null : completion.error,
+          completion.httpStatus,
+          after ? JSON.stringify(after) : null,
+          succeeded ? JSON.stringify(completion.status) : null,
+        ],
+      );
+      if (!run) return { applied: false, finished: null };
+      if (succeeded) {
+        const status = completion.status;
+        await tx.query(
+          `UPDATE integration SET
+             last_status = $2, max_sync_date_time = $3, max_sync_date_time_utc = $4, max_sync_at = $5::timestamptz,
+             max_sync_pk_id = $6::bigint, custom_database_values = $7, last_succeeded_at = clock_timestamp(),
+             consecutive_failures = 0, last_run_id = $8, version = version + 1, updated_at = clock_timestamp(),
+             lease_owner = CASE WHEN lease_run_id = $8 THEN NULL ELSE lease_owner END,
+             lease_expires_at = CASE WHEN lease_run_id = $8 THEN NULL ELSE lease_expires_at END,
+             lease_run_id = CASE WHEN lease_run_id = $8 THEN NULL ELSE lease_run_id END
+           WHERE id = $1`,
+          [
+            started.integration.id,
+            JSON.stringify(status),
+            status.maxSyncDateTime,
+            status.maxSyncDateTimeUtc,
+            status.maxSyncDateTimeUtc === null ? null : floorToMicroseconds(status.maxSyncDateTimeUtc),
+            status.maxSyncDateMaxPkId,
+            status.customDatabaseValues === null ? null : JSON.stringify(status.customDatabaseValues),
+            started.runId,
+          ],
+        );
+      } else {
+        await tx.query(
+          `UPDATE integration SET
+             consecutive_failures = consecutive_failures + CASE WHEN $3 THEN 1 ELSE 0 END,
+             last_run_id = $2, version = version + 1, updated_at = clock_timestamp(),
+             lease_owner = CASE WHEN lease_run_id = $2 THEN NULL ELSE lease_owner END,
+             lease_expires_at = CASE WHEN lease_run_id = $2 THEN NULL ELSE lease_expires_at END,
+             lease_run_id = CASE WHEN lease_run_id = $2 THEN NULL ELSE lease_run_id END
+           WHERE id = $1`,
+          [started.integration.id, started.runId, completion.outcome === 'failed'],
+        );
+      }
+      return { applied: true, finished: toRun(run) };
+    });
+  }
+
+  /** Extends the leases of runs this replica still executes; returns the run ids whose lease it no longer holds. */
+  async renewLeases(replicaId: string, runIds: string[], leaseMs: number): Promise<string[]> {
+    if (runIds.length === 0) return [];
+    const rows = await returning(
+      this.dataSource.manager,
+      `UPDATE integration SET lease_expires_at = now() + make_interval(secs => $3::double precision / 1000)
+       WHERE lease_owner = $1 AND lease_run_id = ANY($2::bigint[])
+       RETURNING lease_run_id::text AS run_id`,
+      [replicaId, runIds, leaseMs],
+    );
+    const held = new Set(rows.map((r) => r.run_id as string));
+    return runIds.filter((id) => !held.has(id));
+  }
+
+  /**
+   * Marks runs whose lease expired (their replica died or hung) as `abandoned` and frees the integration.
+   * @returns the runs marked
+   */
+  async reapExpiredLeases(limit = 500): Promise<ClaimResult['abandoned']> {
+    return this.dataSource.transaction(async (tx) => {
+      const rows: Row[] = await tx.query(
+        `SELECT id::text AS id, source_system_id, integration_name, lease_run_id::text AS lease_run_id, lease_owner
+         FROM integration WHERE lease_expires_at < now()
+         ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [limit],
+      );
+      if (rows.length === 0) return [];
+      const runIds = rows.map((r) => r.lease_run_id as string);
+      await markAbandoned(tx, runIds);
+      await tx.query(
+        `UPDATE integration SET lease_owner = NULL, lease_run_id = NULL, lease_expires_at = NULL,
+           version = version + 1, updated_at = now()
+         WHERE id = ANY($1::bigint[])`,
+        [rows.map((r) => r.id)],
+      );
+      return rows.map((r) => ({ integration: toRef(r), runId: r.lease_run_id as string, replicaId: r.lease_owner as string }));
+    });
+  }
+
+  /** Deletes finished runs that started more than `days` ago, at most `batchSize` per call, never a last run. */
+  async pruneRunHistory(days: number, batchSize: number): Promise<number> {
+    const rows = await returning(
+      this.dataSource.manager,
+      `DELETE FROM run WHERE id IN (
+         SELECT r.id FROM run r
+         WHERE r.started_at < now() - make_interval(days => $1) AND r.outcome <> 'running'
+           AND NOT EXISTS (SELECT 1 FROM integration i WHERE i.last_run_id = r.id)
+         ORDER BY r.started_at LIMIT $2
+         FOR UPDATE SKIP LOCKED)
+       RETURNING id`,
+      [days, batchSize],
+    );
+    return rows.length;
+  }
+
+  /** Sets or clears `paused`; on resume the next fire time starts from `resumeFrom` so no backlog is replayed. */
+  async setPaused(ref: IntegrationRef, paused: boolean, nextFireAt: Date | null): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE integration SET paused = $2, next_fire_at = COALESCE($3, next_fire_at), version = version + 1,
+         updated_at = now()
+       WHERE id = $1`,
+      [ref.id, paused, nextFireAt?.toISOString() ?? null],
+    );
+  }
+
+  /** The database's clock, for callers that compute schedules against it. */
+  async now(): Promise<Date> {
+    return dbNow(this.dataSource.manager);
+  }
+
+  async findIntegration(sourceSystemId: number, integrationName: string): Promise<IntegrationRecord | null> {
+    const rows: Row[] = await this.dataSource.query(
+      `SELECT ${INTEGRATION_COLUMNS}, ${LAST_RUN_COLUMNS}
+       FROM integration i LEFT JOIN run lr ON lr.id = i.last_run_id
+       WHERE i.source_system_id = $1 AND i.integration_name = $2`,
+      [sourceSystemId, integrationName],
+    );
+    return rows[0] ? toIntegration(rows[0]) : null;
+  }
+
+  /**
+   * Integrations ordered by (sourceSystemId, integrationName) in byte order, after the `after` position.
+   * @param options.limit page size; one more row is read to know whether more follow
+   */
+  async listIntegrations(options: {
+    sourceSystemId?: number;
+    limit: number;
+    after?: { sourceSystemId: number; integrationName: string };
+  }): Promise<Page<IntegrationRecord>> {
+    const params: unknown[] = [options.limit + 1];
+    const where: string[] = [];
+    if (options.sourceSystemId !== undefined) {
+      params.push(options.sourceSystemId);
+      where.push(`i.source_system_id = $${params.length}`);
+    }
+    if (options.after) {
+      params.push(options.after.sourceSystemId, options.after.integrationName);
+      where.push(`(i.source_system_id, i.integration_name) > ($${params.length - 1}, $${params.length})`);
+    }
+    const rows: Row[] = await this.dataSource.query(
+      `SELECT ${INTEGRATION_COLUMNS}, ${LAST_RUN_COLUMNS}
+       FROM integration i LEFT JOIN run lr ON lr.id = i.last_run_id
+       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY i.source_system_id, i.integration_name
+       LIMIT $1`,
+      params,
+    );
+    return { items: rows.slice(0, options.limit).map(toIntegration), hasMore: rows.length > options.limit };
+  }
+
+  /** Runs of one integration, newest first, with ids below `beforeId`. */
+  async listRuns(integrationId: string, options: { limit: number; beforeId?: string }): Promise<Page<RunRecord>> {
+    const rows: Row[] = await this.dataSource.query(
+      `SELECT ${RUN_COLUMNS} FROM run r
+       WHERE r.integration_id = $1 ${options.beforeId ? 'AND r.id < $3::bigint' : ''}
+       ORDER BY r.id DESC LIMIT $2`,
+      options.beforeId ? [integrationId, options.limit + 1, options.beforeId] : [integrationId, options.limit + 1],
+    );
+    return { items: rows.slice(0, options.limit).map((row) => toRun(row)), hasMore: rows.length > options.limit };
+  }
+
+  async findRun(runId: string): Promise<RunRecord | null> {
+    const rows: Row[] = await this.dataSource.query(`SELECT ${RUN_COLUMNS} FROM run r WHERE r.id = $1`, [runId]);
+    return rows[0] ? toRun(rows[0]) : null;
+  }
+}
+
+/** Runs an UPDATE or DELETE … RETURNING; TypeORM answers those with [rows, rowCount] instead of rows. */
+async function returning(tx: EntityManager, text: string, params: unknown[]): Promise<Row[]> {
+  const result: unknown = await tx.query(text, params);
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') {
+    return result[0] as Row[];
+  }
+  return result as Row[];
+}
+
+async function dbNow(tx: EntityManager): Promise<Date> {
+  const [row]: Row[] = await tx.query('SELECT now() AS now');
+  return row.now as Date;
+}
+
+async function markAbandoned(tx: EntityManager, runIds: string[]): Promise<void> {
+  await tx.query(
+    `UPDATE run SET outcome = 'abandoned', finished_at = clock_timestamp(), error_code = 'lease_expired',
+       error = 'the replica ' || replica_id || ' stopped renewing the lease before the run finished'
+     WHERE id = ANY($1::bigint[]) AND outcome = 'running'`,
+    [runIds],
+  );
+}
+
+/**
+ * Floors an "O"-form UTC instant (7 fractional digits) to microseconds for a timestamptz. Postgres would round
+ * half-to-even instead (.8100855 → .810086, a later instant that makes a consumer skip rows).
+ */
+export function floorToMicroseconds(utcRoundTrip: string): string {
+  const match = /^(.*\.\d{6})\dZ$/.exec(utcRoundTrip);
+  if (!match) throw new Error(`not a 7-digit UTC "O" timestamp: ${utcRoundTrip}`);
+  return `${match[1]}Z`;
+}
+
+function watermarkOf(status: IntegrationStatus | null): Watermark | null {
+  if (!status) return null;
+  return {
+    maxSyncDateTime: status.maxSyncDateTime,
+    maxSyncDateTimeUtc: status.maxSyncDateTimeUtc,
+    maxSyncDateMaxPkId: status.maxSyncDateMaxPkId,
+  };
+}
+
+function toRef(row: Row): IntegrationRef {
+  return {
+    id: row.id as string,
+    sourceSystemId: row.source_system_id as number,
+    integrationName: row.integration_name as string,
+  };
+}
+
+function toRun(row: Row, prefix = ''): RunRecord {
+  const get = (name: string) => row[prefix + name];
+  return {
+    id: get('id') as string,
+    integrationId: get('integration_id') as string,
+    trigger: get('trigger') as RunRecord['trigger'],
+    scheduledFor: get('scheduled_for') as Date | null,
+    replicaId: get('replica_id') as string,
+    startedAt: get('started_at') as Date,
+    finishedAt: get('finished_at') as Date | null,
+    outcome: get('outcome') as RunRecord['outcome'],
+    errorCode: get('error_code') as string | null,
+    error: get('error') as string | null,
+    httpStatus: get('http_status') as number | null,
+    watermarkBefore: get('watermark_before') as Watermark | null,
+    watermarkAfter: get('watermark_after') as Watermark | null,
+  };
+}
+
+function toIntegration(row: Row): IntegrationRecord {
+  return {
+    ...toRef(row),
+    cron: row.cron as string,
+    timeZone: row.time_zone as string,
+    misfirePolicy: row.misfire_policy as IntegrationRecord['misfirePolicy'],
+    enabled: row.enabled as boolean,
+    paused: row.paused as boolean,
+    nextFireAt: row.next_fire_at as Date | null,
+    lastStatus: row.last_status as IntegrationStatus | null,
+    lastSucceededAt: row.last_succeeded_at as Date | null,
+    consecutiveFailures: row.consecutive_failures as number,
+    version: row.version as string,
+    updatedAt: row.updated_at as Date,
+    lastRun: row.lr_id ? toRun(row, 'lr_') : null,
+  };
+}

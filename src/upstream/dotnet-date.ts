@@ -1,0 +1,246 @@
+/**
+ * Exact parsing of the date texts an ASP.NET Web API upstream sends, with no loss of the
+ * 100 ns .NET tick precision and no rounding up.
+ *
+ * Why exactness matters: `MaxSyncDateTime` is half of a keyset cursor. A watermark moved
+ * later than the upstream's (rounded up, or an ambiguous local time read as its later
+ * instant) makes a consumer skip rows; cut to milliseconds it makes them repeat rows.
+ *
+ * Pure: no I/O, no clock, no environment. Uses `@js-temporal/polyfill` for calendar
+ * validation and time-zone rules.
+ */
+import { Temporal } from '@js-temporal/polyfill';
+import { UpstreamDateFormatError } from './errors';
+
+/** One instant, in the forms Tidemark stores and serves. */
+export interface UpstreamInstant {
+  /**
+   * UTC in .NET's round-trip ("O") form `yyyy-MM-ddTHH:mm:ss.fffffffZ`: always 7 fractional
+   * digits (100 ns ticks) and `Z`. Truncated, never rounded.
+   */
+  utc: string;
+  /**
+   * The same instant floored to whole microseconds, `yyyy-MM-ddTHH:mm:ss.ffffffZ` (6 digits),
+   * the precision of a Postgres `timestamptz`. Floored so the stored watermark is never later
+   * than the upstream's.
+   */
+  utcMicros: string;
+  /** Nanoseconds since 1970-01-01T00:00:00Z (negative before). Always a multiple of 100. */
+  epochNanoseconds: bigint;
+}
+
+const NS_PER_SECOND = 1_000_000_000n;
+const NS_PER_MS = 1_000_000n;
+const NS_PER_MINUTE = 60n * NS_PER_SECOND;
+
+/** 0001-01-01T00:00:00Z, .NET `DateTime.MinValue` as an instant. */
+export const DOTNET_MIN_EPOCH_NS = -62_135_596_800n * NS_PER_SECOND;
+/** 9999-12-31T23:59:59.9999999Z, .NET `DateTime.MaxValue` as an instant. */
+export const DOTNET_MAX_EPOCH_NS = 253_402_300_800n * NS_PER_SECOND - 100n;
+
+/** Largest UTC offset .NET's `DateTimeOffset` allows: ±14:00. */
+const MAX_OFFSET_MINUTES = 14 * 60;
+
+/** Longest text worth looking at; the longest valid form is 33 chars. */
+const MAX_TEXT_LENGTH = 64;
+
+/**
+ * `/Date(ms)/` and `/Date(ms±hhmm)/`: DataContractJsonSerializer / JavaScriptSerializer
+ * (and Json.NET with `DateFormatHandling.MicrosoftDateFormat`). In JSON they are written
+ * `"\/Date(...)\/"`, which decodes to this. `ms` is always milliseconds since the Unix epoch
+ * in UTC; the optional offset only records the sender's local offset.
+ */
+const DOTNET_JSON_DATE = /^\/Date\((-?)(0|[1-9][0-9]{0,15})(?:([+-])([0-9]{2})([0-9]{2}))?\)\/$/;
+
+/**
+ * ISO 8601 as .NET writes it (Json.NET's default `IsoDateTimeFormat`, DataContractSerializer's
+ * `xs:dateTime`): seconds always present, 0 to 7 fractional digits (the help page sample has 7:
+ * `2025-12-10T08:22:52.8100855-06:00`), then `Z`, `±hh:mm`, or nothing for a
+ * `DateTimeKind.Unspecified` value. The fraction is captured greedily so that "too many digits"
+ * gets its own message.
+ */
+const ISO_DATE_TIME =
+  /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]*))?(Z|[+-][0-9]{2}:[0-9]{2})?$/;
+
+const validatedZones = new Set<string>();
+
+/**
+ * Checks that `timeZone` is a time zone Temporal knows (an IANA name such as
+ * `America/Chicago`, or `UTC`, or a fixed offset such as `+01:00`).
+ *
+ * @throws RangeError when it is not. This is a configuration error, not an upstream one,
+ *   so it is deliberately not an `UpstreamError`.
+ */
+export function assertValidTimeZone(timeZone: string): void {
+  if (validatedZones.has(timeZone)) return;
+  try {
+    // The constructor validates the identifier; the instant itself is irrelevant.
+    new Temporal.ZonedDateTime(0n, timeZone);
+  } catch {
+    throw new RangeError(`defaultTimeZone ${JSON.stringify(timeZone)} is not a known time zone (expected an IANA name such as "America/Chicago")`);
+  }
+  validatedZones.add(timeZone);
+}
+
+/**
+ * Parses one upstream date text into an exact instant.
+ *
+ * Accepted forms (anything else throws):
+ * - `/Date(ms)/`, `/Date(-ms)/`, `/Date(ms+hhmm)/`, `/Date(ms-hhmm)/`: `ms` is UTC epoch
+ *   milliseconds; the offset (at most ±14:00) does not change the instant.
+ * - `yyyy-MM-ddTHH:mm:ss[.f{1,7}]` followed by `Z`, `±hh:mm` (at most ±14:00), or nothing.
+ *   Without an offset the wall time is read in `defaultTimeZone`. A wall time that does not
+ *   exist there (spring-forward gap) or exists twice (fall-back overlap) resolves to the
+ *   EARLIER of the candidate instants: an instant later than the upstream meant could make
+ *   consumers skip rows, an earlier one at worst makes them re-read some.
+ *
+ * The instant must lie within .NET's DateTime range in UTC
+ * (0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.9999999Z): a .NET DateTimeOffset cannot hold
+ * anything else, and the "O" form cannot express it.
+ *
+ * @param text the date text exactly as the upstream sent it (no trimming is done).
+ * @param defaultTimeZone time zone for texts without an offset, e.g. `America/Chicago`.
+ * @returns `{ utc, utcMicros, epochNanoseconds }`, see {@link UpstreamInstant}.
+ * @throws UpstreamDateFormatError (code `not_a_dto`) for any text not in the forms above:
+ *   more than 7 fractional digits, month 13, Feb 30, hour 24, leap second 60, year 0000,
+ *   offsets beyond ±14:00, surrounding whitespace, out-of-range instants, garbage.
+ * @throws RangeError when `defaultTimeZone` is not a known time zone.
+ */
+export function parseUpstreamDate(text: string, defaultTimeZone: string): UpstreamInstant {
+  assertValidTimeZone(defaultTimeZone);
+  if (typeof text !== 'string') {
+    throw new UpstreamDateFormatError(String(text), `expected a string, got ${typeof text}`);
+  }
+  if (text.length > MAX_TEXT_LENGTH) {
+    throw new UpstreamDateFormatError(text, `longer than ${MAX_TEXT_LENGTH} characters`);
+  }
+  const epochNanoseconds = text.startsWith('/')
+    ? parseDotNetJsonDate(text)
+    : parseIsoDateTime(text, defaultTimeZone);
+  if (epochNanoseconds < DOTNET_MIN_EPOCH_NS || epochNanoseconds > DOTNET_MAX_EPOCH_NS) {
+    throw new UpstreamDateFormatError(
+      text,
+      'instant is outside the .NET DateTime range 0001-01-01T00:00:00Z..9999-12-31T23:59:59.9999999Z',
+    );
+  }
+  return {
+    utc: formatUtc(epochNanoseconds, 7),
+    utcMicros: formatUtc(epochNanoseconds, 6),
+    epochNanoseconds,
+  };
+}
+
+/**
+ * Formats an instant as `yyyy-MM-ddTHH:mm:ss.<digits>Z`, cutting (never rounding) the
+ * fraction to `digits` digits, i.e. flooring the instant.
+ *
+ * @param epochNanoseconds nanoseconds since the Unix epoch, within the .NET DateTime range.
+ * @param digits number of fractional digits, 0..9 (7 = .NET "O", 6 = Postgres microseconds).
+ * @throws RangeError when the instant is outside years 0001..9999 or digits is out of range.
+ */
+export function formatUtc(epochNanoseconds: bigint, digits: number): string {
+  if (!Number.isInteger(digits) || digits < 0 || digits > 9) {
+    throw new RangeError(`digits must be an integer 0..9, got ${digits}`);
+  }
+  if (epochNanoseconds < DOTNET_MIN_EPOCH_NS || epochNanoseconds >= DOTNET_MAX_EPOCH_NS + 100n) {
+    throw new RangeError('instant is outside years 0001..9999');
+  }
+  // Wall-clock fields in UTC are never negative, so cutting the sub-second digits is a floor
+  // of the instant even before 1970 (a plain truncation of a negative epoch value would be
+  // a ceiling).
+  const z = Temporal.Instant.fromEpochNanoseconds(epochNanoseconds).toZonedDateTimeISO('UTC');
+  const subSecondNs = z.millisecond * 1_000_000 + z.microsecond * 1_000 + z.nanosecond;
+  const fraction = digits === 0 ? '' : `.${pad(subSecondNs, 9).slice(0, digits)}`;
+  return (
+    `${pad(z.year, 4)}-${pad(z.month, 2)}-${pad(z.day, 2)}` +
+    `T${pad(z.hour, 2)}:${pad(z.minute, 2)}:${pad(z.second, 2)}${fraction}Z`
+  );
+}
+
+function parseDotNetJsonDate(text: string): bigint {
+  const m = DOTNET_JSON_DATE.exec(text);
+  if (m === null) {
+    throw new UpstreamDateFormatError(text, 'not a /Date(ms)/ or /Date(ms±hhmm)/ value');
+  }
+  const [, sign, digits, offsetSign, offsetHours, offsetMinutes] = m;
+  if (offsetSign !== undefined) {
+    checkOffset(text, Number(offsetHours), Number(offsetMinutes));
+  }
+  const ms = BigInt(digits!);
+  return (sign === '-' ? -ms : ms) * NS_PER_MS;
+}
+
+function parseIsoDateTime(text: string, defaultTimeZone: string): bigint {
+  const m = ISO_DATE_TIME.exec(text);
+  if (m === null) {
+    throw new UpstreamDateFormatError(
+      text,
+      'not an ISO 8601 date-time yyyy-MM-ddTHH:mm:ss[.fffffff][Z|±hh:mm] nor /Date(ms)/',
+    );
+  }
+  const [, y, mo, d, h, mi, s, fraction, offset] = m;
+  if (fraction !== undefined && fraction.length === 0) {
+    throw new UpstreamDateFormatError(text, 'a decimal point must be followed by 1 to 7 digits');
+  }
+  if (fraction !== undefined && fraction.length > 7) {
+    throw new UpstreamDateFormatError(
+      text,
+      `${fraction.length} fractional digits; .NET has at most 7 (100 ns ticks)`,
+    );
+  }
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(s);
+  if (year < 1) throw new UpstreamDateFormatError(text, 'year 0000 does not exist in .NET');
+  if (month < 1 || month > 12) throw new UpstreamDateFormatError(text, `month ${mo} is not 01..12`);
+  if (hour > 23) throw new UpstreamDateFormatError(text, `hour ${h} is not 00..23`);
+  if (minute > 59) throw new UpstreamDateFormatError(text, `minute ${mi} is not 00..59`);
+  if (second > 59) throw new UpstreamDateFormatError(text, `second ${s} is not 00..59 (.NET has no leap seconds)`);
+
+  const ns9 = (fraction ?? '').padEnd(9, '0');
+  let wallClock: Temporal.PlainDateTime;
+  try {
+    wallClock = new Temporal.PlainDateTime(
+      year,
+      month,
+      day,
+      hour,
+      minute,
+      second,
+      Number(ns9.slice(0, 3)),
+      Number(ns9.slice(3, 6)),
+      Number(ns9.slice(6, 9)),
+    );
+  } catch {
+    throw new UpstreamDateFormatError(text, `day ${d} does not exist in ${y}-${mo}`);
+  }
+
+  if (offset === undefined) {
+    // 'earlier': see the docstring of parseUpstreamDate; a later instant could skip rows.
+    return wallClock.toZonedDateTime(defaultTimeZone, { disambiguation: 'earlier' }).epochNanoseconds;
+  }
+  const asIfUtc = wallClock.toZonedDateTime('UTC').epochNanoseconds;
+  if (offset === 'Z') return asIfUtc;
+  const offsetHours = Number(offset.slice(1, 3));
+  const offsetMinutes = Number(offset.slice(4, 6));
+  checkOffset(text, offsetHours, offsetMinutes);
+  const offsetNs = BigInt(offsetHours * 60 + offsetMinutes) * NS_PER_MINUTE;
+  // Local = UTC + offset, so UTC = local - offset.
+  return offset.startsWith('-') ? asIfUtc + offsetNs : asIfUtc - offsetNs;
+}
+
+function checkOffset(text: string, hours: number, minutes: number): void {
+  if (minutes > 59) {
+    throw new UpstreamDateFormatError(text, 'offset minutes are not 00..59');
+  }
+  if (hours * 60 + minutes > MAX_OFFSET_MINUTES) {
+    throw new UpstreamDateFormatError(text, 'offset is beyond ±14:00, the .NET DateTimeOffset limit');
+  }
+}
+
+function pad(value: number, width: number): string {
+  return String(value).padStart(width, '0');
+}

@@ -1,0 +1,377 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { DataSource } from 'typeorm';
+import type { IntegrationConfig } from '../../src/config';
+import { createDataSource, runMigrationsLocked } from '../../src/persistence/data-source';
+import { StateRepository } from '../../src/persistence/state.repository';
+import { RunInProgressError, type NextFireTime, type StartedRun } from '../../src/persistence/types';
+import { nextFireTime } from '../../src/scheduler/cron-schedule';
+import type { IntegrationStatus } from '../../src/upstream/integration-status';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+
+const config = (sourceSystemId: number, integrationName: string, extra: Partial<IntegrationConfig> = {}): IntegrationConfig => ({
+  sourceSystemId,
+  integrationName,
+  cron: '0 */5 * * * *',
+  timeZone: 'UTC',
+  enabled: true,
+  misfirePolicy: 'fire_once_now',
+  ...extra,
+});
+
+/** The vector int64-ids.json as the parser returns it. */
+const INT64_STATUS: IntegrationStatus = {
+  integrationName: 'Invoices',
+  sourceSystemId: 12,
+  lastRunStartDateTime: '2026-01-31T23:59:59.9999999+00:00',
+  lastRunEndDateTime: '2026-01-31T23:59:59.9999999+00:00',
+  processStatusMeaning: 'Complete',
+  maxSyncDateTime: '2026-01-31T17:59:59.9999999-06:00',
+  maxSyncDateTimeUtc: '2026-01-31T23:59:59.9999999Z',
+  maxSyncDateMaxPkId: '9007199254740993',
+  sourceId: '9223372036854775807',
+  sourceIdString: 'ERP-12',
+  customDatabaseValues: {},
+};
+
+const claimOptions = (replicaId: string, extra: Partial<Parameters<StateRepository['claimDue']>[0]> = {}) => ({
+  replicaId,
+  leaseMs: 30_000,
+  misfireThresholdMs: 60_000,
+  limit: 100,
+  nextFireTime,
+  ...extra,
+});
+
+describe('StateRepository on real Postgres', () => {
+  let db: TestDatabase;
+  let dataSource: DataSource;
+  let repo: StateRepository;
+
+  const sql = <T = Record<string, unknown>>(text: string, params: unknown[] = []) => dataSource.query(text, params) as Promise<T[]>;
+  const makeDue = (name: string, agoMs = 1_000) =>
+    sql(`UPDATE integration SET next_fire_at = date_trunc('second', now()) - make_interval(secs => $2::double precision / 1000) WHERE integration_name = $1`, [
+      name,
+      agoMs,
+    ]);
+
+  beforeAll(async () => {
+    db = await createTestDatabase('repo');
+    dataSource = createDataSource({ url: db.url, poolSize: 8, connectTimeoutMs: 5_000 });
+    await dataSource.initialize();
+    expect(await runMigrationsLocked(dataSource)).toStrictEqual(['CreateIntegrationAndRunTables1795948200000']);
+    repo = new StateRepository(dataSource);
+  });
+
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await db?.drop();
+  });
+
+  beforeEach(async () => {
+    await sql('TRUNCATE run, integration RESTART IDENTITY CASCADE');
+  });
+
+  it('migrations are a no-op the second time', async () => {
+    expect(await runMigrationsLocked(dataSource)).toStrictEqual([]);
+  });
+
+  describe('syncIntegrations', () => {
+    it('inserts pairs with their first fire time, keeps it on an unchanged re-sync, and disables pairs that left', async () => {
+      const fixed: NextFireTime = () => new Date('2030-01-01T00:00:00Z');
+      await repo.syncIntegrations([config(1, 'Orders'), config(2, 'Invoices')], fixed);
+      const later: NextFireTime = () => new Date('2031-01-01T00:00:00Z');
+      await repo.syncIntegrations([config(1, 'Orders')], later);
+      const rows = await sql<{ integration_name: string; enabled: boolean; next_fire_at: Date }>(
+        'SELECT integration_name, enabled, next_fire_at FROM integration ORDER BY id',
+      );
+      expect(rows.map((r) => [r.integration_name, r.enabled, r.next_fire_at.toISOString()])).toStrictEqual([
+        ['Orders', true, '2030-01-01T00:00:00.000Z'],
+        ['Invoices', false, '2030-01-01T00:00:00.000Z'],
+      ]);
+      // Returning to the config re-enables it and starts its schedule afresh (no catch-up for the disabled time).
+      await repo.syncIntegrations([config(1, 'Orders'), config(2, 'Invoices')], later);
+      const back = await repo.findIntegration(2, 'Invoices');
+      expect([back?.enabled, back?.nextFireAt?.toISOString()]).toStrictEqual([true, '2031-01-01T00:00:00.000Z']);
+    });
+
+    it('recomputes the next fire time when the cron changes', async () => {
+      await repo.syncIntegrations([config(1, 'Orders')], () => new Date('2030-01-01T00:00:00Z'));
+      await repo.syncIntegrations([config(1, 'Orders', { cron: '0 0 * * * *' })], () => new Date('2030-02-02T00:00:00Z'));
+      const row = await repo.findIntegration(1, 'Orders');
+      expect([row?.cron, row?.nextFireAt?.toISOString()]).toStrictEqual(['0 0 * * * *', '2030-02-02T00:00:00.000Z']);
+    });
+  });
+
+  describe('claimDue', () => {
+    it('starts one run for a due tick, takes the lease and advances the fire time', async () => {
+      await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
+      await makeDue('Orders');
+      const [{ due }] = await sql<{ due: Date }>('SELECT next_fire_at AS due FROM integration');
+      const claim = await repo.claimDue(claimOptions('replica-a'));
+      expect(claim.started).toHaveLength(1);
+      expect(claim.started[0]).toMatchObject({ trigger: 'schedule', watermarkBefore: null, integration: { sourceSystemId: 1, integrationName: 'Orders' } });
+      expect(claim.started[0].scheduledFor?.toISOString()).toBe(due.toISOString());
+      const [row] = await sql<{ lease_owner: string; lease_run_id: string; next_fire_at: Date; last_run_id: string }>(
+        'SELECT lease_owner, lease_run_id::text, next_fire_at, last_run_id::text FROM integration',
+      );
+      expect(row.lease_owner).toBe('replica-a');
+      expect(row.lease_run_id).toBe(claim.started[0].runId);
+      expect(row.last_run_id).toBe(claim.started[0].runId);
+      expect(row.next_fire_at.getTime()).toBe(due.getTime() + 1_000);
+      const [run] = await sql<{ outcome: string; trigger: string; replica_id: string }>('SELECT outcome, trigger, replica_id FROM run');
+      expect(run).toStrictEqual({ outcome: 'running', trigger: 'schedule', replica_id: 'replica-a' });
+    });
+
+    it('gives each due integration to exactly one of several concurrent claimers', async () => {
+      const names = Array.from({ length: 40 }, (_, i) => `Integration ${i}`);
+      await repo.syncIntegrations(names.map((n) => config(1, n)), nextFireTime);
+      await sql(`UPDATE integration SET next_fire_at = date_trunc('second', now()) - interval '1 second'`);
+      const others = await Promise.all(
+        [0, 1].map(async () => {
+          const ds = createDataSource({ url: db.url, poolSize: 4, connectTimeoutMs: 5_000 });
+          await ds.initialize();
+          return ds;
+        }),
+      );
+      try {
+        const repos = [repo, ...others.map((ds) => new StateRepository(ds))];
+        const claims = await Promise.all(repos.map((r, i) => r.claimDue(claimOptions(`replica-${i}`, { limit: 15 }))));
+        const claimed = claims.flatMap((c) => c.started.map((s) => s.integration.integrationName));
+        expect(claimed).toHaveLength(new Set(claimed).size);
+        // 3 × 15 slots for 40 integrations: all 40 claimed, each once.
+        expect(new Set(claimed)).toStrictEqual(new Set(names));
+        const [{ runs, ticks }] = await sql<{ runs: string; ticks: string }>(
+          'SELECT count(*)::text AS runs, count(DISTINCT (integration_id, scheduled_for))::text AS ticks FROM run',
+        );
+        expect([runs, ticks]).toStrictEqual(['40', '40']);
+      } finally {
+        await Promise.all(others.map((ds) => ds.destroy()));
+      }
+    });
+
+    it('skips a tick while the previous run holds the lease, without a second run', async () => {
+      await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
+      await makeDue('Orders');
+      const first = await repo.claimDue(claimOptions('replica-a'));
+      await makeDue('Orders');
+      const second = await repo.claimDue(claimOptions('replica-b'));
+      expect(second.started).toStrictEqual([]);
+      expect(second.skippedOverlap.map((s) => s.integration.integrationName)).toStrictEqual(['Orders']);
+      const [lease] = await sql<{ lease_run_id: string }>('SELECT lease_run_id::text FROM integration');
+      expect(lease.lease_run_id).toBe(first.started[0].runId);
+      expect((await sql('SELECT id FROM run')).length).toBe(1);
+    });
+
+    it('makes one catch-up run for ticks missed beyond the threshold under fire_once_now', async () => {
+      await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
+      await makeDue('Orders', 10 * 60_000);
+      const claim = await repo.claimDue(claimOptions('replica-a'));
+      expect(claim.started).toHaveLength(1);
+      const again = await repo.claimDue(claimOptions('replica-a'));
+      expect(again.started).toStrictEqual([]);
+      const [{ next, now }] = await sql<{ next: Date; now: Date }>('SELECT next_fire_at AS next, now() AS now FROM integration');
+      expect(next.getTime()).toBeGreaterThan(now.getTime() - 1_000);
+    });
+
+    it('drops missed ticks under the skip policy', async () => {
+      await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *', misfirePolicy: 'skip' })], nextFireTime);
+      await makeDue('Orders', 10 * 60_000);
+      const claim = await repo.claimDue(claimOptions('replica-a'));
+      expect(claim.started).toStrictEqual([]);
+      expect(claim.skippedMisfire.map((s) => s.integration.integrationName)).toStrictEqual(['Orders']);
+      expect((await sql('SELECT id FROM run')).length).toBe(0);
+    });
+
+    it('ignores paused and disabled integrations', async () => {
+      await repo.syncIntegrations([config(1, 'Paused'), config(1, 'Gone')], nextFireTime);
+      await repo.syncIntegrations([config(1, 'Paused')], nextFireTime);
+      const paused = (await repo.findIntegration(1, 'Paused'))!;
+      await repo.setPaused(paused, true, null);
+      await sql(`UPDATE integration SET next_fire_at = now() - interval '1 second'`);
+      const claim = await repo.claimDue(claimOptions('replica-a'));
+      expect(claim).toStrictEqual({ started: [], skippedOverlap: [], skippedMisfire: [], abandoned: [] });
+    });
+  });
+
+  describe('finishRun', () => {
+    async function startOne(): Promise<StartedRun> {
+      await repo.syncIntegrations([config(12, 'Invoices')], nextFireTime);
+      const integration = (await repo.findIntegration(12, 'Invoices'))!;
+      return repo.startManualRun(integration, 'replica-a', 30_000);
+    }
+
+    it('stores the watermark exactly: text, floored µs instant, bigint id; and releases the lease', async () => {
+      const started = await startOne();
+      const { applied, finished } = await repo.finishRun(started, { outcome: 'succeeded', status: INT64_STATUS, httpStatus: 200 });
+      expect(applied).toBe(true);
+      expect(finished).toMatchObject({
+        id: started.runId,
+        outcome: 'succeeded',
+        httpStatus: 200,
+        watermarkBefore: null,
+        watermarkAfter: {
+          maxSyncDateTime: '2026-01-31T17:59:59.9999999-06:00',
+          maxSyncDateTimeUtc: '2026-01-31T23:59:59.9999999Z',
+          maxSyncDateMaxPkId: '9007199254740993',
+        },
+      });
+      const [row] = await sql(
+        `SELECT max_sync_date_time, max_sync_date_time_utc, to_char(max_sync_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS at,
+                max_sync_pk_id::text AS pk, lease_owner, consecutive_failures, last_succeeded_at IS NOT NULL AS succeeded
+         FROM integration`,
+      );
+      expect(row).toStrictEqual({
+        max_sync_date_time: '2026-01-31T17:59:59.9999999-06:00',
+        max_sync_date_time_utc: '2026-01-31T23:59:59.9999999Z',
+        at: '2026-01-31T23:59:59.999999', // floored: Postgres alone would round .9999999 up to the next second
+        pk: '9007199254740993',
+        lease_owner: null,
+        consecutive_failures: 0,
+        succeeded: true,
+      });
+      const state = (await repo.findIntegration(12, 'Invoices'))!;
+      expect(state.lastStatus).toStrictEqual(INT64_STATUS);
+      expect(state.lastRun?.id).toBe(started.runId);
+    });
+
+    it('a failed run never touches the watermark and counts consecutive failures', async () => {
+      const first = await startOne();
+      await repo.finishRun(first, { outcome: 'succeeded', status: INT64_STATUS, httpStatus: 200 });
+      const integration = (await repo.findIntegration(12, 'Invoices'))!;
+      for (let i = 0; i < 2; i++) {
+        const run = await repo.startManualRun(integration, 'replica-a', 30_000);
+        expect(run.watermarkBefore).toStrictEqual({
+          maxSyncDateTime: '2026-01-31T17:59:59.9999999-06:00',
+          maxSyncDateTimeUtc: '2026-01-31T23:59:59.9999999Z',
+          maxSyncDateMaxPkId: '9007199254740993',
+        });
+        const { finished } = await repo.finishRun(run, { outcome: 'failed', errorCode: 'http_status', error: 'upstream answered 500', httpStatus: 500 });
+        expect(finished).toMatchObject({ outcome: 'failed', errorCode: 'http_status', error: 'upstream answered 500', httpStatus: 500, watermarkAfter: null });
+      }
+      const state = (await repo.findIntegration(12, 'Invoices'))!;
+      expect(state.lastStatus).toStrictEqual(INT64_STATUS);
+      expect(state.consecutiveFailures).toBe(2);
+      const [row] = await sql(`SELECT max_sync_pk_id::text AS pk, max_sync_date_time FROM integration`);
+      expect(row).toStrictEqual({ pk: '9007199254740993', max_sync_date_time: '2026-01-31T17:59:59.9999999-06:00' });
+    });
+
+    it('writes nothing when the state update fails: the run stays running and the watermark as it was', async () => {
+      const started = await startOne();
+      await sql(`CREATE FUNCTION fail_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`);
+      await sql(`CREATE TRIGGER fail_watermark BEFORE UPDATE OF max_sync_pk_id ON integration FOR EACH ROW EXECUTE FUNCTION fail_update()`);
+      try {
+        await expect(repo.finishRun(started, { outcome: 'succeeded', status: INT64_STATUS, httpStatus: 200 })).rejects.toThrow('disk full');
+      } finally {
+        await sql('DROP TRIGGER fail_watermark ON integration');
+        await sql('DROP FUNCTION fail_update()');
+      }
+      const [run] = await sql(`SELECT outcome, finished_at, watermark_after FROM run`);
+      expect(run).toStrictEqual({ outcome: 'running', finished_at: null, watermark_after: null });
+      const [row] = await sql(`SELECT max_sync_pk_id, last_status, lease_run_id::text AS lease FROM integration`);
+      expect(row).toStrictEqual({ max_sync_pk_id: null, last_status: null, lease: started.runId });
+    });
+
+    it('refuses to finish a run that was already marked abandoned', async () => {
+      const started = await startOne();
+      await sql(`UPDATE integration SET lease_expires_at = now() - interval '1 second'`);
+      const reaped = await repo.reapExpiredLeases();
+      expect(reaped.map((r) => [r.runId, r.replicaId])).toStrictEqual([[started.runId, 'replica-a']]);
+      const result = await repo.finishRun(started, { outcome: 'succeeded', status: INT64_STATUS, httpStatus: 200 });
+      expect(result).toStrictEqual({ applied: false, finished: null });
+      const [run] = await sql(`SELECT outcome, error_code FROM run`);
+      expect(run).toStrictEqual({ outcome: 'abandoned', error_code: 'lease_expired' });
+      expect((await repo.findIntegration(12, 'Invoices'))!.lastStatus).toBeNull();
+    });
+  });
+
+  describe('leases', () => {
+    it('a manual run is refused while another run holds the lease', async () => {
+      await repo.syncIntegrations([config(1, 'Orders')], nextFireTime);
+      const integration = (await repo.findIntegration(1, 'Orders'))!;
+      const first = await repo.startManualRun(integration, 'replica-a', 30_000);
+      const refused = await repo.startManualRun(integration, 'replica-b', 30_000).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(RunInProgressError);
+      expect((refused as RunInProgressError).runId).toBe(first.runId);
+    });
+
+    it('renewal extends only leases the replica still holds', async () => {
+      await repo.syncIntegrations([config(1, 'Orders'), config(1, 'Invoices')], nextFireTime);
+      const a = await repo.startManualRun((await repo.findIntegration(1, 'Orders'))!, 'replica-a', 1_000);
+      const b = await repo.startManualRun((await repo.findIntegration(1, 'Invoices'))!, 'replica-b', 1_000);
+      const lost = await repo.renewLeases('replica-a', [a.runId, b.runId], 60_000);
+      expect(lost).toStrictEqual([b.runId]);
+      const rows = await sql<{ name: string; secs: number }>(
+        `SELECT integration_name AS name, round(extract(epoch FROM lease_expires_at - now()))::int AS secs FROM integration ORDER BY integration_name`,
+      );
+      expect(rows).toStrictEqual([
+        { name: 'Invoices', secs: 1 },
+        { name: 'Orders', secs: 60 },
+      ]);
+    });
+
+    it('an expired lease is reaped: the run is abandoned and the next tick runs', async () => {
+      await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
+      await makeDue('Orders');
+      const dead = await repo.claimDue(claimOptions('replica-dead'));
+      await sql(`UPDATE integration SET lease_expires_at = now() - interval '1 second'`);
+      // Due again, at a fire time other than the dead run's tick.
+      await sql(`UPDATE integration SET next_fire_at = (SELECT scheduled_for FROM run) + interval '1 millisecond'`);
+      const next = await repo.claimDue(claimOptions('replica-b'));
+      expect(next.abandoned.map((a) => [a.runId, a.replicaId])).toStrictEqual([[dead.started[0].runId, 'replica-dead']]);
+      expect(next.started).toHaveLength(1);
+      const runs = await sql(`SELECT replica_id, outcome FROM run ORDER BY id`);
+      expect(runs).toStrictEqual([
+        { replica_id: 'replica-dead', outcome: 'abandoned' },
+        { replica_id: 'replica-b', outcome: 'running' },
+      ]);
+    });
+  });
+
+  describe('reads and retention', () => {
+    it('pages integrations by (sourceSystemId, byte order of name)', async () => {
+      const names = ['b', 'B', 'a', 'Ärger', 'z/y', 'a b'];
+      await repo.syncIntegrations([...names.map((n) => config(2, n)), config(1, 'zz')], nextFireTime);
+      const seen: string[] = [];
+      let after: { sourceSystemId: number; integrationName: string } | undefined;
+      for (;;) {
+        const page = await repo.listIntegrations({ limit: 3, after });
+        seen.push(...page.items.map((i) => `${i.sourceSystemId}:${i.integrationName}`));
+        if (!page.hasMore) break;
+        after = page.items.at(-1)!;
+      }
+      expect(seen).toStrictEqual(['1:zz', '2:B', '2:a', '2:a b', '2:b', '2:z/y', '2:Ärger']);
+      const filtered = await repo.listIntegrations({ limit: 10, sourceSystemId: 1 });
+      expect(filtered.items.map((i) => i.integrationName)).toStrictEqual(['zz']);
+    });
+
+    it('pages runs newest first', async () => {
+      await repo.syncIntegrations([config(1, 'Orders')], nextFireTime);
+      const integration = (await repo.findIntegration(1, 'Orders'))!;
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const run = await repo.startManualRun(integration, 'r', 30_000);
+        await repo.finishRun(run, { outcome: 'failed', errorCode: 'x', error: 'x', httpStatus: null });
+        ids.push(run.runId);
+      }
+      const first = await repo.listRuns(integration.id, { limit: 2 });
+      expect([first.items.map((r) => r.id), first.hasMore]).toStrictEqual([[ids[4], ids[3]], true]);
+      const last = await repo.listRuns(integration.id, { limit: 10, beforeId: ids[1] });
+      expect([last.items.map((r) => r.id), last.hasMore]).toStrictEqual([[ids[0]], false]);
+    });
+
+    it('prunes old finished runs in batches but keeps each integration last run', async () => {
+      await repo.syncIntegrations([config(1, 'Orders')], nextFireTime);
+      const integration = (await repo.findIntegration(1, 'Orders'))!;
+      for (let i = 0; i < 5; i++) {
+        const run = await repo.startManualRun(integration, 'r', 30_000);
+        await repo.finishRun(run, { outcome: 'failed', errorCode: 'x', error: 'x', httpStatus: null });
+      }
+      await sql(`UPDATE run SET started_at = now() - interval '40 days'`);
+      expect(await repo.pruneRunHistory(30, 3)).toBe(3);
+      expect(await repo.pruneRunHistory(30, 3)).toBe(1);
+      expect(await repo.pruneRunHistory(30, 3)).toBe(0);
+      const left = await sql<{ id: string }>(`SELECT id::text FROM run`);
+      expect(left.map((r) => r.id)).toStrictEqual([(await repo.findIntegration(1, 'Orders'))!.lastRun!.id]);
+    });
+  });
+});

@@ -1,0 +1,149 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, type Env } from '../../../src/config';
+
+function problemsOf(env: Env): string[] {
+  try {
+    loadConfig(env, '/srv');
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('gives demo defaults with no variables set', () => {
+    const config = loadConfig({}, '/srv');
+    expect(config.production).toBe(false);
+    expect(config.demoIntegrations).toBe(true);
+    expect(config.database.url).toBeNull();
+    expect(config.upstream.baseUrl).toBeNull();
+    expect(config.upstream).toStrictEqual({
+      baseUrl: null,
+      format: 'json',
+      timeoutMs: 30000,
+      auth: { kind: 'none' },
+      timeZone: 'UTC',
+      maxBodyBytes: 1048576,
+    });
+    expect(config.http).toStrictEqual({ host: '0.0.0.0', port: 3000 });
+    expect(config.dataDir).toBe('/srv/.data');
+    expect(config.schedule.defaultCron).toBe('0 */5 * * * *');
+    expect(config.integrations).toStrictEqual([
+      { sourceSystemId: 1, integrationName: 'Orders', cron: '*/10 * * * * *', timeZone: 'UTC', enabled: true, misfirePolicy: 'fire_once_now' },
+      { sourceSystemId: 2, integrationName: 'Invoices', cron: '*/10 * * * * *', timeZone: 'UTC', enabled: true, misfirePolicy: 'fire_once_now' },
+    ]);
+  });
+
+  it('reads INTEGRATIONS and applies schedule defaults', () => {
+    const config = loadConfig(
+      {
+        INTEGRATIONS: '[{"sourceSystemId":1,"integrationName":"Orders","cron":"0 */5 * * * *","timeZone":"America/Chicago","enabled":true},{"sourceSystemId":7,"integrationName":"Tank / Läger","misfirePolicy":"skip"}]',
+        SCHEDULE_CRON: '*/30 * * * * *',
+        SCHEDULE_TIMEZONE: 'Europe/Berlin',
+      },
+      '/srv',
+    );
+    expect(config.demoIntegrations).toBe(false);
+    expect(config.integrations).toStrictEqual([
+      { sourceSystemId: 1, integrationName: 'Orders', cron: '0 */5 * * * *', timeZone: 'America/Chicago', enabled: true, misfirePolicy: 'fire_once_now' },
+      { sourceSystemId: 7, integrationName: 'Tank / Läger', cron: '*/30 * * * * *', timeZone: 'Europe/Berlin', enabled: true, misfirePolicy: 'skip' },
+    ]);
+  });
+
+  it('reads INTEGRATIONS_FILE relative to the working directory', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tidemark-config-'));
+    writeFileSync(join(dir, 'integrations.json'), '[{"sourceSystemId":3,"integrationName":"Tickets"}]');
+    const config = loadConfig({ INTEGRATIONS_FILE: 'integrations.json' }, dir);
+    expect(config.integrations.map((i) => [i.sourceSystemId, i.integrationName])).toStrictEqual([[3, 'Tickets']]);
+  });
+
+  it('names the variable and the rule, one line per problem', () => {
+    expect(
+      problemsOf({ UPSTREAM_TIMEOUT_MS: 'abc', UPSTREAM_FORMAT: 'yaml', PORT: '70000', SCHEDULE_TIMEZONE: 'Mars/Olympus' }),
+    ).toStrictEqual([
+      'UPSTREAM_FORMAT: must be one of json, xml (got "yaml")',
+      'UPSTREAM_TIMEOUT_MS: must be an integer from 1 to 3600000 (got "abc")',
+      'SCHEDULE_TIMEZONE: must be an IANA time zone such as UTC or America/Chicago (got "Mars/Olympus")',
+      'PORT: must be an integer from 0 to 65535 (got "70000")',
+    ]);
+  });
+
+  it('never prints a secret value', () => {
+    const secret = 'hunter2-SECRET-MARKER';
+    const problems = problemsOf({
+      DATABASE_URL: `mysql://u:${secret}@h/db`,
+      UPSTREAM_AUTH: 'basic',
+      UPSTREAM_USERNAME: 'svc',
+      UPSTREAM_BASE_URL: `ftp://u:${secret}@h`,
+    });
+    expect(problems).toStrictEqual([
+      'DATABASE_URL: must be a postgres:// or postgresql:// URL',
+      'UPSTREAM_BASE_URL: must be an http:// or https:// URL',
+      'UPSTREAM_PASSWORD: must be set when UPSTREAM_AUTH=basic',
+    ]);
+    expect(problems.join('\n')).not.toContain(secret);
+  });
+
+  it('refuses demo fallbacks in production', () => {
+    expect(problemsOf({ NODE_ENV: 'production' })).toStrictEqual([
+      'DATABASE_URL: must be set when NODE_ENV=production (the embedded Postgres is for demo mode only)',
+      'UPSTREAM_BASE_URL: must be set when NODE_ENV=production (the simulator is for demo mode only)',
+    ]);
+  });
+
+  it('requires the token for bearer auth', () => {
+    expect(problemsOf({ UPSTREAM_AUTH: 'bearer' })).toStrictEqual(['UPSTREAM_TOKEN: must be set when UPSTREAM_AUTH=bearer']);
+    expect(loadConfig({ UPSTREAM_AUTH: 'bearer', UPSTREAM_TOKEN: 't0k' }, '/').upstream.auth).toStrictEqual({ kind: 'bearer', token: 't0k' });
+  });
+
+  it('refuses INTEGRATIONS together with INTEGRATIONS_FILE', () => {
+    expect(problemsOf({ INTEGRATIONS: '[]', INTEGRATIONS_FILE: 'x.json' })).toStrictEqual([
+      'INTEGRATIONS_FILE: must not be set together with INTEGRATIONS (choose one)',
+    ]);
+  });
+
+  it('refuses duplicate pairs, comparing names case-insensitively as the upstream does', () => {
+    expect(
+      problemsOf({ INTEGRATIONS: '[{"sourceSystemId":1,"integrationName":"Orders"},{"sourceSystemId":1,"integrationName":"ORDERS"}]' }),
+    ).toStrictEqual([
+      'INTEGRATIONS[1]: duplicates INTEGRATIONS[0] (sourceSystemId 1, integrationName "ORDERS"; names compare case-insensitively)',
+    ]);
+  });
+
+  it('validates each integration field by index', () => {
+    expect(
+      problemsOf({
+        INTEGRATIONS:
+          '[{"sourceSystemId":2147483648,"integrationName":"","cron":"every minute","timeZone":"Nowhere","enabled":"yes","misfirePolicy":"later","color":"red"}]',
+      }),
+    ).toStrictEqual([
+      'INTEGRATIONS[0].color: is not a known setting',
+      'INTEGRATIONS[0].sourceSystemId: must be an integer from 0 to 2147483647',
+      'INTEGRATIONS[0].integrationName: must not be empty',
+      'INTEGRATIONS[0].cron: must be a cron expression with 6 fields, seconds first (e.g. "0 */5 * * * *"), or 5 fields',
+      'INTEGRATIONS[0].timeZone: must be an IANA time zone such as UTC or America/Chicago',
+      'INTEGRATIONS[0].enabled: must be true or false',
+      'INTEGRATIONS[0].misfirePolicy: must be one of fire_once_now, skip',
+    ]);
+  });
+
+  it('rejects INTEGRATIONS that is not a JSON array', () => {
+    expect(problemsOf({ INTEGRATIONS: '{"sourceSystemId":1}' })).toStrictEqual([
+      'INTEGRATIONS: must be a JSON array of {"sourceSystemId", "integrationName", ...} objects',
+    ]);
+    expect(problemsOf({ INTEGRATIONS: '[1' })[0]).toMatch(/^INTEGRATIONS: must be valid JSON \(/);
+  });
+
+  it('rejects fractional and exponent sourceSystemIds', () => {
+    expect(problemsOf({ INTEGRATIONS: '[{"sourceSystemId":1.5,"integrationName":"A"}]' })).toStrictEqual([
+      'INTEGRATIONS[0].sourceSystemId: must be an integer from 0 to 2147483647',
+    ]);
+    expect(problemsOf({ INTEGRATIONS: '[{"sourceSystemId":1e3,"integrationName":"A"}]' })).toStrictEqual([
+      'INTEGRATIONS[0].sourceSystemId: must be an integer from 0 to 2147483647',
+    ]);
+  });
+});
