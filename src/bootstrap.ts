@@ -76,7 +76,7 @@ export async function createTidemarkApp(config: AppConfig, options: { logger?: L
 
     const adapter = new FastifyAdapter({
       // Names are up to 256 characters, and a percent-encoded non-ASCII character takes up to 12.
-      maxParamLength: 4096,
+      routerOptions: { maxParamLength: 4096 },
       bodyLimit: 64 * 1024,
     });
     const app = await NestFactory.create<NestFastifyApplication>(

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { startEmbeddedPostgres } from '../../src/embedded/embedded-postgres';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -20,7 +21,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('adminDatabaseUrl', given);
     return async () => {};
   }
-  const { startEmbeddedPostgres } = await import('../../src/embedded/embedded-postgres');
   const dataDir = mkdtempSync(join(tmpdir(), 'tidemark-test-pg-'));
   const pg = await startEmbeddedPostgres({ dataDir });
   project.provide('adminDatabaseUrl', pg.url);

@@ -1,9 +1,28 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import {
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  Validate,
+  ValidatorConstraint,
+  type ValidatorConstraintInterface,
+} from 'class-validator';
 
 /** 0..2147483647 written plainly: no sign, exponent, fraction or leading zeros. */
 export const SOURCE_SYSTEM_ID_TEXT = /^(0|[1-9]\d{0,9})$/;
 export const SOURCE_SYSTEM_ID_RULE = 'must be an integer from 0 to 2147483647';
+/** A SourceSystemId as path or query text: digits only, and within .NET int. */
+@ValidatorConstraint({ name: 'sourceSystemId' })
+export class IsSourceSystemIdText implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return typeof value === 'string' && SOURCE_SYSTEM_ID_TEXT.test(value) && Number(value) <= 2147483647;
+  }
+  defaultMessage(): string {
+    return SOURCE_SYSTEM_ID_RULE;
+  }
+}
+
 export const LIMIT_TEXT = /^([1-9]|[1-9]\d|1\d\d|200)$/;
 export const LIMIT_RULE = 'must be an integer from 1 to 200';
 
@@ -24,8 +43,7 @@ export class ListQuery {
 export class ListIntegrationsQuery extends ListQuery {
   @ApiPropertyOptional({ description: 'Only integrations of this source system.', example: 7 })
   @IsOptional()
-  @IsString({ message: SOURCE_SYSTEM_ID_RULE })
-  @Matches(SOURCE_SYSTEM_ID_TEXT, { message: SOURCE_SYSTEM_ID_RULE })
+  @Validate(IsSourceSystemIdText)
   sourceSystemId?: string;
 }
 
@@ -35,8 +53,7 @@ export const INTEGRATION_NAME_RULE = 'must be 1 to 256 characters without contro
 
 /** Path parameters naming one integration; the name arrives URL-decoded (it may hold spaces, slashes, non-ASCII). */
 export class IntegrationPathParams {
-  @IsString({ message: SOURCE_SYSTEM_ID_RULE })
-  @Matches(SOURCE_SYSTEM_ID_TEXT, { message: SOURCE_SYSTEM_ID_RULE })
+  @Validate(IsSourceSystemIdText)
   sourceSystemId!: string;
 
   @IsString({ message: INTEGRATION_NAME_RULE })

@@ -1,0 +1,46 @@
+import { HttpModule } from '@nestjs/axios';
+import { type DynamicModule, type InjectionToken, type ModuleMetadata, Module, type OptionalFactoryDependency } from '@nestjs/common';
+import { UPSTREAM_CLIENT_OPTIONS, UpstreamClient, type UpstreamClientOptions } from './upstream.client';
+
+/** Options of {@link UpstreamModule.registerAsync}. */
+export interface UpstreamModuleAsyncOptions {
+  imports?: ModuleMetadata['imports'];
+  inject?: Array<InjectionToken | OptionalFactoryDependency>;
+  useFactory: (...args: never[]) => UpstreamClientOptions | Promise<UpstreamClientOptions>;
+}
+
+/**
+ * Provides {@link UpstreamClient}, the only code that calls the upstream.
+ *
+ * Its own `HttpModule` registration gives the client a private axios instance, so global axios
+ * defaults or interceptors set elsewhere cannot change how the upstream is called.
+ */
+@Module({})
+export class UpstreamModule {
+  /** @param options see {@link UpstreamClientOptions}; validated when the client is created. */
+  static register(options: UpstreamClientOptions): DynamicModule {
+    return {
+      module: UpstreamModule,
+      imports: [HttpModule.register({})],
+      providers: [{ provide: UPSTREAM_CLIENT_OPTIONS, useValue: options }, UpstreamClient],
+      exports: [UpstreamClient],
+    };
+  }
+
+  /** Like {@link register}, with the options made by a factory (e.g. from a config provider). */
+  static registerAsync(options: UpstreamModuleAsyncOptions): DynamicModule {
+    return {
+      module: UpstreamModule,
+      imports: [HttpModule.register({}), ...(options.imports ?? [])],
+      providers: [
+        {
+          provide: UPSTREAM_CLIENT_OPTIONS,
+          useFactory: options.useFactory as (...args: unknown[]) => UpstreamClientOptions | Promise<UpstreamClientOptions>,
+          inject: options.inject ?? [],
+        },
+        UpstreamClient,
+      ],
+      exports: [UpstreamClient],
+    };
+  }
+}
