@@ -53,7 +53,9 @@ export async function createTidemarkApp(config: AppConfig, options: { logger?: L
     if (config.upstream.baseUrl) {
       upstreamBaseUrl = config.upstream.baseUrl;
     } else {
-      const simulator = new UpstreamSimulator();
+      // Keyset ids start from the clock so that they keep rising across restarts, and beyond 2^53 so that the
+      // demo shows them served exactly.
+      const simulator = new UpstreamSimulator({ pkStart: BigInt(Date.now()) * 10_000n });
       upstreamBaseUrl = await simulator.start(0, '127.0.0.1');
       cleanups.push(() => simulator.stop());
       log.warn(`DEMO MODE: no UPSTREAM_BASE_URL, the bundled upstream simulator answers at ${upstreamBaseUrl}`);

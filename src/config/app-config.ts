@@ -9,7 +9,25 @@ export type MisfirePolicy = 'fire_once_now' | 'skip';
 export type UpstreamAuth =
   | { kind: 'none' }
   | { kind: 'bearer'; token: string }
-  | { kind: 'basic'; username: string; password: string };
+  | { kind: 'basic'; username: string; password: string }
+  | {
+      kind: 'client_credentials';
+      clientId: string;
+      clientSecret: string;
+      scope: string | null;
+      /** Token endpoint; defaults to `{base}/api/token/authorize`. Null means that default. */
+      tokenUrl: string | null;
+      /** How the token request body is encoded. */
+      requestFormat: 'json' | 'form';
+    };
+
+/** A facade API key: only its SHA-256 is configured, never the key itself. */
+export interface ApiKeyConfig {
+  name: string;
+  /** Lower-case hex SHA-256 of the key (the `sha256:` prefix removed). */
+  sha256Hex: string;
+  scopes: Array<'read' | 'operate'>;
+}
 
 /** One (source system, integration) pair that Tidemark calls IntegrationStart for on a schedule. */
 export interface IntegrationConfig {
@@ -53,6 +71,21 @@ export interface AppConfig {
     timeZone: string;
     /** Largest response body accepted, bytes. */
     maxBodyBytes: number;
+    /** Deadline for the TCP (and TLS) connect, ms. */
+    connectTimeoutMs: number;
+    retry: {
+      /** Attempts per run, the first included. */
+      maxAttempts: number;
+      /** Backoff base, ms: attempt n waits a random time in [0, min(maxMs, baseMs * 2^(n-1))] (full jitter). */
+      baseMs: number;
+      maxMs: number;
+    };
+    breaker: {
+      /** Consecutive failed runs that open the breaker. */
+      threshold: number;
+      /** How long the breaker stays open before one trial run, ms. */
+      halfOpenAfterMs: number;
+    };
   };
   schedule: {
     defaultCron: string;
@@ -70,6 +103,24 @@ export interface AppConfig {
     shutdownGraceMs: number;
     /** Days of run history kept. */
     runHistoryDays: number;
+  };
+  /** How long a run keeps retrying its final write while the database is down, ms. */
+  dbWriteRetryMs: number;
+  observability: {
+    logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+    logFormat: 'json' | 'pretty';
+    /** Integrations whose last success is older than this are reported stale; null means 3x their interval. */
+    staleAfterMs: number | null;
+  };
+  access: {
+    apiKeys: ApiKeyConfig[];
+    /** True only when AUTH_DISABLED=true was set explicitly, or in demo mode without API_KEYS. */
+    authDisabled: boolean;
+    metricsPublic: boolean;
+    docsPublic: boolean;
+    rateLimitPerMinute: number;
+    /** Allowed CORS origins; empty means CORS is off. */
+    corsOrigins: string[];
   };
   /** Identifies this replica in leases and run rows. */
   replicaId: string;

@@ -149,11 +149,27 @@ export class EnvironmentVariables {
 
   @OneOfEnv(['json', 'xml']) UPSTREAM_FORMAT?: string;
   @IntEnv(1, 3_600_000) UPSTREAM_TIMEOUT_MS?: number;
-  @OneOfEnv(['none', 'bearer', 'basic']) UPSTREAM_AUTH?: string;
+  @OneOfEnv(['none', 'bearer', 'basic', 'client_credentials']) UPSTREAM_AUTH?: string;
   @NonEmptyEnv() UPSTREAM_TOKEN?: string;
   @NonEmptyEnv() UPSTREAM_USERNAME?: string;
   @NonEmptyEnv() UPSTREAM_PASSWORD?: string;
   @IntEnv(1024, 1_073_741_824) UPSTREAM_MAX_BODY_BYTES?: number;
+  @NonEmptyEnv() UPSTREAM_CLIENT_ID?: string;
+  @NonEmptyEnv() UPSTREAM_CLIENT_SECRET?: string;
+  @NonEmptyEnv() UPSTREAM_SCOPE?: string;
+
+  @IsOptional()
+  @Matches(/^https?:\/\/[^\s]+$/, { message: 'must be an http:// or https:// URL' })
+  UPSTREAM_TOKEN_URL?: string;
+
+  @OneOfEnv(['json', 'form']) UPSTREAM_TOKEN_REQUEST_FORMAT?: string;
+  @IntEnv(1, 600_000) UPSTREAM_CONNECT_TIMEOUT_MS?: number;
+  @IntEnv(1, 20) UPSTREAM_RETRY_MAX_ATTEMPTS?: number;
+  @IntEnv(1, 600_000) UPSTREAM_RETRY_BASE_MS?: number;
+  @IntEnv(1, 3_600_000) UPSTREAM_RETRY_MAX_MS?: number;
+  @IntEnv(1, 1_000) UPSTREAM_BREAKER_THRESHOLD?: number;
+  @IntEnv(1, 86_400_000) UPSTREAM_BREAKER_HALF_OPEN_MS?: number;
+  @IntEnv(0, 3_600_000) DB_WRITE_RETRY_MS?: number;
 
   @IsOptional()
   @Validate(IsIanaTimeZone)
@@ -182,6 +198,16 @@ export class EnvironmentVariables {
   @Matches(/^[A-Za-z0-9._:-]{1,128}$/, { message: 'must be 1 to 128 of A-Z a-z 0-9 . _ : -' })
   REPLICA_ID?: string;
 
+  @OneOfEnv(['fatal', 'error', 'warn', 'info', 'debug', 'trace']) LOG_LEVEL?: string;
+  @OneOfEnv(['json', 'pretty']) LOG_FORMAT?: string;
+  @IntEnv(1_000, 31_536_000_000) STALE_AFTER_MS?: number;
+  @NonEmptyEnv() API_KEYS?: string;
+  @OneOfEnv(['true', 'false']) AUTH_DISABLED?: string;
+  @OneOfEnv(['true', 'false']) METRICS_PUBLIC?: string;
+  @OneOfEnv(['true', 'false']) DOCS_PUBLIC?: string;
+  @IntEnv(1, 1_000_000) RATE_LIMIT_PER_MINUTE?: number;
+  @NonEmptyEnv() CORS_ORIGINS?: string;
+
   @IntEnv(0, 65_535) PORT?: number;
   @NonEmptyEnv() HOST?: string;
 
@@ -194,4 +220,27 @@ export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
   'UPSTREAM_TOKEN',
   'UPSTREAM_USERNAME',
   'UPSTREAM_PASSWORD',
+  'UPSTREAM_CLIENT_SECRET',
+  'UPSTREAM_TOKEN_URL',
+  'API_KEYS',
 ]);
+
+/** One element of API_KEYS. */
+export class ApiKeyEntry {
+  @IsString({ message: 'must be a string' })
+  @Matches(/^[A-Za-z0-9._-]{1,64}$/, { message: 'must be 1 to 64 of A-Z a-z 0-9 . _ -' })
+  name!: string;
+
+  @IsString({ message: 'must be a string' })
+  @Matches(/^sha256:[0-9a-fA-F]{64}$/, { message: 'must be "sha256:" followed by 64 hex digits (npm run apikey prints one)' })
+  keyHash!: string;
+
+  @IsIn(['read', 'operate'], { each: true, message: 'must hold only read and operate' })
+  scopes!: string[];
+}
+
+export class ApiKeyList {
+  @ValidateNested({ each: true })
+  @Type(() => ApiKeyEntry)
+  items!: ApiKeyEntry[];
+}

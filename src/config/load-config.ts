@@ -4,8 +4,8 @@ import { resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { parse as parseLosslessJson, isLosslessNumber } from 'lossless-json';
-import type { AppConfig, IntegrationConfig, MisfirePolicy, UpstreamAuth, UpstreamFormat } from './app-config';
-import { EnvironmentVariables, IntegrationList, SECRET_VARIABLES } from './env.schema';
+import type { ApiKeyConfig, AppConfig, IntegrationConfig, MisfirePolicy, UpstreamAuth, UpstreamFormat } from './app-config';
+import { ApiKeyList, EnvironmentVariables, IntegrationList, SECRET_VARIABLES } from './env.schema';
 
 /** Thrown by `loadConfig`; `problems` holds one line per bad variable, naming it and the rule. */
 export class ConfigError extends Error {
@@ -36,6 +36,17 @@ const DEFAULTS = {
   MAX_CONCURRENT_RUNS: 32,
   SHUTDOWN_GRACE_MS: 25_000,
   RUN_HISTORY_DAYS: 30,
+  UPSTREAM_CONNECT_TIMEOUT_MS: 5_000,
+  UPSTREAM_RETRY_MAX_ATTEMPTS: 4,
+  UPSTREAM_RETRY_BASE_MS: 500,
+  UPSTREAM_RETRY_MAX_MS: 30_000,
+  UPSTREAM_BREAKER_THRESHOLD: 5,
+  UPSTREAM_BREAKER_HALF_OPEN_MS: 60_000,
+  UPSTREAM_TOKEN_REQUEST_FORMAT: 'json',
+  DB_WRITE_RETRY_MS: 60_000,
+  LOG_LEVEL: 'info',
+  LOG_FORMAT: 'json',
+  RATE_LIMIT_PER_MINUTE: 600,
   DB_POOL_SIZE: 10,
   DB_CONNECT_TIMEOUT_MS: 5_000,
   DATA_DIR: '.data',
@@ -78,6 +89,10 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
   if (authKind === 'bearer' && !vars.UPSTREAM_TOKEN) {
     problems.push('UPSTREAM_TOKEN: must be set when UPSTREAM_AUTH=bearer');
   }
+  if (authKind === 'client_credentials') {
+    if (!vars.UPSTREAM_CLIENT_ID) problems.push('UPSTREAM_CLIENT_ID: must be set when UPSTREAM_AUTH=client_credentials');
+    if (!vars.UPSTREAM_CLIENT_SECRET) problems.push('UPSTREAM_CLIENT_SECRET: must be set when UPSTREAM_AUTH=client_credentials');
+  }
   if (authKind === 'basic') {
     if (!vars.UPSTREAM_USERNAME) problems.push('UPSTREAM_USERNAME: must be set when UPSTREAM_AUTH=basic');
     if (vars.UPSTREAM_PASSWORD === undefined) problems.push('UPSTREAM_PASSWORD: must be set when UPSTREAM_AUTH=basic');
@@ -92,6 +107,12 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     misfirePolicy: defaultMisfirePolicy,
   });
 
+  const apiKeys = readApiKeys(vars.API_KEYS, problems);
+  const authDisabledExplicitly = vars.AUTH_DISABLED === 'true';
+  if (production && apiKeys.length === 0 && !authDisabledExplicitly) {
+    problems.push('API_KEYS: must be set when NODE_ENV=production (or set AUTH_DISABLED=true to serve without keys)');
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   const auth: UpstreamAuth =
@@ -99,7 +120,16 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
       ? { kind: 'bearer', token: vars.UPSTREAM_TOKEN! }
       : authKind === 'basic'
         ? { kind: 'basic', username: vars.UPSTREAM_USERNAME!, password: vars.UPSTREAM_PASSWORD! }
-        : { kind: 'none' };
+        : authKind === 'client_credentials'
+          ? {
+              kind: 'client_credentials',
+              clientId: vars.UPSTREAM_CLIENT_ID!,
+              clientSecret: vars.UPSTREAM_CLIENT_SECRET!,
+              scope: vars.UPSTREAM_SCOPE ?? null,
+              tokenUrl: vars.UPSTREAM_TOKEN_URL ?? null,
+              requestFormat: (vars.UPSTREAM_TOKEN_REQUEST_FORMAT ?? DEFAULTS.UPSTREAM_TOKEN_REQUEST_FORMAT) as 'json' | 'form',
+            }
+          : { kind: 'none' };
 
   return {
     production,
@@ -118,6 +148,16 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
       auth,
       timeZone: vars.UPSTREAM_TIMEZONE ?? DEFAULTS.UPSTREAM_TIMEZONE,
       maxBodyBytes: vars.UPSTREAM_MAX_BODY_BYTES ?? DEFAULTS.UPSTREAM_MAX_BODY_BYTES,
+      connectTimeoutMs: vars.UPSTREAM_CONNECT_TIMEOUT_MS ?? DEFAULTS.UPSTREAM_CONNECT_TIMEOUT_MS,
+      retry: {
+        maxAttempts: vars.UPSTREAM_RETRY_MAX_ATTEMPTS ?? DEFAULTS.UPSTREAM_RETRY_MAX_ATTEMPTS,
+        baseMs: vars.UPSTREAM_RETRY_BASE_MS ?? DEFAULTS.UPSTREAM_RETRY_BASE_MS,
+        maxMs: vars.UPSTREAM_RETRY_MAX_MS ?? DEFAULTS.UPSTREAM_RETRY_MAX_MS,
+      },
+      breaker: {
+        threshold: vars.UPSTREAM_BREAKER_THRESHOLD ?? DEFAULTS.UPSTREAM_BREAKER_THRESHOLD,
+        halfOpenAfterMs: vars.UPSTREAM_BREAKER_HALF_OPEN_MS ?? DEFAULTS.UPSTREAM_BREAKER_HALF_OPEN_MS,
+      },
     },
     schedule: {
       defaultCron,
@@ -129,6 +169,20 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
       maxConcurrentRuns: vars.MAX_CONCURRENT_RUNS ?? DEFAULTS.MAX_CONCURRENT_RUNS,
       shutdownGraceMs: vars.SHUTDOWN_GRACE_MS ?? DEFAULTS.SHUTDOWN_GRACE_MS,
       runHistoryDays: vars.RUN_HISTORY_DAYS ?? DEFAULTS.RUN_HISTORY_DAYS,
+    },
+    dbWriteRetryMs: vars.DB_WRITE_RETRY_MS ?? DEFAULTS.DB_WRITE_RETRY_MS,
+    observability: {
+      logLevel: (vars.LOG_LEVEL ?? DEFAULTS.LOG_LEVEL) as AppConfig['observability']['logLevel'],
+      logFormat: (vars.LOG_FORMAT ?? DEFAULTS.LOG_FORMAT) as 'json' | 'pretty',
+      staleAfterMs: vars.STALE_AFTER_MS ?? null,
+    },
+    access: {
+      apiKeys,
+      authDisabled: apiKeys.length === 0 || authDisabledExplicitly,
+      metricsPublic: vars.METRICS_PUBLIC !== 'false',
+      docsPublic: vars.DOCS_PUBLIC !== 'false',
+      rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE ?? DEFAULTS.RATE_LIMIT_PER_MINUTE,
+      corsOrigins: vars.CORS_ORIGINS ? vars.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : [],
     },
     replicaId: vars.REPLICA_ID ?? `${hostname()}-${process.pid}`,
     integrations,
@@ -150,6 +204,18 @@ export const ENV_KEYS = [
   'UPSTREAM_USERNAME',
   'UPSTREAM_PASSWORD',
   'UPSTREAM_MAX_BODY_BYTES',
+  'UPSTREAM_CONNECT_TIMEOUT_MS',
+  'UPSTREAM_RETRY_MAX_ATTEMPTS',
+  'UPSTREAM_RETRY_BASE_MS',
+  'UPSTREAM_RETRY_MAX_MS',
+  'UPSTREAM_BREAKER_THRESHOLD',
+  'UPSTREAM_BREAKER_HALF_OPEN_MS',
+  'UPSTREAM_CLIENT_ID',
+  'UPSTREAM_CLIENT_SECRET',
+  'UPSTREAM_SCOPE',
+  'UPSTREAM_TOKEN_URL',
+  'UPSTREAM_TOKEN_REQUEST_FORMAT',
+  'DB_WRITE_RETRY_MS',
   'UPSTREAM_TIMEZONE',
   'INTEGRATIONS',
   'INTEGRATIONS_FILE',
@@ -163,6 +229,15 @@ export const ENV_KEYS = [
   'SHUTDOWN_GRACE_MS',
   'RUN_HISTORY_DAYS',
   'REPLICA_ID',
+  'LOG_LEVEL',
+  'LOG_FORMAT',
+  'STALE_AFTER_MS',
+  'API_KEYS',
+  'AUTH_DISABLED',
+  'METRICS_PUBLIC',
+  'DOCS_PUBLIC',
+  'RATE_LIMIT_PER_MINUTE',
+  'CORS_ORIGINS',
   'PORT',
   'HOST',
 ] as const;
@@ -278,3 +353,42 @@ function readIntegrations(
 }
 
 const KNOWN_INTEGRATION_KEYS = new Set(['sourceSystemId', 'integrationName', 'cron', 'timeZone', 'enabled', 'misfirePolicy']);
+
+/** Parses API_KEYS; problems name the element and field but never echo the value (it is a secret's hash). */
+function readApiKeys(text: string | undefined, problems: string[]): ApiKeyConfig[] {
+  if (text === undefined) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    problems.push('API_KEYS: must be valid JSON');
+    return [];
+  }
+  if (!Array.isArray(parsed)) {
+    problems.push('API_KEYS: must be a JSON array of {"name", "keyHash", "scopes"} objects');
+    return [];
+  }
+  const list = plainToInstance(ApiKeyList, { items: parsed });
+  const before = problems.length;
+  parsed.forEach((item, index) => {
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) problems.push(`API_KEYS[${index}]: must be an object`);
+  });
+  if (problems.length > before) return [];
+  for (const error of validateSync(list)) {
+    for (const child of error.children ?? []) {
+      for (const grandChild of child.children ?? []) problems.push(...describe(grandChild, `API_KEYS[${child.property}]`, {}));
+    }
+  }
+  const names = new Set<string>();
+  list.items.forEach((key, index) => {
+    if (names.has(key.name)) problems.push(`API_KEYS[${index}].name: must be unique (${key.name} repeats)`);
+    names.add(key.name);
+    if (!Array.isArray(key.scopes) || key.scopes.length === 0) problems.push(`API_KEYS[${index}].scopes: must list read and/or operate`);
+  });
+  if (problems.length > before) return [];
+  return list.items.map((key) => ({
+    name: key.name,
+    sha256Hex: key.keyHash.slice('sha256:'.length).toLowerCase(),
+    scopes: [...new Set(key.scopes)] as ApiKeyConfig['scopes'],
+  }));
+}

@@ -28,6 +28,30 @@ describe('loadConfig', () => {
       auth: { kind: 'none' },
       timeZone: 'UTC',
       maxBodyBytes: 1048576,
+      connectTimeoutMs: 5000,
+      retry: { maxAttempts: 4, baseMs: 500, maxMs: 30000 },
+      breaker: { threshold: 5, halfOpenAfterMs: 60000 },
+    });
+    expect(config.schedule).toStrictEqual({
+      defaultCron: '0 */5 * * * *',
+      defaultTimeZone: 'UTC',
+      pollIntervalMs: 250,
+      misfireThresholdMs: 60000,
+      defaultMisfirePolicy: 'fire_once_now',
+      leaseMs: 30000,
+      maxConcurrentRuns: 32,
+      shutdownGraceMs: 25000,
+      runHistoryDays: 30,
+    });
+    expect(config.dbWriteRetryMs).toBe(60000);
+    expect(config.observability).toStrictEqual({ logLevel: 'info', logFormat: 'json', staleAfterMs: null });
+    expect(config.access).toStrictEqual({
+      apiKeys: [],
+      authDisabled: true,
+      metricsPublic: true,
+      docsPublic: true,
+      rateLimitPerMinute: 600,
+      corsOrigins: [],
     });
     expect(config.http).toStrictEqual({ host: '0.0.0.0', port: 3000 });
     expect(config.dataDir).toBe('/srv/.data');
@@ -92,7 +116,45 @@ describe('loadConfig', () => {
     expect(problemsOf({ NODE_ENV: 'production' })).toStrictEqual([
       'DATABASE_URL: must be set when NODE_ENV=production (the embedded Postgres is for demo mode only)',
       'UPSTREAM_BASE_URL: must be set when NODE_ENV=production (the simulator is for demo mode only)',
+      'API_KEYS: must be set when NODE_ENV=production (or set AUTH_DISABLED=true to serve without keys)',
     ]);
+    const explicit = loadConfig(
+      { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', UPSTREAM_BASE_URL: 'https://erp', AUTH_DISABLED: 'true' },
+      '/',
+    );
+    expect(explicit.access.authDisabled).toBe(true);
+  });
+
+  it('reads API_KEYS and never echoes them', () => {
+    const hash = 'sha256:' + 'AB'.repeat(32);
+    const config = loadConfig({ API_KEYS: JSON.stringify([{ name: 'billing-sync', keyHash: hash, scopes: ['read', 'read'] }]) }, '/');
+    expect(config.access.apiKeys).toStrictEqual([{ name: 'billing-sync', sha256Hex: 'ab'.repeat(32), scopes: ['read'] }]);
+    expect(config.access.authDisabled).toBe(false);
+    const problems = problemsOf({ API_KEYS: JSON.stringify([{ name: 'x', keyHash: 'md5:SECRETMARK', scopes: ['admin'] }]) });
+    expect(problems).toStrictEqual([
+      'API_KEYS[0].keyHash: must be "sha256:" followed by 64 hex digits (npm run apikey prints one)',
+      'API_KEYS[0].scopes: must hold only read and operate',
+    ]);
+    expect(problemsOf({ API_KEYS: 'SECRETMARK' })).toStrictEqual(['API_KEYS: must be valid JSON']);
+  });
+
+  it('requires client credentials for UPSTREAM_AUTH=client_credentials', () => {
+    expect(problemsOf({ UPSTREAM_AUTH: 'client_credentials' })).toStrictEqual([
+      'UPSTREAM_CLIENT_ID: must be set when UPSTREAM_AUTH=client_credentials',
+      'UPSTREAM_CLIENT_SECRET: must be set when UPSTREAM_AUTH=client_credentials',
+    ]);
+    const config = loadConfig(
+      { UPSTREAM_AUTH: 'client_credentials', UPSTREAM_CLIENT_ID: 'tm', UPSTREAM_CLIENT_SECRET: 's3', UPSTREAM_TOKEN_REQUEST_FORMAT: 'form' },
+      '/',
+    );
+    expect(config.upstream.auth).toStrictEqual({
+      kind: 'client_credentials',
+      clientId: 'tm',
+      clientSecret: 's3',
+      scope: null,
+      tokenUrl: null,
+      requestFormat: 'form',
+    });
   });
 
   it('requires the token for bearer auth', () => {
