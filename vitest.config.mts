@@ -32,6 +32,20 @@ export default defineConfig({
         oxc: false,
         test: { name: 'e2e', globalSetup: ['test/support/global-setup.ts'], include: ['test/e2e/**/*.spec.ts'], testTimeout: 60_000, hookTimeout: 90_000 },
       },
+      {
+        // Real processes of the built service; run alone, after the other layers, so timing is not starved.
+        plugins: [swcPlugin()],
+        oxc: false,
+        test: {
+          name: 'process',
+          globalSetup: ['test/support/global-setup.ts'],
+          include: ['test/process/**/*.spec.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 90_000,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
     ],
   },
 });

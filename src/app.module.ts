@@ -33,7 +33,7 @@ export class AppModule {
           format: config.upstream.format,
           timeoutMs: config.upstream.timeoutMs,
           defaultTimeZone: config.upstream.timeZone,
-          auth: config.upstream.auth,
+          auth: upstreamAuth(config),
           maxBodyBytes: config.upstream.maxBodyBytes,
         }),
       ],
@@ -41,4 +41,11 @@ export class AppModule {
       providers: [RunService, SchedulerService, IntegrationControlService, ShutdownState, ShutdownCoordinator],
     };
   }
+}
+
+/** Until the token flow lands in the upstream client, client_credentials is refused at boot rather than ignored. */
+function upstreamAuth(config: AppConfig) {
+  const auth = config.upstream.auth;
+  if (auth.kind === 'client_credentials') throw new Error('UPSTREAM_AUTH=client_credentials is not supported by this build');
+  return auth;
 }

@@ -10,6 +10,7 @@ import { UpstreamSimulator } from './simulator/upstream-simulator';
 import type { AppConfig } from './config';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { createValidationPipe } from './http/validation';
+import { ShutdownCoordinator } from './lifecycle/shutdown.coordinator';
 import { createDataSource, runMigrationsLocked } from './persistence/data-source';
 
 /** A started Tidemark: the Nest application plus whatever demo mode started for it. */
@@ -19,8 +20,8 @@ export interface TidemarkApp {
   upstreamBaseUrl: string;
   /** The database URL in use (the embedded Postgres's in demo mode). */
   databaseUrl: string;
-  /** Closes the application (graceful: runs drain) and then the demo resources. */
-  close(): Promise<void>;
+  /** Drains runs (readiness 503 meanwhile), closes the application, then the demo resources. */
+  close(signal?: string): Promise<void>;
 }
 
 const DEMO_DATABASE = 'tidemark';
@@ -103,7 +104,8 @@ export async function createTidemarkApp(config: AppConfig, options: { logger?: L
       app,
       upstreamBaseUrl,
       databaseUrl,
-      close: async () => {
+      close: async (signal?: string) => {
+        await app.get(ShutdownCoordinator).drain(signal);
         await app.close();
         await cleanup();
       },

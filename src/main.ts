@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     logger.log(`${signal} received: shutting down`);
-    tidemark.close().then(
+    tidemark.close(signal).then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error(`shutdown failed: ${(error as Error).message}`);

@@ -20,8 +20,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (problem.status >= 500) {
       this.logger.error(`${request?.method} ${problem.instance} → ${problem.status}: ${(exception as Error)?.stack ?? String(exception)}`);
     }
-    const headers = exception instanceof HttpException ? (exception.getResponse() as { headers?: Record<string, string> })?.headers : undefined;
-    if (headers) for (const [name, value] of Object.entries(headers)) void reply.header(name, value);
+    for (const [name, value] of Object.entries(headersOf(exception))) void reply.header(name, value);
     void reply.status(problem.status).header('content-type', 'application/problem+json; charset=utf-8').send(JSON.stringify(problem));
   }
 
@@ -50,6 +49,16 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       detail: 'An unexpected error occurred; it has been logged.',
     };
   }
+}
+
+/** Response headers an exception asks for: a ProblemException's own, or `headers` in another HttpException's response. */
+function headersOf(exception: unknown): Record<string, string> {
+  if (exception instanceof ProblemException) return { ...exception.headers };
+  if (exception instanceof HttpException) {
+    const response = exception.getResponse() as { headers?: Record<string, string> } | string;
+    if (typeof response === 'object' && response?.headers) return response.headers;
+  }
+  return {};
 }
 
 const TITLES: Record<number, string> = {

@@ -24,11 +24,20 @@ export const PROBLEM_TYPES = {
   notFound: 'https://tidemark.dev/problems/not-found',
   runInProgress: 'https://tidemark.dev/problems/run-in-progress',
   unavailable: 'https://tidemark.dev/problems/unavailable',
+  unauthorized: 'https://tidemark.dev/problems/unauthorized',
+  forbidden: 'https://tidemark.dev/problems/forbidden',
+  rateLimited: 'https://tidemark.dev/problems/rate-limited',
 } as const;
 
-/** An HttpException whose response is a complete problem document. */
+/**
+ * An HttpException whose response is a complete problem document. `headers` go on the response beside it (e.g.
+ * `WWW-Authenticate` on a 401, `Retry-After` on a 429) and never into the body.
+ */
 export class ProblemException extends HttpException {
-  constructor(readonly problem: ProblemDetails) {
+  constructor(
+    readonly problem: ProblemDetails,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
     super(problem, problem.status);
   }
 

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { RunService } from '../runs/run.service';
 import { SchedulerService } from '../scheduler/scheduler.service';
@@ -7,9 +7,12 @@ import { ShutdownState } from './shutdown-state';
 /**
  * Graceful shutdown, while the HTTP server still answers: readiness turns 503, the ticker stops taking ticks, and
  * in-flight runs get SHUTDOWN_GRACE_MS to finish; the rest are recorded `interrupted` with their leases released.
+ *
+ * Called explicitly before `app.close()` rather than from a Nest lifecycle hook: `onModuleDestroy` hooks (the
+ * upstream client's keep-alive agents, for one) run before any shutdown hook and would cut in-flight runs short.
  */
 @Injectable()
-export class ShutdownCoordinator implements BeforeApplicationShutdown {
+export class ShutdownCoordinator {
   private readonly logger = new Logger('Shutdown');
 
   constructor(
@@ -19,7 +22,7 @@ export class ShutdownCoordinator implements BeforeApplicationShutdown {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async beforeApplicationShutdown(signal?: string): Promise<void> {
+  async drain(signal?: string): Promise<void> {
     this.state.shuttingDown = true;
     this.scheduler.stop();
     const inFlight = this.runs.inFlightCount;

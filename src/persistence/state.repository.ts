@@ -157,9 +157,10 @@ export class StateRepository {
           updates.set(ref.id, { nextFireAt: options.nextFireTime(schedule, now), takeLease: false });
           continue;
         }
-        // A missed tick under fire_once_now becomes one catch-up run keyed by the first missed fire time;
-        // the fire times after it are folded into that run rather than replayed one by one.
-        const nextFireAt = options.nextFireTime(schedule, missed ? now : due);
+        // A late claim runs once, keyed by the oldest due fire time, and folds the fire times that also passed
+        // into that run instead of replaying them back to back: one catch-up run, not one per missed tick.
+        const following = options.nextFireTime(schedule, due);
+        const nextFireAt = following <= now ? options.nextFireTime(schedule, now) : following;
         toStart.push({ ref, scheduledFor: due, before: watermarkOf(row.last_status as IntegrationStatus | null) });
         updates.set(ref.id, { nextFireAt, takeLease: true });
       }

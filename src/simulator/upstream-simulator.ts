@@ -696,7 +696,14 @@ export class UpstreamSimulator {
       if (res.headersSent && call.status === undefined) call.status = res.statusCode;
       finish();
     };
-    res.on('finish', settle);
+    // Settled just before end(), not on 'finish', so no client can see the response complete while
+    // the call still counts as in flight (tests assert "never two in flight" on that).
+    const end = res.end.bind(res) as (...args: unknown[]) => http.ServerResponse;
+    res.end = ((...args: unknown[]) => {
+      call.status ??= res.statusCode;
+      finish();
+      return end(...args);
+    }) as typeof res.end;
     res.on('close', settle);
 
     if (!(await sleep(this.latencyMs, ac.signal))) return;
@@ -741,9 +748,9 @@ export class UpstreamSimulator {
       const dto = this.generate(valid, receivedTicks, answer?.firstRun ?? false);
       body = Buffer.from(negotiated.format === 'xml' ? writeDtoXml(dto) : writeDtoJson(dto), 'utf8');
       contentType = negotiated.contentType;
-      return this.play(res, ac.signal, { ...answer, delayMs: 0 }, status, body, contentType);
+      return this.play(res, ac.signal, { ...answer, delayMs: 0 }, status, body, contentType, settle);
     }
-    return this.play(res, ac.signal, answer ?? {}, status, body, contentType);
+    return this.play(res, ac.signal, answer ?? {}, status, body, contentType, settle);
   }
 
   private async play(
@@ -753,6 +760,7 @@ export class UpstreamSimulator {
     status: number,
     body: Buffer,
     contentType: string,
+    onReset: () => void,
   ): Promise<void> {
     if (answer.delayMs && !(await sleep(answer.delayMs, signal))) return;
     if (answer.hangForever) return;
@@ -782,6 +790,8 @@ export class UpstreamSimulator {
       await sleep(RESET_GRACE_MS, signal);
       const socket = res.socket;
       if (socket && !socket.destroyed) socket.resetAndDestroy();
+      // The response's own 'close' comes a loop turn later, possibly after the client saw the reset.
+      onReset();
       return;
     }
     res.end();

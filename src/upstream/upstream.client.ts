@@ -10,6 +10,7 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { AxiosResponse } from 'axios';
 import { assertValidTimeZone } from './dotnet-date';
 import {
+  type AspNetErrorDetails,
   UpstreamAbortedError,
   UpstreamBodyTooLargeError,
   UpstreamBodyUnreadableError,
@@ -190,10 +191,11 @@ export class UpstreamClient implements OnModuleDestroy {
       this.authorization = urlUser !== '' || urlPassword !== '' ? basicAuthorization(urlUser, urlPassword) : null;
       if (this.authorization !== null) secrets.push(this.authorization.slice('Basic '.length));
     } else {
-      throw new TypeError('upstream auth.kind must be "none", "bearer" or "basic"');
+      const kind = JSON.stringify(String((auth as { kind?: unknown }).kind)).slice(0, 40);
+      throw new TypeError(`upstream auth.kind ${kind} is not supported (supported: "none", "bearer", "basic")`);
     }
-    // Very short values would mangle ordinary words in messages; they are also not credentials
-    // anyone could recover from a message.
+    // Values shorter than 4 characters are not scrubbed: replacing them everywhere would mangle
+    // ordinary words in messages. Such a value is not a credential worth the name anyway.
     this.secrets = [...new Set(secrets.filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
   }
 
@@ -313,7 +315,8 @@ export class UpstreamClient implements OnModuleDestroy {
     if (code !== undefined && code.startsWith('HPE_')) {
       return new UpstreamConnectionError(this.hostPort, code, 'the upstream sent a malformed HTTP response');
     }
-    if (message === 'socket hang up' || message === 'aborted') {
+    // 'stream has been aborted' is axios's ERR_BAD_RESPONSE for a connection closed mid-body.
+    if (message === 'socket hang up' || message === 'aborted' || message === 'stream has been aborted') {
       return new UpstreamConnectionError(this.hostPort, code ?? 'ECONNRESET', 'the connection closed before the answer was complete');
     }
     if (code !== undefined && (code.startsWith('Z_') || code === 'ERR_BAD_RESPONSE' || code === 'ERR_BAD_RESPONSE_ENCODING')) {
@@ -326,12 +329,16 @@ export class UpstreamClient implements OnModuleDestroy {
   }
 
   private httpStatusError(httpStatus: number, body: Buffer, contentType: string | null): UpstreamHttpStatusError {
-    const head = `upstream answered HTTP ${httpStatus}${nodeHttp.STATUS_CODES[httpStatus] ? ` ${nodeHttp.STATUS_CODES[httpStatus]}` : ''}`;
+    const reason = nodeHttp.STATUS_CODES[httpStatus];
+    const head = `upstream answered HTTP ${httpStatus}${reason ? ` ${reason}` : ''}`;
+    // Secrets are scrubbed from the full texts before they are cut, so a cut can never leave
+    // part of a secret behind; the error's fields get the scrubbed texts too, not just its message.
     const parsed = parseAspNetError(body, contentType ?? undefined);
     if (parsed !== null) {
-      const aspNet = Object.fromEntries(
-        Object.entries(parsed).map(([k, v]) => [k, bodyExcerpt(String(v), 300)]),
-      ) as typeof parsed;
+      const aspNet: AspNetErrorDetails = {};
+      for (const [name, value] of Object.entries(parsed) as Array<[keyof AspNetErrorDetails, string]>) {
+        aspNet[name] = bodyExcerpt(this.scrub(value), 300);
+      }
       const parts = [
         aspNet.message !== undefined ? `Message: ${aspNet.message}` : null,
         aspNet.messageDetail !== undefined ? `MessageDetail: ${aspNet.messageDetail}` : null,
@@ -340,7 +347,8 @@ export class UpstreamClient implements OnModuleDestroy {
       ].filter((p): p is string => p !== null);
       return new UpstreamHttpStatusError(`${head}: ${parts.join('; ')}`, { httpStatus, aspNet });
     }
-    const excerpt = bodyExcerpt(body, 200);
+    const text = new TextDecoder('utf-8', { fatal: false }).decode(body.subarray(0, 65_536));
+    const excerpt = bodyExcerpt(this.scrub(text), 200);
     return new UpstreamHttpStatusError(
       excerpt === '' ? `${head} with an empty body` : `${head}; body: ${excerpt}`,
       { httpStatus, bodyExcerpt: excerpt },

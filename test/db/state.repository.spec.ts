@@ -105,7 +105,7 @@ describe('StateRepository on real Postgres', () => {
   describe('claimDue', () => {
     it('starts one run for a due tick, takes the lease and advances the fire time', async () => {
       await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
-      await makeDue('Orders');
+      await makeDue('Orders', 0);
       const [{ due }] = await sql<{ due: Date }>('SELECT next_fire_at AS due FROM integration');
       const claim = await repo.claimDue(claimOptions('replica-a'));
       expect(claim.started).toHaveLength(1);
@@ -171,6 +171,17 @@ describe('StateRepository on real Postgres', () => {
       expect(again.started).toStrictEqual([]);
       const [{ next, now }] = await sql<{ next: Date; now: Date }>('SELECT next_fire_at AS next, now() AS now FROM integration');
       expect(next.getTime()).toBeGreaterThan(now.getTime() - 1_000);
+    });
+
+    it('folds ticks that passed while late (within the threshold) into one run instead of replaying them', async () => {
+      await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
+      await makeDue('Orders', 10_000);
+      const claim = await repo.claimDue(claimOptions('replica-a'));
+      expect(claim.started).toHaveLength(1);
+      await sql(`UPDATE integration SET lease_owner = NULL, lease_run_id = NULL, lease_expires_at = NULL`);
+      const again = await repo.claimDue(claimOptions('replica-a'));
+      expect(again.started).toStrictEqual([]);
+      expect((await sql('SELECT id FROM run')).length).toBe(1);
     });
 
     it('drops missed ticks under the skip policy', async () => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { ENV_KEYS, loadConfig } from '../../../src/config';
+import { SECRET_VARIABLES } from '../../../src/config/env.schema';
 
 /**
  * Static checks of the deployment files (Dockerfile, .dockerignore, docker-compose.yml, deploy/kubernetes)
@@ -46,7 +47,13 @@ const packageJson: Obj = JSON.parse(read('package.json'));
 const defaults = loadConfig({}, root);
 const defaultGraceMs = defaults.schedule.shutdownGraceMs;
 const envKeys: ReadonlySet<string> = new Set(ENV_KEYS);
-const secretVariables = ['DATABASE_URL', 'UPSTREAM_TOKEN', 'UPSTREAM_USERNAME', 'UPSTREAM_PASSWORD'];
+/**
+ * What belongs in the Secret: the variables whose values the config never echoes, except UPSTREAM_BASE_URL,
+ * which the ConfigMap holds (the Secret is the place only for a URL that embeds credentials).
+ */
+const secretVariables = [...SECRET_VARIABLES].filter((name) => name !== 'UPSTREAM_BASE_URL');
+/** An API_KEYS value that parses (all-zero hash: matches no key). */
+const placeholderApiKeys = JSON.stringify([{ name: 'ops', keyHash: `sha256:${'0'.repeat(64)}`, scopes: ['read'] }]);
 
 /** Resolves a container port given by number or by name. */
 function containerPort(port: number | string): number {
@@ -245,9 +252,11 @@ describe('deploy/kubernetes', () => {
     expect(pdb.spec).toEqual({ minAvailable: 1, selector: { matchLabels: deployment.spec.selector.matchLabels } });
   });
 
-  it('keeps the secrets in the Secret, DATABASE_URL included, and none in the ConfigMap', () => {
+  it('keeps the secrets in the Secret, DATABASE_URL and API_KEYS included, and none in the ConfigMap', () => {
     expect(secret.type).toBe('Opaque');
     expect(Object.keys(secret.stringData)).toContain('DATABASE_URL');
+    expect(Object.keys(secret.stringData)).toContain('API_KEYS');
+    expect(secretVariables).toContain('DATABASE_URL');
     expect(Object.keys(secret.stringData).every((key) => secretVariables.includes(key))).toBe(true);
     expect(Object.keys(configMap.data).filter((key) => secretVariables.includes(key))).toEqual([]);
   });
@@ -262,6 +271,8 @@ describe('deploy/kubernetes', () => {
     expect(config.demoIntegrations).toBe(false);
     expect(config.integrations.map((i) => i.integrationName)).toEqual(['Orders', 'Invoices']);
     expect(config.upstream.auth.kind).toBe('bearer');
+    // The manifests must never serve the API unauthenticated.
+    expect(config.access.authDisabled).toBe(false);
     expect(config.schedule.shutdownGraceMs).toBe(defaultGraceMs);
     expect(config.http.port).toBe(containerPort('http'));
   });
@@ -323,10 +334,11 @@ describe('docker-compose.yml', () => {
     expect(composeDurationMs(tidemark.stop_grace_period)).toBeGreaterThan(defaultGraceMs);
   });
 
-  it('is a valid production configuration once .env supplies UPSTREAM_BASE_URL', () => {
+  it('is a valid production configuration once .env supplies UPSTREAM_BASE_URL and API_KEYS', () => {
     const env = Object.fromEntries(Object.entries(tidemark.environment as Record<string, string>).map(([k, v]) => [k, interpolateDefaults(v)]));
     expect(() => loadConfig(env, root)).toThrow(/UPSTREAM_BASE_URL: must be set when NODE_ENV=production/);
-    const config = loadConfig({ ...env, UPSTREAM_BASE_URL: 'https://upstream.example.com' }, root);
+    expect(() => loadConfig(env, root)).toThrow(/API_KEYS: must be set when NODE_ENV=production/);
+    const config = loadConfig({ ...env, UPSTREAM_BASE_URL: 'https://upstream.example.com', API_KEYS: placeholderApiKeys }, root);
     expect(config.production).toBe(true);
     expect(config.database.url).toBe('postgres://tidemark:tidemark@postgres:5432/tidemark');
   });

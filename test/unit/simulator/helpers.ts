@@ -61,7 +61,9 @@ export interface RawResult {
 export function rawPost(base: string, path: string, body: string, headers: Record<string, string> = {}): Promise<RawResult> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
+    let responded = false;
     const req = http.request(base + path, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, agent: false }, (res) => {
+      responded = true;
       const chunks: Buffer[] = [];
       let settled = false;
       const done = (error?: NodeJS.ErrnoException) => {
@@ -79,11 +81,15 @@ export function rawPost(base: string, path: string, body: string, headers: Recor
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => done());
       res.on('error', (err) => done(err));
+      // A reset after the headers is reported on the request as well; keep that error for the result.
+      req.on('error', (err) => done(err));
       res.on('close', () => {
         if (!res.complete) done(Object.assign(new Error('closed before the body was complete'), { code: 'PREMATURE_CLOSE' }));
       });
     });
-    req.on('error', reject);
+    req.on('error', (err) => {
+      if (!responded) reject(err);
+    });
     req.end(body);
   });
 }

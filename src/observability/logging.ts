@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Params } from 'nestjs-pino';
+import pino, { type DestinationStream, type LoggerOptions } from 'pino';
+import pretty from 'pino-pretty';
+import type { AppConfig } from '../config';
+import { REDACT_PATHS, REDACTED, scrubText, scrubValue, secretValuesOf } from './redaction';
+
+/** The request id header: honoured when a client or proxy sends a sane one, and always echoed. */
+export const REQUEST_ID_HEADER = 'x-request-id';
+/** What an incoming request id must look like to be reused (anything else could forge or break log lines). */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Paths whose successful requests are logged at debug: probes and scrapes would drown everything else. */
+const QUIET_PATHS = /^\/(health\/|metrics(\?|$))/;
+
+/**
+ * The request id for one HTTP request: its `X-Request-Id` when that is 1–128 of `A-Z a-z 0-9 . _ : -`, else a
+ * new random UUID. Used as Fastify's `genReqId`, so that the Fastify request, the pino-http log lines and the
+ * echoed header share it.
+ */
+export function requestIdFor(req: IncomingMessage): string {
+  const given = req.headers[REQUEST_ID_HEADER];
+  return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/** Where and how logs go. */
+export interface LoggingOptions {
+  /** Write here instead of stdout (tests capture with it). */
+  destination?: DestinationStream;
+  /** No output at all (tests that pass `logger: false`). */
+  silent?: boolean;
+}
+
+/**
+ * nestjs-pino parameters for Tidemark: one JSON line per event on stdout (or pino-pretty when
+ * `LOG_FORMAT=pretty`), at `LOG_LEVEL`, with ISO timestamps, level names, `replicaId` on every line, a
+ * `requestId` on every line logged while serving a request, and secrets removed three ways: pino `redact` paths
+ * for secret-named fields (Authorization, X-API-Key, cookies, tokens, passwords, client secrets), a scrub of every
+ * logged string for URL userinfo, `Bearer`/`Basic` credentials and secret query parameters, and a scrub of the
+ * literal secret values in the configuration.
+ *
+ * nestjs-pino keeps one root logger per process, built from the first parameters it sees; a process runs one
+ * Tidemark, so that is these.
+ */
+export function createLoggerParams(config: AppConfig, options: LoggingOptions = {}): Params {
+  const secrets = secretValuesOf(config);
+  const level = options.silent ? 'silent' : config.observability.logLevel;
+  const destination =
+    options.silent
+      ? undefined
+      : config.observability.logFormat === 'pretty'
+        ? pretty({ sync: true, colorize: !options.destination && process.stdout.isTTY, translateTime: 'SYS:standard', ignore: 'pid,hostname', destination: options.destination ?? 1 })
+        : (options.destination ?? pino.destination({ dest: 1, sync: true }));
+
+  const pinoOptions: LoggerOptions = {
+    level,
+    base: { replicaId: config.replicaId },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: {
+      level: (label) => ({ level: label }),
+      log: (object) => scrubValue(object, secrets) as Record<string, unknown>,
+    },
+    redact: { paths: REDACT_PATHS, censor: REDACTED },
+    hooks: {
+      // Message strings and format arguments never pass through `formatters.log`.
+      logMethod(args, method) {
+        const scrubbed = args.map((arg: unknown) => (typeof arg === 'string' ? scrubText(arg, secrets) : arg));
+        return method.apply(this, scrubbed as Parameters<typeof method>);
+      },
+    },
+    serializers: {
+      err: (error: unknown) => scrubValue(pino.stdSerializers.err(error as Error), secrets),
+    },
+  };
+
+  return {
+    pinoHttp: [
+      {
+        ...pinoOptions,
+        // Fastify's genReqId (requestIdFor) already set it; @fastify/middie copies it onto the raw request.
+        genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id?: string }).id ?? requestIdFor(req),
+        customAttributeKeys: { reqId: 'requestId' },
+        // Lines logged while serving a request carry the request id only; the completion line has method, URL, status.
+        quietReqLogger: true,
+        serializers: {
+          ...pinoOptions.serializers,
+          req: (req: { id?: string; method?: string; url?: string; headers?: Record<string, unknown>; remoteAddress?: string }) => ({
+            method: req.method,
+            url: req.url === undefined ? undefined : scrubText(req.url, secrets),
+            remoteAddress: req.remoteAddress,
+            userAgent: req.headers?.['user-agent'],
+          }),
+          res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+        },
+        customLogLevel: (req: IncomingMessage, res: ServerResponse, error?: Error) => {
+          if (error || res.statusCode >= 500) return 'error';
+          if (res.statusCode >= 400) return 'warn';
+          return QUIET_PATHS.test(req.url ?? '') ? 'debug' : 'info';
+        },
+      },
+      destination ?? pino.destination({ dest: 1, sync: true }),
+    ],
+    // `PinoLogger.assign` (the API key name, set by the auth guard) also reaches the request completion line.
+    assignResponse: true,
+  };
+}

@@ -1,0 +1,133 @@
+import type { AppConfig } from '../config';
+
+/** What every redacted value is replaced by in logs. */
+export const REDACTED = '[REDACTED]';
+
+/** Field names whose values are secrets wherever they appear in a logged object (matched exactly, as pino paths). */
+const SECRET_KEYS = [
+  'authorization',
+  'Authorization',
+  'proxy-authorization',
+  'x-api-key',
+  'X-API-Key',
+  'cookie',
+  'Cookie',
+  'set-cookie',
+  'password',
+  'Password',
+  'passwd',
+  'token',
+  'Token',
+  'accessToken',
+  'access_token',
+  'refreshToken',
+  'refresh_token',
+  'idToken',
+  'id_token',
+  'apiKey',
+  'api_key',
+  'clientSecret',
+  'client_secret',
+  'secret',
+];
+
+/**
+ * pino `redact` paths: each secret key at the top level and up to three objects deep (pino paths match a fixed
+ * depth; deeper secrets are still caught by the value scrubber when their value is a configured secret).
+ */
+export const REDACT_PATHS: string[] = SECRET_KEYS.flatMap((key) => {
+  const segment = /^[A-Za-z_$][\w$]*$/.test(key) ? key : `["${key}"]`;
+  const join = (prefix: string) => (segment.startsWith('[') ? `${prefix}${segment}` : `${prefix}.${segment}`);
+  return [segment.startsWith('[') ? segment : key, join('*'), join('*.*'), join('*.*.*')];
+});
+
+/** `scheme://user:pass@host` and `scheme://user@host`: the userinfo part of any URL in a text. */
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
+/** Credentials after an auth scheme, as in an Authorization header echoed into a message. */
+const AUTH_SCHEME_CREDENTIALS = /\b(Bearer|Basic)\s+(?![A-Za-z-]+=")[A-Za-z0-9._~+/-]{6,}=*/g;
+/** Query parameters that carry credentials. */
+const SECRET_QUERY_PARAM = /([?&](?:access_token|token|api_key|apikey|key|client_secret|password|secret|signature|sig)=)[^&#\s]*/gi;
+
+/**
+ * Removes credentials from free text: URL userinfo (`postgres://u:p@h` → `postgres://[REDACTED]@h`), the credentials
+ * after `Bearer` / `Basic`, secret query parameters, and every literal in `secrets`.
+ * @param secrets exact secret values to cut out, longest first (see {@link secretValuesOf})
+ */
+export function scrubText(text: string, secrets: readonly string[] = []): string {
+  let out = text;
+  for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  return out
+    .replace(URL_USERINFO, `$1${REDACTED}@`)
+    .replace(AUTH_SCHEME_CREDENTIALS, `$1 ${REDACTED}`)
+    .replace(SECRET_QUERY_PARAM, `$1${REDACTED}`);
+}
+
+/**
+ * Deep copy of `value` with {@link scrubText} applied to every string, for log objects. Bounded in depth and
+ * breadth so that a huge or cyclic object can't stall logging; what lies past the bound is replaced by a marker.
+ */
+export function scrubValue(value: unknown, secrets: readonly string[], depth = 0, seen = new WeakSet<object>()): unknown {
+  if (typeof value === 'string') return scrubText(value, secrets);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 8) return '[too deep]';
+  if (seen.has(value)) return '[circular]';
+  seen.add(value);
+  if (value instanceof Error) {
+    // pino's err serializer runs before formatters, so a raw Error only gets here when logged under another key.
+    return { type: value.name, message: scrubText(value.message, secrets), stack: value.stack && scrubText(value.stack, secrets) };
+  }
+  if (Array.isArray(value)) return value.slice(0, 200).map((item) => scrubValue(item, secrets, depth + 1, seen));
+  // Class instances (an IncomingMessage, a socket) are left to their serializers: walking them would be huge.
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) out[key] = scrubValue(item, secrets, depth + 1, seen);
+  return out;
+}
+
+/**
+ * The secret values in the configuration, as logs must never show them: the upstream token, password and client
+ * secret, the userinfo of the database and upstream URLs (raw and percent-decoded), and the Basic credentials
+ * built from them. Values shorter than 4 characters are left out (they would mangle ordinary words and can't be
+ * recovered from a log line anyway). Longest first, so that a secret containing another is cut whole.
+ */
+export function secretValuesOf(config: AppConfig): string[] {
+  const values: string[] = [];
+  const auth = config.upstream.auth;
+  if (auth.kind === 'bearer') values.push(auth.token);
+  if (auth.kind === 'basic') {
+    values.push(auth.password, Buffer.from(`${auth.username}:${auth.password}`).toString('base64'));
+  }
+  if (auth.kind === 'client_credentials') {
+    values.push(auth.clientSecret, Buffer.from(`${auth.clientId}:${auth.clientSecret}`).toString('base64'));
+  }
+  for (const url of [config.database.url, config.upstream.baseUrl, auth.kind === 'client_credentials' ? auth.tokenUrl : null]) {
+    if (!url) continue;
+    try {
+      const parsed = new URL(url);
+      for (const part of [parsed.username, parsed.password]) {
+        if (!part) continue;
+        values.push(part);
+        try {
+          values.push(decodeURIComponent(part));
+        } catch {
+          // not percent-encoded text; the raw form is enough
+        }
+      }
+      if (parsed.password) {
+        values.push(Buffer.from(`${safeDecode(parsed.username)}:${safeDecode(parsed.password)}`).toString('base64'));
+      }
+    } catch {
+      // config validation accepted it as a URL; nothing to extract otherwise
+    }
+  }
+  return [...new Set(values.filter((v) => v.length >= 4))].sort((a, b) => b.length - a.length);
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
