@@ -1,4 +1,5 @@
 import { CreateIntegrationAndRunTables1795948200000 } from './1795948200000-create-integration-and-run-tables';
+import { RecordAttemptsAndRegressions1795948500000 } from './1795948500000-record-attempts-and-regressions';
 
 /** Every migration, oldest first. Listed explicitly so the build, the tests and the CLI load the same set. */
-export const MIGRATIONS = [CreateIntegrationAndRunTables1795948200000];
+export const MIGRATIONS = [CreateIntegrationAndRunTables1795948200000, RecordAttemptsAndRegressions1795948500000];

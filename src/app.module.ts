@@ -1,11 +1,15 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
+import { TerminusModule } from '@nestjs/terminus';
+import type { Params as LoggerParams } from 'nestjs-pino';
 import type { DataSource } from 'typeorm';
 import { ConfigModule, type AppConfig } from './config';
+import { AccessModule } from './http/auth/access.module';
 import { HealthController } from './http/health.controller';
 import { IntegrationsController } from './http/integrations.controller';
 import { ShutdownCoordinator } from './lifecycle/shutdown.coordinator';
 import { ShutdownState } from './lifecycle/shutdown-state';
+import { ObservabilityModule } from './observability/observability.module';
 import { PersistenceModule } from './persistence/persistence.module';
 import { IntegrationControlService } from './runs/integration-control.service';
 import { RunService } from './runs/run.service';
@@ -17,15 +21,20 @@ export interface AppModuleOptions {
   config: AppConfig;
   upstreamBaseUrl: string;
   dataSource: DataSource;
+  /** nestjs-pino parameters, from `createLoggerParams` (bootstrap builds them first to log before Nest starts). */
+  loggerParams: LoggerParams;
 }
 
 @Module({})
 export class AppModule {
-  static register({ config, upstreamBaseUrl, dataSource }: AppModuleOptions): DynamicModule {
+  static register({ config, upstreamBaseUrl, dataSource, loggerParams }: AppModuleOptions): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        ObservabilityModule.forRoot(loggerParams),
+        AccessModule.forRoot(config),
+        TerminusModule.forRoot({ logger: true, errorLogStyle: 'json' }),
         ScheduleModule.forRoot(),
         PersistenceModule.forDataSource(dataSource),
         UpstreamModule.register({

@@ -19,6 +19,11 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = new Logger('Tidemark');
+  // A stray rejection (a pg client error during a database restart, say) is logged, never fatal: the scheduler
+  // and the facade recover on the next tick or request.
+  process.on('unhandledRejection', (reason) => {
+    logger.error(`unhandled rejection: ${(reason as Error)?.stack ?? String(reason)}`);
+  });
   const tidemark = await createTidemarkApp(config);
   let closing = false;
   const shutdown = (signal: NodeJS.Signals) => {

@@ -1,37 +1,103 @@
-import { Controller, Get, HttpCode, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Inject, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { StateRepository } from '../persistence/state.repository';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
+import { SkipThrottle } from '@nestjs/throttler';
+import type { FastifyReply } from 'fastify';
+import { APP_CONFIG, type AppConfig } from '../config';
 import { ShutdownState } from '../lifecycle/shutdown-state';
+import { StalenessCheck } from '../observability/integration-states';
+import { StateRepository } from '../persistence/state.repository';
+import { SchedulerService } from '../scheduler/scheduler.service';
+import { Public } from './auth/access.decorators';
 
+/** A database that answers slower than this counts as down for readiness, ms. */
+const DATABASE_TIMEOUT_MS = 3_000;
+/** The scheduler heartbeat may be at most max(3 polls, this) old, ms. */
+const MIN_HEARTBEAT_AGE_MS = 5_000;
+
+/**
+ * Kubernetes-style probes with @nestjs/terminus, open without a key and not rate limited.
+ *
+ * `GET /health/ready` answers terminus's `{status, info, error, details}`:
+ * - `database` (down → 503): `SELECT 1` within 3 s.
+ * - `scheduler` (down → 503): the ticker completed a tick within max(3 × SCHEDULER_POLL_MS, 5 s).
+ * - `shutdown` (down → 503): the replica is draining runs before exit.
+ * - `integrations` (degraded → 200, status `degraded`): enabled, unpaused integrations whose last success is older
+ *   than STALE_AFTER_MS (default 3× their interval), listed in `stale`. Stale data is not a reason to take the
+ *   replica out of the load balancer: every replica reads the same database.
+ */
 @ApiTags('health')
+@Public()
+@SkipThrottle()
 @Controller('health')
 export class HealthController {
+  private readonly startedAt = Date.now();
+
   constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
     private readonly repository: StateRepository,
+    private readonly scheduler: SchedulerService,
     private readonly shutdown: ShutdownState,
+    private readonly staleness: StalenessCheck,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /** Up while the event loop turns; no dependency is checked, so a database outage never restarts the pod. */
   @Get('live')
-  @HttpCode(200)
   @ApiOkResponse({ description: 'The process is alive.' })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
-  /** Ready when the database answers and the replica is not shutting down. */
   @Get('ready')
-  @ApiOkResponse({ description: 'Ready to serve.' })
-  @ApiServiceUnavailableResponse({ description: 'Database unreachable or shutting down.' })
-  async ready(): Promise<{ status: 'ok'; details: Record<string, { status: 'up' | 'down'; detail?: string }> }> {
-    if (this.shutdown.shuttingDown) {
-      throw new ServiceUnavailableException('the replica is shutting down');
-    }
+  @HealthCheck()
+  @ApiOkResponse({ description: 'Ready (`ok`), or ready with stale integrations listed (`degraded`).' })
+  @ApiServiceUnavailableResponse({ description: 'Database unreachable, scheduler stalled, or shutting down.' })
+  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
     try {
-      await this.repository.ping();
+      return await this.health.check([
+        () => this.shutdownIndicator(),
+        () => this.indicators.check('database').attempt(() => this.repository.ping()).withTimeout(DATABASE_TIMEOUT_MS),
+        () => this.schedulerIndicator(),
+        () => this.integrationsIndicator(),
+      ]);
     } catch (error) {
-      throw new ServiceUnavailableException(`the database does not answer: ${(error as Error).message}`);
+      // Terminus throws its result in a 503 exception; served as is rather than as a problem document, so that
+      // probes and people see which check failed.
+      if (error instanceof ServiceUnavailableException) {
+        void reply.status(503);
+        return error.getResponse() as HealthCheckResult;
+      }
+      throw error;
     }
-    return { status: 'ok', details: { database: { status: 'up' } } };
+  }
+
+  private shutdownIndicator() {
+    const session = this.indicators.check('shutdown');
+    return this.shutdown.shuttingDown ? session.down({ message: 'the replica is shutting down' }) : session.up();
+  }
+
+  private schedulerIndicator() {
+    const session = this.indicators.check('scheduler');
+    const maxAgeMs = Math.max(3 * this.config.schedule.pollIntervalMs, MIN_HEARTBEAT_AGE_MS);
+    const last = this.scheduler.lastTickAt;
+    const now = Date.now();
+    // Before the first tick the heartbeat counts from boot, so a replica is ready at once but not forever.
+    const ageMs = now - (last ?? this.startedAt);
+    const data = { lastTickAt: last === null ? null : new Date(last).toISOString(), maxAgeMs };
+    return ageMs <= maxAgeMs ? session.up(data) : session.down({ ...data, message: `no completed scheduler tick for ${ageMs} ms` });
+  }
+
+  private async integrationsIndicator() {
+    const session = this.indicators.check('integrations');
+    let stale;
+    try {
+      stale = await this.staleness.staleIntegrations();
+    } catch (error) {
+      // The database indicator reports the outage; this one just can't say more.
+      return session.degraded({ message: `staleness unknown: ${(error as Error).message}` });
+    }
+    return stale.length === 0 ? session.up() : session.degraded({ stale });
   }
 }

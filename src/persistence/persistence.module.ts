@@ -1,5 +1,6 @@
 import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import { MetricsRepository } from './metrics.repository';
 import { StateRepository, TIDEMARK_DATA_SOURCE } from './state.repository';
 
 /** Provides the repository over a DataSource that bootstrap has already connected and migrated. */
@@ -11,8 +12,8 @@ export class PersistenceModule implements OnApplicationShutdown {
   static forDataSource(dataSource: DataSource): DynamicModule {
     return {
       module: PersistenceModule,
-      providers: [{ provide: TIDEMARK_DATA_SOURCE, useValue: dataSource }, StateRepository],
-      exports: [StateRepository],
+      providers: [{ provide: TIDEMARK_DATA_SOURCE, useValue: dataSource }, StateRepository, MetricsRepository],
+      exports: [StateRepository, MetricsRepository],
     };
   }
 

@@ -4,6 +4,7 @@ import type { IntegrationConfig } from '../config/app-config';
 import type { IntegrationStatus } from '../upstream/integration-status';
 import {
   RunInProgressError,
+  type AttemptRecord,
   type ClaimResult,
   type IntegrationRecord,
   type IntegrationRef,
@@ -26,7 +27,8 @@ const INTEGRATION_COLUMNS = `
   i.updated_at`;
 const RUN_FIELDS = [
   'id::text', 'integration_id::text', 'trigger', 'scheduled_for', 'replica_id', 'started_at', 'finished_at', 'outcome',
-  'error_code', 'error', 'http_status', 'watermark_before', 'watermark_after',
+  'error_code', 'error', 'http_status', 'watermark_before', 'watermark_after', 'attempts', 'outcome_unknown_retried',
+  'watermark_regressed',
 ];
 /** The run columns read from table alias `alias`, named `${prefix}${column}`; ids as exact decimal text. */
 function runColumns(alias: string, prefix: string): string {
@@ -281,7 +283,7 @@ export class StateRepository {
       const [run] = await returning(
         tx,
         `UPDATE run r SET outcome = $2, finished_at = clock_timestamp(), error_code = $3, error = $4, http_status = $5,
-           watermark_after = $6, status = $7
+           watermark_after = $6, status = $7, attempts = $8, outcome_unknown_retried = $9, watermark_regressed = $10
          WHERE id = $1 AND outcome = 'running'
          RETURNING ${RUN_COLUMNS}`,
         [
@@ -292,6 +294,9 @@ export class StateRepository {
           completion.httpStatus,
           after ? JSON.stringify(after) : null,
           succeeded ? JSON.stringify(completion.status) : null,
+          JSON.stringify(completion.attempts),
+          completion.outcomeUnknownRetried,
+          succeeded ? completion.watermarkRegressed : false,
         ],
       );
       if (!run) return { applied: false, finished: null };
@@ -526,6 +531,9 @@ function toRun(row: Row, prefix = ''): RunRecord {
     httpStatus: get('http_status') as number | null,
     watermarkBefore: get('watermark_before') as Watermark | null,
     watermarkAfter: get('watermark_after') as Watermark | null,
+    attempts: (get('attempts') as AttemptRecord[] | null) ?? [],
+    outcomeUnknownRetried: (get('outcome_unknown_retried') as boolean | null) ?? false,
+    watermarkRegressed: (get('watermark_regressed') as boolean | null) ?? false,
   };
 }
 

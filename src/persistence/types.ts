@@ -26,6 +26,18 @@ export interface IntegrationRef {
   integrationName: string;
 }
 
+/** One HTTP attempt of a run, as the upstream client recorded it. */
+export interface AttemptRecord {
+  attempt: number;
+  /** ISO 8601 UTC. */
+  startedAt: string;
+  durationMs: number;
+  httpStatus: number | null;
+  errorCode: string | null;
+  error: string | null;
+  retryAfterMs?: number;
+}
+
 /** A run row as stored; timestamps are UTC instants (ms precision; they are Tidemark's own clock readings). */
 export interface RunRecord {
   id: string;
@@ -41,6 +53,11 @@ export interface RunRecord {
   httpStatus: number | null;
   watermarkBefore: Watermark | null;
   watermarkAfter: Watermark | null;
+  attempts: AttemptRecord[];
+  /** A timeout after the POST was sent (unknown outcome) was followed by a retry. */
+  outcomeUnknownRetried: boolean;
+  /** The answer's watermark was older than the stored one; it was stored anyway (the upstream's truth). */
+  watermarkRegressed: boolean;
 }
 
 /** An integration's stored state: identity, schedule, lease-free view of the last status and its last run. */
@@ -83,9 +100,10 @@ export interface ClaimResult {
 }
 
 /** How a run ended, as the run service decided. */
-export type RunCompletion =
-  | { outcome: 'succeeded'; status: IntegrationStatus; httpStatus: number }
-  | { outcome: 'failed' | 'skipped_breaker_open' | 'interrupted'; errorCode: string; error: string; httpStatus: number | null };
+export type RunCompletion = (
+  | { outcome: 'succeeded'; status: IntegrationStatus; httpStatus: number; watermarkRegressed: boolean }
+  | { outcome: 'failed' | 'skipped_breaker_open' | 'interrupted'; errorCode: string; error: string; httpStatus: number | null }
+) & { attempts: AttemptRecord[]; outcomeUnknownRetried: boolean };
 
 export interface Page<T> {
   items: T[];

@@ -1,7 +1,10 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { StateRepository } from '../persistence/state.repository';
-import type { IntegrationRef, RunCompletion, RunRecord, StartedRun } from '../persistence/types';
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import type { AttemptRecord, IntegrationRef, RunCompletion, RunRecord, StartedRun, Watermark } from '../persistence/types';
+import type { IntegrationStatus } from '../upstream/integration-status';
+import { isRegression } from './watermark';
 import { UpstreamClient } from '../upstream/upstream.client';
 import { UpstreamError } from '../upstream/errors';
 
@@ -100,56 +103,102 @@ export class RunService implements OnApplicationShutdown {
   private async executeTracked(started: StartedRun, signal: AbortSignal): Promise<RunResult> {
     const { integration } = started;
     const completion = await this.callUpstream(started, signal);
+    if (completion.outcome === 'succeeded' && completion.watermarkRegressed) {
+      this.logger.warn(
+        `run ${started.runId} of ${describe(integration)}: the upstream moved the watermark backwards from ` +
+          `${formatWatermark(started.watermarkBefore)} to ${formatWatermark(watermarkOf(completion.status))}; stored as the upstream's truth`,
+      );
+    }
+    let finish: Awaited<ReturnType<StateRepository['finishRun']>>;
     try {
-      const { applied, finished } = await this.repository.finishRun(started, completion);
-      if (!applied || !finished) {
-        this.logger.error(
-          `run ${started.runId} of ${describe(integration)} lost its lease before finishing; nothing was written. ` +
-            `Upstream answer: ${JSON.stringify(completion)}`,
-        );
-        return { kind: 'lease_lost', runId: started.runId, completion };
-      }
-      if (completion.outcome === 'succeeded') {
-        this.logger.log(
-          `run ${started.runId} of ${describe(integration)} succeeded: watermark ${completion.status.maxSyncDateTime ?? 'null'} / ${completion.status.maxSyncDateMaxPkId ?? 'null'}`,
-        );
-        return { kind: 'succeeded', run: finished };
-      }
-      if (completion.outcome === 'interrupted') return { kind: 'interrupted', run: finished };
-      this.logger.warn(`run ${started.runId} of ${describe(integration)} failed: ${completion.error}`);
-      return { kind: 'failed', run: finished };
+      finish = await this.finishWithRetry(started, completion);
     } catch (error) {
-      // The database write failed: the run row stays `running` until its lease expires and it is marked abandoned.
+      // The run row stays `running` until its lease expires and another tick marks it abandoned; the answer is
+      // logged in full so that nothing the upstream said is silently lost.
       this.logger.error(
-        `run ${started.runId} of ${describe(integration)} could not be recorded (${(error as Error).message}). ` +
+        `run ${started.runId} of ${describe(integration)} could not be recorded within ${this.config.dbWriteRetryMs} ms ` +
+          `(${(error as Error).message}). Upstream answer: ${JSON.stringify(completion)}`,
+      );
+      return { kind: 'lease_lost', runId: started.runId, completion };
+    }
+    const { applied, finished } = finish;
+    if (!applied || !finished) {
+      this.logger.error(
+        `run ${started.runId} of ${describe(integration)} lost its lease before finishing; nothing was written. ` +
           `Upstream answer: ${JSON.stringify(completion)}`,
       );
       return { kind: 'lease_lost', runId: started.runId, completion };
     }
+    if (completion.outcome === 'succeeded') {
+      this.logger.log(
+        `run ${started.runId} of ${describe(integration)} succeeded: watermark ${formatWatermark(watermarkOf(completion.status))}`,
+      );
+      return { kind: 'succeeded', run: finished };
+    }
+    if (completion.outcome === 'interrupted') return { kind: 'interrupted', run: finished };
+    this.logger.warn(`run ${started.runId} of ${describe(integration)} ${completion.outcome}: ${completion.error}`);
+    return { kind: 'failed', run: finished };
+  }
+
+  /**
+   * The final write, retried with capped exponential backoff while the database is unreachable, for up to
+   * DB_WRITE_RETRY_MS; the run keeps renewing its lease meanwhile (renewals fail too while the database is down,
+   * so a long outage ends with the run abandoned rather than half-written).
+   */
+  private async finishWithRetry(started: StartedRun, completion: RunCompletion) {
+    const deadline = Date.now() + this.config.dbWriteRetryMs;
+    const policy = retry(handleWhen((error) => isTransientDatabaseError(error) && Date.now() < deadline), {
+      maxAttempts: Number.MAX_SAFE_INTEGER,
+      backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 5_000 }),
+    });
+    policy.onRetry(({ delay }) =>
+      this.logger.warn(`run ${started.runId}: the database is unreachable; retrying the final write in ${Math.round(delay)} ms`),
+    );
+    return policy.execute(() => this.repository.finishRun(started, completion));
   }
 
   private async callUpstream(started: StartedRun, signal: AbortSignal): Promise<RunCompletion> {
     const key = { sourceSystemId: started.integration.sourceSystemId, integrationName: started.integration.integrationName };
     try {
       const result = await this.upstream.integrationStart(key, { signal });
-      return { outcome: 'succeeded', status: result.status, httpStatus: result.httpStatus };
+      return {
+        outcome: 'succeeded',
+        status: result.status,
+        httpStatus: result.httpStatus,
+        watermarkRegressed: isRegression(started.watermarkBefore, watermarkOf(result.status)),
+        attempts: (result as { attempts?: AttemptRecord[] }).attempts ?? [],
+        outcomeUnknownRetried: (result as { outcomeUnknownRetried?: boolean }).outcomeUnknownRetried ?? false,
+      };
     } catch (error) {
+      const attempts = ((error as { attempts?: AttemptRecord[] })?.attempts ?? []) as AttemptRecord[];
+      const outcomeUnknownRetried = (error as { outcomeUnknownRetried?: boolean })?.outcomeUnknownRetried ?? false;
       if (signal.aborted) {
         return {
           outcome: 'interrupted',
           errorCode: 'shutdown',
           error: `the replica shut down before the upstream answered (grace ${this.config.schedule.shutdownGraceMs} ms)`,
           httpStatus: null,
+          attempts,
+          outcomeUnknownRetried,
         };
       }
       if (error instanceof UpstreamError) {
-        return { outcome: 'failed', errorCode: error.code, error: error.message, httpStatus: error.httpStatus ?? null };
+        return {
+          outcome: (error.code as string) === 'breaker_open' ? 'skipped_breaker_open' : 'failed',
+          errorCode: error.code,
+          error: error.message,
+          httpStatus: error.httpStatus ?? null,
+          attempts,
+          outcomeUnknownRetried,
+        };
       }
       return {
         outcome: 'failed',
         errorCode: 'internal',
         error: `unexpected error: ${error instanceof Error ? error.message : String(error)}`,
         httpStatus: null,
+        attempts,
+        outcomeUnknownRetried,
       };
     }
   }
@@ -163,6 +212,31 @@ export class RunService implements OnApplicationShutdown {
       this.logger.warn(`lease renewal failed: ${(error as Error).message}`);
     }
   }
+}
+
+function watermarkOf(status: IntegrationStatus): Watermark {
+  return {
+    maxSyncDateTime: status.maxSyncDateTime,
+    maxSyncDateTimeUtc: status.maxSyncDateTimeUtc,
+    maxSyncDateMaxPkId: status.maxSyncDateMaxPkId,
+  };
+}
+
+function formatWatermark(watermark: Watermark | null): string {
+  return watermark ? `${watermark.maxSyncDateTime ?? 'null'} / ${watermark.maxSyncDateMaxPkId ?? 'null'}` : 'none';
+}
+
+/**
+ * Errors worth retrying a write for: the database is down, restarting or unreachable (connection refused or reset,
+ * admin shutdown 57P01, cannot connect now 57P03, pool checkout timeout), not a constraint or syntax error.
+ */
+export function isTransientDatabaseError(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown; driverError?: { code?: unknown } };
+  const code = typeof e?.code === 'string' ? e.code : typeof e?.driverError?.code === 'string' ? e.driverError.code : '';
+  if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  const message = typeof e?.message === 'string' ? e.message : '';
+  return /timeout exceeded when trying to connect|Connection terminated|connection is closed|Client has encountered a connection error/i.test(message);
 }
 
 function describe(integration: IntegrationRef): string {

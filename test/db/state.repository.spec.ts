@@ -33,6 +33,8 @@ const INT64_STATUS: IntegrationStatus = {
   customDatabaseValues: {},
 };
 
+const NO_ATTEMPTS = { attempts: [], outcomeUnknownRetried: false };
+
 const claimOptions = (replicaId: string, extra: Partial<Parameters<StateRepository['claimDue']>[0]> = {}) => ({
   replicaId,
   leaseMs: 30_000,
@@ -58,7 +60,7 @@ describe('StateRepository on real Postgres', () => {
     db = await createTestDatabase('repo');
     dataSource = createDataSource({ url: db.url, poolSize: 8, connectTimeoutMs: 5_000 });
     await dataSource.initialize();
-    expect(await runMigrationsLocked(dataSource)).toStrictEqual(['CreateIntegrationAndRunTables1795948200000']);
+    expect(await runMigrationsLocked(dataSource)).toStrictEqual(['CreateIntegrationAndRunTables1795948200000', 'RecordAttemptsAndRegressions1795948500000']);
     repo = new StateRepository(dataSource);
   });
 
@@ -213,7 +215,7 @@ describe('StateRepository on real Postgres', () => {
 
     it('stores the watermark exactly: text, floored µs instant, bigint id; and releases the lease', async () => {
       const started = await startOne();
-      const { applied, finished } = await repo.finishRun(started, { outcome: 'succeeded', status: INT64_STATUS, httpStatus: 200 });
+      const { applied, finished } = await repo.finishRun(started, { outcome: 'succeeded', status: INT64_STATUS, httpStatus: 200, ...NO_ATTEMPTS, watermarkRegressed: false });
       expect(applied).toBe(true);
       expect(finished).toMatchObject({
         id: started.runId,
@@ -247,7 +249,7 @@ describe('StateRepository on real Postgres', () => {
 
     it('a failed run never touches the watermark and counts consecutive failures', async () => {
       const first = await startOne();
-      await repo.finishRun(first, { outcome: 'succeeded', status: INT64_STATUS, httpStatus: 200 });
+      await repo.finishRun(first, { outcome: 'succeeded', status: INT64_STATUS, httpStatus: 200, ...NO_ATTEMPTS, watermarkRegressed: false });
       const integration = (await repo.findIntegration(12, 'Invoices'))!;
       for (let i = 0; i < 2; i++) {
         const run = await repo.startManualRun(integration, 'replica-a', 30_000);
@@ -256,7 +258,7 @@ describe('StateRepository on real Postgres', () => {
           maxSyncDateTimeUtc: '2026-01-31T23:59:59.9999999Z',
           maxSyncDateMaxPkId: '9007199254740993',
         });
-        const { finished } = await repo.finishRun(run, { outcome: 'failed', errorCode: 'http_status', error: 'upstream answered 500', httpStatus: 500 });
+        const { finished } = await repo.finishRun(run, { outcome: 'failed', errorCode: 'http_status', error: 'upstream answered 500', httpStatus: 500, ...NO_ATTEMPTS });
         expect(finished).toMatchObject({ outcome: 'failed', errorCode: 'http_status', error: 'upstream answered 500', httpStatus: 500, watermarkAfter: null });
       }
       const state = (await repo.findIntegration(12, 'Invoices'))!;
@@ -271,7 +273,7 @@ describe('StateRepository on real Postgres', () => {
       await sql(`CREATE FUNCTION fail_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`);
       await sql(`CREATE TRIGGER fail_watermark BEFORE UPDATE OF max_sync_pk_id ON integration FOR EACH ROW EXECUTE FUNCTION fail_update()`);
       try {
-        await expect(repo.finishRun(started, { outcome: 'succeeded', status: INT64_STATUS, httpStatus: 200 })).rejects.toThrow('disk full');
+        await expect(repo.finishRun(started, { outcome: 'succeeded', status: INT64_STATUS, httpStatus: 200, ...NO_ATTEMPTS, watermarkRegressed: false })).rejects.toThrow('disk full');
       } finally {
         await sql('DROP TRIGGER fail_watermark ON integration');
         await sql('DROP FUNCTION fail_update()');
@@ -282,12 +284,30 @@ describe('StateRepository on real Postgres', () => {
       expect(row).toStrictEqual({ max_sync_pk_id: null, last_status: null, lease: started.runId });
     });
 
+    it('keeps every attempt and the retry and regression flags of a run', async () => {
+      const started = await startOne();
+      const attempts = [
+        { attempt: 1, startedAt: '2026-11-29T10:00:00.000Z', durationMs: 5000, httpStatus: null, errorCode: 'timeout', error: 'no answer within 5000 ms' },
+        { attempt: 2, startedAt: '2026-11-29T10:00:05.500Z', durationMs: 12, httpStatus: 200, errorCode: null, error: null },
+      ];
+      const { finished } = await repo.finishRun(started, {
+        outcome: 'succeeded',
+        status: INT64_STATUS,
+        httpStatus: 200,
+        attempts,
+        outcomeUnknownRetried: true,
+        watermarkRegressed: true,
+      });
+      expect([finished?.attempts, finished?.outcomeUnknownRetried, finished?.watermarkRegressed]).toStrictEqual([attempts, true, true]);
+      expect((await repo.findRun(started.runId))?.attempts).toStrictEqual(attempts);
+    });
+
     it('refuses to finish a run that was already marked abandoned', async () => {
       const started = await startOne();
       await sql(`UPDATE integration SET lease_expires_at = now() - interval '1 second'`);
       const reaped = await repo.reapExpiredLeases();
       expect(reaped.map((r) => [r.runId, r.replicaId])).toStrictEqual([[started.runId, 'replica-a']]);
-      const result = await repo.finishRun(started, { outcome: 'succeeded', status: INT64_STATUS, httpStatus: 200 });
+      const result = await repo.finishRun(started, { outcome: 'succeeded', status: INT64_STATUS, httpStatus: 200, ...NO_ATTEMPTS, watermarkRegressed: false });
       expect(result).toStrictEqual({ applied: false, finished: null });
       const [run] = await sql(`SELECT outcome, error_code FROM run`);
       expect(run).toStrictEqual({ outcome: 'abandoned', error_code: 'lease_expired' });
@@ -361,7 +381,7 @@ describe('StateRepository on real Postgres', () => {
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) {
         const run = await repo.startManualRun(integration, 'r', 30_000);
-        await repo.finishRun(run, { outcome: 'failed', errorCode: 'x', error: 'x', httpStatus: null });
+        await repo.finishRun(run, { outcome: 'failed', errorCode: 'x', error: 'x', httpStatus: null, ...NO_ATTEMPTS });
         ids.push(run.runId);
       }
       const first = await repo.listRuns(integration.id, { limit: 2 });
@@ -375,7 +395,7 @@ describe('StateRepository on real Postgres', () => {
       const integration = (await repo.findIntegration(1, 'Orders'))!;
       for (let i = 0; i < 5; i++) {
         const run = await repo.startManualRun(integration, 'r', 30_000);
-        await repo.finishRun(run, { outcome: 'failed', errorCode: 'x', error: 'x', httpStatus: null });
+        await repo.finishRun(run, { outcome: 'failed', errorCode: 'x', error: 'x', httpStatus: null, ...NO_ATTEMPTS });
       }
       await sql(`UPDATE run SET started_at = now() - interval '40 days'`);
       expect(await repo.pruneRunHistory(30, 3)).toBe(3);

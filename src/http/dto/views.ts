@@ -10,6 +10,16 @@ export class WatermarkView implements Watermark {
   maxSyncDateMaxPkId!: string | null;
 }
 
+export class AttemptView {
+  @ApiProperty({ description: '1 for the first attempt.' }) attempt!: number;
+  @ApiProperty({ format: 'date-time', description: 'UTC.' }) startedAt!: string;
+  @ApiProperty({ description: 'Milliseconds.' }) durationMs!: number;
+  @ApiProperty({ nullable: true, type: Number }) httpStatus!: number | null;
+  @ApiProperty({ nullable: true, type: String }) errorCode!: string | null;
+  @ApiProperty({ nullable: true, type: String }) error!: string | null;
+  @ApiProperty({ required: false, description: 'Wait before the next attempt that Retry-After asked for, ms.' }) retryAfterMs?: number;
+}
+
 export class RunView {
   @ApiProperty({ description: 'Run id (bigint as a decimal string).', example: '42' }) id!: string;
   @ApiProperty({ enum: ['schedule', 'manual'] }) trigger!: RunRecord['trigger'];
@@ -26,6 +36,9 @@ export class RunView {
   @ApiProperty({ nullable: true, type: Number, description: 'HTTP status of the upstream answer.' }) httpStatus!: number | null;
   @ApiProperty({ nullable: true, type: WatermarkView }) watermarkBefore!: WatermarkView | null;
   @ApiProperty({ nullable: true, type: WatermarkView }) watermarkAfter!: WatermarkView | null;
+  @ApiProperty({ type: [AttemptView], description: 'Every HTTP attempt of the run, retries included.' }) attempts!: AttemptView[];
+  @ApiProperty({ description: 'A timeout after the POST was sent (unknown outcome) was retried.' }) outcomeUnknownRetried!: boolean;
+  @ApiProperty({ description: 'The upstream answered an older watermark than the stored one; it was stored.' }) watermarkRegressed!: boolean;
 }
 
 export class ScheduleView {
@@ -90,6 +103,9 @@ export function toRunView(run: RunRecord): RunView {
     httpStatus: run.httpStatus,
     watermarkBefore: run.watermarkBefore,
     watermarkAfter: run.watermarkAfter,
+    attempts: run.attempts,
+    outcomeUnknownRetried: run.outcomeUnknownRetried,
+    watermarkRegressed: run.watermarkRegressed,
   };
 }
 

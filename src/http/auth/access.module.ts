@@ -1,0 +1,60 @@
+import { Inject, Logger, Module, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
+import type { FastifyRequest } from 'fastify';
+import { APP_CONFIG, type AppConfig } from '../../config';
+import { ApiKeyAuthenticator } from './api-key.authenticator';
+import { ApiKeyGuard } from './api-key.guard';
+import { RateLimitGuard } from './rate-limit.guard';
+
+const MINUTE_MS = 60_000;
+
+/**
+ * Access control for the facade: API keys with scopes (ApiKeyGuard) and per-caller rate limiting
+ * (RateLimitGuard, @nestjs/throttler).
+ *
+ * The rate limiter runs first and counts per key name (every route together), or per client IP for requests
+ * without a recognised key, so that guessing keys is throttled too. Its counters live in this replica's memory:
+ * with N replicas behind a load balancer a key gets up to N x RATE_LIMIT_PER_MINUTE.
+ */
+@Module({})
+export class AccessModule implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Access');
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  static forRoot(config: AppConfig): DynamicModule {
+    const authenticator = new ApiKeyAuthenticator(config.access.apiKeys);
+    return {
+      module: AccessModule,
+      global: true,
+      imports: [
+        ThrottlerModule.forRoot({
+          throttlers: [{ name: 'default', ttl: MINUTE_MS, limit: config.access.rateLimitPerMinute }],
+          getTracker: (req: Record<string, any>) => {
+            const credential = authenticator.identify(req as FastifyRequest);
+            return credential.kind === 'key' ? `key:${credential.key.name}` : `ip:${(req as FastifyRequest).ip}`;
+          },
+          generateKey: (_context, tracker, name) => `${name}:${tracker}`,
+        }),
+      ],
+      providers: [
+        { provide: ApiKeyAuthenticator, useValue: authenticator },
+        // Guards run in this order.
+        { provide: APP_GUARD, useClass: RateLimitGuard },
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+      ],
+      exports: [ApiKeyAuthenticator],
+    };
+  }
+
+  onApplicationBootstrap(): void {
+    const { access, production } = this.config;
+    if (!access.authDisabled) return;
+    if (access.apiKeys.length === 0 && !production) {
+      this.logger.warn('DEMO MODE: no API_KEYS, the facade answers everyone without a key (set API_KEYS; npm run apikey makes one)');
+    } else {
+      this.logger.warn('AUTH_DISABLED=true: the facade answers everyone without a key');
+    }
+  }
+}

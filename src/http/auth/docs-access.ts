@@ -1,0 +1,30 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppConfig } from '../../config';
+import { ProblemException } from '../problem';
+import type { ApiKeyAuthenticator } from './api-key.authenticator';
+
+/** The Swagger UI and its assets, and the OpenAPI JSON: served by @nestjs/swagger as plain Fastify routes. */
+const DOCS_PATH = /^\/docs(?:-json|-yaml)?(?:[/?]|$)/;
+
+/**
+ * When DOCS_PUBLIC=false (and auth is on), the documentation needs a `read` key like the API. @nestjs/swagger
+ * registers /docs outside Nest's controllers, where guards don't run, hence a Fastify `onRequest` hook. Add it
+ * before the routes are registered.
+ */
+export function protectDocs(fastify: FastifyInstance, config: AppConfig, authenticator: ApiKeyAuthenticator): void {
+  if (config.access.docsPublic || config.access.authDisabled) return;
+  fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!DOCS_PATH.test(request.url)) return;
+    try {
+      authenticator.authorize(request, 'read');
+    } catch (error) {
+      if (!(error instanceof ProblemException)) throw error;
+      const problem = { ...error.problem, instance: request.url.split('?')[0] };
+      return reply
+        .code(problem.status)
+        .headers(error.headers)
+        .header('content-type', 'application/problem+json; charset=utf-8')
+        .send(JSON.stringify(problem));
+    }
+  });
+}

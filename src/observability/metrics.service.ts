@@ -1,0 +1,152 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { APP_CONFIG, type AppConfig } from '../config';
+import type { IntegrationStateRow } from '../persistence/metrics.repository';
+import { IntegrationStates } from './integration-states';
+
+const INTEGRATION_LABELS = ['source_system_id', 'integration_name'] as const;
+type IntegrationLabel = (typeof INTEGRATION_LABELS)[number];
+
+/** Run durations span a fast answer to a slow upstream with retries, s. */
+const RUN_DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+/** One HTTP exchange with the upstream, body included, s. */
+const UPSTREAM_DURATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/**
+ * Tidemark's Prometheus metrics, in a registry of its own (not prom-client's global one, so that several apps in
+ * one process, as in tests, don't collide).
+ *
+ * Two kinds, on purpose:
+ * - Events this replica saw are per-process counters and histograms (`tidemark_runs_total`,
+ *   `tidemark_run_duration_seconds`, `tidemark_upstream_request_duration_seconds`): Prometheus sums them across
+ *   replicas (`sum without (instance)`). `tidemark_runs_total` is not counted from the run table: runs are pruned
+ *   after RUN_HISTORY_DAYS, and a counter that goes down reads as a reset and corrupts `rate()`.
+ * - Shared state is read from Postgres at scrape time (cached {@link STATE_CACHE_MS}) in `collect()` callbacks, so
+ *   every replica reports the same per-integration gauges whichever replica executed the runs.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+  private readonly logger = new Logger('Metrics');
+
+  /** Runs this replica executed, by how they ended (a run outcome, or `lease_lost` when nothing could be recorded). */
+  readonly runsTotal: Counter<IntegrationLabel | 'trigger' | 'outcome'>;
+  /** Wall time of each run this replica executed, s. */
+  readonly runDuration: Histogram<IntegrationLabel | 'outcome'>;
+  /** Each IntegrationStart HTTP exchange (every attempt), by HTTP status or `aborted` / `network_error`, s. */
+  readonly upstreamRequestDuration: Histogram<'status'>;
+
+  constructor(
+    private readonly states: IntegrationStates,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    this.runsTotal = new Counter({
+      name: 'tidemark_runs_total',
+      help: 'Runs executed by this replica, by trigger and outcome.',
+      labelNames: [...INTEGRATION_LABELS, 'trigger', 'outcome'],
+      registers,
+    });
+    this.runDuration = new Histogram({
+      name: 'tidemark_run_duration_seconds',
+      help: 'Wall time of runs executed by this replica, from start to the recorded end, in seconds.',
+      labelNames: [...INTEGRATION_LABELS, 'outcome'],
+      buckets: RUN_DURATION_BUCKETS,
+      registers,
+    });
+    this.upstreamRequestDuration = new Histogram({
+      name: 'tidemark_upstream_request_duration_seconds',
+      help: 'IntegrationStart HTTP exchanges made by this replica (each attempt), by HTTP status, in seconds.',
+      labelNames: ['status'],
+      buckets: UPSTREAM_DURATION_BUCKETS,
+      registers,
+    });
+
+    const metrics = this;
+    new Gauge({
+      name: 'tidemark_state_read_success',
+      help: '1 when this scrape read the shared integration state from Postgres, 0 when that failed (the per-integration series are then absent).',
+      registers,
+      async collect() {
+        try {
+          await metrics.states.read();
+          this.set(1);
+        } catch (error) {
+          metrics.logger.warn(`metrics: reading integration state failed: ${(error as Error).message}`);
+          this.set(0);
+        }
+      },
+    });
+    this.sharedGauge('tidemark_watermark_lag_seconds', 'Now minus the watermark maxSyncDateTimeUtc, by the database clock, in seconds. Absent before the first watermark.', (row) => row.watermarkLagSeconds);
+    this.sharedGauge('tidemark_last_success_timestamp_seconds', 'When the last successful run finished, Unix time in seconds. Absent before the first success.', (row) => row.lastSucceededAtSeconds);
+    this.sharedGauge('tidemark_consecutive_failures', 'Failed runs since the last success.', (row) => row.consecutiveFailures);
+    this.sharedGauge('tidemark_integration_paused', '1 while scheduled runs of the integration are paused.', (row) => (row.paused ? 1 : 0));
+    const threshold = config.upstream.breaker.threshold;
+    this.sharedGauge(
+      'tidemark_circuit_breaker_open',
+      `1 while the integration's circuit breaker is open or half-open: at least UPSTREAM_BREAKER_THRESHOLD (${threshold}) consecutive failed runs.`,
+      (row) => (row.consecutiveFailures >= threshold ? 1 : 0),
+    );
+    new Counter({
+      name: 'tidemark_watermark_regressions_total',
+      help: 'Recorded runs whose watermark moved backwards (within the kept run history).',
+      labelNames: INTEGRATION_LABELS,
+      registers,
+      async collect() {
+        this.reset();
+        for (const row of await metrics.rowsOrNone()) this.inc(labelsOf(row), row.watermarkRegressions);
+      },
+    });
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /**
+   * Records one finished run.
+   * @param durationSeconds wall time from start to the recorded end, s
+   */
+  runFinished(
+    integration: { sourceSystemId: number; integrationName: string },
+    trigger: string,
+    outcome: string,
+    durationSeconds: number,
+  ): void {
+    const labels = labelsOf(integration);
+    this.runsTotal.inc({ ...labels, trigger, outcome });
+    this.runDuration.observe({ ...labels, outcome }, durationSeconds);
+  }
+
+  private sharedGauge(name: string, help: string, value: (row: IntegrationStateRow) => number | null): void {
+    const metrics = this;
+    new Gauge({
+      name,
+      help,
+      labelNames: INTEGRATION_LABELS,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const row of await metrics.rowsOrNone()) {
+          const v = value(row);
+          if (v !== null) this.set(labelsOf(row), v);
+        }
+      },
+    });
+  }
+
+  /** The shared rows, or none when the read failed (tidemark_state_read_success reports and logs that once). */
+  private async rowsOrNone(): Promise<IntegrationStateRow[]> {
+    try {
+      return await this.states.read();
+    } catch {
+      return [];
+    }
+  }
+}
+
+function labelsOf(integration: { sourceSystemId: number; integrationName: string }): Record<IntegrationLabel, string> {
+  return { source_system_id: String(integration.sourceSystemId), integration_name: integration.integrationName };
+}
