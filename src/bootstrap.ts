@@ -1,16 +1,22 @@
 import { join } from 'node:path';
+import helmet from '@fastify/helmet';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger as PinoNestLogger, PinoLogger } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 import { Client } from 'pg';
 import { AppModule } from './app.module';
 import { startEmbeddedPostgres } from './embedded/embedded-postgres';
 import { UpstreamSimulator } from './simulator/upstream-simulator';
 import type { AppConfig } from './config';
+import { ApiKeyAuthenticator } from './http/auth/api-key.authenticator';
+import { protectDocs } from './http/auth/docs-access';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { createValidationPipe } from './http/validation';
 import { ShutdownCoordinator } from './lifecycle/shutdown.coordinator';
+import { REQUEST_ID_HEADER, createLoggerParams, requestIdFor } from './observability/logging';
 import { createDataSource, runMigrationsLocked } from './persistence/data-source';
 
 /** A started Tidemark: the Nest application plus whatever demo mode started for it. */
@@ -32,7 +38,22 @@ const DEMO_DATABASE = 'tidemark';
  * simulator when no UPSTREAM_BASE_URL is set, and wires Nest on Fastify. Does not listen.
  * @throws the driver's error when the database can't be reached or migrated
  */
-export async function createTidemarkApp(config: AppConfig, options: { logger?: LoggerService | false } = {}): Promise<TidemarkApp> {
+export async function createTidemarkApp(
+  config: AppConfig,
+  options: {
+    /** A Nest logger to use instead of pino; `false` silences logging (unless `logDestination` is given). */
+    logger?: LoggerService | false;
+    /** Where pino writes its JSON lines instead of stdout. */
+    logDestination?: DestinationStream;
+  } = {},
+): Promise<TidemarkApp> {
+  const silent = options.logger === false && !options.logDestination;
+  const loggerParams = createLoggerParams(config, { destination: options.logDestination, silent });
+  // Nest's own logger only exists once the app does; what happens before (embedded Postgres, migrations) is logged
+  // through the same pino root, so that every line is JSON.
+  const pinoLogger = new PinoNestLogger(new PinoLogger(loggerParams), loggerParams);
+  const appLogger: LoggerService | false = silent ? false : options.logger && !options.logDestination ? options.logger : pinoLogger;
+  Logger.overrideLogger(appLogger);
   const log = new Logger('Bootstrap');
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => {
@@ -81,12 +102,45 @@ export async function createTidemarkApp(config: AppConfig, options: { logger?: L
       // Names are up to 256 characters, and a percent-encoded non-ASCII character takes up to 12.
       routerOptions: { maxParamLength: 4096 },
       bodyLimit: 64 * 1024,
+      // One id per request for Fastify, pino-http's log lines and the echoed X-Request-Id.
+      genReqId: requestIdFor,
     });
     const app = await NestFactory.create<NestFastifyApplication>(
-      AppModule.register({ config, upstreamBaseUrl, dataSource }),
+      AppModule.register({ config, upstreamBaseUrl, dataSource, loggerParams }),
       adapter,
-      { logger: options.logger ?? undefined, bufferLogs: false },
+      { logger: appLogger, bufferLogs: appLogger !== false },
     );
+    if (appLogger === pinoLogger) app.useLogger(app.get(PinoNestLogger));
+    else app.flushLogs();
+    const fastify = app.getHttpAdapter().getInstance();
+    fastify.addHook('onRequest', async (request, reply) => {
+      void reply.header(REQUEST_ID_HEADER, request.id);
+    });
+    // Strict defaults for the JSON API; the Swagger UI at /docs needs its own scripts, styles and data: images.
+    await app.register(helmet, {
+      contentSecurityPolicy: {
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'", "'unsafe-inline'"],
+          imgSrc: ["'self'", 'data:'],
+          connectSrc: ["'self'"],
+          objectSrc: ["'none'"],
+          frameAncestors: ["'none'"],
+          upgradeInsecureRequests: null,
+        },
+      },
+    });
+    if (config.access.corsOrigins.length > 0) {
+      app.enableCors({
+        origin: config.access.corsOrigins,
+        methods: ['GET', 'POST'],
+        allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'X-Request-Id'],
+        exposedHeaders: ['X-Request-Id', 'Retry-After', 'WWW-Authenticate'],
+        maxAge: 600,
+      });
+    }
+    protectDocs(fastify, config, app.get(ApiKeyAuthenticator));
     app.useGlobalPipes(createValidationPipe());
     app.useGlobalFilters(new ProblemDetailsFilter());
     const document = SwaggerModule.createDocument(
@@ -95,6 +149,8 @@ export async function createTidemarkApp(config: AppConfig, options: { logger?: L
         .setTitle('Tidemark')
         .setDescription('Integration watermarks from IntegrationStart, exact and with history.')
         .setVersion('1')
+        .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key (npm run apikey) as a bearer token.' }, 'bearer')
+        .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same API key, in X-API-Key.' }, 'apiKey')
         .build(),
     );
     SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });

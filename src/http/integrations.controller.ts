@@ -1,16 +1,22 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
+  ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiForbiddenResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiSecurity,
   ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { StateRepository } from '../persistence/state.repository';
 import { RunInProgressError, type IntegrationRecord } from '../persistence/types';
 import { IntegrationControlService } from '../runs/integration-control.service';
+import { RequireScope } from './auth/access.decorators';
 import { decodeIntegrationsCursor, decodeRunsCursor, encodeIntegrationsCursor, encodeRunsCursor } from './cursor';
 import { IntegrationPathParams, ListIntegrationsQuery, ListRunsQuery } from './dto/requests';
 import { IntegrationPage, IntegrationStateView, RunPage, RunView, toIntegrationView, toRunView } from './dto/views';
@@ -19,7 +25,12 @@ import { PROBLEM_TYPES, ProblemException } from './problem';
 const DEFAULT_LIMIT = 50;
 
 @ApiTags('integrations')
+@ApiBearerAuth('bearer')
+@ApiSecurity('apiKey')
 @ApiBadRequestResponse({ description: 'A parameter broke a rule (problem+json naming it).' })
+@ApiUnauthorizedResponse({ description: 'No API key, or an unknown one (problem+json, WWW-Authenticate).' })
+@ApiForbiddenResponse({ description: 'The key lacks the scope: `read` for GETs, `operate` for trigger, pause and resume.' })
+@ApiTooManyRequestsResponse({ description: 'More than RATE_LIMIT_PER_MINUTE requests from this key (problem+json, Retry-After).' })
 @Controller('integrations')
 export class IntegrationsController {
   constructor(
@@ -66,6 +77,7 @@ export class IntegrationsController {
   }
 
   @Post(':sourceSystemId/:integrationName/runs')
+  @RequireScope('operate')
   @HttpCode(201)
   @ApiOperation({ summary: 'Run the integration now; answers when the run has finished.' })
   @ApiCreatedResponse({ type: RunView, description: 'The finished run (succeeded or failed).' })
@@ -89,6 +101,7 @@ export class IntegrationsController {
   }
 
   @Post(':sourceSystemId/:integrationName/pause')
+  @RequireScope('operate')
   @HttpCode(200)
   @ApiOperation({ summary: 'Pause scheduled runs on every replica (manual runs still work).' })
   @ApiOkResponse({ type: IntegrationStateView })
@@ -97,6 +110,7 @@ export class IntegrationsController {
   }
 
   @Post(':sourceSystemId/:integrationName/resume')
+  @RequireScope('operate')
   @HttpCode(200)
   @ApiOperation({ summary: 'Resume scheduled runs from the next fire time after now.' })
   @ApiOkResponse({ type: IntegrationStateView })

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config';
+import { RunTelemetry } from '../observability/run-telemetry';
 import { StateRepository } from '../persistence/state.repository';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import type { AttemptRecord, IntegrationRef, RunCompletion, RunRecord, StartedRun, Watermark } from '../persistence/types';
@@ -41,6 +42,7 @@ export class RunService implements OnApplicationShutdown {
     private readonly repository: StateRepository,
     private readonly upstream: UpstreamClient,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly telemetry: RunTelemetry,
   ) {
     // Renew at a third of the lease so that two missed renewals still leave the lease held.
     this.leaseTimer = setInterval(() => void this.renewLeases(), Math.max(250, Math.floor(config.schedule.leaseMs / 3)));
@@ -64,7 +66,8 @@ export class RunService implements OnApplicationShutdown {
    */
   execute(started: StartedRun): Promise<RunResult> {
     const abort = new AbortController();
-    const done = this.executeTracked(started, abort.signal).finally(() => this.inFlight.delete(started.runId));
+    // Every line logged during the run carries runId, sourceSystemId and integrationName; its outcome is counted.
+    const done = this.telemetry.track(started, () => this.executeTracked(started, abort.signal)).finally(() => this.inFlight.delete(started.runId));
     this.inFlight.set(started.runId, { started, abort, done });
     return done;
   }
@@ -207,7 +210,10 @@ export class RunService implements OnApplicationShutdown {
     if (this.inFlight.size === 0) return;
     try {
       const lost = await this.repository.renewLeases(this.config.replicaId, [...this.inFlight.keys()], this.config.schedule.leaseMs);
-      for (const runId of lost) this.logger.warn(`run ${runId} no longer holds its lease; its result will not be written`);
+      for (const runId of lost) {
+        const integration = this.inFlight.get(runId)?.started.integration;
+        this.logger.warn({ msg: `run ${runId} no longer holds its lease; its result will not be written`, runId, sourceSystemId: integration?.sourceSystemId, integrationName: integration?.integrationName });
+      }
     } catch (error) {
       this.logger.warn(`lease renewal failed: ${(error as Error).message}`);
     }

@@ -70,14 +70,16 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
           nextFireTime,
         });
         for (const skipped of claim.skippedOverlap) {
-          this.logger.warn(
-            `tick ${skipped.scheduledFor.toISOString()} of ${skipped.integration.sourceSystemId}/${JSON.stringify(skipped.integration.integrationName)} skipped: the previous run is still going`,
-          );
+          this.logger.warn({
+            msg: `tick ${skipped.scheduledFor.toISOString()} of ${skipped.integration.sourceSystemId}/${JSON.stringify(skipped.integration.integrationName)} skipped: the previous run is still going`,
+            ...fieldsOf(skipped.integration),
+          });
         }
         for (const skipped of claim.skippedMisfire) {
-          this.logger.warn(
-            `missed tick ${skipped.scheduledFor.toISOString()} of ${skipped.integration.sourceSystemId}/${JSON.stringify(skipped.integration.integrationName)} skipped (misfire policy skip)`,
-          );
+          this.logger.warn({
+            msg: `missed tick ${skipped.scheduledFor.toISOString()} of ${skipped.integration.sourceSystemId}/${JSON.stringify(skipped.integration.integrationName)} skipped (misfire policy skip)`,
+            ...fieldsOf(skipped.integration),
+          });
         }
         for (const abandoned of claim.abandoned) this.logAbandoned(abandoned);
         for (const started of claim.started) void this.runs.execute(started);
@@ -93,9 +95,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   private logAbandoned(abandoned: { integration: { sourceSystemId: number; integrationName: string }; runId: string; replicaId: string | null }): void {
-    this.logger.warn(
-      `run ${abandoned.runId} of ${abandoned.integration.sourceSystemId}/${JSON.stringify(abandoned.integration.integrationName)} marked abandoned: replica ${abandoned.replicaId ?? 'unknown'} stopped renewing its lease`,
-    );
+    this.logger.warn({
+      msg: `run ${abandoned.runId} of ${abandoned.integration.sourceSystemId}/${JSON.stringify(abandoned.integration.integrationName)} marked abandoned: replica ${abandoned.replicaId ?? 'unknown'} stopped renewing its lease`,
+      runId: abandoned.runId,
+      ...fieldsOf(abandoned.integration),
+    });
   }
 
   private async pruneIfDue(): Promise<void> {
@@ -105,4 +109,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const pruned = await this.repository.pruneRunHistory(this.config.schedule.runHistoryDays, PRUNE_BATCH);
     if (pruned > 0) this.logger.log(`pruned ${pruned} run(s) older than ${this.config.schedule.runHistoryDays} days`);
   }
+}
+
+/** The integration's identity as structured log fields. */
+function fieldsOf(integration: { sourceSystemId: number; integrationName: string }): { sourceSystemId: number; integrationName: string } {
+  return { sourceSystemId: integration.sourceSystemId, integrationName: integration.integrationName };
 }
