@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SchedulerService } from '../../src/scheduler/scheduler.service';
+import { UpstreamSimulator } from '../../src/simulator';
+import { eventually, integrationPath, startApp, type RunningApp } from '../support/app';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+
+/** Scheduled runs through the whole app, restarts, the XML request format, and pause/resume. */
+describe('schedule e2e', () => {
+  let db: TestDatabase;
+  let simulator: UpstreamSimulator;
+  let upstream: string;
+  const key = { sourceSystemId: 41, integrationName: 'Rack Prices' };
+  const env = () => ({
+    DATABASE_URL: db.url,
+    UPSTREAM_BASE_URL: upstream,
+    UPSTREAM_FORMAT: 'xml',
+    INTEGRATIONS: JSON.stringify([{ ...key, cron: '* * * * * *', timeZone: 'America/Chicago' }]),
+  });
+
+  beforeAll(async () => {
+    db = await createTestDatabase('sched');
+    // Keyset ids beyond 2^53 prove that the scheduled path keeps them exact too.
+    simulator = new UpstreamSimulator({ pkStart: 9007199254740993n, timeZoneOffset: '-06:00' });
+    upstream = await simulator.start();
+  });
+
+  afterAll(async () => {
+    await simulator?.stop();
+    await db?.drop();
+  });
+
+  const state = async (app: RunningApp) => (await (await fetch(app.url + integrationPath(41, 'Rack Prices'))).json()) as Record<string, any>;
+
+  it('scheduled ticks store a watermark that moves forward, over the XML request format', async () => {
+    const app = await startApp(env());
+    try {
+      const first = await eventually(async () => {
+        const s = await state(app);
+        return s.maxSyncDateMaxPkId ? s : null;
+      }, 5_000);
+      expect(first.maxSyncDateMaxPkId).toBe('9007199254740993');
+      expect(first.maxSyncDateTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}-06:00$/);
+      expect(first.lastRun).toMatchObject({ trigger: 'schedule', outcome: 'succeeded' });
+      expect(first.schedule).toMatchObject({ cron: '* * * * * *', timeZone: 'America/Chicago' });
+      const later = await eventually(async () => {
+        const s = await state(app);
+        return BigInt(s.maxSyncDateMaxPkId) >= 9007199254740995n ? s : null;
+      }, 5_000);
+      expect(later.maxSyncDateTimeUtc > first.maxSyncDateTimeUtc).toBe(true);
+      // The strict DataContract reader in the simulator got the name and id from our XML body.
+      const calls = simulator.calls.filter((c) => c.integrationName === key.integrationName);
+      expect(calls.length).toBeGreaterThanOrEqual(3);
+      expect(calls.every((c) => c.format === 'xml' && c.sourceSystemId === 41)).toBe(true);
+      expect(calls[0].headers['content-type']).toMatch(/^application\/xml/);
+      expect(calls[0].headers.accept).toMatch(/^application\/xml/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('loses nothing across a stop and a start', async () => {
+    const first = await startApp(env());
+    let before: Record<string, any>;
+    let runsBefore: Array<Record<string, any>>;
+    try {
+      first.tidemark.app.get(SchedulerService).stop();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      before = await state(first);
+      runsBefore = ((await (await fetch(`${first.url}${integrationPath(41, 'Rack Prices')}/runs?limit=200`)).json()) as any).items;
+    } finally {
+      await first.close();
+    }
+    const second = await startApp({ ...env(), INTEGRATIONS: JSON.stringify([{ ...key, cron: '0 0 0 1 1 *', timeZone: 'America/Chicago' }]) });
+    try {
+      const after = await state(second);
+      for (const name of ['maxSyncDateTime', 'maxSyncDateTimeUtc', 'maxSyncDateMaxPkId', 'sourceId', 'customDatabaseValues', 'lastRunStartDateTime', 'lastSucceededAt']) {
+        expect([name, after[name]]).toStrictEqual([name, before[name]]);
+      }
+      const runsAfter = ((await (await fetch(`${second.url}${integrationPath(41, 'Rack Prices')}/runs?limit=200`)).json()) as any).items;
+      expect(runsAfter.map((r: any) => [r.id, r.outcome, r.watermarkAfter])).toStrictEqual(runsBefore.map((r) => [r.id, r.outcome, r.watermarkAfter]));
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('pause stops scheduled runs on every replica but still allows a manual run; resume restarts them', async () => {
+    const app = await startApp(env());
+    const other = await startApp(env());
+    try {
+      const paused = await fetch(`${app.url}${integrationPath(41, 'Rack Prices')}/pause`, { method: 'POST' });
+      expect(paused.status).toBe(200);
+      expect(((await paused.json()) as any).paused).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const calls = simulator.callCount(key);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      expect(simulator.callCount(key)).toBe(calls);
+      const manual = await fetch(`${other.url}${integrationPath(41, 'Rack Prices')}/runs`, { method: 'POST' });
+      expect(manual.status).toBe(201);
+      expect(((await manual.json()) as any).outcome).toBe('succeeded');
+      expect(simulator.callCount(key)).toBe(calls + 1);
+      expect((await state(other)).paused).toBe(true);
+
+      const resumed = await fetch(`${other.url}${integrationPath(41, 'Rack Prices')}/resume`, { method: 'POST' });
+      expect(((await resumed.json()) as any).paused).toBe(false);
+      await eventually(async () => simulator.callCount(key) >= calls + 3, 5_000);
+    } finally {
+      await app.close();
+      await other.close();
+    }
+  });
+});
