@@ -1,3 +1,4 @@
+import { INTEGRATION_NAME_MAX_LENGTH, INTEGRATION_NAME_PATTERN } from '../config';
 import { ProblemException } from './problem';
 
 /**
@@ -26,7 +27,9 @@ export function decodeIntegrationsCursor(text: string): IntegrationsCursor {
     (value[1] as number) <= 2147483647 &&
     typeof value[2] === 'string' &&
     value[2].length > 0 &&
-    value[2].length <= 256
+    value[2].length <= INTEGRATION_NAME_MAX_LENGTH &&
+    // Configured names have no control characters, and Postgres text can't hold NUL (a query with one fails).
+    INTEGRATION_NAME_PATTERN.test(value[2])
   ) {
     return { sourceSystemId: value[1] as number, integrationName: value[2] };
   }

@@ -68,21 +68,23 @@ const TITLES: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   406: 'Not Acceptable',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Content Too Large',
   414: 'URI Too Long',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
 
-function titleFor(status: number): string {
+export function titleFor(status: number): string {
   return TITLES[status] ?? (status >= 500 ? 'Server Error' : 'Client Error');
 }
 
 /** The request path as a problem `instance`, cut short and without the query string (which may hold a cursor). */
-function safeInstance(url: string | undefined): string {
+export function safeInstance(url: string | undefined): string {
   const path = (url ?? '/').split('?')[0];
   return path.length > 512 ? `${path.slice(0, 512)}…` : path;
 }

@@ -32,6 +32,9 @@ describe('facade e2e: vectors through the whole app', () => {
       DATABASE_URL: db.url,
       UPSTREAM_BASE_URL: upstream,
       UPSTREAM_TIMEOUT_MS: '2000',
+      // This file makes many failing runs in a row on purpose; the breaker has its own tests.
+      UPSTREAM_BREAKER_THRESHOLD: '1000',
+      UPSTREAM_RETRY_BASE_MS: '10',
       INTEGRATIONS: JSON.stringify(IDENTITIES.map((i) => ({ ...i, cron: NEVER }))),
     });
   });

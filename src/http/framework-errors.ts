@@ -1,0 +1,93 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { FastifyError, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import { safeInstance, titleFor } from './problem-details.filter';
+import type { ProblemDetails } from './problem';
+
+const PROBLEM_JSON = 'application/problem+json; charset=utf-8';
+
+/** Nest's request hook for its built-in security features (CORS headers), as the FastifyAdapter keeps it. */
+type SecurityHookHolder = { securityHook?: (request: FastifyRequest, response: ServerResponse) => unknown };
+
+/**
+ * Fastify server options that answer, as problem+json, the errors Fastify raises where neither Nest's exception
+ * filters nor Fastify's error handler (as set by Nest) are reached:
+ * - `frameworkErrors`: the router refused the URL before routing, e.g. a path that is not percent-encoded UTF-8
+ *   (`%FF`, `%C3%28`, a lone `%`), 400, or a path parameter longer than `maxParamLength`, 414.
+ * - `clientErrorHandler`: Node's HTTP parser refused the request itself (raw non-ASCII bytes in the request line,
+ *   an unknown method, malformed headers: 400; request line plus headers over 16 KiB: 431; request timeout: 408).
+ *
+ * Spread them into the FastifyAdapter options. `adapter` (read when an error happens, so it may be the adapter
+ * being constructed) lets Nest's security hook still add its headers (CORS) to router errors, as Nest's own
+ * `frameworkErrors` does.
+ */
+export function problemServerOptions(adapter?: () => unknown): Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler'> {
+  return {
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      try {
+        (adapter?.() as SecurityHookHolder | undefined)?.securityHook?.(request, reply.raw);
+      } catch {
+        // The request is refused either way; `request.params` and `request.query` are null here.
+      }
+      const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode <= 599 ? error.statusCode : 400;
+      if (status >= 500) request.log.error({ err: error }, `${request.method} ${safeInstance(request.url)} → ${status}`);
+      const problem: ProblemDetails = {
+        type: 'about:blank',
+        title: titleFor(status),
+        status,
+        detail: frameworkErrorDetail(error, status),
+        instance: safeInstance(request.url),
+      };
+      void reply.code(status).header('content-type', PROBLEM_JSON).send(JSON.stringify(problem));
+    },
+    clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => {
+      // A reset connection has no one to answer (https://nodejs.org/api/http.html#event-clienterror).
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const problem: ProblemDetails = { type: 'about:blank', title: titleFor(status), status, detail: clientErrorDetail(status) };
+      const body = JSON.stringify(problem);
+      // Not when a response on this connection has already started (Node's own handler checks the same).
+      const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+      if (socket.writable && !started) {
+        socket.write(
+          `HTTP/1.1 ${status} ${titleFor(status)}\r\nContent-Type: ${PROBLEM_JSON}\r\n` +
+            `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      }
+      socket.destroy(error);
+    },
+  };
+}
+
+function frameworkErrorDetail(error: FastifyError, status: number): string {
+  if (error.code === 'FST_ERR_BAD_URL') return 'The URL path is not valid percent-encoded UTF-8.';
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return 'A path parameter is too long.';
+  return status >= 500 ? 'The request could not be routed; it has been logged.' : 'The request URL could not be routed.';
+}
+
+function clientErrorDetail(status: number): string {
+  if (status === 408) return 'The request was not received in time.';
+  if (status === 431) return 'The request line and headers are too large.';
+  return 'The request is not valid HTTP/1.1 (request line, method or headers).';
+}
+
+/**
+ * Answers CONNECT (which Node hands to the server's `connect` event, never to Fastify, and closes without a word
+ * when nobody listens) with a 405 problem. Listen with `server.on('connect', refuseConnect)`.
+ */
+export function refuseConnect(request: IncomingMessage, socket: Duplex): void {
+  const problem: ProblemDetails = {
+    type: 'about:blank',
+    title: titleFor(405),
+    status: 405,
+    detail: 'CONNECT is not supported.',
+    instance: safeInstance(request.url),
+  };
+  const body = JSON.stringify(problem);
+  socket.on('error', () => undefined);
+  socket.end(
+    `HTTP/1.1 405 ${titleFor(405)}\r\nAllow: GET, HEAD, POST\r\nContent-Type: ${PROBLEM_JSON}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
