@@ -3,6 +3,7 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
 import type { Params as LoggerParams } from 'nestjs-pino';
 import type { DataSource } from 'typeorm';
+import { StateCache } from './cache/state-cache';
 import { ConfigModule, type AppConfig } from './config';
 import { AccessModule } from './http/auth/access.module';
 import { HealthController } from './http/health.controller';
@@ -40,21 +41,33 @@ export class AppModule {
         UpstreamModule.register({
           baseUrl: upstreamBaseUrl,
           format: config.upstream.format,
+          // One deadline for the whole call: every attempt, the waits between them and token requests.
           timeoutMs: config.upstream.timeoutMs,
+          connectTimeoutMs: config.upstream.connectTimeoutMs,
           defaultTimeZone: config.upstream.timeZone,
           auth: upstreamAuth(config),
           maxBodyBytes: config.upstream.maxBodyBytes,
+          retry: {
+            maxAttempts: config.upstream.retry.maxAttempts,
+            baseMs: config.upstream.retry.baseMs,
+            maxMs: config.upstream.retry.maxMs,
+          },
+          breaker: {
+            threshold: config.upstream.breaker.threshold,
+            halfOpenAfterMs: config.upstream.breaker.halfOpenAfterMs,
+          },
         }),
       ],
       controllers: [IntegrationsController, HealthController],
-      providers: [RunService, SchedulerService, IntegrationControlService, ShutdownState, ShutdownCoordinator],
+      providers: [RunService, SchedulerService, IntegrationControlService, ShutdownState, ShutdownCoordinator, StateCache],
     };
   }
 }
 
-/** Until the token flow lands in the upstream client, client_credentials is refused at boot rather than ignored. */
+/**
+ * The config's upstream auth is what the client takes, client_credentials included (a null tokenUrl
+ * means `{base}/api/token/authorize`; the client fetches, caches and refreshes the token itself).
+ */
 function upstreamAuth(config: AppConfig) {
-  const auth = config.upstream.auth;
-  if (auth.kind === 'client_credentials') throw new Error('UPSTREAM_AUTH=client_credentials is not supported by this build');
-  return auth;
+  return config.upstream.auth;
 }

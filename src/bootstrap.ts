@@ -13,7 +13,9 @@ import { UpstreamSimulator } from './simulator/upstream-simulator';
 import type { AppConfig } from './config';
 import { ApiKeyAuthenticator } from './http/auth/api-key.authenticator';
 import { protectDocs } from './http/auth/docs-access';
+import { problemServerOptions, refuseConnect } from './http/framework-errors';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
+import { FastReadPath } from './http/fast-read';
 import { createValidationPipe } from './http/validation';
 import { ShutdownCoordinator } from './lifecycle/shutdown.coordinator';
 import { REQUEST_ID_HEADER, createLoggerParams, requestIdFor } from './observability/logging';
@@ -98,13 +100,18 @@ export async function createTidemarkApp(
     const applied = await runMigrationsLocked(dataSource);
     if (applied.length > 0) log.log(`applied migrations: ${applied.join(', ')}`);
 
-    const adapter = new FastifyAdapter({
+    const adapter: FastifyAdapter = new FastifyAdapter({
       // Names are up to 256 characters, and a percent-encoded non-ASCII character takes up to 12.
       routerOptions: { maxParamLength: 4096 },
       bodyLimit: 64 * 1024,
       // One id per request for Fastify, pino-http's log lines and the echoed X-Request-Id.
       genReqId: requestIdFor,
+      // Bad percent-encoding, over-long parameters and unparsable requests as problem+json too.
+      ...problemServerOptions(() => adapter),
     });
+    // Cached hot reads are answered before Nest's middleware; armed once the app is initialized.
+    const fastReads = new FastReadPath();
+    adapter.getInstance().addHook('onRequest', fastReads.hook);
     const app = await NestFactory.create<NestFastifyApplication>(
       AppModule.register({ config, upstreamBaseUrl, dataSource, loggerParams }),
       adapter,
@@ -113,6 +120,7 @@ export async function createTidemarkApp(
     if (appLogger === pinoLogger) app.useLogger(app.get(PinoNestLogger));
     else app.flushLogs();
     const fastify = app.getHttpAdapter().getInstance();
+    fastify.server.on('connect', refuseConnect);
     fastify.addHook('onRequest', async (request, reply) => {
       void reply.header(REQUEST_ID_HEADER, request.id);
     });
@@ -155,6 +163,7 @@ export async function createTidemarkApp(
     );
     SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
     await app.init();
+    await fastReads.arm(app, config, !silent && ['info', 'debug', 'trace'].includes(config.observability.logLevel));
 
     return {
       app,

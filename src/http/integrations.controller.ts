@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -13,14 +13,17 @@ import {
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { StateCache, type Rendered } from '../cache/state-cache';
 import { StateRepository } from '../persistence/state.repository';
 import { RunInProgressError, type IntegrationRecord } from '../persistence/types';
 import { IntegrationControlService } from '../runs/integration-control.service';
 import { RequireScope } from './auth/access.decorators';
-import { decodeIntegrationsCursor, decodeRunsCursor, encodeIntegrationsCursor, encodeRunsCursor } from './cursor';
+import { decodeIntegrationsCursor, decodeRunsCursor, encodeRunsCursor } from './cursor';
 import { IntegrationPathParams, ListIntegrationsQuery, ListRunsQuery } from './dto/requests';
 import { IntegrationPage, IntegrationStateView, RunPage, RunView, toIntegrationView, toRunView } from './dto/views';
 import { PROBLEM_TYPES, ProblemException } from './problem';
+import { CACHE_CONTROL, JSON_CONTENT_TYPE, etagMatches, renderIntegration, renderPage } from './rendered';
 
 const DEFAULT_LIMIT = 50;
 
@@ -36,31 +39,37 @@ export class IntegrationsController {
   constructor(
     private readonly repository: StateRepository,
     private readonly control: IntegrationControlService,
+    private readonly cache: StateCache,
   ) {}
 
   @Get()
   @ApiOperation({ summary: 'List integration states, ordered by sourceSystemId then integrationName.' })
-  @ApiOkResponse({ type: IntegrationPage })
-  async list(@Query() query: ListIntegrationsQuery): Promise<IntegrationPage> {
+  @ApiOkResponse({ type: IntegrationPage, description: 'With a strong ETag; If-None-Match with it answers 304.' })
+  async list(
+    @Query() query: ListIntegrationsQuery,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Buffer | undefined> {
     const limit = query.limit ? Number(query.limit) : DEFAULT_LIMIT;
-    const page = await this.repository.listIntegrations({
-      limit,
-      sourceSystemId: query.sourceSystemId === undefined ? undefined : Number(query.sourceSystemId),
-      after: query.cursor === undefined ? undefined : decodeIntegrationsCursor(query.cursor),
-    });
-    const last = page.items.at(-1);
-    return {
-      items: page.items.map(toIntegrationView),
-      nextCursor: page.hasMore && last ? encodeIntegrationsCursor(last) : null,
-    };
+    const sourceSystemId = query.sourceSystemId === undefined ? undefined : Number(query.sourceSystemId);
+    const after = query.cursor === undefined ? undefined : decodeIntegrationsCursor(query.cursor);
+    const cached = await this.cache.page(request.url, () => this.repository.listIntegrations({ limit, sourceSystemId, after }));
+    return respond(request, reply, (cached.rendered ??= renderPage(cached.page)));
   }
 
   @Get(':sourceSystemId/:integrationName')
   @ApiOperation({ summary: "One integration's state: the last IntegrationStatusDTO, its watermark, schedule and last run." })
-  @ApiOkResponse({ type: IntegrationStateView })
+  @ApiOkResponse({ type: IntegrationStateView, description: 'With a strong ETag; If-None-Match with it answers 304.' })
   @ApiNotFoundResponse({ description: 'No such integration.' })
-  async get(@Param() params: IntegrationPathParams): Promise<IntegrationStateView> {
-    return toIntegrationView(await this.find(params));
+  async get(
+    @Param() params: IntegrationPathParams,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Buffer | undefined> {
+    const cached = await this.cache.integration(Number(params.sourceSystemId), params.integrationName);
+    if (!cached) throw notFound(params);
+    this.cache.rememberIntegrationUrl(request.url, cached);
+    return respond(request, reply, (cached.rendered ??= renderIntegration(cached.record)));
   }
 
   @Get(':sourceSystemId/:integrationName/runs')
@@ -120,11 +129,24 @@ export class IntegrationsController {
 
   private async find(params: IntegrationPathParams): Promise<IntegrationRecord> {
     const record = await this.repository.findIntegration(Number(params.sourceSystemId), params.integrationName);
-    if (!record) {
-      throw ProblemException.notFound(
-        `no integration with sourceSystemId ${params.sourceSystemId} and integrationName ${JSON.stringify(params.integrationName)}`,
-      );
-    }
+    if (!record) throw notFound(params);
     return record;
   }
+}
+
+function notFound(params: IntegrationPathParams): ProblemException {
+  return ProblemException.notFound(
+    `no integration with sourceSystemId ${params.sourceSystemId} and integrationName ${JSON.stringify(params.integrationName)}`,
+  );
+}
+
+/** Answers a rendered state: 304 when the client holds it already (If-None-Match), else the body. */
+function respond(request: FastifyRequest, reply: FastifyReply, rendered: Rendered): Buffer | undefined {
+  void reply.header('etag', rendered.etag).header('cache-control', CACHE_CONTROL);
+  if (etagMatches(request.headers['if-none-match'], rendered.etag)) {
+    void reply.code(304);
+    return undefined;
+  }
+  void reply.header('content-type', JSON_CONTENT_TYPE);
+  return rendered.body;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import pino, { type DestinationStream, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
@@ -103,5 +104,8 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
     ],
     // `PinoLogger.assign` (the API key name, set by the auth guard) also reaches the request completion line.
     assignResponse: true,
+    // nestjs-pino's default route, "{/*splat}", reaches @fastify/middie 9.3 as "/{/*splat}", which matches no
+    // request: without this, the request logger never runs on Fastify.
+    forRoutes: [{ path: '/{*splat}', method: RequestMethod.ALL }],
   };
 }

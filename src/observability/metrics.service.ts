@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '../config';
 import type { IntegrationStateRow } from '../persistence/metrics.repository';
+import { UpstreamBreakerRegistry, type UpstreamBreakerState } from '../upstream/breaker';
 import { IntegrationStates } from './integration-states';
 
 const INTEGRATION_LABELS = ['source_system_id', 'integration_name'] as const;
@@ -9,6 +11,8 @@ type IntegrationLabel = (typeof INTEGRATION_LABELS)[number];
 
 /** Run durations span a fast answer to a slow upstream with retries, s. */
 const RUN_DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const BREAKER_STATES: UpstreamBreakerState[] = ['closed', 'open', 'half_open'];
+
 /** One HTTP exchange with the upstream, body included, s. */
 const UPSTREAM_DURATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -23,6 +27,8 @@ const UPSTREAM_DURATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
  *   after RUN_HISTORY_DAYS, and a counter that goes down reads as a reset and corrupts `rate()`.
  * - Shared state is read from Postgres at scrape time (cached {@link STATE_CACHE_MS}) in `collect()` callbacks, so
  *   every replica reports the same per-integration gauges whichever replica executed the runs.
+ * The upstream circuit breaker is per process (each replica has its own, per upstream base URL), so its state is
+ * this replica's.
  */
 @Injectable()
 export class MetricsService {
@@ -38,6 +44,7 @@ export class MetricsService {
 
   constructor(
     private readonly states: IntegrationStates,
+    private readonly moduleRef: ModuleRef,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     collectDefaultMetrics({ register: this.registry });
@@ -82,12 +89,18 @@ export class MetricsService {
     this.sharedGauge('tidemark_last_success_timestamp_seconds', 'When the last successful run finished, Unix time in seconds. Absent before the first success.', (row) => row.lastSucceededAtSeconds);
     this.sharedGauge('tidemark_consecutive_failures', 'Failed runs since the last success.', (row) => row.consecutiveFailures);
     this.sharedGauge('tidemark_integration_paused', '1 while scheduled runs of the integration are paused.', (row) => (row.paused ? 1 : 0));
-    const threshold = config.upstream.breaker.threshold;
-    this.sharedGauge(
-      'tidemark_circuit_breaker_open',
-      `1 while the integration's circuit breaker is open or half-open: at least UPSTREAM_BREAKER_THRESHOLD (${threshold}) consecutive failed runs.`,
-      (row) => (row.consecutiveFailures >= threshold ? 1 : 0),
-    );
+    new Gauge({
+      name: 'tidemark_upstream_breaker_state',
+      help: `This replica's circuit breaker for each upstream: 1 for its current state (closed, open or half_open), 0 for the others. It opens after UPSTREAM_BREAKER_THRESHOLD (${config.upstream.breaker.threshold}) failed runs in a row.`,
+      labelNames: ['upstream', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const breaker of metrics.breakerRegistry()?.snapshots() ?? []) {
+          for (const state of BREAKER_STATES) this.set({ upstream: breaker.baseUrl, state }, breaker.state === state ? 1 : 0);
+        }
+      },
+    });
     new Counter({
       name: 'tidemark_watermark_regressions_total',
       help: 'Recorded runs whose watermark moved backwards (within the kept run history).',
@@ -118,6 +131,15 @@ export class MetricsService {
     const labels = labelsOf(integration);
     this.runsTotal.inc({ ...labels, trigger, outcome });
     this.runDuration.observe({ ...labels, outcome }, durationSeconds);
+  }
+
+  /** The upstream module's breakers; looked up lazily because that module keeps them to itself. */
+  private breakerRegistry(): UpstreamBreakerRegistry | null {
+    try {
+      return this.moduleRef.get(UpstreamBreakerRegistry, { strict: false });
+    } catch {
+      return null;
+    }
   }
 
   private sharedGauge(name: string, help: string, value: (row: IntegrationStateRow) => number | null): void {

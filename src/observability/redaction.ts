@@ -87,7 +87,7 @@ export function scrubValue(value: unknown, secrets: readonly string[], depth = 0
 
 /**
  * The secret values in the configuration, as logs must never show them: the upstream token, password and client
- * secret, the userinfo of the database and upstream URLs (raw and percent-decoded), and the Basic credentials
+ * secret, the passwords in the database and upstream URLs (raw and percent-decoded), and the Basic credentials
  * built from them. Values shorter than 4 characters are left out (they would mangle ordinary words and can't be
  * recovered from a log line anyway). Longest first, so that a secret containing another is cut whole.
  */
@@ -105,16 +105,9 @@ export function secretValuesOf(config: AppConfig): string[] {
     if (!url) continue;
     try {
       const parsed = new URL(url);
-      for (const part of [parsed.username, parsed.password]) {
-        if (!part) continue;
-        values.push(part);
-        try {
-          values.push(decodeURIComponent(part));
-        } catch {
-          // not percent-encoded text; the raw form is enough
-        }
-      }
+      // The user name is left to the URL pattern: cut out of every text, a name like "postgres" would mangle words.
       if (parsed.password) {
+        values.push(parsed.password, safeDecode(parsed.password));
         values.push(Buffer.from(`${safeDecode(parsed.username)}:${safeDecode(parsed.password)}`).toString('base64'));
       }
     } catch {

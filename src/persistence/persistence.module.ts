@@ -13,7 +13,7 @@ export class PersistenceModule implements OnApplicationShutdown {
     return {
       module: PersistenceModule,
       providers: [{ provide: TIDEMARK_DATA_SOURCE, useValue: dataSource }, StateRepository, MetricsRepository],
-      exports: [StateRepository, MetricsRepository],
+      exports: [StateRepository, MetricsRepository, TIDEMARK_DATA_SOURCE],
     };
   }
 

@@ -18,6 +18,13 @@ import {
 
 export const TIDEMARK_DATA_SOURCE = Symbol('TIDEMARK_DATA_SOURCE');
 
+/**
+ * Channel of the state notifications: every transaction that changes served state (an integration's `version`)
+ * sends `NOTIFY tidemark_state, '<id>,<id>,…'` (or `'*'` when any row may have changed), delivered on commit, so
+ * that every replica's read cache drops exactly what changed.
+ */
+export const STATE_CHANNEL = 'tidemark_state';
+
 /** Serializes config syncs from replicas that boot together (a transaction-level advisory lock). */
 const CONFIG_SYNC_LOCK_KEY = 7_466_108_272;
 
@@ -67,6 +74,8 @@ export class StateRepository {
   async syncIntegrations(configs: IntegrationConfig[], nextFireTime: NextFireTime): Promise<void> {
     await this.dataSource.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [CONFIG_SYNC_LOCK_KEY]);
+      // Rows are locked in id order, the order batched finishes lock them in, so the two can't deadlock.
+      await tx.query('SELECT 1 FROM integration ORDER BY id FOR UPDATE');
       const now = await dbNow(tx);
       await tx.query(
         `INSERT INTO integration (source_system_id, integration_name, cron, time_zone, misfire_policy, enabled, next_fire_at)
@@ -101,6 +110,7 @@ export class StateRepository {
            SELECT * FROM unnest($1::int[], $2::text[]))`,
         [configs.map((c) => c.sourceSystemId), configs.map((c) => c.integrationName)],
       );
+      await notifyChanged(tx, '*');
     });
   }
 
@@ -232,6 +242,7 @@ export class StateRepository {
           [abandonRunIds],
         );
       }
+      await notifyChanged(tx, ids);
       return result;
     });
   }
@@ -265,6 +276,7 @@ export class StateRepository {
          WHERE id = $1`,
         [ref.id, replicaId, run.id, now, leaseMs],
       );
+      await notifyChanged(tx, [ref.id]);
       return { runId: run.id as string, integration: ref, trigger: 'manual', scheduledFor: null, watermarkBefore: before };
     });
   }
@@ -334,7 +346,108 @@ export class StateRepository {
           [started.integration.id, started.runId, completion.outcome === 'failed'],
         );
       }
+      await notifyChanged(tx, [started.integration.id]);
       return { applied: true, finished: toRun(run) };
+    });
+  }
+
+  /**
+   * Finishes many runs in one transaction (group commit): the same writes as {@link finishRun} for each, so each
+   * run's row and its integration's state still commit together, and one commit serves the batch. Integration rows
+   * are locked in id order. A run that is no longer `running` is left alone and answered `applied: false`.
+   * If the transaction fails, none of the batch is written and the error is thrown: callers that can't tell a bad
+   * run from a bad batch retry the runs one by one with {@link finishRun}.
+   * @param items at most one run per integration
+   * @returns one result per item, in order
+   */
+  async finishRuns(
+    items: ReadonlyArray<{ started: StartedRun; completion: RunCompletion }>,
+  ): Promise<Array<{ applied: boolean; finished: RunRecord | null }>> {
+    if (items.length === 0) return [];
+    const integrationIds = items.map((item) => item.started.integration.id);
+    if (new Set(integrationIds).size !== integrationIds.length) {
+      throw new Error('finishRuns: a batch holds at most one run per integration');
+    }
+    return this.dataSource.transaction(async (tx) => {
+      await tx.query(`SELECT 1 FROM integration WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [integrationIds]);
+      const column = <T>(pick: (item: { started: StartedRun; completion: RunCompletion }) => T) => items.map(pick);
+      const succeeded = (c: RunCompletion): c is Extract<RunCompletion, { outcome: 'succeeded' }> => c.outcome === 'succeeded';
+      const runs = await returning(
+        tx,
+        `UPDATE run r SET outcome = u.outcome, finished_at = clock_timestamp(), error_code = u.error_code, error = u.error,
+           http_status = u.http_status, watermark_after = u.watermark_after, status = u.status, attempts = u.attempts,
+           outcome_unknown_retried = u.outcome_unknown_retried, watermark_regressed = u.watermark_regressed
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::jsonb[], $7::jsonb[], $8::jsonb[],
+                     $9::boolean[], $10::boolean[])
+           AS u(id, outcome, error_code, error, http_status, watermark_after, status, attempts, outcome_unknown_retried,
+                watermark_regressed)
+         WHERE r.id = u.id AND r.outcome = 'running'
+         RETURNING ${RUN_COLUMNS}`,
+        [
+          column((i) => i.started.runId),
+          column((i) => i.completion.outcome),
+          column((i) => (succeeded(i.completion) ? null : i.completion.errorCode)),
+          column((i) => (succeeded(i.completion) ? null : i.completion.error)),
+          column((i) => i.completion.httpStatus),
+          column((i) => (succeeded(i.completion) ? JSON.stringify(watermarkOf(i.completion.status)) : null)),
+          column((i) => (succeeded(i.completion) ? JSON.stringify(i.completion.status) : null)),
+          column((i) => JSON.stringify(i.completion.attempts)),
+          column((i) => i.completion.outcomeUnknownRetried),
+          column((i) => (succeeded(i.completion) ? i.completion.watermarkRegressed : false)),
+        ],
+      );
+      const finishedById = new Map(runs.map((row) => [row.id as string, toRun(row)]));
+      const applied = items.filter((item) => finishedById.has(item.started.runId));
+      const wins = applied.filter((item) => succeeded(item.completion));
+      const losses = applied.filter((item) => !succeeded(item.completion));
+      if (wins.length > 0) {
+        const statuses = wins.map((item) => (item.completion as Extract<RunCompletion, { outcome: 'succeeded' }>).status);
+        await tx.query(
+          `UPDATE integration i SET
+             last_status = u.status, max_sync_date_time = u.max_sync_date_time, max_sync_date_time_utc = u.max_sync_date_time_utc,
+             max_sync_at = u.max_sync_at, max_sync_pk_id = u.max_sync_pk_id, custom_database_values = u.custom_database_values,
+             last_succeeded_at = clock_timestamp(), consecutive_failures = 0, last_run_id = u.run_id,
+             version = i.version + 1, updated_at = clock_timestamp(),
+             lease_owner = CASE WHEN i.lease_run_id = u.run_id THEN NULL ELSE i.lease_owner END,
+             lease_expires_at = CASE WHEN i.lease_run_id = u.run_id THEN NULL ELSE i.lease_expires_at END,
+             lease_run_id = CASE WHEN i.lease_run_id = u.run_id THEN NULL ELSE i.lease_run_id END
+           FROM unnest($1::bigint[], $2::bigint[], $3::jsonb[], $4::text[], $5::text[], $6::timestamptz[], $7::bigint[], $8::jsonb[])
+             AS u(id, run_id, status, max_sync_date_time, max_sync_date_time_utc, max_sync_at, max_sync_pk_id, custom_database_values)
+           WHERE i.id = u.id`,
+          [
+            wins.map((item) => item.started.integration.id),
+            wins.map((item) => item.started.runId),
+            statuses.map((status) => JSON.stringify(status)),
+            statuses.map((status) => status.maxSyncDateTime),
+            statuses.map((status) => status.maxSyncDateTimeUtc),
+            statuses.map((status) => (status.maxSyncDateTimeUtc === null ? null : floorToMicroseconds(status.maxSyncDateTimeUtc))),
+            statuses.map((status) => status.maxSyncDateMaxPkId),
+            statuses.map((status) => (status.customDatabaseValues === null ? null : JSON.stringify(status.customDatabaseValues))),
+          ],
+        );
+      }
+      if (losses.length > 0) {
+        await tx.query(
+          `UPDATE integration i SET
+             consecutive_failures = i.consecutive_failures + CASE WHEN u.failed THEN 1 ELSE 0 END,
+             last_run_id = u.run_id, version = i.version + 1, updated_at = clock_timestamp(),
+             lease_owner = CASE WHEN i.lease_run_id = u.run_id THEN NULL ELSE i.lease_owner END,
+             lease_expires_at = CASE WHEN i.lease_run_id = u.run_id THEN NULL ELSE i.lease_expires_at END,
+             lease_run_id = CASE WHEN i.lease_run_id = u.run_id THEN NULL ELSE i.lease_run_id END
+           FROM unnest($1::bigint[], $2::bigint[], $3::boolean[]) AS u(id, run_id, failed)
+           WHERE i.id = u.id`,
+          [
+            losses.map((item) => item.started.integration.id),
+            losses.map((item) => item.started.runId),
+            losses.map((item) => item.completion.outcome === 'failed'),
+          ],
+        );
+      }
+      if (applied.length > 0) await notifyChanged(tx, applied.map((item) => item.started.integration.id));
+      return items.map((item) => {
+        const finished = finishedById.get(item.started.runId) ?? null;
+        return { applied: finished !== null, finished };
+      });
     });
   }
 
@@ -373,6 +486,7 @@ export class StateRepository {
          WHERE id = ANY($1::bigint[])`,
         [rows.map((r) => r.id)],
       );
+      await notifyChanged(tx, rows.map((r) => r.id as string));
       return rows.map((r) => ({ integration: toRef(r), runId: r.lease_run_id as string, replicaId: r.lease_owner as string }));
     });
   }
@@ -395,12 +509,27 @@ export class StateRepository {
 
   /** Sets or clears `paused`; on resume the next fire time starts from `resumeFrom` so no backlog is replayed. */
   async setPaused(ref: IntegrationRef, paused: boolean, nextFireAt: Date | null): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE integration SET paused = $2, next_fire_at = COALESCE($3, next_fire_at), version = version + 1,
-         updated_at = now()
-       WHERE id = $1`,
-      [ref.id, paused, nextFireAt?.toISOString() ?? null],
+    await this.dataSource.transaction(async (tx) => {
+      await tx.query(
+        `UPDATE integration SET paused = $2, next_fire_at = COALESCE($3, next_fire_at), version = version + 1,
+           updated_at = now()
+         WHERE id = $1`,
+        [ref.id, paused, nextFireAt?.toISOString() ?? null],
+      );
+      await notifyChanged(tx, [ref.id]);
+    });
+  }
+
+  /**
+   * Milliseconds from now (database clock) until the earliest next fire time of an enabled, unpaused integration;
+   * negative when one is already due, null when none is scheduled. The ticker sleeps until then.
+   */
+  async msUntilNextDue(): Promise<number | null> {
+    const [row]: Row[] = await this.dataSource.query(
+      `SELECT (EXTRACT(EPOCH FROM (min(next_fire_at) - now())) * 1000)::float8 AS ms
+       FROM integration WHERE enabled AND NOT paused`,
     );
+    return row?.ms === null || row?.ms === undefined ? null : Number(row.ms);
   }
 
   /** The database's clock, for callers that compute schedules against it. */
@@ -472,6 +601,32 @@ async function returning(tx: EntityManager, text: string, params: unknown[]): Pr
     return result[0] as Row[];
   }
   return result as Row[];
+}
+
+/** Longest NOTIFY payload sent; Postgres allows 8000 bytes. */
+const NOTIFY_PAYLOAD_MAX = 7_900;
+
+/**
+ * Tells every replica's read cache, on commit, which integrations changed (`'*'`: any may have). Ids are sent as
+ * comma-separated decimals, split over as many notifications as the payload limit needs.
+ */
+async function notifyChanged(tx: EntityManager, ids: readonly string[] | '*'): Promise<void> {
+  if (ids === '*') {
+    await tx.query('SELECT pg_notify($1, $2)', [STATE_CHANNEL, '*']);
+    return;
+  }
+  const payloads: string[] = [];
+  let current = '';
+  for (const id of ids) {
+    if (current.length + id.length + 1 > NOTIFY_PAYLOAD_MAX) {
+      payloads.push(current);
+      current = '';
+    }
+    current = current ? `${current},${id}` : id;
+  }
+  if (current) payloads.push(current);
+  if (payloads.length === 0) return;
+  await tx.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [STATE_CHANNEL, payloads]);
 }
 
 async function dbNow(tx: EntityManager): Promise<Date> {

@@ -5,6 +5,7 @@ import { StateRepository } from '../persistence/state.repository';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import type { AttemptRecord, IntegrationRef, RunCompletion, RunRecord, StartedRun, Watermark } from '../persistence/types';
 import type { IntegrationStatus } from '../upstream/integration-status';
+import { FinishBatcher } from './finish-batcher';
 import { isRegression } from './watermark';
 import { UpstreamClient } from '../upstream/upstream.client';
 import { UpstreamError } from '../upstream/errors';
@@ -25,6 +26,8 @@ interface InFlightRun {
   started: StartedRun;
   abort: AbortController;
   done: Promise<RunResult>;
+  /** The run's end is written (its lease released): nothing left to renew. */
+  recorded?: boolean;
 }
 
 /**
@@ -37,6 +40,8 @@ export class RunService implements OnApplicationShutdown {
   private readonly logger = new Logger(RunService.name);
   private readonly inFlight = new Map<string, InFlightRun>();
   private readonly leaseTimer: NodeJS.Timeout;
+  /** Runs that end together are finished by one transaction (group commit). */
+  private readonly finishes: FinishBatcher;
 
   constructor(
     private readonly repository: StateRepository,
@@ -44,6 +49,7 @@ export class RunService implements OnApplicationShutdown {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly telemetry: RunTelemetry,
   ) {
+    this.finishes = new FinishBatcher(repository, isTransientDatabaseError);
     // Renew at a third of the lease so that two missed renewals still leave the lease held.
     this.leaseTimer = setInterval(() => void this.renewLeases(), Math.max(250, Math.floor(config.schedule.leaseMs / 3)));
     this.leaseTimer.unref();
@@ -115,6 +121,8 @@ export class RunService implements OnApplicationShutdown {
     let finish: Awaited<ReturnType<StateRepository['finishRun']>>;
     try {
       finish = await this.finishWithRetry(started, completion);
+      const run = this.inFlight.get(started.runId);
+      if (run) run.recorded = true;
     } catch (error) {
       // The run row stays `running` until its lease expires and another tick marks it abandoned; the answer is
       // logged in full so that nothing the upstream said is silently lost.
@@ -157,7 +165,7 @@ export class RunService implements OnApplicationShutdown {
     policy.onRetry(({ delay }) =>
       this.logger.warn(`run ${started.runId}: the database is unreachable; retrying the final write in ${Math.round(delay)} ms`),
     );
-    return policy.execute(() => this.repository.finishRun(started, completion));
+    return policy.execute(() => this.finishes.finish(started, completion));
   }
 
   private async callUpstream(started: StartedRun, signal: AbortSignal): Promise<RunCompletion> {
@@ -209,8 +217,12 @@ export class RunService implements OnApplicationShutdown {
   private async renewLeases(): Promise<void> {
     if (this.inFlight.size === 0) return;
     try {
-      const lost = await this.repository.renewLeases(this.config.replicaId, [...this.inFlight.keys()], this.config.schedule.leaseMs);
+      const runIds = [...this.inFlight.values()].filter((run) => !run.recorded).map((run) => run.started.runId);
+      const lost = await this.repository.renewLeases(this.config.replicaId, runIds, this.config.schedule.leaseMs);
       for (const runId of lost) {
+        // Recorded while the renewal was on its way: its lease was released, not lost.
+        const current = this.inFlight.get(runId);
+        if (!current || current.recorded) continue;
         const integration = this.inFlight.get(runId)?.started.integration;
         this.logger.warn({ msg: `run ${runId} no longer holds its lease; its result will not be written`, runId, sourceSystemId: integration?.sourceSystemId, integrationName: integration?.integrationName });
       }

@@ -21,6 +21,12 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private readonly logger = new Logger(SchedulerService.name);
   private ticking = false;
   private stopped = false;
+  /** A claim transaction is on its way. */
+  private claiming = false;
+  /** The last claim filled every slot it had, so more integrations may be due right now. */
+  private moreDue = false;
+  /** Wakes the ticker at the next fire time when that comes before the next poll. */
+  private wakeTimer: NodeJS.Timeout | undefined;
   private lastPruneAt = 0;
   /** When the ticker last completed a tick (ms since epoch); readiness reports it. */
   lastTickAt: number | null = null;
@@ -44,6 +50,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    clearTimeout(this.wakeTimer);
     if (this.registry.doesExist('interval', TICKER)) this.registry.deleteInterval(TICKER);
   }
 
@@ -52,16 +59,42 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /**
-   * One tick: claim what is due (up to the free run slots), start those runs, and log ticks skipped because a run
-   * still holds the lease or because of the `skip` misfire policy. Errors are logged, never thrown: a failed tick
-   * is retried by the next one.
+   * One tick: claim what is due into the free run slots, log ticks skipped because a run still holds the lease or
+   * because of the `skip` misfire policy, reap expired leases, and sleep until the next fire time if that comes
+   * before the next poll. Errors are logged, never thrown: a failed tick is retried by the next one.
    */
   async tick(): Promise<void> {
     if (this.ticking || this.stopped) return;
     this.ticking = true;
     try {
-      const capacity = this.config.schedule.maxConcurrentRuns - this.runs.inFlightCount;
-      if (capacity > 0) {
+      this.moreDue = true;
+      await this.claimWhileDue();
+      for (const abandoned of await this.repository.reapExpiredLeases()) this.logAbandoned(abandoned);
+      await this.pruneIfDue();
+      if (!this.moreDue) await this.wakeAtNextFireTime();
+      this.lastTickAt = Date.now();
+    } catch (error) {
+      this.logger.error(`tick failed: ${(error as Error).message}`);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /**
+   * Claims due integrations, one transaction per batch, while some may still be due and run slots are free (at most
+   * MAX_CONCURRENT_RUNS runs at once in this replica). A run that ends calls this again, so a backlog of thousands
+   * of due integrations streams through the slots instead of waiting a poll per batch; slots that free up while a
+   * claim is on its way are filled by the next one. Small batches wait for a tenth of the slots unless none is busy.
+   */
+  private async claimWhileDue(): Promise<void> {
+    if (this.claiming) return;
+    this.claiming = true;
+    try {
+      const max = this.config.schedule.maxConcurrentRuns;
+      const minBatch = Math.max(1, Math.floor(max / 10));
+      while (this.moreDue && !this.stopped) {
+        const capacity = max - this.runs.inFlightCount;
+        if (capacity <= 0 || (capacity < minBatch && this.runs.inFlightCount > 0)) return;
         const claim = await this.repository.claimDue({
           replicaId: this.config.replicaId,
           leaseMs: this.config.schedule.leaseMs,
@@ -82,16 +115,30 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
           });
         }
         for (const abandoned of claim.abandoned) this.logAbandoned(abandoned);
-        for (const started of claim.started) void this.runs.execute(started);
+        for (const started of claim.started) void this.runs.execute(started).finally(() => this.runEnded());
+        this.moreDue = claim.started.length + claim.skippedOverlap.length + claim.skippedMisfire.length >= capacity;
       }
-      for (const abandoned of await this.repository.reapExpiredLeases()) this.logAbandoned(abandoned);
-      await this.pruneIfDue();
-      this.lastTickAt = Date.now();
-    } catch (error) {
-      this.logger.error(`tick failed: ${(error as Error).message}`);
     } finally {
-      this.ticking = false;
+      this.claiming = false;
     }
+  }
+
+  private runEnded(): void {
+    if (!this.moreDue || this.stopped || this.claiming) return;
+    this.claimWhileDue().catch((error: unknown) => this.logger.error(`claim failed: ${(error as Error).message}`));
+  }
+
+  /** Sets a timer for the next fire time (database clock) when it comes before the next poll. */
+  private async wakeAtNextFireTime(): Promise<void> {
+    const ms = await this.repository.msUntilNextDue();
+    clearTimeout(this.wakeTimer);
+    if (ms === null || ms <= 0 || ms >= this.config.schedule.pollIntervalMs || this.stopped) return;
+    this.wakeTimer = setTimeout(() => {
+      if (this.stopped) return;
+      this.moreDue = true;
+      this.claimWhileDue().catch((error: unknown) => this.logger.error(`claim failed: ${(error as Error).message}`));
+    }, Math.ceil(ms) + 1);
+    this.wakeTimer.unref();
   }
 
   private logAbandoned(abandoned: { integration: { sourceSystemId: number; integrationName: string }; runId: string; replicaId: string | null }): void {

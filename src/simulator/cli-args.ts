@@ -17,7 +17,7 @@ const USAGE =
 
 /**
  * Parses `--port N --host H --latency MS --offset ±HH:MM --first-run` (also `--flag=value`).
- * Configuration comes from argv rather than the environment: only src/config reads `process.env`.
+ * Configuration comes from argv rather than the environment, which only src/config may read.
  * @throws Error with a usage text for an unknown flag, a missing value or an invalid number.
  */
 export function parseSimulatorArgs(argv: readonly string[]): SimulatorCliArgs {
@@ -35,6 +35,7 @@ export function parseSimulatorArgs(argv: readonly string[]): SimulatorCliArgs {
       continue;
     }
     if (flag === '--help' || flag === '-h') fail('help requested');
+    if (!['--port', '--host', '--latency', '--offset'].includes(flag)) fail(`unknown flag ${flag}`);
     const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined) fail(`${flag} needs a value`);
     const integer = (min: number, max: number): number => {

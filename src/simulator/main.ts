@@ -18,6 +18,8 @@ async function main(): Promise<void> {
     latencyMs: args.latencyMs,
     timeZoneOffset: args.timeZoneOffset,
     firstCallReturnsFirstRun: args.firstRun,
+    // A long-running process must not grow without bound; tests use the class directly.
+    maxRecordedCalls: 10_000,
   });
   const url = await simulator.start(args.port, args.host);
   process.stdout.write(`${url}\n`);

@@ -123,6 +123,8 @@ export interface UpstreamSimulatorOptions {
   pkStep?: bigint;
   /** Write dates like real .NET (`FFFFFFF`: trailing fraction zeros dropped) instead of always 7 digits; default false. */
   trimFractionZeros?: boolean;
+  /** Keep only the newest N entries in `calls` (and `callCount`), for long-running demo use; default unlimited. */
+  maxRecordedCalls?: number;
 }
 
 interface PairState {
@@ -449,16 +451,21 @@ export class UpstreamSimulator {
    * @throws TypeError/RangeError for values that are not .NET longs or dates.
    */
   seed(key: SimulatorKey, options: SeedOptions): void {
+    // Everything is validated before anything changes, so a bad seed leaves the pair as it was.
+    const pk = options.maxSyncDateMaxPKId === undefined ? undefined : toLong(options.maxSyncDateMaxPKId, 'maxSyncDateMaxPKId');
+    const ticks = options.maxSyncDateTime === undefined ? undefined : parseTicks(options.maxSyncDateTime);
+    const sourceId = options.sourceId === undefined ? undefined : toLong(options.sourceId, 'sourceId');
+    if (options.firstRun !== undefined && typeof options.firstRun !== 'boolean') throw new TypeError('firstRun must be a boolean');
     const st = this.stateFor(key.sourceSystemId, key.integrationName);
-    if (options.maxSyncDateMaxPKId !== undefined) {
-      st.nextPk = toLong(options.maxSyncDateMaxPKId, 'maxSyncDateMaxPKId');
+    if (pk !== undefined) {
+      st.nextPk = pk;
       st.lastPk = null;
     }
-    if (options.maxSyncDateTime !== undefined) {
-      st.nextSyncTicks = parseTicks(options.maxSyncDateTime);
+    if (ticks !== undefined) {
+      st.nextSyncTicks = ticks;
       st.lastSyncTicks = null;
     }
-    if (options.sourceId !== undefined) st.sourceId = toLong(options.sourceId, 'sourceId');
+    if (sourceId !== undefined) st.sourceId = sourceId;
     if (options.firstRun !== undefined) st.firstRunPending = options.firstRun;
   }
 
@@ -678,6 +685,8 @@ export class UpstreamSimulator {
       rawBody,
     };
     this.calls.push(call);
+    const limit = this.options.maxRecordedCalls ?? Infinity;
+    if (this.calls.length > limit) this.calls.splice(0, this.calls.length - limit);
 
     const k = parsed && parsed.integrationName !== null ? keyOf(parsed.sourceSystemId, parsed.integrationName) : undefined;
     let done = false;

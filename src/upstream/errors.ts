@@ -20,7 +20,31 @@ export type UpstreamErrorCode =
   | 'body_too_large'
   | 'invalid_request'
   | 'aborted'
+  | 'breaker_open'
+  | 'token'
   | 'unexpected';
+
+/**
+ * One HTTP request to IntegrationStart made by one `integrationStart` call (a run): retries and the
+ * re-send after a 401 token refresh each add one. A token request is part of the attempt it was
+ * made for (its time is in `durationMs`; when it failed, its error is the attempt's error).
+ */
+export interface UpstreamAttempt {
+  /** 1, 2, ... in the order the attempts were made. */
+  attempt: number;
+  /** When the attempt started, ISO 8601 UTC with milliseconds (`2025-12-10T14:22:52.810Z`). */
+  startedAt: string;
+  /** Wall time of the attempt, ms (rounded to 0.1 ms). */
+  durationMs: number;
+  /** HTTP status of the answer, null when none arrived (connection failure, timeout). */
+  httpStatus: number | null;
+  /** `UpstreamError.code` of the attempt's failure, null for the successful attempt. */
+  errorCode: string | null;
+  /** The failure's message (credentials scrubbed), null for the successful attempt. */
+  error: string | null;
+  /** What the answer's `Retry-After` asked for, ms, when it had a readable one. */
+  retryAfterMs?: number;
+}
 
 /** Base class of every error raised by the upstream module. */
 export abstract class UpstreamError extends Error {
@@ -28,6 +52,18 @@ export abstract class UpstreamError extends Error {
   abstract readonly code: UpstreamErrorCode;
   /** HTTP status of the upstream answer, when one was received. */
   readonly httpStatus?: number;
+  /**
+   * Every attempt of the `UpstreamClient.integrationStart` call that failed with this error, oldest
+   * first (empty when no request was made, e.g. breaker open or invalid request). Set on every error
+   * that call throws; absent on errors from the parser and other helpers used directly.
+   */
+  attempts?: UpstreamAttempt[];
+  /**
+   * True when the call retried an attempt whose request had been sent but whose answer never came
+   * completely (a timeout or broken connection after sending): that attempt may have started the
+   * integration upstream. Set together with `attempts`.
+   */
+  outcomeUnknownRetried?: boolean;
 
   protected constructor(message: string, options?: { cause?: unknown; httpStatus?: number }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -102,14 +138,17 @@ export class UpstreamHttpStatusError extends UpstreamError {
   declare readonly httpStatus: number;
   readonly aspNet?: AspNetErrorDetails;
   readonly bodyExcerpt?: string;
+  /** The wait the answer's `Retry-After` header asked for, ms (seconds or HTTP-date form), when readable. */
+  readonly retryAfterMs?: number;
 
   constructor(
     message: string,
-    details: { httpStatus: number; aspNet?: AspNetErrorDetails; bodyExcerpt?: string },
+    details: { httpStatus: number; aspNet?: AspNetErrorDetails; bodyExcerpt?: string; retryAfterMs?: number },
   ) {
     super(message, { httpStatus: details.httpStatus });
     if (details.aspNet !== undefined) this.aspNet = details.aspNet;
     if (details.bodyExcerpt !== undefined) this.bodyExcerpt = details.bodyExcerpt;
+    if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
   }
 }
 
@@ -213,6 +252,52 @@ export class UpstreamAbortedError extends UpstreamError {
         (requestSent ? ' after the request had been sent' : ' before the request had been sent'),
     );
     this.requestSent = requestSent;
+  }
+}
+
+/**
+ * The circuit breaker of this upstream base URL is open (too many consecutive failed runs): the
+ * call failed fast and sent no request.
+ */
+export class UpstreamBreakerOpenError extends UpstreamError {
+  readonly code = 'breaker_open' as const;
+  /** The upstream base URL without credentials (the breaker's key). */
+  readonly baseUrl: string;
+  /** When the breaker lets one trial run through, ISO 8601 UTC; null when unknown. */
+  readonly halfOpenAt: string | null;
+
+  constructor(details: { baseUrl: string; hostPort: string; threshold: number; halfOpenAt: Date | null; lastFailure: string | null }) {
+    const when =
+      details.halfOpenAt === null
+        ? ''
+        : `; next trial run after ${details.halfOpenAt.toISOString()}`;
+    super(
+      `upstream ${details.hostPort} was not called: its circuit breaker is open after ${details.threshold} consecutive failed runs` +
+        when +
+        (details.lastFailure === null ? '' : ` (last failure: ${details.lastFailure})`),
+    );
+    this.baseUrl = details.baseUrl;
+    this.halfOpenAt = details.halfOpenAt === null ? null : details.halfOpenAt.toISOString();
+  }
+}
+
+/**
+ * The client_credentials token endpoint refused the client (e.g. `invalid_client`), answered
+ * another non-2xx status, or answered something without a usable `access_token`. Connection
+ * failures and timeouts of the token request are {@link UpstreamConnectionError} and
+ * {@link UpstreamTimeoutError} instead. Never contains the token or the client secret.
+ */
+export class UpstreamTokenError extends UpstreamError {
+  readonly code = 'token' as const;
+  /** The OAuth2 `error` field of the answer (e.g. `invalid_client`), when there was one. */
+  readonly oauthError?: string;
+  /** The wait the answer's `Retry-After` header asked for, ms, when readable. */
+  readonly retryAfterMs?: number;
+
+  constructor(message: string, options?: { httpStatus?: number; oauthError?: string; retryAfterMs?: number }) {
+    super(message, options);
+    if (options?.oauthError !== undefined) this.oauthError = options.oauthError;
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 }
 

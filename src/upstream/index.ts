@@ -25,12 +25,28 @@ export {
   type IntegrationStartRequest,
 } from './integration-start.request';
 export {
+  DEFAULT_BREAKER,
+  DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_RETRY,
+  DEFAULT_TOKEN_PATH,
   UPSTREAM_CLIENT_OPTIONS,
   UpstreamClient,
+  parseRetryAfter,
   type IntegrationStartCallOptions,
   type IntegrationStartResult,
   type UpstreamAuth,
+  type UpstreamBreakerOptions,
   type UpstreamClientOptions,
+  type UpstreamRetryOptions,
 } from './upstream.client';
+export {
+  UpstreamBreaker,
+  UpstreamBreakerRegistry,
+  countsForBreaker,
+  defaultUpstreamBreakerRegistry,
+  type UpstreamBreakerSettings,
+  type UpstreamBreakerSnapshot,
+  type UpstreamBreakerState,
+} from './breaker';
 export { UpstreamModule, type UpstreamModuleAsyncOptions } from './upstream.module';

@@ -1,41 +1,92 @@
 /**
- * The only code that talks HTTP to the upstream: one `POST api/integration/IntegrationStatus/IntegrationStart`
- * per call (help page: /work/shared/seed/IntegrationStart-api-help.txt).
+ * The only code that talks HTTP to the upstream: `POST api/integration/IntegrationStatus/IntegrationStart`
+ * (help page: /work/shared/seed/IntegrationStart-api-help.txt), with retries, a circuit breaker per
+ * upstream base URL, and the client_credentials token flow.
  */
 import * as nodeHttp from 'node:http';
 import * as nodeHttps from 'node:https';
+import { TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { HttpService } from '@nestjs/axios';
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, Optional } from '@nestjs/common';
 import type { AxiosResponse } from 'axios';
+import { DelegateBackoff, handleWhen, isBrokenCircuitError, retry } from 'cockatiel';
+import {
+  type UpstreamBreaker,
+  UpstreamBreakerRegistry,
+  type UpstreamBreakerSnapshot,
+  type UpstreamBreakerState,
+  defaultUpstreamBreakerRegistry,
+} from './breaker';
 import { assertValidTimeZone } from './dotnet-date';
 import {
   type AspNetErrorDetails,
   UpstreamAbortedError,
+  type UpstreamAttempt,
   UpstreamBodyTooLargeError,
   UpstreamBodyUnreadableError,
+  UpstreamBreakerOpenError,
   UpstreamConnectionError,
   UpstreamError,
   UpstreamHttpStatusError,
   UpstreamTimeoutError,
+  UpstreamTokenError,
   UpstreamUnexpectedError,
   attachHttpStatus,
 } from './errors';
-import { buildIntegrationStartRequest } from './integration-start.request';
+import { type IntegrationStartRequest, buildIntegrationStartRequest } from './integration-start.request';
 import type { IntegrationKey, IntegrationStatus } from './integration-status';
 import { assertSameIntegration, bodyExcerpt, parseAspNetError, parseIntegrationStatus } from './integration-status.parser';
+import { ClientCredentialsTokenSource, type FetchedToken } from './token-source';
 
 /** Nest injection token of {@link UpstreamClientOptions}. */
 export const UPSTREAM_CLIENT_OPTIONS = Symbol('UPSTREAM_CLIENT_OPTIONS');
 
 /** Default for {@link UpstreamClientOptions.maxBodyBytes}: 1 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
+/** Default for {@link UpstreamClientOptions.connectTimeoutMs}. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** Defaults for {@link UpstreamClientOptions.retry}. */
+export const DEFAULT_RETRY: Readonly<UpstreamRetryOptions> = Object.freeze({ maxAttempts: 4, baseMs: 500, maxMs: 30_000 });
+/** Defaults for {@link UpstreamClientOptions.breaker}. */
+export const DEFAULT_BREAKER: Readonly<UpstreamBreakerOptions> = Object.freeze({ threshold: 5, halfOpenAfterMs: 60_000 });
+/** Path of the default client_credentials token endpoint under the base URL. */
+export const DEFAULT_TOKEN_PATH = '/api/token/authorize';
 
 /** How the client authenticates to the upstream. */
 export type UpstreamAuth =
   | { kind: 'none' }
   | { kind: 'bearer'; token: string }
-  | { kind: 'basic'; username: string; password: string };
+  | { kind: 'basic'; username: string; password: string }
+  | {
+      kind: 'client_credentials';
+      clientId: string;
+      clientSecret: string;
+      /** Sent as `scope` when not null/empty. */
+      scope?: string | null;
+      /** Absolute http(s) URL of the token endpoint; null/absent means `{base}/api/token/authorize`. */
+      tokenUrl?: string | null;
+      /** Body of the token request: JSON (default) or `application/x-www-form-urlencoded`. */
+      requestFormat?: 'json' | 'form';
+    };
+
+/** Retries of one call. */
+export interface UpstreamRetryOptions {
+  /** Attempts per call, the first included (>= 1). Default 4. */
+  maxAttempts: number;
+  /** Backoff base, ms: retry n waits a random time in [0, min(maxMs, baseMs * 2^(n-1))) (full jitter). Default 500. */
+  baseMs: number;
+  /** Backoff cap, ms. Default 30000. */
+  maxMs: number;
+}
+
+/** The circuit breaker of the upstream base URL. */
+export interface UpstreamBreakerOptions {
+  /** Consecutive failed calls (runs, retries included) that open it. Default 5. */
+  threshold: number;
+  /** How long it stays open before one trial call, ms. Default 60000. */
+  halfOpenAfterMs: number;
+}
 
 /** Configuration of {@link UpstreamClient}. */
 export interface UpstreamClientOptions {
@@ -47,13 +98,32 @@ export interface UpstreamClientOptions {
   baseUrl: string;
   /** Request (and expected response) format. */
   format: 'json' | 'xml';
-  /** Deadline for the whole call (connect, send, headers and the entire body), ms. */
+  /**
+   * Deadline for the whole call, ms: every attempt (connect, send, headers, the entire body), the
+   * waits between them and token requests. Retries that cannot finish within it are not made.
+   */
   timeoutMs: number;
+  /**
+   * Deadline for one attempt, ms; default (and at most) `timeoutMs`. When shorter, an attempt that
+   * times out is retried within `timeoutMs` (flagged `outcomeUnknownRetried` when its request had
+   * been sent).
+   */
+  attemptTimeoutMs?: number;
+  /** Deadline for establishing a new TCP connection (and its TLS handshake), ms. Default 5000. */
+  connectTimeoutMs?: number;
   /** Time zone for upstream date texts without an offset, e.g. `America/Chicago`. */
   defaultTimeZone: string;
   auth: UpstreamAuth;
   /** Largest response body accepted, bytes (after decompression). Default 1 MiB. */
   maxBodyBytes?: number;
+  /** Retry settings; missing fields take {@link DEFAULT_RETRY}. */
+  retry?: Partial<UpstreamRetryOptions>;
+  /** Breaker settings; missing fields take {@link DEFAULT_BREAKER}. The first client of a base URL sets them. */
+  breaker?: Partial<UpstreamBreakerOptions>;
+  /** Random source in [0, 1) for the backoff jitter; default `Math.random` (tests inject their own). */
+  random?: () => number;
+  /** Clock for token expiry, epoch ms; default `Date.now` (tests inject their own). */
+  now?: () => number;
 }
 
 /** The outcome of one successful IntegrationStart call. */
@@ -61,10 +131,14 @@ export interface IntegrationStartResult {
   status: IntegrationStatus;
   /** HTTP status of the answer (2xx). */
   httpStatus: number;
-  /** Wall time of the call from just before sending to the parsed DTO, ms (rounded to 0.1 ms). */
+  /** Wall time of the whole call (all attempts and waits) to the parsed DTO, ms (rounded to 0.1 ms). */
   durationMs: number;
   /** The answer's Content-Type header, as sent. */
   contentType: string | null;
+  /** Every attempt, oldest first; the last one succeeded. */
+  attempts: UpstreamAttempt[];
+  /** True when an attempt whose request had been sent but whose answer never came completely was retried. */
+  outcomeUnknownRetried: boolean;
 }
 
 /** Per-call options of {@link UpstreamClient.integrationStart}. */
@@ -101,42 +175,117 @@ const CONNECTION_CODES = new Set([
   'EPROTO',
 ]);
 
+/** HTTP statuses retried (with backoff); 429 and 503 honour `Retry-After`. */
+const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
+const RETRY_AFTER_STATUSES = new Set([429, 503]);
+/** Code of the error the transport raises when the connect deadline passes. */
+const CONNECT_TIMEOUT_CODE = 'UPSTREAM_CONNECT_TIMEOUT';
+/** Largest token endpoint answer read, bytes. */
+const MAX_TOKEN_BODY_BYTES = 65_536;
+
 interface CallProgress {
   /** The request was completely handed to the OS ('finish' on the ClientRequest). */
   requestSent: boolean;
   /** Response headers arrived. */
   responseStarted: boolean;
+  /** Their status, once they arrived. */
+  status?: number;
+}
+
+/** `signal.reason` when a deadline aborts a request. */
+class DeadlineReason {
+  constructor(readonly timeoutMs: number) {}
+}
+/** `signal.reason` when the caller's signal aborts a call. */
+class CallerAbortReason {}
+
+/** Why retrying stopped before `maxAttempts`, for the message. */
+type GiveUp =
+  | { kind: 'wait_past_deadline'; waitMs: number; remainingMs: number }
+  | { kind: 'retry_after_past_deadline'; retryAfterMs: number; remainingMs: number };
+
+/** State of one integrationStart call. */
+interface Call {
+  key: IntegrationKey;
+  /** The caller's signal, if any. */
+  external: AbortSignal | undefined;
+  request: IntegrationStartRequest | null;
+  /** Aborted by the call deadline (reason DeadlineReason) or the caller (CallerAbortReason). */
+  signal: AbortSignal;
+  /** `performance.now()` by which everything must be over. */
+  deadlineAt: number;
+  attempts: UpstreamAttempt[];
+  /** Attempts made by the retry policy (the re-send after a 401 refresh is not one). */
+  tries: number;
+  outcomeUnknownRetried: boolean;
+  /** The last failed attempt had sent its request and got no complete answer. */
+  lastSentWithoutAnswer: boolean;
+  /** The error of the last failed attempt (the call may end with another: a deadline between attempts). */
+  lastAttemptError: UpstreamError | null;
+  /** A 401 already made the token be refreshed once in this call. */
+  refreshedOn401: boolean;
+  /** The wait before the next retry, set when a retry is decided. */
+  nextDelayMs: number;
+  /** Every allowed attempt was made. */
+  exhausted: boolean;
+  giveUp: GiveUp | null;
+  /** An attempt is running (its own abort handling will end it promptly). */
+  busy: boolean;
+}
+
+interface Exchange {
+  status: number;
+  headers: AxiosResponse['headers'];
+  body: Buffer;
+}
+
+interface Target {
+  url: string;
+  hostPort: string;
 }
 
 /**
  * Calls IntegrationStart on the upstream and returns the parsed, identity-checked DTO.
  *
- * Every failure is an {@link UpstreamError}; messages and errors never contain the bearer token,
- * the Basic password or URL credentials, and never carry the axios error (which holds the
- * Authorization header) as `cause`.
+ * Every failure is an {@link UpstreamError} carrying `attempts` and `outcomeUnknownRetried`;
+ * messages, errors and attempt records never contain the bearer token, the Basic password, URL
+ * credentials, the client secret or an access token, and never carry the axios error (which holds
+ * the Authorization header) as `cause`.
  */
 @Injectable()
 export class UpstreamClient implements OnModuleDestroy {
+  /** The upstream base URL without credentials and trailing slashes (the breaker's key). */
+  readonly baseUrl: string;
   private readonly endpoint: string;
   /** `host:port` for messages. */
   private readonly hostPort: string;
   private readonly format: 'json' | 'xml';
   private readonly timeoutMs: number;
+  private readonly attemptTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly retry: UpstreamRetryOptions;
   private readonly maxBodyBytes: number;
   private readonly defaultTimeZone: string;
+  /** Static Authorization header (bearer, basic, URL userinfo); null for none and client_credentials. */
   private readonly authorization: string | null;
-  /** Values to scrub from any message, longest first. */
-  private readonly secrets: string[];
+  private readonly tokens: ClientCredentialsTokenSource | null = null;
+  private readonly breaker: UpstreamBreaker;
+  private readonly random: () => number;
+  /** Values to scrub from any message, longest first; access tokens are added as they arrive. */
+  private secrets: string[];
   private readonly httpAgent = new nodeHttp.Agent({ keepAlive: true });
   private readonly httpsAgent = new nodeHttps.Agent({ keepAlive: true });
 
   /**
+   * @param breakers where the breaker of `baseUrl` lives; `UpstreamModule` provides one per app,
+   *   clients built by hand share {@link defaultUpstreamBreakerRegistry}.
    * @throws TypeError / RangeError on invalid options (a configuration error, raised at startup;
    *   the message never includes credentials).
    */
   constructor(
     private readonly httpService: HttpService,
     @Inject(UPSTREAM_CLIENT_OPTIONS) options: UpstreamClientOptions,
+    @Optional() @Inject(UpstreamBreakerRegistry) breakers?: UpstreamBreakerRegistry,
   ) {
     let url: URL;
     try {
@@ -155,17 +304,27 @@ export class UpstreamClient implements OnModuleDestroy {
     if (url.search !== '' || url.hash !== '') {
       throw new TypeError(`upstream baseUrl ${url.origin}${url.pathname} must not have a query string or fragment`);
     }
-    this.endpoint = `${url.origin}${url.pathname.replace(/\/+$/, '')}${ENDPOINT_PATH}`;
-    this.hostPort = `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
+    this.baseUrl = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+    this.endpoint = `${this.baseUrl}${ENDPOINT_PATH}`;
+    this.hostPort = hostPortOf(url);
 
     if (options.format !== 'json' && options.format !== 'xml') {
       throw new TypeError(`upstream format must be "json" or "xml", got ${JSON.stringify(String(options.format))}`);
     }
     this.format = options.format;
-    if (!(typeof options.timeoutMs === 'number' && Number.isFinite(options.timeoutMs) && options.timeoutMs > 0)) {
-      throw new RangeError(`upstream timeoutMs must be a positive number of milliseconds, got ${String(options.timeoutMs)}`);
+    this.timeoutMs = positiveMs(options.timeoutMs, 'timeoutMs');
+    this.attemptTimeoutMs = Math.min(this.timeoutMs, positiveMs(options.attemptTimeoutMs ?? this.timeoutMs, 'attemptTimeoutMs'));
+    this.connectTimeoutMs = positiveMs(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs');
+    const retrySettings = { ...DEFAULT_RETRY, ...definedOnly(options.retry ?? {}) };
+    if (!Number.isSafeInteger(retrySettings.maxAttempts) || retrySettings.maxAttempts < 1) {
+      throw new RangeError(`upstream retry.maxAttempts must be a positive integer, got ${String(retrySettings.maxAttempts)}`);
     }
-    this.timeoutMs = options.timeoutMs;
+    for (const name of ['baseMs', 'maxMs'] as const) {
+      if (!(Number.isFinite(retrySettings[name]) && retrySettings[name] >= 0)) {
+        throw new RangeError(`upstream retry.${name} must be a non-negative number of milliseconds, got ${String(retrySettings[name])}`);
+      }
+    }
+    this.retry = retrySettings;
     const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes <= 0) {
       throw new RangeError(`upstream maxBodyBytes must be a positive integer, got ${String(maxBodyBytes)}`);
@@ -173,6 +332,7 @@ export class UpstreamClient implements OnModuleDestroy {
     this.maxBodyBytes = maxBodyBytes;
     assertValidTimeZone(options.defaultTimeZone);
     this.defaultTimeZone = options.defaultTimeZone;
+    this.random = options.random ?? Math.random;
 
     const secrets = [urlUser, urlPassword, ...rawUserInfo];
     const auth = options.auth ?? { kind: 'none' };
@@ -190,106 +350,128 @@ export class UpstreamClient implements OnModuleDestroy {
       // never in the URL itself (axios would log it in errors) and never in messages.
       this.authorization = urlUser !== '' || urlPassword !== '' ? basicAuthorization(urlUser, urlPassword) : null;
       if (this.authorization !== null) secrets.push(this.authorization.slice('Basic '.length));
+    } else if (auth.kind === 'client_credentials') {
+      this.authorization = null;
+      const tokenRequest = this.tokenRequestFrom(auth);
+      secrets.push(auth.clientSecret, encodeURIComponent(auth.clientSecret), JSON.stringify(auth.clientSecret).slice(1, -1));
+      this.tokens = new ClientCredentialsTokenSource((deadlineAt) => this.fetchToken(tokenRequest, deadlineAt), options.now ?? Date.now);
     } else {
       const kind = JSON.stringify(String((auth as { kind?: unknown }).kind)).slice(0, 40);
-      throw new TypeError(`upstream auth.kind ${kind} is not supported (supported: "none", "bearer", "basic")`);
+      throw new TypeError(
+        `upstream auth.kind ${kind} is not supported (supported: "none", "bearer", "basic", "client_credentials")`,
+      );
     }
     // Values shorter than 4 characters are not scrubbed: replacing them everywhere would mangle
     // ordinary words in messages. Such a value is not a credential worth the name anyway.
-    this.secrets = [...new Set(secrets.filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
+    this.secrets = [];
+    this.addSecrets(secrets);
+
+    this.breaker = (breakers ?? defaultUpstreamBreakerRegistry).get(this.baseUrl, {
+      ...DEFAULT_BREAKER,
+      ...definedOnly(options.breaker ?? {}),
+    });
+  }
+
+  /** State of this upstream's circuit breaker, for health and metrics. */
+  breakerState(): UpstreamBreakerState {
+    return this.breaker.state();
+  }
+
+  /** State, counts and settings of this upstream's circuit breaker. */
+  breakerSnapshot(): UpstreamBreakerSnapshot {
+    return this.breaker.snapshot();
   }
 
   /**
-   * POSTs IntegrationStart for `key`, parses the answer and checks it is about `key`.
+   * POSTs IntegrationStart for `key`, parses the answer and checks it is about `key`, retrying
+   * transient failures within the call's deadline.
+   *
+   * Retried (up to `retry.maxAttempts` attempts, full-jitter exponential backoff): connection
+   * failures (incl. the connect deadline), an attempt's own timeout (see `attemptTimeoutMs`), HTTP
+   * 502, 503, 504 and 429, and the same statuses from the token endpoint. A `Retry-After` (seconds
+   * or HTTP-date) on 429 or 503 replaces the backoff. A retry whose wait would leave less than
+   * min(1 s, timeoutMs / 10) of the deadline is not made: the call fails with the last error.
+   * Nothing else is retried. On a 401 with client_credentials the token is refreshed and the
+   * request sent once more (once per call; this re-send does not use up a retry).
    *
    * The whole call, body included, is bounded by `timeoutMs` (an AbortController, since an axios
    * `timeout` does not cover a body that trickles in). Redirects are not followed, environment
    * proxies are not used, axios never parses the body.
    *
-   * @returns `{ status, httpStatus, durationMs, contentType }`.
+   * @returns `{ status, httpStatus, durationMs, contentType, attempts, outcomeUnknownRetried }`.
+   * @throws UpstreamBreakerOpenError (`breaker_open`) the breaker is open; no request was made.
    * @throws UpstreamTimeoutError (`timeout`) the deadline passed; says whether the request had been sent.
    * @throws UpstreamAbortedError (`aborted`) `options.signal` was aborted.
-   * @throws UpstreamConnectionError (`connection`) refused, reset, DNS, TLS failures (host:port only).
+   * @throws UpstreamConnectionError (`connection`) refused, reset, DNS, TLS failures, connect deadline (host:port only).
    * @throws UpstreamBodyTooLargeError (`body_too_large`) more than `maxBodyBytes`.
    * @throws UpstreamHttpStatusError (`http_status`) non-2xx, with the ASP.NET error's Message,
    *   ExceptionType and ExceptionMessage when the body is one, else a 200-char excerpt.
+   * @throws UpstreamTokenError (`token`) the token endpoint refused or answered no usable token.
    * @throws UpstreamBodyUnreadableError / UpstreamNotDtoError from the parser (with `httpStatus`).
    * @throws UpstreamIdentityMismatchError (`identity_mismatch`) the DTO is about another integration.
    * @throws UpstreamRequestError (`invalid_request`) the key cannot be sent (see the request builder).
    * @throws UpstreamUnexpectedError (`unexpected`) anything else.
+   * After several attempts the message summarises them, e.g. `upstream 127.0.0.1:8080 answered
+   * 503 Service Unavailable on all 4 attempts (last: Message: An error has occurred.)`; the error's
+   * class, `code` and `httpStatus` are those of the last attempt.
    */
   async integrationStart(key: IntegrationKey, options: IntegrationStartCallOptions = {}): Promise<IntegrationStartResult> {
     const started = performance.now();
     const external = options.signal;
     const controller = new AbortController();
-    const progress: CallProgress = { requestSent: false, responseStarted: false };
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, this.timeoutMs);
-    const onExternalAbort = () => controller.abort();
+    const call: Call = {
+      key,
+      external,
+      request: null,
+      signal: controller.signal,
+      deadlineAt: started + this.timeoutMs,
+      attempts: [],
+      tries: 0,
+      outcomeUnknownRetried: false,
+      lastSentWithoutAnswer: false,
+      lastAttemptError: null,
+      refreshedOn401: false,
+      nextDelayMs: 0,
+      exhausted: false,
+      giveUp: null,
+      busy: false,
+    };
+    const timer = setTimeout(() => controller.abort(new DeadlineReason(this.timeoutMs)), this.timeoutMs);
+    const onExternalAbort = () => controller.abort(new CallerAbortReason());
     external?.addEventListener('abort', onExternalAbort, { once: true });
 
     try {
       if (external?.aborted) throw new UpstreamAbortedError(this.endpoint, false);
-      const request = buildIntegrationStartRequest(this.format, key);
-
-      let response: AxiosResponse<unknown>;
+      call.request = buildIntegrationStartRequest(this.format, key);
+      let work: Promise<Omit<IntegrationStartResult, 'durationMs' | 'attempts' | 'outcomeUnknownRetried'>>;
       try {
-        response = await this.httpService.axiosRef.request<unknown>({
-          method: 'POST',
-          url: this.endpoint,
-          data: request.body,
-          headers: {
-            'Content-Type': request.contentType,
-            Accept: request.accept,
-            ...(this.authorization === null ? {} : { Authorization: this.authorization }),
-          },
-          responseType: 'arraybuffer',
-          transformRequest: [(data: unknown) => data],
-          transformResponse: [(data: unknown) => data],
-          validateStatus: () => true,
-          maxContentLength: this.maxBodyBytes,
-          maxBodyLength: this.maxBodyBytes,
-          maxRedirects: 0,
-          proxy: false,
-          timeout: 0,
-          signal: controller.signal,
-          httpAgent: this.httpAgent,
-          httpsAgent: this.httpsAgent,
-          transport: trackingTransport(progress),
-        });
+        work = this.breaker.execute(() => this.withRetries(call));
       } catch (error) {
-        if (timedOut) {
-          throw new UpstreamTimeoutError({ timeoutMs: this.timeoutMs, target: this.endpoint, ...progress });
+        work = Promise.reject(error);
+      }
+      let result: Awaited<typeof work>;
+      try {
+        result = await this.untilStopped(work, call);
+      } catch (error) {
+        if (isBrokenCircuitError(error)) {
+          throw new UpstreamBreakerOpenError({
+            baseUrl: this.baseUrl,
+            hostPort: this.hostPort,
+            threshold: this.breaker.settings.threshold,
+            halfOpenAt: this.breaker.halfOpenAt(),
+            lastFailure: this.breaker.lastFailureMessage(),
+          });
         }
-        if (external?.aborted) throw new UpstreamAbortedError(this.endpoint, progress.requestSent);
-        throw this.transportError(error);
-      }
-
-      const httpStatus = response.status;
-      const body = toBuffer(response.data);
-      const contentTypeHeader = response.headers['content-type'];
-      const contentType = typeof contentTypeHeader === 'string' ? contentTypeHeader : null;
-      if (httpStatus < 200 || httpStatus > 299) {
-        throw this.httpStatusError(httpStatus, body, contentType);
-      }
-      let status: IntegrationStatus;
-      try {
-        status = parseIntegrationStatus(body, contentType ?? undefined, { defaultTimeZone: this.defaultTimeZone });
-        assertSameIntegration(status, key);
-      } catch (error) {
-        throw error instanceof UpstreamError ? attachHttpStatus(error, httpStatus) : error;
+        throw error;
       }
       return {
-        status,
-        httpStatus,
+        ...result,
         durationMs: Math.round((performance.now() - started) * 10) / 10,
-        contentType,
+        attempts: call.attempts,
+        outcomeUnknownRetried: call.outcomeUnknownRetried,
       };
     } catch (error) {
-      throw this.finalError(error);
+      throw this.finalError(error, call);
     } finally {
       clearTimeout(timer);
       external?.removeEventListener('abort', onExternalAbort);
@@ -302,35 +484,395 @@ export class UpstreamClient implements OnModuleDestroy {
     this.httpsAgent.destroy();
   }
 
-  private transportError(error: unknown): UpstreamError {
+  // ---- retries -----------------------------------------------------------------------------
+
+  /** One run: cockatiel's retry policy around {@link tryOnce}, deciding with {@link planRetry}. */
+  private async withRetries(call: Call): Promise<Omit<IntegrationStartResult, 'durationMs' | 'attempts' | 'outcomeUnknownRetried'>> {
+    const policy = retry(
+      handleWhen((error) => this.planRetry(error, call)),
+      { maxAttempts: this.retry.maxAttempts - 1, backoff: new DelegateBackoff(() => call.nextDelayMs) },
+      // The wait itself cannot be cancelled; untilStopped() answers a cancelled caller meanwhile,
+      // and an unref'd timer does not hold the process open.
+    ).dangerouslyUnref();
+    try {
+      return await policy.execute(() => this.tryOnce(call), call.signal);
+    } catch (error) {
+      // Before the breaker sees it: a run that made no request does not count (countsForBreaker).
+      if (error instanceof UpstreamError) error.attempts = call.attempts;
+      throw error;
+    }
+  }
+
+  /** Whether to retry after `error`; sets the wait. Called once per failed attempt. */
+  private planRetry(error: Error, call: Call): boolean {
+    if (call.signal.aborted || !(error instanceof UpstreamError) || !isRetryable(error)) return false;
+    if (call.tries >= this.retry.maxAttempts) {
+      call.exhausted = true;
+      return false;
+    }
+    const remainingMs = call.deadlineAt - performance.now();
+    // The deadline itself has passed (e.g. a token request bounded by it timed out a hair before
+    // the call's own timer): nothing to give up, the call is over.
+    if (remainingMs <= 0) return false;
+    // Enough time must be left for the next attempt to have a fair chance.
+    const minAttemptMs = Math.min(1_000, this.timeoutMs / 10);
+    const retryAfterMs =
+      error.httpStatus !== undefined && RETRY_AFTER_STATUSES.has(error.httpStatus) ? retryAfterOf(error) : undefined;
+    let waitMs: number;
+    if (retryAfterMs !== undefined) {
+      if (retryAfterMs + minAttemptMs > remainingMs) {
+        call.giveUp = { kind: 'retry_after_past_deadline', retryAfterMs, remainingMs: Math.max(0, Math.round(remainingMs)) };
+        return false;
+      }
+      waitMs = retryAfterMs;
+    } else {
+      const capMs = Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** (call.tries - 1));
+      waitMs = Math.floor(this.random() * capMs);
+      if (waitMs + minAttemptMs > remainingMs) {
+        call.giveUp = { kind: 'wait_past_deadline', waitMs, remainingMs: Math.max(0, Math.round(remainingMs)) };
+        return false;
+      }
+    }
+    if (call.lastSentWithoutAnswer) call.outcomeUnknownRetried = true;
+    call.nextDelayMs = waitMs;
+    return true;
+  }
+
+  /**
+   * Settles with `work`, or, when the call is cancelled or its deadline passes while no attempt is
+   * running (waiting for a retry, or for a half-open breaker's trial), at once with that reason.
+   * While an attempt runs, its own abort handling ends it promptly with a recorded attempt.
+   */
+  private untilStopped<T>(work: Promise<T>, call: Call): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        if (!call.busy) reject(this.stopError(call.signal, this.endpoint, { requestSent: false, responseStarted: false }));
+      };
+      call.signal.addEventListener('abort', onAbort, { once: true });
+      work.then(
+        (value) => {
+          call.signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          call.signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** The error for a request stopped by `signal` (deadline or caller). */
+  private stopError(signal: AbortSignal, target: string, progress: CallProgress): UpstreamError {
+    const reason: unknown = signal.reason;
+    if (reason instanceof DeadlineReason) {
+      return new UpstreamTimeoutError({ timeoutMs: reason.timeoutMs, target, ...progress });
+    }
+    return new UpstreamAbortedError(target, progress.requestSent);
+  }
+
+  // ---- one attempt -------------------------------------------------------------------------
+
+  /** One attempt of the retry policy: one request, plus one re-send after a 401 token refresh. */
+  private async tryOnce(call: Call): Promise<Omit<IntegrationStartResult, 'durationMs' | 'attempts' | 'outcomeUnknownRetried'>> {
+    call.tries += 1;
+    for (;;) {
+      if (call.signal.aborted) throw this.stopError(call.signal, this.endpoint, { requestSent: false, responseStarted: false });
+      const outcome = await this.attempt(call);
+      if (outcome !== 'refreshed') return outcome;
+    }
+  }
+
+  /**
+   * Sends the request once and records the attempt.
+   * @returns the result, or `'refreshed'` when a 401 made the token be dropped and the request
+   *   should be sent once more.
+   */
+  private async attempt(call: Call): Promise<Omit<IntegrationStartResult, 'durationMs' | 'attempts' | 'outcomeUnknownRetried'> | 'refreshed'> {
+    const request = call.request!;
+    const startedAt = new Date().toISOString();
+    const t0 = performance.now();
+    const record = (fields: Pick<UpstreamAttempt, 'httpStatus' | 'errorCode' | 'error'> & { retryAfterMs?: number }) => {
+      call.attempts.push({
+        attempt: call.attempts.length + 1,
+        startedAt,
+        durationMs: Math.round((performance.now() - t0) * 10) / 10,
+        ...fields,
+      });
+    };
+    const attemptController = new AbortController();
+    const remainingMs = call.deadlineAt - t0;
+    const timer =
+      this.attemptTimeoutMs < remainingMs
+        ? setTimeout(() => attemptController.abort(new DeadlineReason(this.attemptTimeoutMs)), this.attemptTimeoutMs)
+        : undefined;
+    const signal = AbortSignal.any([call.signal, attemptController.signal]);
+    const attemptDeadlineAt = Math.min(call.deadlineAt, t0 + this.attemptTimeoutMs);
+    const progress: CallProgress = { requestSent: false, responseStarted: false };
+    call.busy = true;
+    call.lastSentWithoutAnswer = false;
+    let httpStatus: number | null = null;
+    try {
+      let token: string | null = null;
+      if (this.tokens !== null) {
+        try {
+          token = await this.tokens.get({ signal, cancel: call.external, deadlineAt: attemptDeadlineAt });
+        } catch (error) {
+          throw error instanceof UpstreamError ? error : this.stopError(signal, this.endpoint, progress);
+        }
+        this.addSecrets([token]);
+      }
+      const authorization = token !== null ? `Bearer ${token}` : this.authorization;
+      const response = await this.exchange(
+        { url: this.endpoint, hostPort: this.hostPort },
+        {
+          body: request.body,
+          headers: {
+            'Content-Type': request.contentType,
+            Accept: request.accept,
+            ...(authorization === null ? {} : { Authorization: authorization }),
+          },
+          maxBodyBytes: this.maxBodyBytes,
+        },
+        signal,
+        progress,
+      );
+      httpStatus = response.status;
+      const contentTypeHeader = response.headers['content-type'];
+      const contentType = typeof contentTypeHeader === 'string' ? contentTypeHeader : null;
+      if (httpStatus === 401 && token !== null && !call.refreshedOn401) {
+        call.refreshedOn401 = true;
+        this.tokens!.invalidate(token);
+        const error = this.httpStatusError(httpStatus, response.body, contentType, response.headers);
+        record({ httpStatus, errorCode: error.code, error: `${this.scrub(error.message)} (token refreshed, sending again)` });
+        return 'refreshed';
+      }
+      if (httpStatus < 200 || httpStatus > 299) {
+        throw this.httpStatusError(httpStatus, response.body, contentType, response.headers);
+      }
+      let status: IntegrationStatus;
+      try {
+        status = parseIntegrationStatus(response.body, contentType ?? undefined, { defaultTimeZone: this.defaultTimeZone });
+        assertSameIntegration(status, call.key);
+      } catch (error) {
+        throw error instanceof UpstreamError ? attachHttpStatus(error, httpStatus) : error;
+      }
+      record({ httpStatus, errorCode: null, error: null });
+      return { status, httpStatus, contentType };
+    } catch (raw) {
+      let error = this.finalError(raw, null);
+      // A body over the limit is refused after its status line arrived, like a body that does not parse.
+      if (error instanceof UpstreamBodyTooLargeError && progress.status !== undefined) error = attachHttpStatus(error, progress.status);
+      // The status line seen, also when the body then broke off or timed out.
+      const recordedStatus = error.httpStatus ?? httpStatus ?? progress.status ?? null;
+      const retryAfterMs = retryAfterOf(error);
+      record({
+        httpStatus: recordedStatus,
+        errorCode: error.code,
+        error: error.message,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      });
+      call.lastSentWithoutAnswer = progress.requestSent && (error.code === 'timeout' || error.code === 'connection');
+      call.lastAttemptError = error;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      call.busy = false;
+    }
+  }
+
+  /**
+   * One HTTP POST through the private axios instance. Resolves with any status; rejects with an
+   * UpstreamError for transport failures, the deadline (`signal`) and bodies over `maxBodyBytes`.
+   */
+  private async exchange(
+    target: Target,
+    request: { body: string; headers: Record<string, string>; maxBodyBytes: number },
+    signal: AbortSignal,
+    progress: CallProgress,
+  ): Promise<Exchange> {
+    let response: AxiosResponse<unknown>;
+    try {
+      if (signal.aborted) throw signal.reason;
+      response = await this.httpService.axiosRef.request<unknown>({
+        method: 'POST',
+        url: target.url,
+        data: request.body,
+        headers: request.headers,
+        responseType: 'arraybuffer',
+        transformRequest: [(data: unknown) => data],
+        transformResponse: [(data: unknown) => data],
+        validateStatus: () => true,
+        maxContentLength: request.maxBodyBytes,
+        maxBodyLength: this.maxBodyBytes,
+        maxRedirects: 0,
+        proxy: false,
+        timeout: 0,
+        signal,
+        httpAgent: this.httpAgent,
+        httpsAgent: this.httpsAgent,
+        transport: trackingTransport(progress, this.connectTimeoutMs),
+      });
+    } catch (error) {
+      if (signal.aborted) throw this.stopError(signal, target.url, progress);
+      throw this.transportError(error, target.hostPort, request.maxBodyBytes);
+    }
+    return { status: response.status, headers: response.headers, body: toBuffer(response.data) };
+  }
+
+  // ---- client_credentials ------------------------------------------------------------------
+
+  private tokenRequestFrom(auth: Extract<UpstreamAuth, { kind: 'client_credentials' }>): {
+    target: Target;
+    body: string;
+    contentType: string;
+  } {
+    if (typeof auth.clientId !== 'string' || auth.clientId === '') throw new TypeError('upstream client_credentials needs a clientId');
+    if (typeof auth.clientSecret !== 'string' || auth.clientSecret === '') {
+      throw new TypeError('upstream client_credentials needs a clientSecret');
+    }
+    const format = auth.requestFormat ?? 'json';
+    if (format !== 'json' && format !== 'form') {
+      throw new TypeError(`upstream client_credentials requestFormat must be "json" or "form", got ${JSON.stringify(String(format)).slice(0, 40)}`);
+    }
+    let target: Target;
+    if (auth.tokenUrl === undefined || auth.tokenUrl === null || auth.tokenUrl === '') {
+      target = { url: `${this.baseUrl}${DEFAULT_TOKEN_PATH}`, hostPort: this.hostPort };
+    } else {
+      let url: URL;
+      try {
+        url = new URL(auth.tokenUrl);
+      } catch {
+        throw new TypeError('upstream client_credentials tokenUrl is not an absolute URL');
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        throw new TypeError(`upstream client_credentials tokenUrl must be http:// or https://, got ${url.protocol}`);
+      }
+      if (url.username !== '' || url.password !== '') {
+        throw new TypeError('upstream client_credentials tokenUrl must not contain credentials');
+      }
+      target = { url: url.href, hostPort: hostPortOf(url) };
+    }
+    // grant_type is what RFC 6749 (4.4.2) requires of an OAuth2 server; endpoints that only read
+    // client_id/client_secret/scope ignore it.
+    const fields: Array<[string, string]> = [
+      ['grant_type', 'client_credentials'],
+      ['client_id', auth.clientId],
+      ['client_secret', auth.clientSecret],
+    ];
+    if (typeof auth.scope === 'string' && auth.scope !== '') fields.push(['scope', auth.scope]);
+    return format === 'json'
+      ? { target, body: JSON.stringify(Object.fromEntries(fields)), contentType: 'application/json; charset=utf-8' }
+      : { target, body: new URLSearchParams(fields).toString(), contentType: 'application/x-www-form-urlencoded' };
+  }
+
+  /** One token request, bounded by `deadlineAt` (the deadline of the attempt that started it). */
+  private async fetchToken(request: { target: Target; body: string; contentType: string }, deadlineAt: number): Promise<FetchedToken> {
+    const controller = new AbortController();
+    const remaining = Math.max(0, deadlineAt - performance.now());
+    const timer = setTimeout(() => controller.abort(new DeadlineReason(Math.round(remaining))), remaining);
+    try {
+      const response = await this.exchange(
+        request.target,
+        { body: request.body, headers: { 'Content-Type': request.contentType, Accept: 'application/json' }, maxBodyBytes: MAX_TOKEN_BODY_BYTES },
+        controller.signal,
+        { requestSent: false, responseStarted: false },
+      );
+      const where = `token endpoint ${request.target.hostPort}`;
+      const reason = nodeHttp.STATUS_CODES[response.status];
+      const head = `${where} answered HTTP ${response.status}${reason ? ` ${reason}` : ''}`;
+      let json: unknown = undefined;
+      try {
+        json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(response.body));
+      } catch {
+        json = undefined;
+      }
+      const object = typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : null;
+      if (response.status < 200 || response.status > 299) {
+        const oauthError = typeof object?.error === 'string' ? bodyExcerpt(this.scrub(object.error), 100) : undefined;
+        const description =
+          typeof object?.error_description === 'string' ? bodyExcerpt(this.scrub(object.error_description), 200) : undefined;
+        const aspNet = object === null ? null : parseAspNetError(response.body, 'application/json');
+        const detail =
+          oauthError !== undefined
+            ? `: ${oauthError}${description ? ` (${description})` : ''}`
+            : aspNet?.message !== undefined
+              ? `: Message: ${bodyExcerpt(this.scrub(aspNet.message), 200)}`
+              : response.body.length === 0
+                ? ' with an empty body'
+                : `; body: ${bodyExcerpt(this.scrub(new TextDecoder('utf-8', { fatal: false }).decode(response.body.subarray(0, 4096))), 200)}`;
+        const retryAfterMs = parseRetryAfter(headerText(response.headers['retry-after']), Date.now());
+        throw new UpstreamTokenError(`${head}${detail}`, {
+          httpStatus: response.status,
+          ...(oauthError === undefined ? {} : { oauthError }),
+          ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+        });
+      }
+      const rawToken = object?.access_token;
+      if (typeof rawToken !== 'string') {
+        throw new UpstreamTokenError(
+          `${head} without an access_token${object === null ? ' (the body is not a JSON object)' : ''}`,
+          { httpStatus: response.status },
+        );
+      }
+      const value = rawToken.replace(/^\s*bearer\s+/i, '').trim();
+      this.addSecrets([rawToken, value]);
+      if (!/^[\x21-\x7e]+$/.test(value)) {
+        throw new UpstreamTokenError(`${head} with an access_token that is empty or not visible ASCII`, { httpStatus: response.status });
+      }
+      const expiresIn = object!.expires_in;
+      const seconds =
+        typeof expiresIn === 'number' ? expiresIn : typeof expiresIn === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(expiresIn) ? Number(expiresIn) : NaN;
+      return { value, expiresInSeconds: Number.isFinite(seconds) && seconds >= 0 ? seconds : null };
+    } catch (error) {
+      throw this.finalError(error, null);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // ---- errors ------------------------------------------------------------------------------
+
+  private transportError(error: unknown, hostPort: string, maxBodyBytes: number): UpstreamError {
+    if (error instanceof UpstreamError) return error;
     const e = (error ?? {}) as { code?: unknown; message?: unknown; cause?: { code?: unknown } };
     const message = typeof e.message === 'string' ? e.message : '';
     const code = typeof e.code === 'string' ? e.code : typeof e.cause?.code === 'string' ? e.cause.code : undefined;
     if (message.includes('maxContentLength')) {
-      return new UpstreamBodyTooLargeError(this.maxBodyBytes);
+      return new UpstreamBodyTooLargeError(maxBodyBytes);
+    }
+    if (code === CONNECT_TIMEOUT_CODE) {
+      return new UpstreamConnectionError(hostPort, 'ETIMEDOUT', `no connection within the connect timeout of ${this.connectTimeoutMs} ms`);
     }
     if (code !== undefined && CONNECTION_CODES.has(code)) {
-      return new UpstreamConnectionError(this.hostPort, code);
+      return new UpstreamConnectionError(hostPort, code);
     }
     if (code !== undefined && code.startsWith('HPE_')) {
-      return new UpstreamConnectionError(this.hostPort, code, 'the upstream sent a malformed HTTP response');
+      return new UpstreamConnectionError(hostPort, code, 'the upstream sent a malformed HTTP response');
     }
     // 'stream has been aborted' is axios's ERR_BAD_RESPONSE for a connection closed mid-body.
     if (message === 'socket hang up' || message === 'aborted' || message === 'stream has been aborted') {
-      return new UpstreamConnectionError(this.hostPort, code ?? 'ECONNRESET', 'the connection closed before the answer was complete');
+      return new UpstreamConnectionError(hostPort, code ?? 'ECONNRESET', 'the connection closed before the answer was complete');
     }
     if (code !== undefined && (code.startsWith('Z_') || code === 'ERR_BAD_RESPONSE' || code === 'ERR_BAD_RESPONSE_ENCODING')) {
-      return new UpstreamBodyUnreadableError(`upstream response from ${this.hostPort} could not be decoded (${code})`);
+      return new UpstreamBodyUnreadableError(`upstream response from ${hostPort} could not be decoded (${code})`);
     }
     // The axios error is deliberately not the cause: its config holds the Authorization header.
     return new UpstreamUnexpectedError(
-      `call to upstream ${this.hostPort} failed${code === undefined ? '' : ` (${code})`}: ${message.slice(0, 200) || 'unknown error'}`,
+      `call to upstream ${hostPort} failed${code === undefined ? '' : ` (${code})`}: ${message.slice(0, 200) || 'unknown error'}`,
     );
   }
 
-  private httpStatusError(httpStatus: number, body: Buffer, contentType: string | null): UpstreamHttpStatusError {
+  private httpStatusError(
+    httpStatus: number,
+    body: Buffer,
+    contentType: string | null,
+    headers: AxiosResponse['headers'],
+  ): UpstreamHttpStatusError {
     const reason = nodeHttp.STATUS_CODES[httpStatus];
     const head = `upstream answered HTTP ${httpStatus}${reason ? ` ${reason}` : ''}`;
+    const retryAfterMs = parseRetryAfter(headerText(headers['retry-after']), Date.now());
+    const extra = retryAfterMs === undefined ? {} : { retryAfterMs };
     // Secrets are scrubbed from the full texts before they are cut, so a cut can never leave
     // part of a secret behind; the error's fields get the scrubbed texts too, not just its message.
     const parsed = parseAspNetError(body, contentType ?? undefined);
@@ -345,29 +887,84 @@ export class UpstreamClient implements OnModuleDestroy {
         aspNet.exceptionType !== undefined ? `ExceptionType: ${aspNet.exceptionType}` : null,
         aspNet.exceptionMessage !== undefined ? `ExceptionMessage: ${aspNet.exceptionMessage}` : null,
       ].filter((p): p is string => p !== null);
-      return new UpstreamHttpStatusError(`${head}: ${parts.join('; ')}`, { httpStatus, aspNet });
+      return new UpstreamHttpStatusError(`${head}: ${parts.join('; ')}`, { httpStatus, aspNet, ...extra });
     }
     const text = new TextDecoder('utf-8', { fatal: false }).decode(body.subarray(0, 65_536));
     const excerpt = bodyExcerpt(this.scrub(text), 200);
     return new UpstreamHttpStatusError(
       excerpt === '' ? `${head} with an empty body` : `${head}; body: ${excerpt}`,
-      { httpStatus, bodyExcerpt: excerpt },
+      { httpStatus, bodyExcerpt: excerpt, ...extra },
     );
   }
 
-  /** Makes sure what leaves the client is an UpstreamError whose message holds no secret. */
-  private finalError(error: unknown): UpstreamError {
-    const upstreamError =
-      error instanceof UpstreamError
-        ? error
-        : new UpstreamUnexpectedError(
-            `upstream call failed unexpectedly: ${error instanceof Error ? error.message : String(error)}`,
-            // Only non-axios errors get here (axios errors are mapped above), so the cause holds no headers.
-            { cause: error },
-          );
+  /**
+   * Makes sure what leaves the client is an UpstreamError whose message holds no secret; with a
+   * `call`, attaches its attempts and summarises them in the message when there were several.
+   */
+  private finalError(error: unknown, call: Call | null): UpstreamError {
+    let upstreamError: UpstreamError;
+    if (error instanceof UpstreamError) upstreamError = error;
+    else if (error instanceof DeadlineReason || error instanceof CallerAbortReason) {
+      // A raw abort reason (from a signal that aborted before a request started).
+      const signal = AbortSignal.abort(error);
+      upstreamError = this.stopError(signal, this.endpoint, { requestSent: false, responseStarted: false });
+    } else {
+      upstreamError = new UpstreamUnexpectedError(
+        `upstream call failed unexpectedly: ${error instanceof Error ? error.message : String(error)}`,
+        // Only non-axios errors get here (axios errors are mapped above), so the cause holds no headers.
+        { cause: error },
+      );
+    }
+    if (call !== null) {
+      const summary = this.summary(upstreamError, call);
+      if (summary !== null) upstreamError.message = summary;
+      upstreamError.attempts = call.attempts;
+      upstreamError.outcomeUnknownRetried = call.outcomeUnknownRetried;
+    }
     const scrubbed = this.scrub(upstreamError.message);
     if (scrubbed !== upstreamError.message) upstreamError.message = scrubbed;
     return upstreamError;
+  }
+
+  /** The message of a call that failed after several attempts or gave up retrying; null to keep the error's own. */
+  private summary(error: UpstreamError, call: Call): string | null {
+    const failed = call.attempts;
+    if (error.code === 'breaker_open' || failed.length === 0) return null;
+    // The error may have ended the call without an attempt of its own (deadline during a wait).
+    const lastIsError = error === call.lastAttemptError;
+    if (failed.length === 1 && call.giveUp === null && lastIsError) return null;
+    const n = failed.length;
+    const last = failed[n - 1]!;
+    const statuses = failed.map((a) => (a.errorCode === 'http_status' ? a.httpStatus : null));
+    const sameStatus = statuses.every((s) => s !== null && s === statuses[0]) ? statuses[0]! : null;
+    const all = call.exhausted ? 'all ' : '';
+    const plural = n === 1 ? 'attempt' : 'attempts';
+    const described = failed.map(describeAttempt);
+    let text =
+      sameStatus !== null
+        ? `upstream ${this.hostPort} answered ${statusText(sameStatus)} on ${all}${n} ${plural}`
+        : described.every((d) => d === described[0])
+          ? `upstream ${this.hostPort} failed on ${all}${n} ${plural}: ${described[0]}`
+          : `upstream ${this.hostPort} failed on ${all}${n} ${plural} (${described.join(', ')})`;
+    if (call.giveUp?.kind === 'retry_after_past_deadline') {
+      text += `; gave up: Retry-After asked for ${call.giveUp.retryAfterMs} ms but only ${call.giveUp.remainingMs} ms of the ${this.timeoutMs} ms deadline remained`;
+    } else if (call.giveUp?.kind === 'wait_past_deadline') {
+      text += `; gave up: the next wait of ${call.giveUp.waitMs} ms would leave too little of the ${this.timeoutMs} ms deadline (${call.giveUp.remainingMs} ms remained)`;
+    } else if (!lastIsError) {
+      text += `; then ${error.code === 'timeout' ? `the ${this.timeoutMs} ms deadline passed` : 'the call was cancelled'} before the next attempt`;
+    } else if (!call.exhausted && !isRetryable(error) && !(error.httpStatus === 401 && call.refreshedOn401)) {
+      text += '; the last failure is not retried';
+    } else if (error.httpStatus === 401 && call.refreshedOn401) {
+      text += '; a freshly requested token was refused too';
+    }
+    const detail = lastIsError ? lastDetail(error) : (last.error ?? this.scrub(error.message));
+    return `${text} (last: ${detail})`;
+  }
+
+  private addSecrets(values: string[]): void {
+    const fresh = values.filter((s) => typeof s === 'string' && s.length >= 4 && !this.secrets.includes(s));
+    if (fresh.length === 0) return;
+    this.secrets = [...this.secrets, ...new Set(fresh)].sort((a, b) => b.length - a.length);
   }
 
   private scrub(text: string): string {
@@ -377,24 +974,122 @@ export class UpstreamClient implements OnModuleDestroy {
   }
 }
 
+/** Whether the retry policy may retry after `error` (deadline permitting). */
+function isRetryable(error: UpstreamError): boolean {
+  switch (error.code) {
+    case 'connection':
+    case 'timeout':
+      return true;
+    case 'http_status':
+    case 'token':
+      return error.httpStatus !== undefined && RETRYABLE_STATUSES.has(error.httpStatus);
+    default:
+      return false;
+  }
+}
+
+function retryAfterOf(error: UpstreamError): number | undefined {
+  return error instanceof UpstreamHttpStatusError || error instanceof UpstreamTokenError ? error.retryAfterMs : undefined;
+}
+
 /**
- * An axios `transport` that is plain node:http/https (what axios uses with `maxRedirects: 0`)
- * and records whether the request was sent and whether the response started, for the timeout
- * message.
+ * `Retry-After` as a wait in ms: delay-seconds (`120`) or an HTTP-date (IMF-fixdate, RFC 850 or
+ * asctime; a date in the past means 0). Undefined when absent or unreadable.
  */
-function trackingTransport(progress: CallProgress): { request: typeof nodeHttp.request } {
+export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d{1,10}$/.test(text)) return Number(text) * 1000;
+  const imf = /^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(text);
+  const rfc850 = /^[A-Za-z]{6,9}, \d{2}-[A-Za-z]{3}-\d{2} \d{2}:\d{2}:\d{2} GMT$/.test(text);
+  const asctime = /^[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/.test(text);
+  if (!imf && !rfc850 && !asctime) return undefined;
+  const at = Date.parse(asctime ? `${text} GMT` : text);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - nowMs);
+}
+
+function headerText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
+  return undefined;
+}
+
+function statusText(status: number): string {
+  const reason = nodeHttp.STATUS_CODES[status];
+  return `${status}${reason ? ` ${reason}` : ''}`;
+}
+
+/** A few words about one attempt, for a summary message. */
+function describeAttempt(attempt: UpstreamAttempt): string {
+  if (attempt.errorCode === 'http_status' && attempt.httpStatus !== null) return statusText(attempt.httpStatus);
+  if (attempt.errorCode === 'connection') {
+    const code = /failed: ([A-Z0-9_]+)/.exec(attempt.error ?? '')?.[1];
+    return code === undefined ? 'connection failed' : `connection ${code}`;
+  }
+  if (attempt.errorCode === 'token' && attempt.httpStatus !== null) return `token endpoint ${statusText(attempt.httpStatus)}`;
+  return attempt.errorCode ?? 'ok';
+}
+
+/** What the last error said beyond its status line. */
+function lastDetail(error: UpstreamError): string {
+  if (error.code !== 'http_status' || error.httpStatus === undefined) return error.message;
+  const head = `upstream answered HTTP ${statusText(error.httpStatus)}`;
+  if (!error.message.startsWith(head)) return error.message;
+  const rest = error.message.slice(head.length);
+  if (rest === ' with an empty body') return 'empty body';
+  return rest.replace(/^[:;] /, '');
+}
+
+/**
+ * An axios `transport` that is plain node:http/https (what axios uses with `maxRedirects: 0`),
+ * records whether the request was sent and whether the response started (for timeout messages and
+ * `outcomeUnknownRetried`), and enforces the connect deadline on new connections.
+ */
+function trackingTransport(progress: CallProgress, connectTimeoutMs: number): { request: typeof nodeHttp.request } {
   const request = ((options: nodeHttp.RequestOptions, callback?: (res: nodeHttp.IncomingMessage) => void) => {
     const transport = options.protocol === 'https:' ? nodeHttps : nodeHttp;
     const req = transport.request(options, (res) => {
       progress.responseStarted = true;
+      progress.status = res.statusCode;
       callback?.(res);
     });
     req.once('finish', () => {
       progress.requestSent = true;
     });
+    req.once('socket', (socket) => {
+      // A kept-alive socket is already connected; only a new connection gets the connect deadline.
+      if (!socket.connecting) return;
+      const connected = socket instanceof TLSSocket ? 'secureConnect' : 'connect';
+      const timer = setTimeout(() => {
+        req.destroy(Object.assign(new Error(`connect timeout after ${connectTimeoutMs} ms`), { code: CONNECT_TIMEOUT_CODE }));
+      }, connectTimeoutMs);
+      const clear = () => {
+        clearTimeout(timer);
+        socket.removeListener(connected, clear);
+        socket.removeListener('close', clear);
+      };
+      socket.once(connected, clear);
+      socket.once('close', clear);
+    });
     return req;
   }) as typeof nodeHttp.request;
   return { request };
+}
+
+function hostPortOf(url: URL): string {
+  return `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
+}
+
+function positiveMs(value: unknown, name: string): number {
+  if (!(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
+    throw new RangeError(`upstream ${name} must be a positive number of milliseconds, got ${String(value)}`);
+  }
+  return value;
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function basicAuthorization(username: string, password: string): string {

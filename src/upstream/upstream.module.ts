@@ -1,5 +1,6 @@
 import { HttpModule } from '@nestjs/axios';
 import { type DynamicModule, type InjectionToken, type ModuleMetadata, Module, type OptionalFactoryDependency } from '@nestjs/common';
+import { UpstreamBreakerRegistry } from './breaker';
 import { UPSTREAM_CLIENT_OPTIONS, UpstreamClient, type UpstreamClientOptions } from './upstream.client';
 
 /** Options of {@link UpstreamModule.registerAsync}. */
@@ -10,7 +11,9 @@ export interface UpstreamModuleAsyncOptions {
 }
 
 /**
- * Provides {@link UpstreamClient}, the only code that calls the upstream.
+ * Provides {@link UpstreamClient}, the only code that calls the upstream, and the
+ * {@link UpstreamBreakerRegistry} holding its circuit breaker (one registry per registration, so
+ * two apps in one process, e.g. in tests, never share breaker state).
  *
  * Its own `HttpModule` registration gives the client a private axios instance, so global axios
  * defaults or interceptors set elsewhere cannot change how the upstream is called.
@@ -22,8 +25,8 @@ export class UpstreamModule {
     return {
       module: UpstreamModule,
       imports: [HttpModule.register({})],
-      providers: [{ provide: UPSTREAM_CLIENT_OPTIONS, useValue: options }, UpstreamClient],
-      exports: [UpstreamClient],
+      providers: [{ provide: UPSTREAM_CLIENT_OPTIONS, useValue: options }, UpstreamBreakerRegistry, UpstreamClient],
+      exports: [UpstreamClient, UpstreamBreakerRegistry],
     };
   }
 
@@ -38,9 +41,10 @@ export class UpstreamModule {
           useFactory: options.useFactory as (...args: unknown[]) => UpstreamClientOptions | Promise<UpstreamClientOptions>,
           inject: options.inject ?? [],
         },
+        UpstreamBreakerRegistry,
         UpstreamClient,
       ],
-      exports: [UpstreamClient],
+      exports: [UpstreamClient, UpstreamBreakerRegistry],
     };
   }
 }

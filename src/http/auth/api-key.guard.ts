@@ -9,7 +9,7 @@ import { ApiKeyAuthenticator } from './api-key.authenticator';
 /**
  * The global access guard: every route needs a key with `read`, or the scope named by `@RequireScope`, except
  * `@Public()` routes, `@PublicWhen()` routes while their switch is on, and everything when auth is disabled.
- * The key's name is added to the request's log lines as `apiKey`.
+ * The key's name is added to the request's log lines as `apiKeyName`.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -31,7 +31,7 @@ export class ApiKeyGuard implements CanActivate {
     const scope = this.reflector.getAllAndOverride<Scope | undefined>(REQUIRED_SCOPE, targets) ?? 'read';
     const principal = this.authenticator.authorize(context.switchToHttp().getRequest<FastifyRequest>(), scope);
     try {
-      this.logger.assign({ apiKey: principal.name });
+      this.logger.assign({ apiKeyName: principal.name });
     } catch {
       // outside a request logging context (none in production): the name just isn't logged
     }

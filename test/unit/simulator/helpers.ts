@@ -100,3 +100,12 @@ export function xmlRequest(integrationName: string, sourceSystemId: number): str
     `<IntegrationName>${integrationName}</IntegrationName><SourceSystemId>${sourceSystemId}</SourceSystemId></IntegrationStartRequest>`
   );
 }
+
+/** Polls until `condition` holds; throws after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('waitFor timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -21,6 +21,7 @@ import {
 } from '../../../src/upstream/errors';
 import { buildIntegrationStartRequest } from '../../../src/upstream/integration-start.request';
 import type { IntegrationStatus } from '../../../src/upstream/integration-status';
+import { UpstreamBreakerRegistry } from '../../../src/upstream/breaker';
 import { UpstreamClient, type UpstreamClientOptions } from '../../../src/upstream/upstream.client';
 import { UpstreamModule } from '../../../src/upstream/upstream.module';
 
@@ -95,15 +96,24 @@ async function startServer(handler: Handler): Promise<TestServer> {
   return testServer;
 }
 
+/**
+ * These tests are about one exchange, so they make one attempt (retries, breakers and tokens have
+ * their own spec files); each client has its own breaker registry, since ports get reused.
+ */
 function client(overrides: Partial<UpstreamClientOptions> & { baseUrl: string }): UpstreamClient {
-  const c = new UpstreamClient(privateHttpService(), {
-    format: 'json',
-    timeoutMs: 5_000,
-    defaultTimeZone: 'America/Chicago',
-    auth: { kind: 'none' },
-    maxBodyBytes: 1_048_576,
-    ...overrides,
-  });
+  const c = new UpstreamClient(
+    privateHttpService(),
+    {
+      format: 'json',
+      timeoutMs: 5_000,
+      defaultTimeZone: 'America/Chicago',
+      auth: { kind: 'none' },
+      maxBodyBytes: 1_048_576,
+      retry: { maxAttempts: 1 },
+      ...overrides,
+    },
+    new UpstreamBreakerRegistry(),
+  );
   clients.push(c);
   return c;
 }
@@ -496,9 +506,37 @@ describe('UpstreamClient: authentication and secrets', () => {
       'upstream bearer token must be non-empty visible ASCII (no spaces or line breaks)',
     );
     expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', auth: { kind: 'basic', username: 'a:b', password: 'p' } })).toThrow(/RFC 7617/);
-    const unsupported = { kind: 'client_credentials', clientId: 'id', clientSecret: 'cs-secret' } as unknown as UpstreamClientOptions['auth'];
+    const unsupported = { kind: 'oauth_magic', secret: 'cs-secret' } as unknown as UpstreamClientOptions['auth'];
     expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', auth: unsupported })).toThrow(
-      'upstream auth.kind "client_credentials" is not supported (supported: "none", "bearer", "basic")',
+      'upstream auth.kind "oauth_magic" is not supported (supported: "none", "bearer", "basic", "client_credentials")',
+    );
+    const cc = { kind: 'client_credentials', clientId: 'id', clientSecret: 'cs-secret-value' } as const;
+    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', auth: { ...cc, clientId: '' } })).toThrow(
+      'upstream client_credentials needs a clientId',
+    );
+    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', auth: { ...cc, clientSecret: '' } })).toThrow(
+      'upstream client_credentials needs a clientSecret',
+    );
+    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', auth: { ...cc, tokenUrl: '/relative' } })).toThrow(
+      'upstream client_credentials tokenUrl is not an absolute URL',
+    );
+    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', auth: { ...cc, tokenUrl: 'http://u:p@h/token' } })).toThrow(
+      'upstream client_credentials tokenUrl must not contain credentials',
+    );
+    const badFormat = { ...cc, requestFormat: 'xml' } as unknown as UpstreamClientOptions['auth'];
+    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', auth: badFormat })).toThrow(
+      'upstream client_credentials requestFormat must be "json" or "form", got "xml"',
+    );
+    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', retry: { maxAttempts: 0 } })).toThrow(
+      'upstream retry.maxAttempts must be a positive integer, got 0',
+    );
+    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', retry: { baseMs: -1 } })).toThrow(RangeError);
+    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', connectTimeoutMs: 0 })).toThrow(
+      'upstream connectTimeoutMs must be a positive number of milliseconds, got 0',
+    );
+    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', attemptTimeoutMs: -5 })).toThrow(RangeError);
+    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h-breaker-test', breaker: { threshold: 0 } }, new UpstreamBreakerRegistry())).toThrow(
+      'upstream breaker threshold must be a positive integer, got 0',
     );
   });
 });

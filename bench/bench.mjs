@@ -1,0 +1,263 @@
+// `npm run bench [-- --quick] [-- --profile]`: measures targets 1 to 6 of the performance issue side by side with
+// their baselines (a bare node:http server, pgbench) in one run, prints one table and exits 1 if a ratio misses.
+//
+// Starts everything it needs: a database (BENCH_DATABASE_URL names a server whose user may CREATE DATABASE; without
+// it, an embedded Postgres), the upstream simulator, the built service (`node dist/src/main.js`, 1 to 3 replicas)
+// and the baselines. Load comes from wrk when installed, else autocannon. All traffic goes to 127.0.0.1, and every
+// loop is bounded in count and time.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { LOAD_TOOL, ROOT, load, query, rssMb, sleep, spawnUrlProcess, startService, upsertTps } from './lib.mjs';
+
+const args = new Set(process.argv.slice(2));
+const QUICK = args.has('--quick');
+const PROFILE = args.has('--profile');
+const N = QUICK ? 2_000 : 10_000;
+const LOAD_SECONDS = QUICK ? 3 : 10;
+const FRESHNESS_RUNS = QUICK ? 50 : 200;
+const MAX_CONCURRENT_RUNS = 200;
+const SLOW_UPSTREAM_MS = 50;
+const NEVER = '0 0 0 1 1 *';
+
+const cleanups = [];
+const log = (message) => process.stderr.write(`[bench] ${message}\n`);
+
+async function main() {
+  const tmp = mkdtempSync(join(tmpdir(), 'tidemark-bench-'));
+  cleanups.push(async () => rmSync(tmp, { recursive: true, force: true }));
+  const results = {};
+
+  // --- database ---------------------------------------------------------------------------------------------------
+  let adminUrl = process.env.BENCH_DATABASE_URL;
+  if (!adminUrl) {
+    const { startEmbeddedPostgres } = await import(join(ROOT, 'dist/src/embedded/embedded-postgres.js'));
+    log('no BENCH_DATABASE_URL: starting an embedded Postgres');
+    const embedded = await startEmbeddedPostgres({ dataDir: join(tmp, 'pg') });
+    cleanups.push(() => embedded.stop());
+    adminUrl = embedded.url;
+  }
+  const dbName = `tidemark_bench_${process.pid}_${randomBytes(3).toString('hex')}`;
+  await query(adminUrl, `CREATE DATABASE ${dbName}`);
+  cleanups.push(() => query(adminUrl, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
+  const dbUrl = new URL(adminUrl);
+  dbUrl.pathname = `/${dbName}`;
+  const databaseUrl = dbUrl.toString();
+  const sql = (text, params) => query(databaseUrl, text, params);
+
+  // --- upstream simulator, configuration ---------------------------------------------------------------------------
+  const simulator = await spawnUrlProcess([join(ROOT, 'dist/src/simulator/main.js'), '--port', '0', '--latency', '0']);
+  cleanups.push(() => simulator.stop());
+  const setLatency = async (ms) => {
+    const response = await fetch(`${simulator.url}/__simulator/latency`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ms }) });
+    if (!response.ok) throw new Error(`simulator latency: ${response.status}`);
+  };
+  const integrationsFile = join(tmp, 'integrations.json');
+  const integrations = Array.from({ length: N }, (_, i) => ({ sourceSystemId: 1000 + (i % 500), integrationName: `Feed ${i}`, cron: NEVER }));
+  writeFileSync(integrationsFile, JSON.stringify(integrations));
+  const apiKey = randomBytes(24).toString('base64url');
+  const auth = { authorization: `Bearer ${apiKey}` };
+  const env = {
+    NODE_ENV: 'production',
+    DATABASE_URL: databaseUrl,
+    UPSTREAM_BASE_URL: simulator.url,
+    INTEGRATIONS_FILE: integrationsFile,
+    API_KEYS: JSON.stringify([{ name: 'bench', keyHash: `sha256:${createHash('sha256').update(apiKey).digest('hex')}`, scopes: ['read', 'operate'] }]),
+    RATE_LIMIT_PER_MINUTE: '1000000',
+    MAX_CONCURRENT_RUNS: String(MAX_CONCURRENT_RUNS),
+    LOG_LEVEL: 'warn',
+  };
+  const replicas = [];
+  const launch = async (name, options) => {
+    const replica = await startService(name, env, options);
+    replicas.push(replica);
+    cleanups.push(() => replica.stop());
+    return replica;
+  };
+
+  // --- 0. migrate and sync once, so that later starts find a migrated database -------------------------------------
+  log(`preparing a database with ${N} integrations`);
+  const first = await launch('bench-setup');
+  await first.ready();
+  await first.stop();
+
+  // --- baseline: pgbench single-row upsert tps ---------------------------------------------------------------------
+  log('baseline: single-row upsert tps, 8 clients');
+  const upsert = await upsertTps(databaseUrl, LOAD_SECONDS, tmp);
+  results.upsert = upsert;
+
+  // --- 6. footprint: start to ready, idle RSS ----------------------------------------------------------------------
+  log('target 6: start to ready, idle RSS');
+  const nodeArgs = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench/profiles')}`] : [];
+  const service = await launch("bench-a", { nodeArgs });
+  results.readyMs = await service.ready();
+  await sleep(3_000);
+  results.idleRssMb = rssMb(service.child.pid);
+
+  // --- 4 and 5: sweeps -------------------------------------------------------------------------------------------------
+  const sweep = async (label) => {
+    const [{ due }] = await sql(
+      `WITH d AS (SELECT date_trunc('second', now()) + interval '2 seconds' AS due),
+            u AS (UPDATE integration SET next_fire_at = (SELECT due FROM d), version = version + 1 RETURNING id)
+       SELECT (SELECT due FROM d) AS due, pg_notify('tidemark_state', '*'), (SELECT count(*) FROM u) AS n`,
+    );
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      await sleep(100);
+      const [row] = await sql(
+        `SELECT count(*)::int AS total, count(*) FILTER (WHERE outcome <> 'running')::int AS done,
+                count(*) FILTER (WHERE outcome = 'succeeded')::int AS succeeded,
+                EXTRACT(EPOCH FROM (max(finished_at) - $1::timestamptz)) * 1000 AS ms,
+                count(DISTINCT replica_id)::int AS replicas
+         FROM run WHERE scheduled_for = $1`,
+        [due],
+      );
+      if (row.done >= N) {
+        log(`${label}: ${row.done} runs (${row.succeeded} succeeded) in ${Math.round(row.ms)} ms on ${row.replicas} replica(s)`);
+        return { ms: Number(row.ms), runs: row.done, succeeded: row.succeeded, replicas: row.replicas, rate: (row.done * 1000) / Number(row.ms) };
+      }
+      if (Date.now() > deadline) throw new Error(`${label}: only ${row.done} of ${N} runs finished within 180 s`);
+    }
+  };
+  log(`target 4: ${N} integrations due at once, simulator at 0 ms`);
+  results.sweepFast = await sweep('sweep at 0 ms');
+  log(`target 5: ${N} integrations due at once, simulator at ${SLOW_UPSTREAM_MS} ms, MAX_CONCURRENT_RUNS=${MAX_CONCURRENT_RUNS}`);
+  await setLatency(SLOW_UPSTREAM_MS);
+  results.sweepSlow = await sweep(`sweep at ${SLOW_UPSTREAM_MS} ms`);
+  await setLatency(0);
+
+  // --- 1 and 2: reads ----------------------------------------------------------------------------------------------
+  const one = `/integrations/1007/${encodeURIComponent('Feed 7')}`;
+  const sample = await fetch(service.url + one, { headers: auth });
+  const sampleBody = Buffer.from(await sample.arrayBuffer());
+  const etag = sample.headers.get('etag');
+  if (sample.status !== 200 || !etag) throw new Error(`GET ${one}: ${sample.status}, etag ${etag}`);
+  const listPath = '/integrations?limit=100';
+  const listSample = await fetch(service.url + listPath, { headers: auth });
+  const listBytes = (await listSample.arrayBuffer()).byteLength;
+  const notModified = await fetch(service.url + one, { headers: { ...auth, 'if-none-match': etag } });
+  await notModified.arrayBuffer();
+  results.conditionalStatus = notModified.status;
+  results.payloadBytes = sampleBody.length;
+  results.listBytes = listBytes;
+
+  const bare = await spawnUrlProcess([join(ROOT, 'bench/bare-server.mjs'), String(sampleBody.length)]);
+  cleanups.push(() => bare.stop());
+  log(`target 1: bare node:http vs GET ${one} (${sampleBody.length} bytes), ${LOAD_TOOL}, 50 connections, ${LOAD_SECONDS} s each`);
+  const bare1 = await load({ url: bare.url, seconds: LOAD_SECONDS, pid: bare.child.pid });
+  const single = await load({ url: service.url + one, seconds: LOAD_SECONDS, headers: auth, pid: service.child.pid });
+  const conditional = await load({ url: service.url + one, seconds: LOAD_SECONDS, headers: { ...auth, 'if-none-match': etag }, pid: service.child.pid });
+  log(`target 2: GET ${listPath} (${listBytes} bytes)`);
+  const list = await load({ url: service.url + listPath, seconds: LOAD_SECONDS, headers: auth, pid: service.child.pid });
+  const bare2 = await load({ url: bare.url, seconds: LOAD_SECONDS, pid: bare.child.pid });
+  await bare.stop();
+  const bareRps = (bare1.rps + bare2.rps) / 2;
+  Object.assign(results, { bare1, bare2, bareRps, single, conditional, list });
+
+  // --- 3. freshness across 3 replicas ------------------------------------------------------------------------------
+  log(`target 3: freshness over ${FRESHNESS_RUNS} runs on 3 replicas`);
+  const others = await Promise.all(['bench-b', 'bench-c'].map((name) => launch(name)));
+  await Promise.all(others.map((r) => r.ready()));
+  const trio = [service, ...others];
+  let worstMs = 0;
+  const lags = [];
+  for (let i = 0; i < FRESHNESS_RUNS; i++) {
+    const path = `/integrations/${1000 + ((i + 20) % 500)}/${encodeURIComponent(`Feed ${i + 20}`)}`;
+    // Every replica holds the current state in its cache first.
+    await Promise.all(trio.map((r) => fetch(r.url + path, { headers: auth }).then((res) => res.arrayBuffer())));
+    const response = await fetch(`${trio[i % 3].url}${path}/runs`, { method: 'POST', headers: auth });
+    const run = await response.json();
+    if (response.status !== 201) throw new Error(`POST ${path}/runs: ${response.status} ${JSON.stringify(run)}`);
+    const committedAt = Date.parse(run.finishedAt);
+    const seen = await Promise.all(
+      trio.map(async (replica) => {
+        const deadline = Date.now() + 5_000;
+        for (;;) {
+          const state = await (await fetch(replica.url + path, { headers: auth })).json();
+          if (state.lastRun?.id === run.id) return Date.now();
+          if (Date.now() > deadline) return Infinity;
+          await sleep(1);
+        }
+      }),
+    );
+    const lag = Math.max(...seen) - committedAt;
+    lags.push(lag);
+    worstMs = Math.max(worstMs, lag);
+  }
+  lags.sort((a, b) => a - b);
+  results.freshness = { worstMs, medianMs: lags[Math.floor(lags.length / 2)], runs: FRESHNESS_RUNS };
+
+  // --- coordination overhead: 3 replicas against 1 ------------------------------------------------------------------
+  log(`coordination: ${N} integrations due at once on 3 replicas, simulator at 0 ms`);
+  results.sweepTrio = await sweep('sweep at 0 ms, 3 replicas');
+
+  for (const replica of replicas) await replica.stop();
+  report(results);
+}
+
+function report(r) {
+  const fmt = (n, digits = 0) => (n === null || n === undefined || Number.isNaN(n) ? 'n/a' : Number(n).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+  const rows = [];
+  const row = (target, measure, value, baseline, ratio, goal, ok) => rows.push({ target, measure, value, baseline, ratio, goal, ok });
+  const ideal = (N * SLOW_UPSTREAM_MS) / MAX_CONCURRENT_RUNS;
+
+  const r1 = r.single.rps / r.bareRps;
+  row('1', `GET one integration (${r.payloadBytes} B), req/s`, fmt(r.single.rps), `bare node:http ${fmt(r.bareRps)}`, fmt(r1, 2), '≥ 0.50', r1 >= 0.5);
+  row('1', 'GET one integration, p99 at 50 connections', `${fmt(r.single.p99Ms, 2)} ms`, '', '', '≤ 10 ms', r.single.p99Ms <= 10);
+  const cheaper = r.conditional.rps > r.single.rps;
+  row(
+    '1',
+    'If-None-Match (304), req/s; CPU per request',
+    `${fmt(r.conditional.rps)}; ${fmt(r.conditional.cpuUsPerRequest, 1)} µs`,
+    `200: ${fmt(r.single.rps)}; ${fmt(r.single.cpuUsPerRequest, 1)} µs`,
+    fmt(r.conditional.rps / r.single.rps, 2),
+    `304, > 1.00`,
+    r.conditionalStatus === 304 && cheaper,
+  );
+  const r2 = r.list.rps / r.bareRps;
+  row('2', `GET /integrations?limit=100 (${fmt(r.listBytes / 1024, 1)} KiB), req/s`, fmt(r.list.rps), `bare node:http ${fmt(r.bareRps)}`, fmt(r2, 3), '≥ 0.15', r2 >= 0.15);
+  row('3', `Freshness, worst of ${r.freshness.runs} runs × 3 replicas`, `${fmt(r.freshness.worstMs)} ms`, `median ${fmt(r.freshness.medianMs)} ms`, '', '≤ 1000 ms', r.freshness.worstMs <= 1000);
+  const r4 = r.sweepFast.rate / r.upsert.tps;
+  row('4', `Sweep of ${N} at 0 ms, runs/s (${fmt(r.sweepFast.ms)} ms)`, fmt(r.sweepFast.rate), `${r.upsert.tool} upsert ${fmt(r.upsert.tps)} tps`, fmt(r4, 2), '≥ 0.25', r4 >= 0.25 && r.sweepFast.succeeded === N);
+  const r5 = r.sweepSlow.ms / ideal;
+  row('5', `Sweep of ${N} at ${SLOW_UPSTREAM_MS} ms, ${MAX_CONCURRENT_RUNS} slots`, `${fmt(r.sweepSlow.ms)} ms`, `ideal ${fmt(ideal)} ms`, fmt(r5, 2), '≤ 1.20', r5 <= 1.2 && r.sweepSlow.succeeded === N);
+  row('6', `Idle RSS with ${N} integrations`, `${fmt(r.idleRssMb, 1)} MB`, '', '', '≤ 200 MB', r.idleRssMb !== null && r.idleRssMb <= 200);
+  row('6', 'Start to ready (migrated database)', `${fmt(r.readyMs)} ms`, '', '', '≤ 3000 ms', r.readyMs <= 3000);
+  row('—', `Coordination: sweep of ${N} at 0 ms on 3 replicas, runs/s`, fmt(r.sweepTrio.rate), `1 replica ${fmt(r.sweepFast.rate)}`, fmt(r.sweepTrio.rate / r.sweepFast.rate, 2), 'report', true);
+
+  const header = ['#', 'measure', 'value', 'baseline', 'ratio', 'target', 'ok'];
+  const lines = [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows.map((x) => `| ${x.target} | ${x.measure} | ${x.value} | ${x.baseline} | ${x.ratio} | ${x.goal} | ${x.ok ? 'yes' : '**no**'} |`),
+  ];
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}, load: ${LOAD_TOOL}${QUICK ? ', --quick' : ''}`;
+  process.stdout.write(`\n${machine}\n\n${lines.join('\n')}\n\n`);
+  process.stdout.write(
+    `detail: bare ${fmt(r.bare1.rps)} / ${fmt(r.bare2.rps)} req/s (before / after), p99 ${fmt(r.bare1.p99Ms, 2)} ms, ${fmt(r.bare1.cpuUsPerRequest, 1)} µs CPU/req; ` +
+      `GET one p50 ${fmt(r.single.p50Ms, 2)} ms, ${fmt(r.single.cpuUsPerRequest, 1)} µs CPU/req; list p99 ${fmt(r.list.p99Ms, 2)} ms; ` +
+      `non-2xx/3xx: ${r.single.non2xx + r.conditional.non2xx + r.list.non2xx}\n`,
+  );
+  process.exitCode = rows.every((x) => x.ok) ? 0 : 1;
+}
+
+async function cleanup() {
+  for (const step of cleanups.reverse()) await step().catch((error) => log(`cleanup: ${error.message}`));
+}
+
+const watchdog = setTimeout(() => {
+  log('the bench took longer than 30 minutes: stopping');
+  void cleanup().then(() => process.exit(2));
+}, 30 * 60_000);
+watchdog.unref();
+
+main()
+  .catch((error) => {
+    log(`failed: ${error.stack ?? error}`);
+    process.exitCode = 2;
+  })
+  .finally(async () => {
+    await cleanup();
+    clearTimeout(watchdog);
+  });

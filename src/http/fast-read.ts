@@ -1,0 +1,143 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ThrottlerStorage, getOptionsToken, type ThrottlerModuleOptions } from '@nestjs/throttler';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import { StateCache, type Rendered } from '../cache/state-cache';
+import type { AppConfig } from '../config';
+import { ApiKeyAuthenticator } from './auth/api-key.authenticator';
+import { BucketedThrottlerStorage } from './auth/bucketed-throttler-storage';
+import { CACHE_CONTROL, JSON_CONTENT_TYPE, etagMatches } from './rendered';
+
+/** Headers of a Nest response that depend on the request or the body; the rest are the app's fixed headers. */
+const PER_RESPONSE_HEADERS = /^(content-type|content-length|date|connection|keep-alive|transfer-encoding|x-request-id|etag|cache-control|vary|retry-after|x-ratelimit-.*|access-control-.*)$/i;
+
+interface Throttle {
+  storage: BucketedThrottlerStorage;
+  name: string;
+  ttl: number;
+  limit: number;
+  blockDuration: number;
+  tracker: (request: FastifyRequest) => unknown;
+  key: (tracker: string) => string;
+}
+
+interface Armed {
+  cache: StateCache;
+  authenticator: ApiKeyAuthenticator;
+  authDisabled: boolean;
+  throttle: Throttle;
+  fixedHeaders: Record<string, string | string[]>;
+}
+
+/**
+ * The facade's hot reads (`GET /integrations/{id}/{name}` and `GET /integrations?…`) answered from the state
+ * cache in a Fastify `onRequest` hook, before Nest's middleware, guards and pipes, when the answer is sure to be
+ * what Nest would send:
+ * - the exact URL was validated and answered 200 by Nest before (so the path and query are known good), and its
+ *   cached state is fresh by the cache's rule;
+ * - auth is off, or the request carries a key with the `read` scope (the same ApiKeyAuthenticator);
+ * - the rate limiter, counting in the same storage with the same key, lets it through, and its headers are set;
+ * - request logging would write nothing for a 200 or 304 (LOG_LEVEL warn or above, or logging silenced).
+ * Anything else (a miss, a stale entry, a missing or unknown key, a block, another method) falls through to Nest
+ * untouched, which answers it, problem+json and all. The response carries the same fixed headers as Nest's
+ * (security headers, read once from a Nest response at boot), the request id, the rate-limit headers, and the
+ * ETag; a matching If-None-Match answers 304.
+ */
+export class FastReadPath {
+  private armed: Armed | null = null;
+
+  /** Add before Nest registers its middleware (i.e. before `NestFactory.create`). */
+  readonly hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    const armed = this.armed;
+    if (armed === null || request.method !== 'GET' || !serve(armed, request, reply)) done();
+  };
+
+  /** Whether the fast path answers requests. */
+  get enabled(): boolean {
+    return this.armed !== null;
+  }
+
+  /**
+   * Turns the fast path on once the app is initialized, unless something makes its answers differ from Nest's.
+   * @param requestLogging whether request completion lines are written at info level
+   */
+  async arm(app: NestFastifyApplication, config: AppConfig, requestLogging: boolean): Promise<boolean> {
+    if (requestLogging) return false;
+    const throttle = throttleOf(app);
+    if (!throttle) return false;
+    // The fixed headers of the app's responses, as a public route without rate limiting answers them.
+    const probe = await app.getHttpAdapter().getInstance().inject({ method: 'GET', url: '/health/live' });
+    if (probe.statusCode !== 200) return false;
+    const fixedHeaders: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(probe.headers)) {
+      if (value !== undefined && !PER_RESPONSE_HEADERS.test(name)) fixedHeaders[name] = typeof value === 'number' ? String(value) : value;
+    }
+    this.armed = {
+      cache: app.get(StateCache),
+      authenticator: app.get(ApiKeyAuthenticator),
+      authDisabled: config.access.authDisabled,
+      throttle,
+      fixedHeaders,
+    };
+    return true;
+  }
+}
+
+function serve(armed: Armed, request: FastifyRequest, reply: FastifyReply): boolean {
+  const url = request.url;
+  let rendered: Rendered | undefined;
+  if (url.startsWith('/integrations/')) {
+    rendered = armed.cache.integrationForUrl(url)?.rendered;
+  } else if (url.startsWith('/integrations?') || url === '/integrations') {
+    rendered = armed.cache.pageForUrl(url)?.rendered;
+  }
+  if (rendered === undefined) return false;
+  if (!armed.authDisabled) {
+    const credential = armed.authenticator.identify(request);
+    if (credential.kind !== 'key' || !credential.key.scopes.includes('read')) return false;
+  }
+  const { throttle } = armed;
+  const tracker = throttle.tracker(request);
+  if (typeof tracker !== 'string') return false;
+  const hit = throttle.storage.hit(throttle.key(tracker), throttle.ttl, throttle.limit, throttle.blockDuration, throttle.name);
+  if (hit.isBlocked) return false;
+  void reply
+    .headers(armed.fixedHeaders)
+    .header('x-request-id', request.id)
+    .header('x-ratelimit-limit', throttle.limit)
+    .header('x-ratelimit-remaining', Math.max(0, throttle.limit - hit.totalHits))
+    .header('x-ratelimit-reset', hit.timeToExpire)
+    .header('etag', rendered.etag)
+    .header('cache-control', CACHE_CONTROL);
+  if (etagMatches(request.headers['if-none-match'], rendered.etag)) {
+    void reply.code(304).send();
+  } else {
+    void reply.code(200).header('content-type', JSON_CONTENT_TYPE).send(rendered.body);
+  }
+  return true;
+}
+
+/** The one throttler the app configures, when the fast path can apply it exactly as the guard does. */
+function throttleOf(app: NestFastifyApplication): Throttle | null {
+  const storage: unknown = app.get(ThrottlerStorage, { strict: false });
+  const options = app.get<ThrottlerModuleOptions>(getOptionsToken(), { strict: false });
+  if (!(storage instanceof BucketedThrottlerStorage) || Array.isArray(options) || !options) return null;
+  const [throttler, ...others] = options.throttlers;
+  if (!throttler || others.length > 0 || options.skipIf || options.ignoreUserAgents || throttler.skipIf || throttler.ignoreUserAgents) return null;
+  const { ttl, limit } = throttler;
+  const blockDuration = throttler.blockDuration ?? ttl;
+  if (typeof ttl !== 'number' || typeof limit !== 'number' || typeof blockDuration !== 'number') return null;
+  const getTracker = throttler.getTracker ?? options.getTracker;
+  const generateKey = throttler.generateKey ?? options.generateKey;
+  if (!getTracker || !generateKey) return null;
+  const name = throttler.name ?? 'default';
+  return {
+    storage,
+    name,
+    ttl,
+    limit,
+    blockDuration,
+    // The app's tracker and key generator ignore the execution context, which a hook does not have.
+    tracker: (request) => getTracker(request as never, undefined as never),
+    key: (tracker) => generateKey(undefined as never, tracker, name),
+  };
+}
