@@ -43,6 +43,8 @@ export class AppModule {
           format: config.upstream.format,
           // One deadline for the whole call: every attempt, the waits between them and token requests.
           timeoutMs: config.upstream.timeoutMs,
+          // An attempt that times out after its POST was sent has an unknown outcome and is retried within the rest.
+          attemptTimeoutMs: config.upstream.attemptTimeoutMs,
           connectTimeoutMs: config.upstream.connectTimeoutMs,
           defaultTimeZone: config.upstream.timeZone,
           auth: upstreamAuth(config),

@@ -71,6 +71,8 @@ export interface AppConfig {
     timeZone: string;
     /** Largest response body accepted, bytes. */
     maxBodyBytes: number;
+    /** Deadline for one HTTP attempt, ms; at most `timeoutMs`. Default: half of `timeoutMs`, so a timeout can be retried once. */
+    attemptTimeoutMs: number;
     /** Deadline for the TCP (and TLS) connect, ms. */
     connectTimeoutMs: number;
     retry: {

@@ -24,9 +24,14 @@ export const INTEGRATION_NAME_MAX_LENGTH = 256;
 /** Control characters (NUL included) can't travel in the XML request and never name a real integration. */
 export const INTEGRATION_NAME_PATTERN = /^[^\u0000-\u001f\u007f]*$/u;
 
+/** Zones already accepted; a zone's validity does not change while the process runs. */
+const validZones = new Set<string>();
+
 export function isValidTimeZone(zone: string): boolean {
+  if (validZones.has(zone)) return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    if (zone.length > 0 && validZones.size < 10_000) validZones.add(zone);
     return zone.length > 0;
   } catch {
     return false;
@@ -43,14 +48,19 @@ export class IsIanaTimeZone implements ValidatorConstraintInterface {
   }
 }
 
+/** Cron texts already parsed successfully: thousands of integrations usually share a few schedules. */
+const validCrons = new Set<string>();
+
 @ValidatorConstraint({ name: 'cron' })
 export class IsCronExpression implements ValidatorConstraintInterface {
   validate(value: unknown): boolean {
     if (typeof value !== 'string') return false;
+    if (validCrons.has(value)) return true;
     const fields = value.trim().split(/\s+/).length;
     if (fields !== 5 && fields !== 6) return false;
     try {
       new CronTime(value, 'UTC');
+      if (validCrons.size < 10_000) validCrons.add(value);
       return true;
     } catch {
       return false;
@@ -164,6 +174,7 @@ export class EnvironmentVariables {
 
   @OneOfEnv(['json', 'form']) UPSTREAM_TOKEN_REQUEST_FORMAT?: string;
   @IntEnv(1, 600_000) UPSTREAM_CONNECT_TIMEOUT_MS?: number;
+  @IntEnv(1, 3_600_000) UPSTREAM_ATTEMPT_TIMEOUT_MS?: number;
   @IntEnv(1, 20) UPSTREAM_RETRY_MAX_ATTEMPTS?: number;
   @IntEnv(1, 600_000) UPSTREAM_RETRY_BASE_MS?: number;
   @IntEnv(1, 3_600_000) UPSTREAM_RETRY_MAX_MS?: number;

@@ -107,6 +107,10 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     misfirePolicy: defaultMisfirePolicy,
   });
 
+  const timeoutMs = vars.UPSTREAM_TIMEOUT_MS ?? DEFAULTS.UPSTREAM_TIMEOUT_MS;
+  if (vars.UPSTREAM_ATTEMPT_TIMEOUT_MS !== undefined && vars.UPSTREAM_ATTEMPT_TIMEOUT_MS > timeoutMs) {
+    problems.push(`UPSTREAM_ATTEMPT_TIMEOUT_MS: must not exceed UPSTREAM_TIMEOUT_MS (${timeoutMs})`);
+  }
   const apiKeys = readApiKeys(vars.API_KEYS, problems);
   const authDisabledExplicitly = vars.AUTH_DISABLED === 'true';
   if (production && apiKeys.length === 0 && !authDisabledExplicitly) {
@@ -144,7 +148,8 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     upstream: {
       baseUrl: vars.UPSTREAM_BASE_URL ?? null,
       format: (vars.UPSTREAM_FORMAT ?? DEFAULTS.UPSTREAM_FORMAT) as UpstreamFormat,
-      timeoutMs: vars.UPSTREAM_TIMEOUT_MS ?? DEFAULTS.UPSTREAM_TIMEOUT_MS,
+      timeoutMs,
+      attemptTimeoutMs: vars.UPSTREAM_ATTEMPT_TIMEOUT_MS ?? Math.max(1, Math.floor(timeoutMs / 2)),
       auth,
       timeZone: vars.UPSTREAM_TIMEZONE ?? DEFAULTS.UPSTREAM_TIMEZONE,
       maxBodyBytes: vars.UPSTREAM_MAX_BODY_BYTES ?? DEFAULTS.UPSTREAM_MAX_BODY_BYTES,
@@ -205,6 +210,7 @@ export const ENV_KEYS = [
   'UPSTREAM_PASSWORD',
   'UPSTREAM_MAX_BODY_BYTES',
   'UPSTREAM_CONNECT_TIMEOUT_MS',
+  'UPSTREAM_ATTEMPT_TIMEOUT_MS',
   'UPSTREAM_RETRY_MAX_ATTEMPTS',
   'UPSTREAM_RETRY_BASE_MS',
   'UPSTREAM_RETRY_MAX_MS',

@@ -152,29 +152,53 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
 
   // ---- delay and trickle ------------------------------------------------------------------------
 
-  it('times out a body that trickles in 1 byte at a time past UPSTREAM_TIMEOUT_MS', async () => {
+  // Each attempt has half the run's deadline (UPSTREAM_ATTEMPT_TIMEOUT_MS defaults to UPSTREAM_TIMEOUT_MS / 2), so a
+  // timed-out POST, whose outcome is unknown, is retried once within the run's deadline.
+  const ATTEMPT_TIMEOUT_MS = UPSTREAM_TIMEOUT_MS / 2;
+
+  it('times out a body that trickles in 1 byte at a time, retries the unknown outcome, and fails within the deadline', async () => {
     const started = Date.now();
-    const run = await fault([{ bodyFromVector: 'int64-ids.json', trickleBytesPerTick: 1, trickleIntervalMs: 20 }], { errorCode: 'timeout' });
-    expect(run.error).toContain(`did not answer completely within ${UPSTREAM_TIMEOUT_MS} ms`);
+    const trickle: ScriptedAnswer = { bodyFromVector: 'int64-ids.json', trickleBytesPerTick: 1, trickleIntervalMs: 20 };
+    const run = await fault([trickle, trickle], { errorCode: 'timeout' });
+    expect(run.error).toContain('failed on 2 attempts: timeout');
     expect(run.error).toContain('the response body was still arriving');
-    expect(run.httpStatus).toBeNull();
-    // the deadline is for the whole call: no retry is left once it has passed
-    expectAttempts(run, [{ errorCode: 'timeout' }]);
-    expect(run.outcomeUnknownRetried).toBe(false);
+    expectAttempts(run, [{ errorCode: 'timeout' }, { errorCode: 'timeout' }]);
+    expect(run.outcomeUnknownRetried).toBe(true);
     expect(Date.now() - started).toBeLessThan(UPSTREAM_TIMEOUT_MS + 3_000);
   });
 
-  it('times out an answer whose headers are delayed past UPSTREAM_TIMEOUT_MS', async () => {
-    const run = await fault([{ bodyFromVector: 'int64-ids.json', delayMs: UPSTREAM_TIMEOUT_MS + 2_000 }], { errorCode: 'timeout' });
-    expect(run.error).toContain(`did not answer completely within ${UPSTREAM_TIMEOUT_MS} ms`);
+  it('times out an answer whose headers are delayed past the attempt deadline, on every attempt', async () => {
+    const late: ScriptedAnswer = { bodyFromVector: 'int64-ids.json', delayMs: UPSTREAM_TIMEOUT_MS + 2_000 };
+    const run = await fault([late, late], { errorCode: 'timeout' });
     expect(run.error).toContain('no response headers had arrived');
-    expectAttempts(run, [{ httpStatus: null, errorCode: 'timeout' }]);
+    expectAttempts(run, [
+      { httpStatus: null, errorCode: 'timeout' },
+      { httpStatus: null, errorCode: 'timeout' },
+    ]);
+    expect(run.outcomeUnknownRetried).toBe(true);
   });
 
   it('times out an upstream that never answers', async () => {
-    const run = await fault([{ hangForever: true }], { errorCode: 'timeout' });
+    const run = await fault([{ hangForever: true }, { hangForever: true }], { errorCode: 'timeout' });
+    expect(run.error).toContain('failed on 2 attempts: timeout');
     expect(run.error).toContain(`within ${UPSTREAM_TIMEOUT_MS} ms`);
-    expectAttempts(run, [{ httpStatus: null, errorCode: 'timeout' }]);
+    expectAttempts(run, [
+      { httpStatus: null, errorCode: 'timeout' },
+      { httpStatus: null, errorCode: 'timeout' },
+    ]);
+  });
+
+  it('retries a POST that timed out after it was sent and records the unknown outcome on the succeeded run', async () => {
+    tally.faults += 1;
+    simulator.script(KEY, { hangForever: true }, { bodyFromVector: 'int64-ids.json' });
+    const run = await api.run();
+    expect([run.outcome, run.outcomeUnknownRetried, run.watermarkAfter]).toStrictEqual(['succeeded', true, SEEDED_WATERMARK]);
+    expectAttempts(run, [
+      { httpStatus: null, errorCode: 'timeout' },
+      { httpStatus: 200, errorCode: null },
+    ]);
+    expect(storedKeys(await api.state())).toStrictEqual(storedKeys(SEEDED_STATE));
+    await api.expectLive();
   });
 
   // ---- statuses ---------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ describe('loadConfig', () => {
       baseUrl: null,
       format: 'json',
       timeoutMs: 30000,
+      attemptTimeoutMs: 15000,
       auth: { kind: 'none' },
       timeZone: 'UTC',
       maxBodyBytes: 1048576,
