@@ -177,12 +177,12 @@ export class RunService implements OnApplicationShutdown {
         status: result.status,
         httpStatus: result.httpStatus,
         watermarkRegressed: isRegression(started.watermarkBefore, watermarkOf(result.status)),
-        attempts: (result as { attempts?: AttemptRecord[] }).attempts ?? [],
-        outcomeUnknownRetried: (result as { outcomeUnknownRetried?: boolean }).outcomeUnknownRetried ?? false,
+        attempts: result.attempts,
+        outcomeUnknownRetried: result.outcomeUnknownRetried,
       };
     } catch (error) {
-      const attempts = ((error as { attempts?: AttemptRecord[] })?.attempts ?? []) as AttemptRecord[];
-      const outcomeUnknownRetried = (error as { outcomeUnknownRetried?: boolean })?.outcomeUnknownRetried ?? false;
+      const attempts: AttemptRecord[] = error instanceof UpstreamError ? (error.attempts ?? []) : [];
+      const outcomeUnknownRetried = error instanceof UpstreamError ? (error.outcomeUnknownRetried ?? false) : false;
       if (signal.aborted) {
         return {
           outcome: 'interrupted',
@@ -195,7 +195,7 @@ export class RunService implements OnApplicationShutdown {
       }
       if (error instanceof UpstreamError) {
         return {
-          outcome: (error.code as string) === 'breaker_open' ? 'skipped_breaker_open' : 'failed',
+          outcome: error.code === 'breaker_open' ? 'skipped_breaker_open' : 'failed',
           errorCode: error.code,
           error: error.message,
           httpStatus: error.httpStatus ?? null,
