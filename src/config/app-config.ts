@@ -1,3 +1,5 @@
+import type { UpstreamAuth } from '../upstream/upstream.client';
+
 /**
  * The typed configuration, built once at boot by `loadConfig` from environment variables.
  * Nothing outside `src/config` reads `process.env`; everything else receives this object.
@@ -6,20 +8,8 @@
 export type UpstreamFormat = 'json' | 'xml';
 export type MisfirePolicy = 'fire_once_now' | 'skip';
 
-export type UpstreamAuth =
-  | { kind: 'none' }
-  | { kind: 'bearer'; token: string }
-  | { kind: 'basic'; username: string; password: string }
-  | {
-      kind: 'client_credentials';
-      clientId: string;
-      clientSecret: string;
-      scope: string | null;
-      /** Token endpoint; defaults to `{base}/api/token/authorize`. Null means that default. */
-      tokenUrl: string | null;
-      /** How the token request body is encoded. */
-      requestFormat: 'json' | 'form';
-    };
+/** How Tidemark authenticates to the upstream: the upstream client's own type, filled from UPSTREAM_AUTH and friends. */
+export type { UpstreamAuth };
 
 /** A facade API key: only its SHA-256 is configured, never the key itself. */
 export interface ApiKeyConfig {

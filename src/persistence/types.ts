@@ -1,3 +1,4 @@
+import type { UpstreamAttempt } from '../upstream/errors';
 import type { IntegrationStatus } from '../upstream/integration-status';
 import type { RunOutcome, RunTrigger } from './entities/run.entity';
 
@@ -26,17 +27,8 @@ export interface IntegrationRef {
   integrationName: string;
 }
 
-/** One HTTP attempt of a run, as the upstream client recorded it. */
-export interface AttemptRecord {
-  attempt: number;
-  /** ISO 8601 UTC. */
-  startedAt: string;
-  durationMs: number;
-  httpStatus: number | null;
-  errorCode: string | null;
-  error: string | null;
-  retryAfterMs?: number;
-}
+/** One HTTP attempt of a run, as the upstream client recorded it (stored as is in `run.attempts`). */
+export type AttemptRecord = UpstreamAttempt;
 
 /** A run row as stored; timestamps are UTC instants (ms precision; they are Tidemark's own clock readings). */
 export interface RunRecord {
