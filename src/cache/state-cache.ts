@@ -10,9 +10,14 @@ import { StateListener } from './state-listener';
  * this, or while the listener has proven, within this time, that it would have heard of a change to it.
  */
 export const MAX_STALENESS_MS = 750;
-/** Bounds on what is kept; past them the oldest part is dropped wholesale. */
-const MAX_PAGES = 1_000;
-const MAX_URLS = 50_000;
+/**
+ * Bounds on what is kept, so that no sequence of requests can grow memory without limit; past a bound that part of
+ * the cache is dropped wholesale. Integrations are bounded by the table itself.
+ */
+const MAX_PAGE_ITEMS = 20_000;
+const MAX_URLS = 20_000;
+/** Longer URLs are answered but not remembered (a URL may be up to 16 KiB). */
+const MAX_URL_LENGTH = 1_024;
 
 /** What the HTTP layer renders once per cached state and serves many times. */
 export interface Rendered {
@@ -63,6 +68,8 @@ export class StateCache implements OnApplicationBootstrap, OnApplicationShutdown
   private readonly invalidatedSeq = new Map<string, number>();
   private readonly idByKey = new Map<string, string>();
   private readonly inFlight = new Map<string, { snapshot: Freshness; promise: Promise<CachedIntegration | null> }>();
+  /** Items held by the cached pages, for MAX_PAGE_ITEMS. */
+  private pageItems = 0;
   private seq = 0;
   private everythingInvalidatedSeq = 0;
   private wasDown = false;
@@ -140,6 +147,7 @@ export class StateCache implements OnApplicationBootstrap, OnApplicationShutdown
 
   /** Remembers that `url` (as received, query included) names the integration and passed validation. */
   rememberIntegrationUrl(url: string, entry: CachedIntegration): void {
+    if (url.length > MAX_URL_LENGTH) return;
     if (this.urls.size >= MAX_URLS) this.urls.clear();
     this.urls.set(url, integrationKey(entry.record.sourceSystemId, entry.record.integrationName));
   }
@@ -155,9 +163,19 @@ export class StateCache implements OnApplicationBootstrap, OnApplicationShutdown
     const started = this.snapshot(now);
     const page = await read();
     const fresh: CachedPage = { ...started, page };
-    if (this.everythingInvalidatedSeq <= started.seq && page.items.every((item) => this.unchangedSince(item.id, started.seq))) {
-      if (this.pages.size >= MAX_PAGES) this.pages.clear();
+    if (
+      url.length <= MAX_URL_LENGTH &&
+      this.everythingInvalidatedSeq <= started.seq &&
+      page.items.every((item) => this.unchangedSince(item.id, started.seq))
+    ) {
+      const replaced = this.pages.get(url);
+      this.pageItems -= replaced?.page.items.length ?? 0;
+      if (this.pageItems + page.items.length > MAX_PAGE_ITEMS) {
+        this.pages.clear();
+        this.pageItems = 0;
+      }
       this.pages.set(url, fresh);
+      this.pageItems += page.items.length;
     }
     return fresh;
   }
@@ -175,6 +193,7 @@ export class StateCache implements OnApplicationBootstrap, OnApplicationShutdown
       this.everythingInvalidatedSeq = seq;
       this.integrations.clear();
       this.pages.clear();
+      this.pageItems = 0;
       return;
     }
     for (const id of payload.split(',')) {

@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
 import type { IntegrationConfig } from '../../src/config';
+import { Client } from 'pg';
 import { createDataSource, runMigrationsLocked } from '../../src/persistence/data-source';
-import { StateRepository } from '../../src/persistence/state.repository';
+import { STATE_CHANNEL, StateRepository } from '../../src/persistence/state.repository';
+import { FinishBatcher } from '../../src/runs/finish-batcher';
+import { isTransientDatabaseError } from '../../src/runs/run.service';
 import { RunInProgressError, type NextFireTime, type StartedRun } from '../../src/persistence/types';
 import { nextFireTime } from '../../src/scheduler/cron-schedule';
 import type { IntegrationStatus } from '../../src/upstream/integration-status';
@@ -312,6 +315,165 @@ describe('StateRepository on real Postgres', () => {
       const [run] = await sql(`SELECT outcome, error_code FROM run`);
       expect(run).toStrictEqual({ outcome: 'abandoned', error_code: 'lease_expired' });
       expect((await repo.findIntegration(12, 'Invoices'))!.lastStatus).toBeNull();
+    });
+  });
+
+  describe('finishRuns (group commit)', () => {
+    const succeeded = { outcome: 'succeeded' as const, status: INT64_STATUS, httpStatus: 200, ...NO_ATTEMPTS, watermarkRegressed: false };
+    const failed = { outcome: 'failed' as const, errorCode: 'http_status', error: 'upstream answered 500', httpStatus: 500, ...NO_ATTEMPTS };
+
+    async function startMany(names: string[]): Promise<StartedRun[]> {
+      await repo.syncIntegrations(names.map((n) => config(12, n)), nextFireTime);
+      const started: StartedRun[] = [];
+      for (const name of names) started.push(await repo.startManualRun((await repo.findIntegration(12, name))!, 'replica-a', 30_000));
+      return started;
+    }
+
+    it('finishes several runs in one transaction exactly as finishRun does one by one', async () => {
+      const [a, b, c] = await startMany(['A', 'B', 'C']);
+      const results = await repo.finishRuns([
+        { started: a, completion: succeeded },
+        { started: b, completion: failed },
+        { started: c, completion: { ...succeeded, watermarkRegressed: true, outcomeUnknownRetried: true } },
+      ]);
+      expect(results.map((r) => [r.applied, r.finished?.id, r.finished?.outcome])).toStrictEqual([
+        [true, a.runId, 'succeeded'],
+        [true, b.runId, 'failed'],
+        [true, c.runId, 'succeeded'],
+      ]);
+      expect(results[0].finished?.watermarkAfter).toStrictEqual({
+        maxSyncDateTime: '2026-01-31T17:59:59.9999999-06:00',
+        maxSyncDateTimeUtc: '2026-01-31T23:59:59.9999999Z',
+        maxSyncDateMaxPkId: '9007199254740993',
+      });
+      expect([results[2].finished?.watermarkRegressed, results[2].finished?.outcomeUnknownRetried]).toStrictEqual([true, true]);
+      const rows = await sql(
+        `SELECT integration_name AS name, max_sync_pk_id::text AS pk, to_char(max_sync_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS at,
+                consecutive_failures AS failures, lease_owner, last_run_id::text AS last_run, last_succeeded_at IS NOT NULL AS ok
+         FROM integration ORDER BY integration_name`,
+      );
+      expect(rows).toStrictEqual([
+        { name: 'A', pk: '9007199254740993', at: '2026-01-31T23:59:59.999999', failures: 0, lease_owner: null, last_run: a.runId, ok: true },
+        { name: 'B', pk: null, at: null, failures: 1, lease_owner: null, last_run: b.runId, ok: false },
+        { name: 'C', pk: '9007199254740993', at: '2026-01-31T23:59:59.999999', failures: 0, lease_owner: null, last_run: c.runId, ok: true },
+      ]);
+      expect((await repo.findIntegration(12, 'A'))!.lastStatus).toStrictEqual(INT64_STATUS);
+    });
+
+    it('leaves a run already marked abandoned alone and still finishes the others', async () => {
+      const [a, b] = await startMany(['A', 'B']);
+      await sql(`UPDATE integration SET lease_expires_at = now() - interval '1 second' WHERE integration_name = 'A'`);
+      expect((await repo.reapExpiredLeases()).map((r) => r.runId)).toStrictEqual([a.runId]);
+      const results = await repo.finishRuns([
+        { started: a, completion: succeeded },
+        { started: b, completion: succeeded },
+      ]);
+      expect(results.map((r) => r.applied)).toStrictEqual([false, true]);
+      expect((await repo.findIntegration(12, 'A'))!.lastStatus).toBeNull();
+      expect((await repo.findIntegration(12, 'B'))!.lastStatus).toStrictEqual(INT64_STATUS);
+    });
+
+    it('refuses two runs of one integration in a batch', async () => {
+      const [a] = await startMany(['A']);
+      await expect(repo.finishRuns([{ started: a, completion: succeeded }, { started: a, completion: failed }])).rejects.toThrow(/one run per integration/);
+    });
+
+    it('a batch that fails writes nothing; the batcher then writes each run alone, so one bad run loses no other', async () => {
+      const [a, b, c] = await startMany(['A', 'B', 'C']);
+      await sql(`CREATE FUNCTION fail_b() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'bad row B'; END $$`);
+      await sql(`CREATE TRIGGER fail_b BEFORE UPDATE OF max_sync_pk_id ON integration FOR EACH ROW WHEN (NEW.integration_name = 'B') EXECUTE FUNCTION fail_b()`);
+      try {
+        await expect(
+          repo.finishRuns([a, b, c].map((started) => ({ started, completion: succeeded }))),
+        ).rejects.toThrow('bad row B');
+        const runs = await sql<{ outcome: string }>(`SELECT outcome FROM run ORDER BY id`);
+        expect(runs.map((r) => r.outcome)).toStrictEqual(['running', 'running', 'running']);
+
+        const batcher = new FinishBatcher(repo, isTransientDatabaseError);
+        const settled = await Promise.allSettled([a, b, c].map((started) => batcher.finish(started, succeeded)));
+        expect(settled.map((s) => s.status)).toStrictEqual(['fulfilled', 'rejected', 'fulfilled']);
+        expect(String((settled[1] as PromiseRejectedResult).reason)).toMatch('bad row B');
+      } finally {
+        await sql('DROP TRIGGER fail_b ON integration');
+        await sql('DROP FUNCTION fail_b()');
+      }
+      const rows = await sql(`SELECT i.integration_name AS name, r.outcome FROM run r JOIN integration i ON i.id = r.integration_id ORDER BY name`);
+      expect(rows).toStrictEqual([
+        { name: 'A', outcome: 'succeeded' },
+        { name: 'B', outcome: 'running' },
+        { name: 'C', outcome: 'succeeded' },
+      ]);
+    });
+
+    it('the batcher finishes runs that end together in one transaction', async () => {
+      const started = await startMany(['A', 'B', 'C', 'D']);
+      const calls: number[] = [];
+      const counting = {
+        finishRun: (s: StartedRun, c: Parameters<StateRepository['finishRun']>[1]) => {
+          calls.push(1);
+          return repo.finishRun(s, c);
+        },
+        finishRuns: (items: Parameters<StateRepository['finishRuns']>[0]) => {
+          calls.push(items.length);
+          return repo.finishRuns(items);
+        },
+      };
+      const batcher = new FinishBatcher(counting, isTransientDatabaseError);
+      const results = await Promise.all(started.map((s) => batcher.finish(s, succeeded)));
+      expect(results.every((r) => r.applied)).toBe(true);
+      expect(calls).toStrictEqual([4]);
+    });
+  });
+
+  describe('state notifications', () => {
+    it('every state change notifies its integration ids on commit, and nothing on rollback', async () => {
+      const listener = new Client({ connectionString: db.url });
+      await listener.connect();
+      const payloads: string[] = [];
+      listener.on('notification', (n) => payloads.push(n.payload ?? ''));
+      await listener.query(`LISTEN ${STATE_CHANNEL}`);
+      const next = async (): Promise<string> => {
+        for (let i = 0; i < 100 && payloads.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+        await listener.query('SELECT 1');
+        return payloads.splice(0).join('|');
+      };
+      try {
+        await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
+        expect(await next()).toBe('*');
+        const integration = (await repo.findIntegration(1, 'Orders'))!;
+        await makeDue('Orders');
+        const claim = await repo.claimDue(claimOptions('replica-a'));
+        expect(await next()).toBe(integration.id);
+        await repo.finishRuns([{ started: claim.started[0], completion: { outcome: 'failed', errorCode: 'x', error: 'x', httpStatus: null, ...NO_ATTEMPTS } }]);
+        expect(await next()).toBe(integration.id);
+        const manual = await repo.startManualRun(integration, 'replica-a', 30_000);
+        expect(await next()).toBe(integration.id);
+        await repo.finishRun(manual, { outcome: 'failed', errorCode: 'x', error: 'x', httpStatus: null, ...NO_ATTEMPTS });
+        expect(await next()).toBe(integration.id);
+        await repo.setPaused(integration, true, null);
+        expect(await next()).toBe(integration.id);
+        // A failed finish sends nothing: NOTIFY is transactional.
+        await sql(`CREATE FUNCTION fail_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`);
+        await sql(`CREATE TRIGGER fail_all BEFORE UPDATE ON run FOR EACH ROW EXECUTE FUNCTION fail_update()`);
+        const doomed = await repo.startManualRun(integration, 'replica-a', 30_000);
+        expect(await next()).toBe(integration.id);
+        await expect(repo.finishRun(doomed, { outcome: 'failed', errorCode: 'x', error: 'x', httpStatus: null, ...NO_ATTEMPTS })).rejects.toThrow('disk full');
+        await sql('DROP TRIGGER fail_all ON run');
+        await sql('DROP FUNCTION fail_update()');
+        expect(await next()).toBe('');
+      } finally {
+        await listener.end();
+      }
+    });
+
+    it('msUntilNextDue reports the earliest fire time of enabled, unpaused integrations', async () => {
+      expect(await repo.msUntilNextDue()).toBeNull();
+      await repo.syncIntegrations([config(1, 'Orders'), config(1, 'Invoices')], nextFireTime);
+      await sql(`UPDATE integration SET next_fire_at = now() + interval '5 seconds' WHERE integration_name = 'Orders'`);
+      await sql(`UPDATE integration SET next_fire_at = now() + interval '2 seconds', paused = true WHERE integration_name = 'Invoices'`);
+      const ms = (await repo.msUntilNextDue())!;
+      expect(ms).toBeGreaterThan(4_000);
+      expect(ms).toBeLessThanOrEqual(5_000);
     });
   });
 
