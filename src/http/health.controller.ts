@@ -8,6 +8,7 @@ import { ShutdownState } from '../lifecycle/shutdown-state';
 import { StalenessCheck } from '../observability/integration-states';
 import { StateRepository } from '../persistence/state.repository';
 import { SchedulerService } from '../scheduler/scheduler.service';
+import { UpstreamClient } from '../upstream/upstream.client';
 import { Public } from './auth/access.decorators';
 
 /** A database that answers slower than this counts as down for readiness, ms. */
@@ -40,6 +41,7 @@ export class HealthController {
     private readonly scheduler: SchedulerService,
     private readonly shutdown: ShutdownState,
     private readonly staleness: StalenessCheck,
+    private readonly upstream: UpstreamClient,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -61,6 +63,7 @@ export class HealthController {
         () => this.indicators.check('database').attempt(() => this.repository.ping()).withTimeout(DATABASE_TIMEOUT_MS),
         () => this.schedulerIndicator(),
         () => this.integrationsIndicator(),
+        () => this.upstreamIndicator(),
       ]);
     } catch (error) {
       // Terminus throws its result in a 503 exception; served as is rather than as a problem document, so that
@@ -87,6 +90,18 @@ export class HealthController {
     const ageMs = now - (last ?? this.startedAt);
     const data = { lastTickAt: last === null ? null : new Date(last).toISOString(), maxAgeMs };
     return ageMs <= maxAgeMs ? session.up(data) : session.down({ ...data, message: `no completed scheduler tick for ${ageMs} ms` });
+  }
+
+  /**
+   * This replica's circuit breaker for the upstream. An open breaker makes readiness degraded, not 503: the
+   * replica can still serve the stored watermarks, and taking every replica out of the load balancer would not
+   * bring the upstream back.
+   */
+  private upstreamIndicator() {
+    const session = this.indicators.check('upstream');
+    const { baseUrl, state, consecutiveFailures, threshold, openedAt } = this.upstream.breakerSnapshot();
+    const data = { baseUrl, breaker: state, consecutiveFailedRuns: consecutiveFailures, threshold, openedAt };
+    return state === 'closed' ? session.up(data) : session.degraded(data);
   }
 
   private async integrationsIndicator() {

@@ -491,6 +491,15 @@ describe('upstream faults e2e: connection refused and the circuit breaker', () =
     if (JSON.stringify(after) !== JSON.stringify(before)) tally.watermarksLost += 1;
     expect(after).toStrictEqual(before);
     await api.expectLive();
+    // Readiness shows the open breaker as degraded, not 503: this replica still serves the stored watermarks.
+    const ready = await fetch(`${app.url}/health/ready`);
+    const readiness = (await ready.json()) as Record<string, any>;
+    expect([ready.status, readiness.details.upstream.status, readiness.details.upstream.breaker, readiness.details.upstream.threshold]).toStrictEqual([
+      200,
+      'degraded',
+      'open',
+      2,
+    ]);
 
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     simulator.script(KEY, { bodyFromVector: 'int64-ids.json' });
@@ -500,5 +509,7 @@ describe('upstream faults e2e: connection refused and the circuit breaker', () =
     // closed again
     simulator.script(KEY, { bodyFromVector: 'int64-ids.json' });
     expect((await api.run()).outcome).toBe('succeeded');
+    const closed = (await (await fetch(`${app.url}/health/ready`)).json()) as Record<string, any>;
+    expect([closed.details.upstream.status, closed.details.upstream.breaker]).toStrictEqual(['up', 'closed']);
   });
 });
