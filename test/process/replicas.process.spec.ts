@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UpstreamSimulator } from '../../src/simulator';
@@ -8,6 +9,8 @@ import { startReplica, type Replica } from '../support/replica';
  * Replica coordination with real processes of the built service, one real Postgres database per test and the
  * simulator counting the calls it receives.
  */
+const CLOCK_SKEW = join(process.cwd(), 'test/support/clock-skew.cjs');
+
 describe('replicas of the built service', () => {
   let simulator: UpstreamSimulator;
   let upstream: string;
@@ -57,10 +60,16 @@ describe('replicas of the built service', () => {
   const integrations = (count: number, extra: Record<string, unknown> = {}) =>
     JSON.stringify(Array.from({ length: count }, (_, i) => ({ sourceSystemId: 100 + i, integrationName: `Feed ${i}`, cron: '* * * * * *', ...extra })));
 
-  it('three replicas on a 1-second cron make exactly one call and one run per (integration, tick)', async () => {
+  it('three replicas on a 1-second cron, with clocks 2 s apart, make exactly one call and one run per (integration, tick)', async () => {
     const db = await database();
     const env = { DATABASE_URL: db.url, INTEGRATIONS: integrations(10) };
-    const started = await Promise.all(['a', 'b', 'c'].map((n) => launch(`replica-${n}`, env)));
+    // Replica b's clock runs 1 s ahead and c's 1 s behind: due-ness is judged by the database's clock.
+    const skews: Record<string, string> = { a: '0', b: '1000', c: '-1000' };
+    const started = await Promise.all(
+      ['a', 'b', 'c'].map((n) =>
+        launch(`replica-${n}`, { ...env, NODE_OPTIONS: `--require ${CLOCK_SKEW}`, TIDEMARK_TEST_CLOCK_SKEW_MS: skews[n] }),
+      ),
+    );
     await Promise.all(started.map((r) => r.ready()));
     await sleep(20_000);
     await Promise.all(started.map((r) => r.stop('SIGTERM')));
