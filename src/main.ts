@@ -41,7 +41,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
   await tidemark.app.listen(config.http.port, config.http.host);
-  logger.log(`listening on ${await tidemark.app.getUrl()} (replica ${config.replicaId})`);
+  const { port } = tidemark.app.getHttpServer().address() as { port: number };
+  logger.log(`listening on http://${config.http.host}:${port} (replica ${config.replicaId})`);
 }
 
 main().catch((error: unknown) => {

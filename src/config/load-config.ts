@@ -107,13 +107,19 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     misfirePolicy: defaultMisfirePolicy,
   });
 
+  if ((vars.UPSTREAM_RETRY_BASE_MS ?? DEFAULTS.UPSTREAM_RETRY_BASE_MS) > (vars.UPSTREAM_RETRY_MAX_MS ?? DEFAULTS.UPSTREAM_RETRY_MAX_MS)) {
+    problems.push(`UPSTREAM_RETRY_BASE_MS: must not exceed UPSTREAM_RETRY_MAX_MS (${vars.UPSTREAM_RETRY_MAX_MS ?? DEFAULTS.UPSTREAM_RETRY_MAX_MS})`);
+  }
+  if (vars.UPSTREAM_BASE_URL !== undefined && /[?#]/.test(vars.UPSTREAM_BASE_URL)) {
+    problems.push('UPSTREAM_BASE_URL: must not have a query string or fragment (the endpoint path is appended to it)');
+  }
   const timeoutMs = vars.UPSTREAM_TIMEOUT_MS ?? DEFAULTS.UPSTREAM_TIMEOUT_MS;
   if (vars.UPSTREAM_ATTEMPT_TIMEOUT_MS !== undefined && vars.UPSTREAM_ATTEMPT_TIMEOUT_MS > timeoutMs) {
     problems.push(`UPSTREAM_ATTEMPT_TIMEOUT_MS: must not exceed UPSTREAM_TIMEOUT_MS (${timeoutMs})`);
   }
   const apiKeys = readApiKeys(vars.API_KEYS, problems);
   const authDisabledExplicitly = vars.AUTH_DISABLED === 'true';
-  if (production && apiKeys.length === 0 && !authDisabledExplicitly) {
+  if (production && vars.API_KEYS === undefined && !authDisabledExplicitly) {
     problems.push('API_KEYS: must be set when NODE_ENV=production (or set AUTH_DISABLED=true to serve without keys)');
   }
 
@@ -288,6 +294,10 @@ function readIntegrations(
       problems.push(`INTEGRATIONS_FILE: must name a readable file (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
       return { integrations: [], demo: false };
     }
+  } else if (vars.UPSTREAM_BASE_URL !== undefined) {
+    // The demo samples are for the bundled simulator; against a real upstream they would start real syncs.
+    problems.push('INTEGRATIONS: must be set (or INTEGRATIONS_FILE) when UPSTREAM_BASE_URL is set; the demo samples only run against the bundled simulator');
+    return { integrations: [], demo: false };
   } else {
     const integrations = DEMO_INTEGRATIONS.map((demo) => ({
       ...demo,
@@ -336,12 +346,13 @@ function readIntegrations(
   const seen = new Map<string, number>();
   const integrations: IntegrationConfig[] = [];
   list.items.forEach((entry, index) => {
-    // The upstream compares IntegrationName case-insensitively, so "Orders" and "orders" are one integration.
-    const key = `${entry.sourceSystemId}\u0000${entry.integrationName.toLocaleLowerCase('en-US')}`;
+    // The upstream compares IntegrationName as SQL Server does (case-insensitively, ignoring trailing spaces), so
+    // "Orders", "orders" and "Orders " are one integration.
+    const key = `${entry.sourceSystemId}\u0000${entry.integrationName.replace(/ +$/, '').toLocaleLowerCase('en-US')}`;
     const first = seen.get(key);
     if (first !== undefined) {
       problems.push(
-        `${source}[${index}]: duplicates ${source}[${first}] (sourceSystemId ${entry.sourceSystemId}, integrationName ${JSON.stringify(entry.integrationName)}; names compare case-insensitively)`,
+        `${source}[${index}]: duplicates ${source}[${first}] (sourceSystemId ${entry.sourceSystemId}, integrationName ${JSON.stringify(entry.integrationName)}; names compare case-insensitively, ignoring trailing spaces)`,
       );
       return;
     }

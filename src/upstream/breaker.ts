@@ -37,14 +37,14 @@ export interface UpstreamBreakerSnapshot {
  * Whether a run that ended with `error` counts as a failure of the upstream for the breaker.
  *
  * Counts (the upstream is down or sick): connection failures (incl. the connect timeout),
- * timeouts, HTTP 5xx and 429, bodies that cannot be read or are not a DTO (an HTML maintenance
- * page with 200 is a classic sign of a sick upstream), bodies over the size limit, and token
- * endpoint failures with 5xx/429 (a token endpoint's connection failures and timeouts are
- * connection/timeout errors, so they count too).
+ * timeouts, HTTP 5xx and 429, bodies that cannot be read (an HTML maintenance page with 200 is a
+ * classic sign of a sick upstream), and token endpoint failures with 5xx/429 (a token endpoint's
+ * connection failures and timeouts are connection/timeout errors, so they count too).
  *
- * Does not count (the caller's problem, or nobody's): 4xx other than 429 (incl. a 401 that
- * persists after a token refresh and a token endpoint's `invalid_client`), a DTO about another
- * integration (identity mismatch), a request that cannot be built, a cancelled call, and
+ * Does not count (the caller's problem, one integration's data, or nobody's): 4xx other than 429
+ * (incl. a 401 that persists after a token refresh and a token endpoint's `invalid_client`), a
+ * well-formed answer that is not a valid DTO or is over the size limit (one integration's data),
+ * a DTO about another integration (identity mismatch), a request that cannot be built, a cancelled call, and
  * unexpected internal errors, and runs that made no request. These leave the count as it was while the breaker is closed; a
  * half-open trial run that ends with one of them closes the breaker (the upstream answered).
  */
@@ -57,9 +57,12 @@ export function countsForBreaker(error: unknown): boolean {
     case 'connection':
     case 'timeout':
     case 'body_unreadable':
+      return true;
+    // A well-formed answer with a bad field, or an oversized one, is about one integration's data, not a sick
+    // upstream: counting it would let one broken integration starve every healthy one behind the same base URL.
     case 'not_a_dto':
     case 'body_too_large':
-      return true;
+      return false;
     case 'http_status':
     case 'token':
       return error.httpStatus !== undefined && (error.httpStatus >= 500 || error.httpStatus === 429);

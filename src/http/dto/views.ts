@@ -129,7 +129,8 @@ export function toIntegrationView(record: IntegrationRecord): IntegrationStateVi
       cron: record.cron,
       timeZone: record.timeZone,
       misfirePolicy: record.misfirePolicy,
-      nextFireAt: record.nextFireAt?.toISOString() ?? null,
+      // Only a schedule that will fire has a next fire time; a paused or disabled one shows null.
+      nextFireAt: record.enabled && !record.paused ? (record.nextFireAt?.toISOString() ?? null) : null,
     },
     lastRun: record.lastRun ? toRunView(record.lastRun) : null,
     lastSucceededAt: record.lastSucceededAt?.toISOString() ?? null,

@@ -109,6 +109,7 @@ describe('loadConfig', () => {
       'DATABASE_URL: must be a postgres:// or postgresql:// URL',
       'UPSTREAM_BASE_URL: must be an http:// or https:// URL',
       'UPSTREAM_PASSWORD: must be set when UPSTREAM_AUTH=basic',
+      'INTEGRATIONS: must be set (or INTEGRATIONS_FILE) when UPSTREAM_BASE_URL is set; the demo samples only run against the bundled simulator',
     ]);
     expect(problems.join('\n')).not.toContain(secret);
   });
@@ -120,7 +121,7 @@ describe('loadConfig', () => {
       'API_KEYS: must be set when NODE_ENV=production (or set AUTH_DISABLED=true to serve without keys)',
     ]);
     const explicit = loadConfig(
-      { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', UPSTREAM_BASE_URL: 'https://erp', AUTH_DISABLED: 'true' },
+      { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', UPSTREAM_BASE_URL: 'https://erp', AUTH_DISABLED: 'true', INTEGRATIONS: '[]' },
       '/',
     );
     expect(explicit.access.authDisabled).toBe(true);
@@ -169,11 +170,30 @@ describe('loadConfig', () => {
     ]);
   });
 
-  it('refuses duplicate pairs, comparing names case-insensitively as the upstream does', () => {
+  it('refuses duplicate pairs, comparing names as the upstream does (case-insensitively, ignoring trailing spaces)', () => {
     expect(
-      problemsOf({ INTEGRATIONS: '[{"sourceSystemId":1,"integrationName":"Orders"},{"sourceSystemId":1,"integrationName":"ORDERS"}]' }),
+      problemsOf({
+        INTEGRATIONS:
+          '[{"sourceSystemId":1,"integrationName":"Orders"},{"sourceSystemId":1,"integrationName":"ORDERS"},{"sourceSystemId":1,"integrationName":"Orders  "}]',
+      }),
     ).toStrictEqual([
-      'INTEGRATIONS[1]: duplicates INTEGRATIONS[0] (sourceSystemId 1, integrationName "ORDERS"; names compare case-insensitively)',
+      'INTEGRATIONS[1]: duplicates INTEGRATIONS[0] (sourceSystemId 1, integrationName "ORDERS"; names compare case-insensitively, ignoring trailing spaces)',
+      'INTEGRATIONS[2]: duplicates INTEGRATIONS[0] (sourceSystemId 1, integrationName "Orders  "; names compare case-insensitively, ignoring trailing spaces)',
+    ]);
+  });
+
+  it('never schedules the demo samples against a real upstream', () => {
+    expect(problemsOf({ UPSTREAM_BASE_URL: 'https://erp.example.com' })).toStrictEqual([
+      'INTEGRATIONS: must be set (or INTEGRATIONS_FILE) when UPSTREAM_BASE_URL is set; the demo samples only run against the bundled simulator',
+    ]);
+  });
+
+  it('checks cross-variable rules: retry base within the cap, a base URL without query or fragment', () => {
+    expect(
+      problemsOf({ UPSTREAM_RETRY_BASE_MS: '100000', UPSTREAM_BASE_URL: 'https://erp.example.com/api?x=1', INTEGRATIONS: '[]' }),
+    ).toStrictEqual([
+      'UPSTREAM_RETRY_BASE_MS: must not exceed UPSTREAM_RETRY_MAX_MS (30000)',
+      'UPSTREAM_BASE_URL: must not have a query string or fragment (the endpoint path is appended to it)',
     ]);
   });
 

@@ -334,11 +334,22 @@ describe('docker-compose.yml', () => {
     expect(composeDurationMs(tidemark.stop_grace_period)).toBeGreaterThan(defaultGraceMs);
   });
 
-  it('is a valid production configuration once .env supplies UPSTREAM_BASE_URL and API_KEYS', () => {
+  it('is a valid production configuration once .env supplies UPSTREAM_BASE_URL, API_KEYS and INTEGRATIONS', () => {
     const env = Object.fromEntries(Object.entries(tidemark.environment as Record<string, string>).map(([k, v]) => [k, interpolateDefaults(v)]));
     expect(() => loadConfig(env, root)).toThrow(/UPSTREAM_BASE_URL: must be set when NODE_ENV=production/);
     expect(() => loadConfig(env, root)).toThrow(/API_KEYS: must be set when NODE_ENV=production/);
-    const config = loadConfig({ ...env, UPSTREAM_BASE_URL: 'https://upstream.example.com', API_KEYS: placeholderApiKeys }, root);
+    expect(() => loadConfig({ ...env, UPSTREAM_BASE_URL: 'https://upstream.example.com', API_KEYS: placeholderApiKeys }, root)).toThrow(
+      /INTEGRATIONS: must be set/,
+    );
+    const config = loadConfig(
+      {
+        ...env,
+        UPSTREAM_BASE_URL: 'https://upstream.example.com',
+        API_KEYS: placeholderApiKeys,
+        INTEGRATIONS: '[{"sourceSystemId":1,"integrationName":"Orders"}]',
+      },
+      root,
+    );
     expect(config.production).toBe(true);
     expect(config.database.url).toBe('postgres://tidemark:tidemark@postgres:5432/tidemark');
   });

@@ -27,6 +27,7 @@ const config = loadConfig(
     UPSTREAM_PASSWORD: `${M}-basic`,
     REPLICA_ID: 'r1',
     LOG_LEVEL: 'debug',
+    INTEGRATIONS: '[{"sourceSystemId":1,"integrationName":"Orders"}]',
   },
   process.cwd(),
 );
