@@ -1,11 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { HttpService } from '@nestjs/axios';
 import { Test } from '@nestjs/testing';
-import axios from 'axios';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   UpstreamAbortedError,
@@ -24,6 +20,7 @@ import type { IntegrationStatus } from '../../../src/upstream/integration-status
 import { UpstreamBreakerRegistry } from '../../../src/upstream/breaker';
 import { UpstreamClient, type UpstreamClientOptions } from '../../../src/upstream/upstream.client';
 import { UpstreamModule } from '../../../src/upstream/upstream.module';
+import { cleanUp, privateHttpService, startServer, type Handler } from './support/loopback';
 
 const FIXTURES = resolve(__dirname, '../../fixtures/upstream');
 const SEED_JSON = readFileSync(resolve(FIXTURES, 'responses/seed-sample.json'));
@@ -32,69 +29,7 @@ const SEED_EXPECTED = JSON.parse(readFileSync(resolve(FIXTURES, 'expected/seed-s
 const SEED_KEY = { sourceSystemId: 2, integrationName: 'sample string 1' };
 const ENDPOINT = '/api/integration/IntegrationStatus/IntegrationStart';
 
-interface Received {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: string;
-  remotePort: number | undefined;
-}
-
-type Handler = (req: IncomingMessage, res: ServerResponse, received: Received) => void;
-
-interface TestServer {
-  baseUrl: string;
-  port: number;
-  received: Received[];
-  close(): Promise<void>;
-}
-
-/** An HttpService on a fresh axios instance (the cast bridges axios's ESM and CJS type declarations). */
-function privateHttpService(): HttpService {
-  return new HttpService(axios.create() as unknown as HttpService['axiosRef']);
-}
-
-const servers: TestServer[] = [];
 const clients: UpstreamClient[] = [];
-
-/** A real HTTP server on 127.0.0.1, port 0; the handler runs once the request body has arrived. */
-async function startServer(handler: Handler): Promise<TestServer> {
-  const received: Received[] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const r: Received = {
-        method: req.method!,
-        url: req.url!,
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-        remotePort: req.socket.remotePort,
-      };
-      received.push(r);
-      handler(req, res, r);
-    });
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as AddressInfo;
-  const testServer: TestServer = {
-    baseUrl: `http://127.0.0.1:${port}`,
-    port,
-    received,
-    close: () =>
-      new Promise<void>((done) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => done());
-      }),
-  };
-  servers.push(testServer);
-  return testServer;
-}
 
 /**
  * These tests are about one exchange, so they make one attempt (retries, breakers and tokens have
@@ -138,7 +73,7 @@ async function failure(promise: Promise<unknown>): Promise<UpstreamError> {
 
 afterEach(async () => {
   for (const c of clients.splice(0)) c.onModuleDestroy();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
+  await cleanUp();
 });
 
 describe('UpstreamClient: successful calls', () => {
@@ -353,7 +288,6 @@ describe('UpstreamClient: deadlines, connections and limits', () => {
     const server = await startServer(answer(200, 'application/json', SEED_JSON));
     const { baseUrl, port } = server;
     await server.close();
-    servers.splice(servers.indexOf(server), 1);
     const error = (await failure(client({ baseUrl }).integrationStart(SEED_KEY))) as UpstreamConnectionError;
     expect(error).toBeInstanceOf(UpstreamConnectionError);
     expect(error.code).toBe('connection');
