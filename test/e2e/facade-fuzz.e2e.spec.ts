@@ -2,9 +2,8 @@ import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UpstreamSimulator } from '../../src/simulator';
-import { startApp, NEVER, type RunningApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/database';
+import { NEVER } from '../support/app';
+import { startStack, type Stack } from '../support/stack';
 
 /**
  * Property-based fuzzing of every facade route with raw requests (node:http with a raw `path`, so invalid
@@ -38,25 +37,18 @@ interface RawRequest {
 const stats = { requests: 0, serverErrors: 0, byStatus: new Map<number, number>() };
 
 describe('facade fuzz: every route answers 4xx problem+json to bad input, never 5xx, never hangs', () => {
-  let db: TestDatabase;
-  let simulator: UpstreamSimulator;
-  let app: RunningApp;
+  let stack: Stack;
   let host: string;
   let port: number;
 
   beforeAll(async () => {
-    db = await createTestDatabase('fuzz');
-    simulator = new UpstreamSimulator();
-    const upstream = await simulator.start();
-    app = await startApp({
-      DATABASE_URL: db.url,
-      UPSTREAM_BASE_URL: upstream,
+    stack = await startStack('fuzz', {
       UPSTREAM_TIMEOUT_MS: '2000',
       // The fuzzer sends thousands of requests a minute; the limiter would answer (valid) 429s instead of the routes.
       RATE_LIMIT_PER_MINUTE: '1000000',
       INTEGRATIONS: JSON.stringify(INTEGRATIONS.map((i) => ({ ...i, cron: NEVER }))),
     });
-    const url = new URL(app.url);
+    const url = new URL(stack.app.url);
     host = url.hostname;
     port = Number(url.port);
   });
@@ -64,9 +56,7 @@ describe('facade fuzz: every route answers 4xx problem+json to bad input, never 
   afterAll(async () => {
     const statuses = [...stats.byStatus.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ');
     console.log(`facade fuzz: ${stats.requests} requests, ${stats.serverErrors} 5xx (${statuses})`);
-    await app?.close();
-    await simulator?.stop();
-    await db?.drop();
+    await stack?.close();
   });
 
   /** One raw request on its own connection; rejects when no complete answer arrives within TIMEOUT_MS. */

@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { UpstreamSimulator } from '../../src/simulator';
-import { startApp, integrationPath, NEVER, type RunningApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/database';
+import type { UpstreamSimulator } from '../../src/simulator';
+import { integrationPath, NEVER, type RunningApp } from '../support/app';
+import { startStack, type Stack } from '../support/stack';
 
 const FIXTURES = join(process.cwd(), 'test/fixtures/upstream');
 const vectors = readdirSync(join(FIXTURES, 'responses')).sort();
@@ -20,30 +20,22 @@ const IDENTITIES = [
 ];
 
 describe('facade e2e: vectors through the whole app', () => {
-  let db: TestDatabase;
+  let stack: Stack;
   let simulator: UpstreamSimulator;
   let app: RunningApp;
 
   beforeAll(async () => {
-    db = await createTestDatabase('e2e');
-    simulator = new UpstreamSimulator();
-    const upstream = await simulator.start();
-    app = await startApp({
-      DATABASE_URL: db.url,
-      UPSTREAM_BASE_URL: upstream,
+    stack = await startStack('e2e', {
       UPSTREAM_TIMEOUT_MS: '2000',
       // This file makes many failing runs in a row on purpose; the breaker has its own tests.
       UPSTREAM_BREAKER_THRESHOLD: '1000',
       UPSTREAM_RETRY_BASE_MS: '10',
       INTEGRATIONS: JSON.stringify(IDENTITIES.map((i) => ({ ...i, cron: NEVER }))),
     });
+    ({ simulator, app } = stack);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await simulator?.stop();
-    await db?.drop();
-  });
+  afterAll(() => stack?.close());
 
   beforeEach(() => simulator.reset());
 

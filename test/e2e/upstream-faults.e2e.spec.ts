@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { UpstreamSimulator, type ScriptedAnswer } from '../../src/simulator';
-import { startApp, integrationPath, NEVER, type RunningApp } from '../support/app';
-import { createTestDatabase, type TestDatabase } from '../support/database';
+import type { ScriptedAnswer, UpstreamSimulator } from '../../src/simulator';
+import { integrationPath, NEVER, type RunningApp } from '../support/app';
+import { startStack, type Stack } from '../support/stack';
 
 /**
  * One e2e test per upstream fault the simulator can script: delay, status, headers, body, reset mid-body and a
@@ -74,19 +74,23 @@ function storedKeys(state: Record<string, unknown>): Record<string, string> {
   return Object.fromEntries(Object.keys(SEEDED_STATE).map((key) => [key, JSON.stringify(state[key])]));
 }
 
+/** Runs once against responses/int64-ids.json so the stored watermark is the known one, then clears the simulator. */
+async function seedKnownWatermark(simulator: UpstreamSimulator, api: ReturnType<typeof facade>): Promise<void> {
+  simulator.reset();
+  simulator.script(KEY, { bodyFromVector: 'int64-ids.json' });
+  const seed = await api.run();
+  expect([seed.outcome, seed.watermarkAfter]).toStrictEqual(['succeeded', SEEDED_WATERMARK]);
+  simulator.reset();
+}
+
 describe('upstream faults e2e: every fault ends in a recorded run, the watermark survives, the process serves', () => {
-  let db: TestDatabase;
+  let stack: Stack;
   let simulator: UpstreamSimulator;
   let app: RunningApp;
   const api = facade(() => app);
 
   beforeAll(async () => {
-    db = await createTestDatabase('faults');
-    simulator = new UpstreamSimulator();
-    const upstream = await simulator.start();
-    app = await startApp({
-      DATABASE_URL: db.url,
-      UPSTREAM_BASE_URL: upstream,
+    stack = await startStack('faults', {
       UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS),
       UPSTREAM_MAX_BODY_BYTES: String(MAX_BODY_BYTES),
       UPSTREAM_RETRY_MAX_ATTEMPTS: String(RETRY_MAX_ATTEMPTS),
@@ -96,22 +100,13 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
       UPSTREAM_BREAKER_HALF_OPEN_MS: '1000',
       INTEGRATIONS: JSON.stringify([{ ...KEY, cron: NEVER }]),
     });
+    ({ simulator, app } = stack);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await simulator?.stop();
-    await db?.drop();
-  });
+  afterAll(() => stack?.close());
 
   // Every test starts from the known watermark of responses/int64-ids.json.
-  beforeEach(async () => {
-    simulator.reset();
-    simulator.script(KEY, { bodyFromVector: 'int64-ids.json' });
-    const seed = await api.run();
-    expect([seed.outcome, seed.watermarkAfter]).toStrictEqual(['succeeded', SEEDED_WATERMARK]);
-    simulator.reset();
-  });
+  beforeEach(() => seedKnownWatermark(simulator, api));
 
   /**
    * Scripts `answers` (one per expected attempt), runs, and checks what every fault shares: the run failed (or
@@ -412,20 +407,14 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
 });
 
 describe('upstream faults e2e: connection refused and the circuit breaker', () => {
-  let db: TestDatabase;
+  let stack: Stack;
   let simulator: UpstreamSimulator;
   let port: number;
   let app: RunningApp;
   const api = facade(() => app);
 
   beforeAll(async () => {
-    db = await createTestDatabase('breaker');
-    simulator = new UpstreamSimulator();
-    const upstream = await simulator.start();
-    port = Number(new URL(upstream).port);
-    app = await startApp({
-      DATABASE_URL: db.url,
-      UPSTREAM_BASE_URL: upstream,
+    stack = await startStack('breaker', {
       UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS),
       UPSTREAM_RETRY_MAX_ATTEMPTS: String(RETRY_MAX_ATTEMPTS),
       UPSTREAM_RETRY_BASE_MS: '10',
@@ -434,22 +423,14 @@ describe('upstream faults e2e: connection refused and the circuit breaker', () =
       UPSTREAM_BREAKER_HALF_OPEN_MS: '1000',
       INTEGRATIONS: JSON.stringify([{ ...KEY, cron: NEVER }]),
     });
+    ({ simulator, app } = stack);
+    port = Number(new URL(app.tidemark.upstreamBaseUrl).port);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await simulator?.stop();
-    await db?.drop();
-  });
+  afterAll(() => stack?.close());
 
   // Every test starts from the known watermark and a closed breaker (a success resets its count).
-  beforeEach(async () => {
-    simulator.reset();
-    simulator.script(KEY, { bodyFromVector: 'int64-ids.json' });
-    const seed = await api.run();
-    expect([seed.outcome, seed.watermarkAfter]).toStrictEqual(['succeeded', SEEDED_WATERMARK]);
-    simulator.reset();
-  });
+  beforeEach(() => seedKnownWatermark(simulator, api));
 
   it('fails a run whose upstream refuses connections, retried, and keeps the watermark', async () => {
     tally.faults += 1;
