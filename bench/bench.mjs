@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { LOAD_TOOL, ROOT, load, query, rssMb, sleep, spawnUrlProcess, startService, upsertTps } from './lib.mjs';
+import { LOAD_TOOL, ROOT, cpuMs, load, postgresCpuMs, query, rssMb, sleep, spawnUrlProcess, startService, upsertTps } from './lib.mjs';
 
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
@@ -53,7 +53,8 @@ async function main() {
   const sql = (text, params) => query(databaseUrl, text, params);
 
   // --- upstream simulator, configuration ---------------------------------------------------------------------------
-  const simulator = await spawnUrlProcess([join(ROOT, 'dist/src/simulator/main.js'), '--port', '0', '--latency', '0']);
+  const profileArgs = (name) => (PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench/profiles')}`, `--cpu-prof-name=${name}.${process.pid}.cpuprofile`] : []);
+  const simulator = await spawnUrlProcess([...profileArgs('simulator'), join(ROOT, 'dist/src/simulator/main.js'), '--port', '0', '--latency', '0']);
   cleanups.push(() => simulator.stop());
   const setLatency = async (ms) => {
     const response = await fetch(`${simulator.url}/__simulator/latency`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ms }) });
@@ -96,14 +97,16 @@ async function main() {
 
   // --- 6. footprint: start to ready, idle RSS ----------------------------------------------------------------------
   log('target 6: start to ready, idle RSS');
-  const nodeArgs = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench/profiles')}`] : [];
-  const service = await launch("bench-a", { nodeArgs });
+  const service = await launch('bench-a', { nodeArgs: profileArgs('service') });
   results.readyMs = await service.ready();
   await sleep(3_000);
   results.idleRssMb = rssMb(service.child.pid);
 
   // --- 4 and 5: sweeps -------------------------------------------------------------------------------------------------
-  const sweep = async (label) => {
+  const sweep = async (label, servicePids = [service.child.pid]) => {
+    // CPU spent per run by the service, the simulator and Postgres: where a sweep's time goes.
+    const cpuNow = () => ({ service: servicePids.reduce((sum, pid) => sum + (cpuMs(pid) ?? 0), 0), simulator: cpuMs(simulator.child.pid) ?? 0, postgres: postgresCpuMs() });
+    const cpuBefore = cpuNow();
     const [{ due }] = await sql(
       `WITH d AS (SELECT date_trunc('second', now()) + interval '2 seconds' AS due),
             u AS (UPDATE integration SET next_fire_at = (SELECT due FROM d), version = version + 1 RETURNING id)
@@ -121,8 +124,13 @@ async function main() {
         [due],
       );
       if (row.done >= N) {
-        log(`${label}: ${row.done} runs (${row.succeeded} succeeded) in ${Math.round(row.ms)} ms on ${row.replicas} replica(s)`);
-        return { ms: Number(row.ms), runs: row.done, succeeded: row.succeeded, replicas: row.replicas, rate: (row.done * 1000) / Number(row.ms) };
+        const cpuAfter = cpuNow();
+        const cpuUsPerRun = Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, ((cpuAfter[k] - cpuBefore[k]) * 1000) / row.done]));
+        log(
+          `${label}: ${row.done} runs (${row.succeeded} succeeded) in ${Math.round(row.ms)} ms on ${row.replicas} replica(s); CPU per run: ` +
+            Object.entries(cpuUsPerRun).map(([k, us]) => `${k} ${Math.round(us)} µs`).join(', '),
+        );
+        return { ms: Number(row.ms), runs: row.done, succeeded: row.succeeded, replicas: row.replicas, rate: (row.done * 1000) / Number(row.ms), cpuUsPerRun };
       }
       if (Date.now() > deadline) throw new Error(`${label}: only ${row.done} of ${N} runs finished within 180 s`);
     }
@@ -213,7 +221,7 @@ async function main() {
 
     // --- coordination overhead: 3 replicas against 1 ------------------------------------------------------------------
     log(`coordination: ${N} integrations due at once on 3 replicas, simulator at 0 ms`);
-    results.sweepTrio = await sweep('sweep at 0 ms, 3 replicas');
+    results.sweepTrio = await sweep('sweep at 0 ms, 3 replicas', trio.map((r) => r.child.pid));
   }
 
   for (const replica of replicas) await replica.stop();

@@ -1,6 +1,6 @@
 // Helpers of bench/bench.mjs: processes, load generation, pgbench, /proc readings. Traffic goes to 127.0.0.1 only.
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -119,6 +119,28 @@ export function cpuMs(pid) {
   } catch {
     return null;
   }
+}
+
+/** CPU time (ms) of every process named `postgres` on this machine (server and backends); 0 off Linux. */
+export function postgresCpuMs() {
+  let total = 0;
+  let entries = [];
+  try {
+    entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return 0;
+  }
+  for (const pid of entries) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!stat.includes('(postgres)')) continue;
+      const fields = stat.split(') ')[1].split(' ');
+      total += ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks();
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
 }
 
 let ticksPerSecond;

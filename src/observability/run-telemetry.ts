@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { PinoLogger } from 'nestjs-pino';
 import type { StartedRun } from '../persistence/types';
+import { runLogContext } from './logging';
 import { MetricsService } from './metrics.service';
 
 /** The part of a run's result that telemetry reads (RunService's RunResult has this shape). */
@@ -17,10 +17,7 @@ export interface RunResultLike {
  */
 @Injectable()
 export class RunTelemetry {
-  constructor(
-    private readonly metrics: MetricsService,
-    private readonly pino: PinoLogger,
-  ) {}
+  constructor(private readonly metrics: MetricsService) {}
 
   /**
    * Runs `work` (the execution of `started`) in the run's logging context and records its outcome. A manual run
@@ -29,12 +26,11 @@ export class RunTelemetry {
    */
   track<T extends RunResultLike>(started: StartedRun, work: () => Promise<T>): Promise<T> {
     const { integration } = started;
-    const bindings = { runId: started.runId, sourceSystemId: integration.sourceSystemId, integrationName: integration.integrationName };
+    const fields = { runId: started.runId, sourceSystemId: integration.sourceSystemId, integrationName: integration.integrationName };
     const startedAt = performance.now();
     const record = (outcome: string) =>
       this.metrics.runFinished(integration, started.trigger, outcome, (performance.now() - startedAt) / 1000);
-    return this.pino.runInContext(
-      () =>
+    return runLogContext.run(fields, () =>
         work().then(
           (result) => {
             record(result.kind === 'lease_lost' ? 'lease_lost' : (result.run?.outcome ?? result.kind));
@@ -45,7 +41,6 @@ export class RunTelemetry {
             throw error;
           },
         ),
-      { bindings, inherit: true },
     );
   }
 }

@@ -1,21 +1,45 @@
-import { HttpService } from '@nestjs/axios';
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { isAxiosError, isCancel, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import { isStoppedByCaller } from '../upstream/http-exchange';
+import { UpstreamClient } from '../upstream/upstream.client';
 import { MetricsService } from './metrics.service';
 
 const INTEGRATION_START = /\/api\/integration\/IntegrationStatus\/IntegrationStart$/i;
 
+/** The fields of undici's diagnostics-channel request objects read here. */
+interface UndiciRequest {
+  origin?: unknown;
+  path?: unknown;
+}
+
 /**
- * Times every IntegrationStart HTTP exchange into `tidemark_upstream_request_duration_seconds{status}` with axios
- * interceptors on the upstream client's HttpService. Observing at the HTTP layer counts each attempt, however
- * retries are arranged above it, and keeps this out of the upstream client's code. Other requests on that axios
- * instance (the token endpoint) are not timed here.
+ * Times every IntegrationStart HTTP exchange into `tidemark_upstream_request_duration_seconds{status}` from undici's
+ * diagnostics channels (`undici:request:create`, `:headers`, `:error`), which the upstream client's transport
+ * publishes for every request. Observing at the HTTP layer counts each attempt, however retries are arranged above
+ * it, and keeps this out of the upstream client's code. Only requests to this app's upstream origin are timed, so
+ * two apps in one process (tests) never count each other's; the token endpoint is not timed.
+ * Status label: the HTTP status, `aborted` (a deadline or shutdown stopped it) or `network_error`.
  */
 @Injectable()
-export class UpstreamRequestMetrics implements OnModuleInit {
+export class UpstreamRequestMetrics implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('Metrics');
   private readonly startedAt = new WeakMap<object, number>();
+  private origin: string | null = null;
+  private readonly onCreate = (message: unknown) => {
+    const { request } = message as { request: UndiciRequest };
+    if (request.origin === this.origin && typeof request.path === 'string' && INTEGRATION_START.test(request.path)) {
+      this.startedAt.set(request, performance.now());
+    }
+  };
+  private readonly onHeaders = (message: unknown) => {
+    const { request, response } = message as { request: UndiciRequest; response: { statusCode: number } };
+    this.observe(request, String(response.statusCode));
+  };
+  private readonly onError = (message: unknown) => {
+    const { request, error } = message as { request: UndiciRequest; error: unknown };
+    this.observe(request, isStoppedByCaller(error) ? 'aborted' : 'network_error');
+  };
 
   constructor(
     private readonly moduleRef: ModuleRef,
@@ -23,36 +47,31 @@ export class UpstreamRequestMetrics implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    let http: HttpService;
+    let client: UpstreamClient;
     try {
-      // The upstream module keeps its HttpService private; `strict: false` finds it without widening its exports.
-      http = this.moduleRef.get(HttpService, { strict: false });
+      // The upstream module keeps its client's internals private; `strict: false` finds the client itself.
+      client = this.moduleRef.get(UpstreamClient, { strict: false });
     } catch {
-      this.logger.warn('no HttpService found: tidemark_upstream_request_duration_seconds stays empty');
+      this.logger.warn('no UpstreamClient found: tidemark_upstream_request_duration_seconds stays empty');
       return;
     }
-    http.axiosRef.interceptors.request.use((config: InternalAxiosRequestConfig) => {
-      if (INTEGRATION_START.test(config.url ?? '')) this.startedAt.set(config, performance.now());
-      return config;
-    });
-    http.axiosRef.interceptors.response.use(
-      (response: AxiosResponse) => {
-        this.observe(response.config, String(response.status));
-        return response;
-      },
-      (error: unknown) => {
-        if (isAxiosError(error) && error.config) {
-          this.observe(error.config, error.response ? String(error.response.status) : isCancel(error) || error.code === 'ERR_CANCELED' ? 'aborted' : 'network_error');
-        }
-        throw error;
-      },
-    );
+    this.origin = new URL(client.baseUrl).origin;
+    subscribe('undici:request:create', this.onCreate);
+    subscribe('undici:request:headers', this.onHeaders);
+    subscribe('undici:request:error', this.onError);
   }
 
-  private observe(config: object, status: string): void {
-    const started = this.startedAt.get(config);
+  onModuleDestroy(): void {
+    if (this.origin === null) return;
+    unsubscribe('undici:request:create', this.onCreate);
+    unsubscribe('undici:request:headers', this.onHeaders);
+    unsubscribe('undici:request:error', this.onError);
+  }
+
+  private observe(request: object, status: string): void {
+    const started = this.startedAt.get(request);
     if (started === undefined) return;
-    this.startedAt.delete(config);
+    this.startedAt.delete(request);
     this.metrics.upstreamRequestDuration.observe({ status }, (performance.now() - started) / 1000);
   }
 }

@@ -641,7 +641,8 @@ export class UpstreamSimulator {
     const ac = new AbortController();
     this.pending.add(ac);
     res.on('close', () => {
-      ac.abort();
+      // Only a request that went away mid-answer has waits to cancel; aborting costs a DOMException with a stack.
+      if (!res.writableFinished) ac.abort();
       this.pending.delete(ac);
     });
 
@@ -780,11 +781,16 @@ export class UpstreamSimulator {
     put('Content-Length', String(body.length));
     for (const [name, value] of Object.entries(answer.headers ?? {})) put(name, value);
     res.writeHead(status, [...headers.values()].flat());
+    const limit = answer.resetAfterBytes;
+    const trickling = answer.trickleBytesPerTick !== undefined || answer.trickleIntervalMs !== undefined;
+    if (limit === undefined && !trickling) {
+      // The usual answer: head and body in one write.
+      res.end(body);
+      return;
+    }
     res.flushHeaders();
 
-    const limit = answer.resetAfterBytes;
     const toSend = limit === undefined ? body : body.subarray(0, limit);
-    const trickling = answer.trickleBytesPerTick !== undefined || answer.trickleIntervalMs !== undefined;
     if (trickling) {
       const step = answer.trickleBytesPerTick ?? 1;
       const interval = answer.trickleIntervalMs ?? 10;

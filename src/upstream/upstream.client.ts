@@ -4,12 +4,9 @@
  * upstream base URL, and the client_credentials token flow.
  */
 import * as nodeHttp from 'node:http';
-import * as nodeHttps from 'node:https';
-import { TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
-import { HttpService } from '@nestjs/axios';
 import { Inject, Injectable, type OnModuleDestroy, Optional } from '@nestjs/common';
-import type { AxiosResponse } from 'axios';
+import type { Agent } from 'undici';
 import { DelegateBackoff, handleWhen, isBrokenCircuitError, retry } from 'cockatiel';
 import {
   type UpstreamBreaker,
@@ -38,6 +35,14 @@ import { type IntegrationStartRequest, buildIntegrationStartRequest } from './in
 import type { IntegrationKey, IntegrationStatus } from './integration-status';
 import { assertSameIntegration, bodyExcerpt, parseAspNetError, parseIntegrationStatus } from './integration-status.parser';
 import { ClientCredentialsTokenSource, type FetchedToken } from './token-source';
+import {
+  BodyDecodeSignal,
+  BodyTooLargeSignal,
+  type ExchangeProgress,
+  type ExchangeResponse,
+  createUpstreamDispatcher,
+  sendExchange,
+} from './http-exchange';
 
 /** Nest injection token of {@link UpstreamClientOptions}. */
 export const UPSTREAM_CLIENT_OPTIONS = Symbol('UPSTREAM_CLIENT_OPTIONS');
@@ -178,19 +183,14 @@ const CONNECTION_CODES = new Set([
 /** HTTP statuses retried (with backoff); 429 and 503 honour `Retry-After`. */
 const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
 const RETRY_AFTER_STATUSES = new Set([429, 503]);
-/** Code of the error the transport raises when the connect deadline passes. */
-const CONNECT_TIMEOUT_CODE = 'UPSTREAM_CONNECT_TIMEOUT';
+/** Code of undici's error when the connect deadline passes. */
+const CONNECT_TIMEOUT_CODE = 'UND_ERR_CONNECT_TIMEOUT';
+/** Sent with every request, so that the upstream's operators can tell who calls. */
+const USER_AGENT = 'tidemark';
 /** Largest token endpoint answer read, bytes. */
 const MAX_TOKEN_BODY_BYTES = 65_536;
 
-interface CallProgress {
-  /** The request was completely handed to the OS ('finish' on the ClientRequest). */
-  requestSent: boolean;
-  /** Response headers arrived. */
-  responseStarted: boolean;
-  /** Their status, once they arrived. */
-  status?: number;
-}
+type CallProgress = ExchangeProgress;
 
 /** `signal.reason` when a deadline aborts a request. */
 class DeadlineReason {
@@ -233,15 +233,22 @@ interface Call {
   busy: boolean;
 }
 
-interface Exchange {
-  status: number;
-  headers: AxiosResponse['headers'];
-  body: Buffer;
-}
+type Exchange = ExchangeResponse;
+type ResponseHeaders = ExchangeResponse['headers'];
 
 interface Target {
   url: string;
   hostPort: string;
+  /** `http(s)://host:port` and the path (with query) of `url`. */
+  origin: string;
+  path: string;
+}
+
+/** What stops one exchange: the call's signal, and the attempt's own deadline. */
+interface Stops {
+  signal: AbortSignal;
+  timeoutMs?: number;
+  timeoutReason?: DeadlineReason;
 }
 
 /**
@@ -249,8 +256,8 @@ interface Target {
  *
  * Every failure is an {@link UpstreamError} carrying `attempts` and `outcomeUnknownRetried`;
  * messages, errors and attempt records never contain the bearer token, the Basic password, URL
- * credentials, the client secret or an access token, and never carry the axios error (which holds
- * the Authorization header) as `cause`.
+ * credentials, the client secret or an access token, and never carry the transport's error (whose
+ * request holds the Authorization header) as `cause`.
  */
 @Injectable()
 export class UpstreamClient implements OnModuleDestroy {
@@ -273,8 +280,9 @@ export class UpstreamClient implements OnModuleDestroy {
   private readonly random: () => number;
   /** Values to scrub from any message, longest first; access tokens are added as they arrive. */
   private secrets: string[];
-  private readonly httpAgent = new nodeHttp.Agent({ keepAlive: true });
-  private readonly httpsAgent = new nodeHttps.Agent({ keepAlive: true });
+  /** Keep-alive connections to the upstream (and the token endpoint), with the connect deadline. */
+  private readonly dispatcher: Agent;
+  private readonly endpointTarget: Target;
 
   /**
    * @param breakers where the breaker of `baseUrl` lives; `UpstreamModule` provides one per app,
@@ -283,7 +291,6 @@ export class UpstreamClient implements OnModuleDestroy {
    *   the message never includes credentials).
    */
   constructor(
-    private readonly httpService: HttpService,
     @Inject(UPSTREAM_CLIENT_OPTIONS) options: UpstreamClientOptions,
     @Optional() @Inject(UpstreamBreakerRegistry) breakers?: UpstreamBreakerRegistry,
   ) {
@@ -307,6 +314,7 @@ export class UpstreamClient implements OnModuleDestroy {
     this.baseUrl = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
     this.endpoint = `${this.baseUrl}${ENDPOINT_PATH}`;
     this.hostPort = hostPortOf(url);
+    this.endpointTarget = targetOf(new URL(this.endpoint), this.hostPort);
 
     if (options.format !== 'json' && options.format !== 'xml') {
       throw new TypeError(`upstream format must be "json" or "xml", got ${JSON.stringify(String(options.format))}`);
@@ -315,6 +323,7 @@ export class UpstreamClient implements OnModuleDestroy {
     this.timeoutMs = positiveMs(options.timeoutMs, 'timeoutMs');
     this.attemptTimeoutMs = Math.min(this.timeoutMs, positiveMs(options.attemptTimeoutMs ?? this.timeoutMs, 'attemptTimeoutMs'));
     this.connectTimeoutMs = positiveMs(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs');
+    this.dispatcher = createUpstreamDispatcher(this.connectTimeoutMs);
     const retrySettings = { ...DEFAULT_RETRY, ...definedOnly(options.retry ?? {}) };
     if (!Number.isSafeInteger(retrySettings.maxAttempts) || retrySettings.maxAttempts < 1) {
       throw new RangeError(`upstream retry.maxAttempts must be a positive integer, got ${String(retrySettings.maxAttempts)}`);
@@ -347,7 +356,7 @@ export class UpstreamClient implements OnModuleDestroy {
       secrets.push(auth.password, this.authorization.slice('Basic '.length));
     } else if (auth.kind === 'none') {
       // Userinfo in the URL is what curl and browsers send as Basic credentials; honour it, but
-      // never in the URL itself (axios would log it in errors) and never in messages.
+      // never in the URL itself (a transport error could show it) and never in messages.
       this.authorization = urlUser !== '' || urlPassword !== '' ? basicAuthorization(urlUser, urlPassword) : null;
       if (this.authorization !== null) secrets.push(this.authorization.slice('Basic '.length));
     } else if (auth.kind === 'client_credentials') {
@@ -394,9 +403,9 @@ export class UpstreamClient implements OnModuleDestroy {
    * Nothing else is retried. On a 401 with client_credentials the token is refreshed and the
    * request sent once more (once per call; this re-send does not use up a retry).
    *
-   * The whole call, body included, is bounded by `timeoutMs` (an AbortController, since an axios
-   * `timeout` does not cover a body that trickles in). Redirects are not followed, environment
-   * proxies are not used, axios never parses the body.
+   * The whole call, body included, is bounded by `timeoutMs` (a timer that stops the request, since
+   * a socket timeout does not cover a body that trickles in). Redirects are not followed, environment
+   * proxies are not used.
    *
    * @returns `{ status, httpStatus, durationMs, contentType, attempts, outcomeUnknownRetried }`.
    * @throws UpstreamBreakerOpenError (`breaker_open`) the breaker is open; no request was made.
@@ -479,9 +488,8 @@ export class UpstreamClient implements OnModuleDestroy {
   }
 
   /** Closes the keep-alive sockets. */
-  onModuleDestroy(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+  async onModuleDestroy(): Promise<void> {
+    await this.dispatcher.destroy();
   }
 
   // ---- retries -----------------------------------------------------------------------------
@@ -546,7 +554,7 @@ export class UpstreamClient implements OnModuleDestroy {
   private untilStopped<T>(work: Promise<T>, call: Call): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => {
-        if (!call.busy) reject(this.stopError(call.signal, this.endpoint, { requestSent: false, responseStarted: false }));
+        if (!call.busy) reject(this.stopError(call.signal.reason, this.endpoint, { requestSent: false, responseStarted: false }));
       };
       call.signal.addEventListener('abort', onAbort, { once: true });
       work.then(
@@ -562,9 +570,8 @@ export class UpstreamClient implements OnModuleDestroy {
     });
   }
 
-  /** The error for a request stopped by `signal` (deadline or caller). */
-  private stopError(signal: AbortSignal, target: string, progress: CallProgress): UpstreamError {
-    const reason: unknown = signal.reason;
+  /** The error for a request stopped for `reason` (a deadline or the caller). */
+  private stopError(reason: unknown, target: string, progress: CallProgress): UpstreamError {
     if (reason instanceof DeadlineReason) {
       return new UpstreamTimeoutError({ timeoutMs: reason.timeoutMs, target, ...progress });
     }
@@ -577,7 +584,7 @@ export class UpstreamClient implements OnModuleDestroy {
   private async tryOnce(call: Call): Promise<Omit<IntegrationStartResult, 'durationMs' | 'attempts' | 'outcomeUnknownRetried'>> {
     call.tries += 1;
     for (;;) {
-      if (call.signal.aborted) throw this.stopError(call.signal, this.endpoint, { requestSent: false, responseStarted: false });
+      if (call.signal.aborted) throw this.stopError(call.signal.reason, this.endpoint, { requestSent: false, responseStarted: false });
       const outcome = await this.attempt(call);
       if (outcome !== 'refreshed') return outcome;
     }
@@ -600,13 +607,12 @@ export class UpstreamClient implements OnModuleDestroy {
         ...fields,
       });
     };
-    const attemptController = new AbortController();
     const remainingMs = call.deadlineAt - t0;
-    const timer =
+    // The attempt's own deadline, when it comes before the call's (the call's signal covers the rest).
+    const stops: Stops =
       this.attemptTimeoutMs < remainingMs
-        ? setTimeout(() => attemptController.abort(new DeadlineReason(this.attemptTimeoutMs)), this.attemptTimeoutMs)
-        : undefined;
-    const signal = AbortSignal.any([call.signal, attemptController.signal]);
+        ? { signal: call.signal, timeoutMs: this.attemptTimeoutMs, timeoutReason: new DeadlineReason(this.attemptTimeoutMs) }
+        : { signal: call.signal };
     const attemptDeadlineAt = Math.min(call.deadlineAt, t0 + this.attemptTimeoutMs);
     const progress: CallProgress = { requestSent: false, responseStarted: false };
     call.busy = true;
@@ -614,27 +620,19 @@ export class UpstreamClient implements OnModuleDestroy {
     let httpStatus: number | null = null;
     try {
       let token: string | null = null;
-      if (this.tokens !== null) {
-        try {
-          token = await this.tokens.get({ signal, cancel: call.external, deadlineAt: attemptDeadlineAt });
-        } catch (error) {
-          throw error instanceof UpstreamError ? error : this.stopError(signal, this.endpoint, progress);
-        }
-        this.addSecrets([token]);
-      }
+      if (this.tokens !== null) token = await this.accessToken(call, stops, attemptDeadlineAt, progress);
       const authorization = token !== null ? `Bearer ${token}` : this.authorization;
       const response = await this.exchange(
-        { url: this.endpoint, hostPort: this.hostPort },
+        this.endpointTarget,
         {
           body: request.body,
-          headers: {
-            'Content-Type': request.contentType,
-            Accept: request.accept,
-            ...(authorization === null ? {} : { Authorization: authorization }),
-          },
+          headers:
+            authorization === null
+              ? { 'content-type': request.contentType, accept: request.accept, 'user-agent': USER_AGENT }
+              : { 'content-type': request.contentType, accept: request.accept, 'user-agent': USER_AGENT, authorization },
           maxBodyBytes: this.maxBodyBytes,
         },
-        signal,
+        stops,
         progress,
       );
       httpStatus = response.status;
@@ -676,48 +674,54 @@ export class UpstreamClient implements OnModuleDestroy {
       call.lastAttemptError = error;
       throw error;
     } finally {
-      clearTimeout(timer);
       call.busy = false;
     }
   }
 
+  /** The client_credentials access token for an attempt, within the attempt's deadline or the caller's cancel. */
+  private async accessToken(call: Call, stops: Stops, attemptDeadlineAt: number, progress: CallProgress): Promise<string> {
+    const attemptController = new AbortController();
+    const timer = stops.timeoutMs === undefined ? undefined : setTimeout(() => attemptController.abort(stops.timeoutReason), stops.timeoutMs);
+    const signal = AbortSignal.any([call.signal, attemptController.signal]);
+    try {
+      const token = await this.tokens!.get({ signal, cancel: call.external, deadlineAt: attemptDeadlineAt });
+      this.addSecrets([token]);
+      return token;
+    } catch (error) {
+      throw error instanceof UpstreamError ? error : this.stopError(signal.reason, this.endpoint, progress);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /**
-   * One HTTP POST through the private axios instance. Resolves with any status; rejects with an
-   * UpstreamError for transport failures, the deadline (`signal`) and bodies over `maxBodyBytes`.
+   * One HTTP POST. Resolves with any status; rejects with an UpstreamError for transport failures, the caller or
+   * a deadline stopping it (`stops`), and bodies over `maxBodyBytes`.
    */
   private async exchange(
     target: Target,
     request: { body: string; headers: Record<string, string>; maxBodyBytes: number },
-    signal: AbortSignal,
+    stops: Stops,
     progress: CallProgress,
   ): Promise<Exchange> {
-    let response: AxiosResponse<unknown>;
+    if (stops.signal.aborted) throw this.stopError(stops.signal.reason, target.url, progress);
+    const pending = sendExchange(
+      this.dispatcher,
+      { origin: target.origin, path: target.path, method: 'POST', headers: request.headers, body: request.body, maxBodyBytes: request.maxBodyBytes },
+      progress,
+    );
+    const onAbort = () => pending.abort(stops.signal.reason);
+    stops.signal.addEventListener('abort', onAbort, { once: true });
+    const timer = stops.timeoutMs === undefined ? undefined : setTimeout(() => pending.abort(stops.timeoutReason), stops.timeoutMs);
     try {
-      if (signal.aborted) throw signal.reason;
-      response = await this.httpService.axiosRef.request<unknown>({
-        method: 'POST',
-        url: target.url,
-        data: request.body,
-        headers: request.headers,
-        responseType: 'arraybuffer',
-        transformRequest: [(data: unknown) => data],
-        transformResponse: [(data: unknown) => data],
-        validateStatus: () => true,
-        maxContentLength: request.maxBodyBytes,
-        maxBodyLength: this.maxBodyBytes,
-        maxRedirects: 0,
-        proxy: false,
-        timeout: 0,
-        signal,
-        httpAgent: this.httpAgent,
-        httpsAgent: this.httpsAgent,
-        transport: trackingTransport(progress, this.connectTimeoutMs),
-      });
+      return await pending.response;
     } catch (error) {
-      if (signal.aborted) throw this.stopError(signal, target.url, progress);
+      if (error instanceof DeadlineReason || error instanceof CallerAbortReason) throw this.stopError(error, target.url, progress);
       throw this.transportError(error, target.hostPort, request.maxBodyBytes);
+    } finally {
+      clearTimeout(timer);
+      stops.signal.removeEventListener('abort', onAbort);
     }
-    return { status: response.status, headers: response.headers, body: toBuffer(response.data) };
   }
 
   // ---- client_credentials ------------------------------------------------------------------
@@ -737,7 +741,7 @@ export class UpstreamClient implements OnModuleDestroy {
     }
     let target: Target;
     if (auth.tokenUrl === undefined || auth.tokenUrl === null || auth.tokenUrl === '') {
-      target = { url: `${this.baseUrl}${DEFAULT_TOKEN_PATH}`, hostPort: this.hostPort };
+      target = targetOf(new URL(`${this.baseUrl}${DEFAULT_TOKEN_PATH}`), this.hostPort);
     } else {
       let url: URL;
       try {
@@ -751,7 +755,7 @@ export class UpstreamClient implements OnModuleDestroy {
       if (url.username !== '' || url.password !== '') {
         throw new TypeError('upstream client_credentials tokenUrl must not contain credentials');
       }
-      target = { url: url.href, hostPort: hostPortOf(url) };
+      target = targetOf(url, hostPortOf(url));
     }
     // grant_type is what RFC 6749 (4.4.2) requires of an OAuth2 server; endpoints that only read
     // client_id/client_secret/scope ignore it.
@@ -774,8 +778,12 @@ export class UpstreamClient implements OnModuleDestroy {
     try {
       const response = await this.exchange(
         request.target,
-        { body: request.body, headers: { 'Content-Type': request.contentType, Accept: 'application/json' }, maxBodyBytes: MAX_TOKEN_BODY_BYTES },
-        controller.signal,
+        {
+          body: request.body,
+          headers: { 'content-type': request.contentType, accept: 'application/json', 'user-agent': USER_AGENT },
+          maxBodyBytes: MAX_TOKEN_BODY_BYTES,
+        },
+        { signal: controller.signal },
         { requestSent: false, responseStarted: false },
       );
       const where = `token endpoint ${request.target.hostPort}`;
@@ -835,14 +843,21 @@ export class UpstreamClient implements OnModuleDestroy {
 
   private transportError(error: unknown, hostPort: string, maxBodyBytes: number): UpstreamError {
     if (error instanceof UpstreamError) return error;
+    if (error instanceof BodyTooLargeSignal) return new UpstreamBodyTooLargeError(maxBodyBytes);
+    if (error instanceof BodyDecodeSignal) {
+      return new UpstreamBodyUnreadableError(`upstream response from ${hostPort} could not be decoded (${error.code})`);
+    }
     const e = (error ?? {}) as { code?: unknown; message?: unknown; cause?: { code?: unknown } };
     const message = typeof e.message === 'string' ? e.message : '';
-    const code = typeof e.code === 'string' ? e.code : typeof e.cause?.code === 'string' ? e.cause.code : undefined;
-    if (message.includes('maxContentLength')) {
-      return new UpstreamBodyTooLargeError(maxBodyBytes);
-    }
-    if (code === CONNECT_TIMEOUT_CODE) {
+    const ownCode = typeof e.code === 'string' ? e.code : undefined;
+    // undici wraps the socket's own error (ECONNRESET, ...) as the cause of its SocketError.
+    const causeCode = typeof e.cause?.code === 'string' ? e.cause.code : undefined;
+    if (ownCode === CONNECT_TIMEOUT_CODE) {
       return new UpstreamConnectionError(hostPort, 'ETIMEDOUT', `no connection within the connect timeout of ${this.connectTimeoutMs} ms`);
+    }
+    const code = ownCode === 'UND_ERR_SOCKET' ? (causeCode ?? 'ECONNRESET') : (ownCode ?? causeCode);
+    if (ownCode === 'UND_ERR_SOCKET' || (ownCode === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH')) {
+      return new UpstreamConnectionError(hostPort, code ?? 'ECONNRESET', 'the connection closed before the answer was complete');
     }
     if (code !== undefined && CONNECTION_CODES.has(code)) {
       return new UpstreamConnectionError(hostPort, code);
@@ -850,14 +865,7 @@ export class UpstreamClient implements OnModuleDestroy {
     if (code !== undefined && code.startsWith('HPE_')) {
       return new UpstreamConnectionError(hostPort, code, 'the upstream sent a malformed HTTP response');
     }
-    // 'stream has been aborted' is axios's ERR_BAD_RESPONSE for a connection closed mid-body.
-    if (message === 'socket hang up' || message === 'aborted' || message === 'stream has been aborted') {
-      return new UpstreamConnectionError(hostPort, code ?? 'ECONNRESET', 'the connection closed before the answer was complete');
-    }
-    if (code !== undefined && (code.startsWith('Z_') || code === 'ERR_BAD_RESPONSE' || code === 'ERR_BAD_RESPONSE_ENCODING')) {
-      return new UpstreamBodyUnreadableError(`upstream response from ${hostPort} could not be decoded (${code})`);
-    }
-    // The axios error is deliberately not the cause: its config holds the Authorization header.
+    // The transport's error is deliberately not the cause: its request holds the Authorization header.
     return new UpstreamUnexpectedError(
       `call to upstream ${hostPort} failed${code === undefined ? '' : ` (${code})`}: ${message.slice(0, 200) || 'unknown error'}`,
     );
@@ -867,7 +875,7 @@ export class UpstreamClient implements OnModuleDestroy {
     httpStatus: number,
     body: Buffer,
     contentType: string | null,
-    headers: AxiosResponse['headers'],
+    headers: ResponseHeaders,
   ): UpstreamHttpStatusError {
     const reason = nodeHttp.STATUS_CODES[httpStatus];
     const head = `upstream answered HTTP ${httpStatus}${reason ? ` ${reason}` : ''}`;
@@ -906,12 +914,11 @@ export class UpstreamClient implements OnModuleDestroy {
     if (error instanceof UpstreamError) upstreamError = error;
     else if (error instanceof DeadlineReason || error instanceof CallerAbortReason) {
       // A raw abort reason (from a signal that aborted before a request started).
-      const signal = AbortSignal.abort(error);
-      upstreamError = this.stopError(signal, this.endpoint, { requestSent: false, responseStarted: false });
+      upstreamError = this.stopError(error, this.endpoint, { requestSent: false, responseStarted: false });
     } else {
       upstreamError = new UpstreamUnexpectedError(
         `upstream call failed unexpectedly: ${error instanceof Error ? error.message : String(error)}`,
-        // Only non-axios errors get here (axios errors are mapped above), so the cause holds no headers.
+        // Only errors of our own code get here (transport errors are mapped above), so the cause holds no headers.
         { cause: error },
       );
     }
@@ -1041,40 +1048,8 @@ function lastDetail(error: UpstreamError): string {
   return rest.replace(/^[:;] /, '');
 }
 
-/**
- * An axios `transport` that is plain node:http/https (what axios uses with `maxRedirects: 0`),
- * records whether the request was sent and whether the response started (for timeout messages and
- * `outcomeUnknownRetried`), and enforces the connect deadline on new connections.
- */
-function trackingTransport(progress: CallProgress, connectTimeoutMs: number): { request: typeof nodeHttp.request } {
-  const request = ((options: nodeHttp.RequestOptions, callback?: (res: nodeHttp.IncomingMessage) => void) => {
-    const transport = options.protocol === 'https:' ? nodeHttps : nodeHttp;
-    const req = transport.request(options, (res) => {
-      progress.responseStarted = true;
-      progress.status = res.statusCode;
-      callback?.(res);
-    });
-    req.once('finish', () => {
-      progress.requestSent = true;
-    });
-    req.once('socket', (socket) => {
-      // A kept-alive socket is already connected; only a new connection gets the connect deadline.
-      if (!socket.connecting) return;
-      const connected = socket instanceof TLSSocket ? 'secureConnect' : 'connect';
-      const timer = setTimeout(() => {
-        req.destroy(Object.assign(new Error(`connect timeout after ${connectTimeoutMs} ms`), { code: CONNECT_TIMEOUT_CODE }));
-      }, connectTimeoutMs);
-      const clear = () => {
-        clearTimeout(timer);
-        socket.removeListener(connected, clear);
-        socket.removeListener('close', clear);
-      };
-      socket.once(connected, clear);
-      socket.once('close', clear);
-    });
-    return req;
-  }) as typeof nodeHttp.request;
-  return { request };
+function targetOf(url: URL, hostPort: string): Target {
+  return { url: url.href, hostPort, origin: url.origin, path: `${url.pathname}${url.search}` };
 }
 
 function hostPortOf(url: URL): string {
@@ -1109,13 +1084,4 @@ function safeDecode(component: string): string {
   } catch {
     return component;
   }
-}
-
-function toBuffer(data: unknown): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (data instanceof ArrayBuffer) return Buffer.from(data);
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (data === undefined || data === null) return Buffer.alloc(0);
-  throw new UpstreamUnexpectedError(`axios returned a ${typeof data} body instead of bytes`);
 }

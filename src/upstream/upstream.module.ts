@@ -1,4 +1,3 @@
-import { HttpModule } from '@nestjs/axios';
 import { type DynamicModule, type InjectionToken, type ModuleMetadata, Module, type OptionalFactoryDependency } from '@nestjs/common';
 import { UpstreamBreakerRegistry } from './breaker';
 import { UPSTREAM_CLIENT_OPTIONS, UpstreamClient, type UpstreamClientOptions } from './upstream.client';
@@ -15,8 +14,8 @@ export interface UpstreamModuleAsyncOptions {
  * {@link UpstreamBreakerRegistry} holding its circuit breaker (one registry per registration, so
  * two apps in one process, e.g. in tests, never share breaker state).
  *
- * Its own `HttpModule` registration gives the client a private axios instance, so global axios
- * defaults or interceptors set elsewhere cannot change how the upstream is called.
+ * The client owns its HTTP connection pool (undici), so nothing set elsewhere in the process (a global
+ * dispatcher, proxies) changes how the upstream is called.
  */
 @Module({})
 export class UpstreamModule {
@@ -24,7 +23,6 @@ export class UpstreamModule {
   static register(options: UpstreamClientOptions): DynamicModule {
     return {
       module: UpstreamModule,
-      imports: [HttpModule.register({})],
       providers: [{ provide: UPSTREAM_CLIENT_OPTIONS, useValue: options }, UpstreamBreakerRegistry, UpstreamClient],
       exports: [UpstreamClient, UpstreamBreakerRegistry],
     };
@@ -34,7 +32,7 @@ export class UpstreamModule {
   static registerAsync(options: UpstreamModuleAsyncOptions): DynamicModule {
     return {
       module: UpstreamModule,
-      imports: [HttpModule.register({}), ...(options.imports ?? [])],
+      imports: options.imports ?? [],
       providers: [
         {
           provide: UPSTREAM_CLIENT_OPTIONS,

@@ -15,7 +15,7 @@ import {
 } from '../../../src/upstream/errors';
 import { UpstreamClient, type UpstreamClientOptions } from '../../../src/upstream/upstream.client';
 import { UpstreamModule } from '../../../src/upstream/upstream.module';
-import { type Handler, answer, cleanUp, failure, makeClient, privateHttpService, silent, startServer } from './support/loopback';
+import { type Handler, answer, cleanUp, failure, makeClient, silent, startServer } from './support/loopback';
 
 const FIXTURES = resolve(__dirname, '../../fixtures/upstream');
 const SEED_JSON = readFileSync(resolve(FIXTURES, 'responses/seed-sample.json'));
@@ -273,8 +273,8 @@ describe('circuit breaker: one per upstream base URL', () => {
       retry: { maxAttempts: 1 },
       breaker: { threshold: 1 },
     } as const;
-    const a = new UpstreamClient(privateHttpService(), options);
-    const b = new UpstreamClient(privateHttpService(), options);
+    const a = new UpstreamClient(options);
+    const b = new UpstreamClient(options);
     try {
       await failure(a.integrationStart(SEED_KEY));
       expect(b.breakerState()).toBe('open');

@@ -20,7 +20,7 @@ import type { IntegrationStatus } from '../../../src/upstream/integration-status
 import { UpstreamBreakerRegistry } from '../../../src/upstream/breaker';
 import { UpstreamClient, type UpstreamClientOptions } from '../../../src/upstream/upstream.client';
 import { UpstreamModule } from '../../../src/upstream/upstream.module';
-import { cleanUp, privateHttpService, startServer, type Handler } from './support/loopback';
+import { cleanUp, startServer, type Handler } from './support/loopback';
 
 const FIXTURES = resolve(__dirname, '../../fixtures/upstream');
 const SEED_JSON = readFileSync(resolve(FIXTURES, 'responses/seed-sample.json'));
@@ -37,7 +37,6 @@ const clients: UpstreamClient[] = [];
  */
 function client(overrides: Partial<UpstreamClientOptions> & { baseUrl: string }): UpstreamClient {
   const c = new UpstreamClient(
-    privateHttpService(),
     {
       format: 'json',
       timeoutMs: 5_000,
@@ -426,50 +425,49 @@ describe('UpstreamClient: authentication and secrets', () => {
   });
 
   it('refuses bad options at construction without echoing secrets', () => {
-    const http = privateHttpService();
     const base = { format: 'json', timeoutMs: 1_000, defaultTimeZone: 'America/Chicago', auth: { kind: 'none' } } as const;
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'not a url' })).toThrow(TypeError);
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'ftp://x' })).toThrow(/http:\/\/ or https:\/\//);
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://u:secret-pw@h/x?k=v' })).toThrow(
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'not a url' })).toThrow(TypeError);
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'ftp://x' })).toThrow(/http:\/\/ or https:\/\//);
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://u:secret-pw@h/x?k=v' })).toThrow(
       'upstream baseUrl http://h/x must not have a query string or fragment',
     );
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', defaultTimeZone: 'Nowhere/Else' })).toThrow(RangeError);
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', timeoutMs: 0 })).toThrow(RangeError);
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', maxBodyBytes: 1.5 })).toThrow(RangeError);
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', auth: { kind: 'bearer', token: 'a b\r\n' } })).toThrow(
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', defaultTimeZone: 'Nowhere/Else' })).toThrow(RangeError);
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', timeoutMs: 0 })).toThrow(RangeError);
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', maxBodyBytes: 1.5 })).toThrow(RangeError);
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', auth: { kind: 'bearer', token: 'a b\r\n' } })).toThrow(
       'upstream bearer token must be non-empty visible ASCII (no spaces or line breaks)',
     );
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', auth: { kind: 'basic', username: 'a:b', password: 'p' } })).toThrow(/RFC 7617/);
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', auth: { kind: 'basic', username: 'a:b', password: 'p' } })).toThrow(/RFC 7617/);
     const unsupported = { kind: 'oauth_magic', secret: 'cs-secret' } as unknown as UpstreamClientOptions['auth'];
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', auth: unsupported })).toThrow(
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', auth: unsupported })).toThrow(
       'upstream auth.kind "oauth_magic" is not supported (supported: "none", "bearer", "basic", "client_credentials")',
     );
     const cc = { kind: 'client_credentials', clientId: 'id', clientSecret: 'cs-secret-value' } as const;
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', auth: { ...cc, clientId: '' } })).toThrow(
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', auth: { ...cc, clientId: '' } })).toThrow(
       'upstream client_credentials needs a clientId',
     );
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', auth: { ...cc, clientSecret: '' } })).toThrow(
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', auth: { ...cc, clientSecret: '' } })).toThrow(
       'upstream client_credentials needs a clientSecret',
     );
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', auth: { ...cc, tokenUrl: '/relative' } })).toThrow(
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', auth: { ...cc, tokenUrl: '/relative' } })).toThrow(
       'upstream client_credentials tokenUrl is not an absolute URL',
     );
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', auth: { ...cc, tokenUrl: 'http://u:p@h/token' } })).toThrow(
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', auth: { ...cc, tokenUrl: 'http://u:p@h/token' } })).toThrow(
       'upstream client_credentials tokenUrl must not contain credentials',
     );
     const badFormat = { ...cc, requestFormat: 'xml' } as unknown as UpstreamClientOptions['auth'];
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', auth: badFormat })).toThrow(
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', auth: badFormat })).toThrow(
       'upstream client_credentials requestFormat must be "json" or "form", got "xml"',
     );
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', retry: { maxAttempts: 0 } })).toThrow(
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', retry: { maxAttempts: 0 } })).toThrow(
       'upstream retry.maxAttempts must be a positive integer, got 0',
     );
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', retry: { baseMs: -1 } })).toThrow(RangeError);
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', connectTimeoutMs: 0 })).toThrow(
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', retry: { baseMs: -1 } })).toThrow(RangeError);
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', connectTimeoutMs: 0 })).toThrow(
       'upstream connectTimeoutMs must be a positive number of milliseconds, got 0',
     );
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h', attemptTimeoutMs: -5 })).toThrow(RangeError);
-    expect(() => new UpstreamClient(http, { ...base, baseUrl: 'http://h-breaker-test', breaker: { threshold: 0 } }, new UpstreamBreakerRegistry())).toThrow(
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', attemptTimeoutMs: -5 })).toThrow(RangeError);
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h-breaker-test', breaker: { threshold: 0 } }, new UpstreamBreakerRegistry())).toThrow(
       'upstream breaker threshold must be a positive integer, got 0',
     );
   });

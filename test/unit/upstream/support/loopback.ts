@@ -5,8 +5,6 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { type AddressInfo, type Socket, connect } from 'node:net';
 import { Worker } from 'node:worker_threads';
-import { HttpService } from '@nestjs/axios';
-import axios from 'axios';
 import { expect } from 'vitest';
 import { UpstreamBreakerRegistry } from '../../../../src/upstream/breaker';
 import { UpstreamError } from '../../../../src/upstream/errors';
@@ -37,11 +35,6 @@ export interface TestServer {
 const servers: TestServer[] = [];
 const clients: UpstreamClient[] = [];
 const closers: Array<() => Promise<void>> = [];
-
-/** An HttpService on a fresh axios instance (the cast bridges axios's ESM and CJS type declarations). */
-export function privateHttpService(): HttpService {
-  return new HttpService(axios.create() as unknown as HttpService['axiosRef']);
-}
 
 /** A real HTTP server on 127.0.0.1, port 0; the handler runs once the request body has arrived. */
 export async function startServer(handler: Handler): Promise<TestServer> {
@@ -118,7 +111,6 @@ export function makeClient(
   registry: UpstreamBreakerRegistry = new UpstreamBreakerRegistry(),
 ): UpstreamClient {
   const c = new UpstreamClient(
-    privateHttpService(),
     {
       format: 'json',
       timeoutMs: 5_000,
