@@ -107,6 +107,8 @@ async function main() {
     // CPU spent per run by the service, the simulator and Postgres: where a sweep's time goes.
     const cpuNow = () => ({ service: servicePids.reduce((sum, pid) => sum + (cpuMs(pid) ?? 0), 0), simulator: cpuMs(simulator.child.pid) ?? 0, postgres: postgresCpuMs() });
     const cpuBefore = cpuNow();
+    const commits = async () => Number((await sql(`SELECT pg_stat_force_next_flush(), xact_commit FROM pg_stat_database WHERE datname = current_database()`))[0].xact_commit);
+    const commitsBefore = await commits();
     const [{ due }] = await sql(
       `WITH d AS (SELECT date_trunc('second', now()) + interval '2 seconds' AS due),
             u AS (UPDATE integration SET next_fire_at = (SELECT due FROM d), version = version + 1 RETURNING id)
@@ -125,12 +127,15 @@ async function main() {
       );
       if (row.done >= N) {
         const cpuAfter = cpuNow();
+        // Backends report their counts about once a second.
+        await sleep(1_200);
+        const commitsPerRun = ((await commits()) - commitsBefore) / row.done;
         const cpuUsPerRun = Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, ((cpuAfter[k] - cpuBefore[k]) * 1000) / row.done]));
         log(
           `${label}: ${row.done} runs (${row.succeeded} succeeded) in ${Math.round(row.ms)} ms on ${row.replicas} replica(s); CPU per run: ` +
-            Object.entries(cpuUsPerRun).map(([k, us]) => `${k} ${Math.round(us)} µs`).join(', '),
+            Object.entries(cpuUsPerRun).map(([k, us]) => `${k} ${Math.round(us)} µs`).join(', ') + `; ${commitsPerRun.toFixed(2)} commits per run`,
         );
-        return { ms: Number(row.ms), runs: row.done, succeeded: row.succeeded, replicas: row.replicas, rate: (row.done * 1000) / Number(row.ms), cpuUsPerRun };
+        return { ms: Number(row.ms), runs: row.done, succeeded: row.succeeded, replicas: row.replicas, rate: (row.done * 1000) / Number(row.ms), cpuUsPerRun, commitsPerRun };
       }
       if (Date.now() > deadline) throw new Error(`${label}: only ${row.done} of ${N} runs finished within 180 s`);
     }
