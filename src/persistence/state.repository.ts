@@ -135,7 +135,8 @@ export class StateRepository {
       const rows: Row[] = await tx.query(
         `SELECT i.id::text AS id, i.source_system_id, i.integration_name, i.cron, i.time_zone, i.misfire_policy,
                 i.next_fire_at, i.lease_owner, i.lease_run_id::text AS lease_run_id, i.lease_expires_at,
-                i.last_status
+                i.last_status IS NOT NULL AS has_status, i.max_sync_date_time, i.max_sync_date_time_utc,
+                i.max_sync_pk_id::text AS max_sync_pk_id
          FROM integration i
          WHERE i.enabled AND NOT i.paused AND i.next_fire_at <= $1
          ORDER BY i.next_fire_at
@@ -173,7 +174,15 @@ export class StateRepository {
         // into that run instead of replaying them back to back: one catch-up run, not one per missed tick.
         const following = options.nextFireTime(schedule, due);
         const nextFireAt = following <= now ? options.nextFireTime(schedule, now) : following;
-        toStart.push({ ref, scheduledFor: due, before: watermarkOf(row.last_status as IntegrationStatus | null) });
+        // The watermark columns hold the last status's watermark; reading them spares parsing the whole status.
+        const before: Watermark | null = row.has_status
+          ? {
+              maxSyncDateTime: row.max_sync_date_time as string | null,
+              maxSyncDateTimeUtc: row.max_sync_date_time_utc as string | null,
+              maxSyncDateMaxPkId: row.max_sync_pk_id as string | null,
+            }
+          : null;
+        toStart.push({ ref, scheduledFor: due, before });
         updates.set(ref.id, { nextFireAt, takeLease: true });
       }
 
@@ -184,14 +193,12 @@ export class StateRepository {
           ? []
           : await tx.query(
               `INSERT INTO run (integration_id, trigger, scheduled_for, replica_id, outcome, watermark_before)
-               SELECT u.integration_id, 'schedule', u.scheduled_for, $4, 'running', u.watermark_before
-               FROM unnest($1::bigint[], $2::timestamptz[], $3::jsonb[]) AS u(integration_id, scheduled_for, watermark_before)
+               SELECT u.integration_id, 'schedule', u.scheduled_for, $2, 'running', u.watermark_before
+               FROM jsonb_to_recordset($1::jsonb) AS u(integration_id bigint, scheduled_for timestamptz, watermark_before jsonb)
                ON CONFLICT (integration_id, scheduled_for) DO NOTHING
                RETURNING id::text AS id, integration_id::text AS integration_id`,
               [
-                toStart.map((s) => s.ref.id),
-                toStart.map((s) => s.scheduledFor.toISOString()),
-                toStart.map((s) => (s.before ? JSON.stringify(s.before) : null)),
+                batchJson(toStart.map((s) => ({ integration_id: s.ref.id, scheduled_for: s.scheduledFor.toISOString(), watermark_before: s.before }))),
                 options.replicaId,
               ],
             );
@@ -216,19 +223,23 @@ export class StateRepository {
       await tx.query(
         `UPDATE integration i SET
            next_fire_at = u.next_fire_at,
-           lease_owner = CASE WHEN u.run_id IS NULL THEN i.lease_owner ELSE $4 END,
+           lease_owner = CASE WHEN u.run_id IS NULL THEN i.lease_owner ELSE $2 END,
            lease_run_id = COALESCE(u.run_id, i.lease_run_id),
            lease_expires_at = CASE WHEN u.run_id IS NULL THEN i.lease_expires_at
-                                   ELSE $5::timestamptz + make_interval(secs => $6::double precision / 1000) END,
+                                   ELSE $3::timestamptz + make_interval(secs => $4::double precision / 1000) END,
            last_run_id = COALESCE(u.run_id, i.last_run_id),
            version = i.version + 1,
-           updated_at = $5
-         FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[]) AS u(id, next_fire_at, run_id)
+           updated_at = $3
+         FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, next_fire_at timestamptz, run_id bigint)
          WHERE i.id = u.id`,
         [
-          ids,
-          ids.map((id) => updates.get(id)!.nextFireAt.toISOString()),
-          ids.map((id) => (updates.get(id)!.takeLease ? runIdByIntegration.get(id)! : null)),
+          batchJson(
+            ids.map((id) => ({
+              id,
+              next_fire_at: updates.get(id)!.nextFireAt.toISOString(),
+              run_id: updates.get(id)!.takeLease ? runIdByIntegration.get(id)! : null,
+            })),
+          ),
           options.replicaId,
           now,
           options.leaseMs,
@@ -370,30 +381,32 @@ export class StateRepository {
     }
     return this.dataSource.transaction(async (tx) => {
       await tx.query(`SELECT 1 FROM integration WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [integrationIds]);
-      const column = <T>(pick: (item: { started: StartedRun; completion: RunCompletion }) => T) => items.map(pick);
       const succeeded = (c: RunCompletion): c is Extract<RunCompletion, { outcome: 'succeeded' }> => c.outcome === 'succeeded';
       const runs = await returning(
         tx,
         `UPDATE run r SET outcome = u.outcome, finished_at = clock_timestamp(), error_code = u.error_code, error = u.error,
            http_status = u.http_status, watermark_after = u.watermark_after, status = u.status, attempts = u.attempts,
            outcome_unknown_retried = u.outcome_unknown_retried, watermark_regressed = u.watermark_regressed
-         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::jsonb[], $7::jsonb[], $8::jsonb[],
-                     $9::boolean[], $10::boolean[])
-           AS u(id, outcome, error_code, error, http_status, watermark_after, status, attempts, outcome_unknown_retried,
-                watermark_regressed)
+         FROM jsonb_to_recordset($1::jsonb)
+           AS u(id bigint, outcome text, error_code text, error text, http_status int, watermark_after jsonb, status jsonb,
+                attempts jsonb, outcome_unknown_retried boolean, watermark_regressed boolean)
          WHERE r.id = u.id AND r.outcome = 'running'
          RETURNING ${RUN_COLUMNS}`,
         [
-          column((i) => i.started.runId),
-          column((i) => i.completion.outcome),
-          column((i) => (succeeded(i.completion) ? null : i.completion.errorCode)),
-          column((i) => (succeeded(i.completion) ? null : i.completion.error)),
-          column((i) => i.completion.httpStatus),
-          column((i) => (succeeded(i.completion) ? JSON.stringify(watermarkOf(i.completion.status)) : null)),
-          column((i) => (succeeded(i.completion) ? JSON.stringify(i.completion.status) : null)),
-          column((i) => JSON.stringify(i.completion.attempts)),
-          column((i) => i.completion.outcomeUnknownRetried),
-          column((i) => (succeeded(i.completion) ? i.completion.watermarkRegressed : false)),
+          batchJson(
+            items.map(({ started, completion }) => ({
+              id: started.runId,
+              outcome: completion.outcome,
+              error_code: succeeded(completion) ? null : completion.errorCode,
+              error: succeeded(completion) ? null : completion.error,
+              http_status: completion.httpStatus,
+              watermark_after: succeeded(completion) ? watermarkOf(completion.status) : null,
+              status: succeeded(completion) ? completion.status : null,
+              attempts: completion.attempts,
+              outcome_unknown_retried: completion.outcomeUnknownRetried,
+              watermark_regressed: succeeded(completion) ? completion.watermarkRegressed : false,
+            })),
+          ),
         ],
       );
       const finishedById = new Map(runs.map((row) => [row.id as string, toRun(row)]));
@@ -411,18 +424,26 @@ export class StateRepository {
              lease_owner = CASE WHEN i.lease_run_id = u.run_id THEN NULL ELSE i.lease_owner END,
              lease_expires_at = CASE WHEN i.lease_run_id = u.run_id THEN NULL ELSE i.lease_expires_at END,
              lease_run_id = CASE WHEN i.lease_run_id = u.run_id THEN NULL ELSE i.lease_run_id END
-           FROM unnest($1::bigint[], $2::bigint[], $3::jsonb[], $4::text[], $5::text[], $6::timestamptz[], $7::bigint[], $8::jsonb[])
-             AS u(id, run_id, status, max_sync_date_time, max_sync_date_time_utc, max_sync_at, max_sync_pk_id, custom_database_values)
+           FROM jsonb_to_recordset($1::jsonb)
+             AS u(id bigint, run_id bigint, status jsonb, max_sync_date_time text, max_sync_date_time_utc text,
+                  max_sync_at timestamptz, max_sync_pk_id bigint, custom_database_values jsonb)
            WHERE i.id = u.id`,
           [
-            wins.map((item) => item.started.integration.id),
-            wins.map((item) => item.started.runId),
-            statuses.map((status) => JSON.stringify(status)),
-            statuses.map((status) => status.maxSyncDateTime),
-            statuses.map((status) => status.maxSyncDateTimeUtc),
-            statuses.map((status) => (status.maxSyncDateTimeUtc === null ? null : floorToMicroseconds(status.maxSyncDateTimeUtc))),
-            statuses.map((status) => status.maxSyncDateMaxPkId),
-            statuses.map((status) => (status.customDatabaseValues === null ? null : JSON.stringify(status.customDatabaseValues))),
+            batchJson(
+              wins.map((item, index) => {
+                const status = statuses[index]!;
+                return {
+                  id: item.started.integration.id,
+                  run_id: item.started.runId,
+                  status,
+                  max_sync_date_time: status.maxSyncDateTime,
+                  max_sync_date_time_utc: status.maxSyncDateTimeUtc,
+                  max_sync_at: status.maxSyncDateTimeUtc === null ? null : floorToMicroseconds(status.maxSyncDateTimeUtc),
+                  max_sync_pk_id: status.maxSyncDateMaxPkId,
+                  custom_database_values: status.customDatabaseValues,
+                };
+              }),
+            ),
           ],
         );
       }
@@ -595,6 +616,15 @@ export class StateRepository {
 }
 
 /** Runs an UPDATE or DELETE … RETURNING; TypeORM answers those with [rows, rowCount] instead of rows. */
+/**
+ * Rows of a batch statement as one JSON document for `jsonb_to_recordset`: one parameter whatever the batch size,
+ * and no array-literal escaping of each JSON value (pg escapes every element of a `jsonb[]` parameter). Longs and
+ * timestamps travel as strings, so nothing is rounded.
+ */
+function batchJson(rows: ReadonlyArray<Record<string, unknown>>): string {
+  return JSON.stringify(rows);
+}
+
 async function returning(tx: EntityManager, text: string, params: unknown[]): Promise<Row[]> {
   const result: unknown = await tx.query(text, params);
   if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') {

@@ -21,6 +21,10 @@ import {
 } from './errors';
 import type { IntegrationKey, IntegrationStatus } from './integration-status';
 
+/** Names folded so far: an upstream sends the same few member names in every answer. */
+const FOLDED = new Map<string, string>();
+const MAX_FOLDED = 1_024;
+
 /** Options of {@link parseIntegrationStatus}. */
 export interface ParseIntegrationStatusOptions {
   /** Time zone for date texts without an offset (.NET `DateTimeKind.Unspecified`), e.g. `America/Chicago`. */
@@ -1083,7 +1087,12 @@ function int32InRange(value: bigint | null, text: string): number {
 
 /** Folds only A-Z, so a non-ASCII look-alike (e.g. the Kelvin sign) never matches a field name. */
 function asciiLower(text: string): string {
-  return text.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+  let folded = FOLDED.get(text);
+  if (folded === undefined) {
+    folded = text.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+    if (FOLDED.size < MAX_FOLDED) FOLDED.set(text, folded);
+  }
+  return folded;
 }
 
 /** Sets an own enumerable property, also for keys like `__proto__` that plain assignment would swallow. */
