@@ -8,8 +8,6 @@ import { Logger as PinoNestLogger, PinoLogger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { Client } from 'pg';
 import { AppModule } from './app.module';
-import { startEmbeddedPostgres } from './embedded/embedded-postgres';
-import { UpstreamSimulator } from './simulator/upstream-simulator';
 import type { AppConfig } from './config';
 import { ApiKeyAuthenticator } from './http/auth/api-key.authenticator';
 import { protectDocs } from './http/auth/docs-access';
@@ -68,6 +66,8 @@ export async function createTidemarkApp(
     } else {
       const dataDir = join(config.dataDir, 'postgres');
       log.warn(`DEMO MODE: no DATABASE_URL, starting an embedded Postgres with data in ${dataDir}`);
+      // Demo-only modules load on demand: a production start does not pay for them (issue 6, start to ready).
+      const { startEmbeddedPostgres } = await import('./embedded/embedded-postgres.js');
       const pg = await startEmbeddedPostgres({ dataDir });
       cleanups.push(() => pg.stop());
       databaseUrl = await ensureDatabase(pg.url, DEMO_DATABASE);
@@ -79,6 +79,7 @@ export async function createTidemarkApp(
     } else {
       // Keyset ids start from the clock so that they keep rising across restarts, and beyond 2^53 so that the
       // demo shows them served exactly.
+      const { UpstreamSimulator } = await import('./simulator/upstream-simulator.js');
       const simulator = new UpstreamSimulator({ pkStart: BigInt(Date.now()) * 10_000n });
       upstreamBaseUrl = await simulator.start(0, '127.0.0.1');
       cleanups.push(() => simulator.stop());

@@ -131,12 +131,6 @@ export class IntegrationEntry {
   misfirePolicy?: 'fire_once_now' | 'skip';
 }
 
-export class IntegrationList {
-  @ValidateNested({ each: true })
-  @Type(() => IntegrationEntry)
-  items!: IntegrationEntry[];
-}
-
 /**
  * Every environment variable Tidemark reads, as raw input to class-validator.
  * Property names are the variable names so that each error names the variable.
