@@ -12,51 +12,75 @@ interface Pending {
 
 /** Most runs finished by one transaction. */
 export const MAX_FINISH_BATCH = 256;
+/**
+ * Most finish transactions on their way at once. One at a time made every run wait for the batch before it (a
+ * run's slot is held until its end is recorded), which left a 10,000-run sweep latency-bound on the database
+ * (issue 6); a few in parallel keep the batches large and the wait short, within the connection pool.
+ */
+export const MAX_CONCURRENT_FINISHES = 2;
 
 /**
- * Group commit of run finishes. Runs that end while a write is on its way, or in the same turn of the event loop,
+ * Group commit of run finishes. Runs that end while writes are on their way, or in the same turn of the event loop,
  * are finished together by one `finishRuns` transaction: each run's row and its integration's state still commit
- * together, and the batch shares one commit. If the batch fails for a reason other than the database being
- * unreachable, each of its runs is written alone with `finishRun`, so that one bad run can't lose the others; when
- * the database is unreachable, every run of the batch gets the error and its own retry policy retries it.
+ * together, and the batch shares one commit. Up to `maxConcurrent` batches are written at once; an integration is
+ * never in two of them, so two ends of one integration commit in the order they were given. If a batch fails for a
+ * reason other than the database being unreachable, each of its runs is written alone with `finishRun`, so that one
+ * bad run can't lose the others; when the database is unreachable, every run of the batch gets the error and its own
+ * retry policy retries it.
  */
 export class FinishBatcher {
   private queue: Pending[] = [];
-  private flushing = false;
+  private writers = 0;
+  private scheduled = false;
+  /** Integrations with a run in a batch being written. */
+  private readonly writing = new Set<string>();
 
   constructor(
     private readonly repository: Pick<StateRepository, 'finishRun' | 'finishRuns'>,
     private readonly isTransient: (error: unknown) => boolean,
     private readonly maxBatch = MAX_FINISH_BATCH,
+    private readonly maxConcurrent = MAX_CONCURRENT_FINISHES,
   ) {}
 
   /** Finishes one run, in the next batch; resolves or rejects as `finishRun` would. */
   finish(started: StartedRun, completion: RunCompletion): Promise<FinishResult> {
     return new Promise<FinishResult>((resolve, reject) => {
       this.queue.push({ started, completion, resolve, reject });
-      if (!this.flushing) {
-        this.flushing = true;
-        setImmediate(() => void this.flush());
+      // Runs that end in this turn of the event loop join one batch.
+      if (!this.scheduled && this.writers < this.maxConcurrent) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.startWriters();
+        });
       }
     });
   }
 
-  private async flush(): Promise<void> {
-    try {
-      while (this.queue.length > 0) await this.write(this.takeBatch());
-    } finally {
-      this.flushing = false;
+  private startWriters(): void {
+    while (this.writers < this.maxConcurrent && this.queue.length > 0) {
+      const batch = this.takeBatch();
+      if (batch.length === 0) return;
+      this.writers += 1;
+      void this.write(batch).finally(() => {
+        for (const pending of batch) this.writing.delete(pending.started.integration.id);
+        this.writers -= 1;
+        this.startWriters();
+      });
     }
   }
 
-  /** The oldest runs, at most `maxBatch`, at most one per integration (a later one waits for the next batch). */
+  /**
+   * The oldest runs, at most `maxBatch`, at most one per integration and none of an integration being written (a
+   * later one waits for a later batch).
+   */
   private takeBatch(): Pending[] {
     const batch: Pending[] = [];
     const rest: Pending[] = [];
     const integrations = new Set<string>();
     for (const pending of this.queue) {
       const id = pending.started.integration.id;
-      if (batch.length < this.maxBatch && !integrations.has(id)) {
+      if (batch.length < this.maxBatch && !integrations.has(id) && !this.writing.has(id)) {
         integrations.add(id);
         batch.push(pending);
       } else {
@@ -64,6 +88,7 @@ export class FinishBatcher {
       }
     }
     this.queue = rest;
+    for (const id of integrations) this.writing.add(id);
     return batch;
   }
 

@@ -39,6 +39,8 @@ interface InFlightRun {
 export class RunService implements OnApplicationShutdown {
   private readonly logger = new Logger(RunService.name);
   private readonly inFlight = new Map<string, InFlightRun>();
+  /** Runs whose upstream call is on its way (the rest of `inFlight` wait for their end to be recorded). */
+  private calling = 0;
   private readonly leaseTimer: NodeJS.Timeout;
   /** Runs that end together are finished by one transaction (group commit). */
   private readonly finishes: FinishBatcher;
@@ -55,9 +57,19 @@ export class RunService implements OnApplicationShutdown {
     this.leaseTimer.unref();
   }
 
-  /** Number of runs this replica executes right now. */
+  /** Number of runs this replica executes right now (calling the upstream or recording their end). */
   get inFlightCount(): number {
     return this.inFlight.size;
+  }
+
+  /**
+   * How many more runs may start now, with `maxConcurrentRuns` (MAX_CONCURRENT_RUNS) slots. A slot is an upstream
+   * call: it frees when the answer is in, while the run's end waits to be recorded in the next group commit, so a
+   * slow commit never leaves slots idle (issue 6: a sweep is bound by the upstream's latency, not the database's).
+   * Runs waiting to be recorded are bounded too, by as many again, so a slow or unreachable database stops claims.
+   */
+  freeSlots(maxConcurrentRuns: number): number {
+    return Math.max(0, Math.min(maxConcurrentRuns - this.calling, 2 * maxConcurrentRuns - this.inFlight.size));
   }
 
   /** Whether this replica is executing a run of the integration (by database id). */
@@ -70,10 +82,12 @@ export class RunService implements OnApplicationShutdown {
    * Executes a run whose lease this replica holds (from a claim or a manual start) and records its end.
    * Never rejects: every failure, thrown or returned, becomes a recorded outcome.
    */
-  execute(started: StartedRun): Promise<RunResult> {
+  execute(started: StartedRun, onSlotFree?: () => void): Promise<RunResult> {
     const abort = new AbortController();
     // Every line logged during the run carries runId, sourceSystemId and integrationName; its outcome is counted.
-    const done = this.telemetry.track(started, () => this.executeTracked(started, abort.signal)).finally(() => this.inFlight.delete(started.runId));
+    const done = this.telemetry
+      .track(started, () => this.executeTracked(started, abort.signal, onSlotFree))
+      .finally(() => this.inFlight.delete(started.runId));
     this.inFlight.set(started.runId, { started, abort, done });
     return done;
   }
@@ -109,9 +123,16 @@ export class RunService implements OnApplicationShutdown {
     clearInterval(this.leaseTimer);
   }
 
-  private async executeTracked(started: StartedRun, signal: AbortSignal): Promise<RunResult> {
+  private async executeTracked(started: StartedRun, signal: AbortSignal, onSlotFree?: () => void): Promise<RunResult> {
     const { integration } = started;
-    const completion = await this.callUpstream(started, signal);
+    this.calling += 1;
+    let completion: RunCompletion;
+    try {
+      completion = await this.callUpstream(started, signal);
+    } finally {
+      this.calling -= 1;
+      onSlotFree?.();
+    }
     if (completion.outcome === 'succeeded' && completion.watermarkRegressed) {
       this.logger.warn(
         `run ${started.runId} of ${describe(integration)}: the upstream moved the watermark backwards from ` +

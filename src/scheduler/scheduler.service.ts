@@ -10,6 +10,7 @@ const TICKER = 'tidemark-ticker';
 const PRUNE_EVERY_MS = 60_000;
 const PRUNE_BATCH = 1_000;
 
+
 /**
  * Decides *when* runs happen. One ticker per process (not one timer per integration) asks Postgres for the
  * integrations whose stored next fire time has come, claims them, and hands the started runs to RunService.
@@ -82,7 +83,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   /**
    * Claims due integrations, one transaction per batch, while some may still be due and run slots are free (at most
-   * MAX_CONCURRENT_RUNS runs at once in this replica). A run that ends calls this again, so a backlog of thousands
+   * MAX_CONCURRENT_RUNS upstream calls at once in this replica; see RunService.freeSlots). A run whose call or
+   * recording ends calls this again, so a backlog of thousands
    * of due integrations streams through the slots instead of waiting a poll per batch; slots that free up while a
    * claim is on its way are filled by the next one. Small batches wait for a tenth of the slots unless none is busy.
    */
@@ -93,7 +95,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       const max = this.config.schedule.maxConcurrentRuns;
       const minBatch = Math.max(1, Math.floor(max / 10));
       while (this.moreDue && !this.stopped) {
-        const capacity = max - this.runs.inFlightCount;
+        const capacity = this.runs.freeSlots(max);
         if (capacity <= 0 || (capacity < minBatch && this.runs.inFlightCount > 0)) return;
         const claim = await this.repository.claimDue({
           replicaId: this.config.replicaId,
@@ -115,7 +117,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
           });
         }
         for (const abandoned of claim.abandoned) this.logAbandoned(abandoned);
-        for (const started of claim.started) void this.runs.execute(started).finally(() => this.runEnded());
+        for (const started of claim.started) void this.runs.execute(started, () => this.runEnded()).finally(() => this.runEnded());
         this.moreDue = claim.started.length + claim.skippedOverlap.length + claim.skippedMisfire.length >= capacity;
       }
     } finally {

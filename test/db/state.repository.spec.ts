@@ -423,6 +423,61 @@ describe('StateRepository on real Postgres', () => {
       expect(results.every((r) => r.applied)).toBe(true);
       expect(calls).toStrictEqual([4]);
     });
+
+    it('the batcher writes up to maxConcurrent batches at once, each an integration at most once, and commits every run', async () => {
+      const names = Array.from({ length: 12 }, (_, i) => `R${String(i).padStart(2, '0')}`);
+      const started = await startMany(names);
+      let writing = 0;
+      let mostAtOnce = 0;
+      const sizes: number[] = [];
+      const counting = {
+        finishRun: (s: StartedRun, c: Parameters<StateRepository['finishRun']>[1]) => counting.finishRuns([{ started: s, completion: c }]).then((r) => r[0]),
+        finishRuns: async (items: Parameters<StateRepository['finishRuns']>[0]) => {
+          writing += 1;
+          mostAtOnce = Math.max(mostAtOnce, writing);
+          sizes.push(items.length);
+          try {
+            // Holds the transaction open a little, so that later runs find the writers busy.
+            await new Promise((resolve) => setTimeout(resolve, 30));
+            return await repo.finishRuns(items);
+          } finally {
+            writing -= 1;
+          }
+        },
+      };
+      const batcher = new FinishBatcher(counting, isTransientDatabaseError, 4, 2);
+      const results: Array<Promise<unknown>> = [];
+      // Three runs end in each of four turns of the event loop.
+      for (let turn = 0; turn < 4; turn++) {
+        for (const s of started.slice(turn * 3, turn * 3 + 3)) results.push(batcher.finish(s, succeeded));
+        await new Promise((resolve) => setImmediate(resolve));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const settled = (await Promise.all(results)) as Array<{ applied: boolean }>;
+      expect(settled.map((r) => r.applied)).toStrictEqual(Array(12).fill(true));
+      expect(mostAtOnce).toBe(2);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(12);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(4);
+      const rows = await sql<{ n: number }>(`SELECT count(*)::int AS n FROM run WHERE outcome = 'succeeded'`);
+      expect(rows).toStrictEqual([{ n: 12 }]);
+    });
+
+    it('the batcher never writes two ends of one integration in concurrent batches: the later waits for the earlier', async () => {
+      const [a] = await startMany(['A']);
+      const order: string[] = [];
+      const counting = {
+        finishRun: async (s: StartedRun, c: Parameters<StateRepository['finishRun']>[1]) => {
+          order.push(`start ${c.outcome}`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          order.push(`end ${c.outcome}`);
+          return { applied: c.outcome === 'succeeded', finished: null };
+        },
+        finishRuns: () => Promise.reject(new Error('not expected: one run per batch here')),
+      };
+      const batcher = new FinishBatcher(counting, isTransientDatabaseError, 4, 3);
+      await Promise.all([batcher.finish(a, succeeded), batcher.finish(a, failed)]);
+      expect(order).toStrictEqual(['start succeeded', 'end succeeded', 'start failed', 'end failed']);
+    });
   });
 
   describe('state notifications', () => {

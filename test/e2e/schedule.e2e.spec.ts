@@ -3,6 +3,8 @@ import { SchedulerService } from '../../src/scheduler/scheduler.service';
 import { UpstreamSimulator } from '../../src/simulator';
 import { eventually, integrationPath, startApp, type RunningApp } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/database';
+import { startStack } from '../support/stack';
+import { Client } from 'pg';
 
 /** Scheduled runs through the whole app, restarts, the XML request format, and pause/resume. */
 describe('schedule e2e', () => {
@@ -106,6 +108,56 @@ describe('schedule e2e', () => {
     } finally {
       await app.close();
       await other.close();
+    }
+  });
+});
+
+/** MAX_CONCURRENT_RUNS counts upstream calls; ends waiting to be recorded do not hold a slot. */
+describe('run slots e2e', () => {
+  it('makes at most MAX_CONCURRENT_RUNS calls at once, and a slot frees when the answer is in, before the run is recorded', async () => {
+    const names = Array.from({ length: 9 }, (_, i) => `Slot ${i}`);
+    const stack = await startStack('slots', {
+      MAX_CONCURRENT_RUNS: '3',
+      SCHEDULER_POLL_MS: '100',
+      INTEGRATIONS: JSON.stringify(names.map((integrationName) => ({ sourceSystemId: 70, integrationName, cron: '0 0 0 1 1 *' }))),
+    });
+    const sql = async (text: string) => {
+      const client = new Client({ connectionString: stack.db.url });
+      await client.connect();
+      try {
+        return (await client.query(text)).rows;
+      } finally {
+        await client.end();
+      }
+    };
+    try {
+      stack.simulator.setLatency(100);
+      // Every statement that records run ends takes 300 ms more: recording is much slower than a call.
+      await sql(`CREATE FUNCTION slow_finish() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$`);
+      await sql(`CREATE TRIGGER slow_finish BEFORE UPDATE OF outcome ON run FOR EACH STATEMENT EXECUTE FUNCTION slow_finish()`);
+      await sql(`UPDATE integration SET next_fire_at = now()`);
+      const runs = await eventually(async () => {
+        const rows = await sql(`SELECT outcome, extract(epoch FROM finished_at) * 1000 AS finished_ms FROM run`);
+        return rows.length === 9 && rows.every((r) => r.outcome === 'succeeded') ? rows : null;
+      }, 20_000);
+      const calls = stack.simulator.calls.filter((c) => c.sourceSystemId === 70);
+      expect(calls.map((c) => c.integrationName).sort()).toStrictEqual(names);
+      // The most calls open at one moment, from when each arrived and was answered.
+      const events = calls.flatMap((c) => [
+        [c.receivedAt, 1],
+        [c.finishedAt!, -1],
+      ]);
+      events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      let open = 0;
+      let mostOpen = 0;
+      for (const [, delta] of events) mostOpen = Math.max(mostOpen, (open += delta));
+      expect(mostOpen).toBe(3);
+      // The fourth call started before the first run's end was recorded.
+      const firstRecorded = Math.min(...runs.map((r) => Number(r.finished_ms)));
+      const fourthCall = calls.map((c) => c.receivedAt).sort((a, b) => a - b)[3]!;
+      expect(fourthCall).toBeLessThan(firstRecorded);
+    } finally {
+      await stack.close();
     }
   });
 });
