@@ -35,12 +35,13 @@ interface Armed {
  * - the exact URL was validated and answered 200 by Nest before (so the path and query are known good), and its
  *   cached state is fresh by the cache's rule;
  * - auth is off, or the request carries a key with the `read` scope (the same ApiKeyAuthenticator);
- * - the rate limiter, counting in the same storage with the same key, lets it through, and its headers are set;
+ * - the rate limiter, counting in the same storage with the same key, lets it through (it sends no headers on an
+ *   allowed request: `setHeaders: false`);
  * - request logging would write nothing for a 200 or 304 (LOG_LEVEL warn or above, or logging silenced).
  * Anything else (a miss, a stale entry, a missing or unknown key, a block, another method) falls through to Nest
  * untouched, which answers it, problem+json and all. The response carries the same fixed headers as Nest's
- * (security headers, read once from a Nest response at boot), the request id, the rate-limit headers, and the
- * ETag; a matching If-None-Match answers 304.
+ * (security headers, read once from a Nest response at boot), the request id, Cache-Control and the ETag; a
+ * matching If-None-Match answers 304.
  */
 export class FastReadPath {
   private armed: Armed | null = null;
@@ -103,9 +104,6 @@ function serve(armed: Armed, request: FastifyRequest, reply: FastifyReply): bool
   void reply
     .headers(armed.fixedHeaders)
     .header('x-request-id', request.id)
-    .header('x-ratelimit-limit', throttle.limit)
-    .header('x-ratelimit-remaining', Math.max(0, throttle.limit - hit.totalHits))
-    .header('x-ratelimit-reset', hit.timeToExpire)
     .header('etag', rendered.etag)
     .header('cache-control', CACHE_CONTROL);
   if (etagMatches(request.headers['if-none-match'], rendered.etag)) {
@@ -123,6 +121,8 @@ function throttleOf(app: NestFastifyApplication): Throttle | null {
   if (!(storage instanceof BucketedThrottlerStorage) || Array.isArray(options) || !options) return null;
   const [throttler, ...others] = options.throttlers;
   if (!throttler || others.length > 0 || options.skipIf || options.ignoreUserAgents || throttler.skipIf || throttler.ignoreUserAgents) return null;
+  // The guard would add X-RateLimit-* headers to allowed requests, which this path does not write.
+  if ((throttler.setHeaders ?? options.setHeaders ?? true) !== false) return null;
   const { ttl, limit } = throttler;
   const blockDuration = throttler.blockDuration ?? ttl;
   if (typeof ttl !== 'number' || typeof limit !== 'number' || typeof blockDuration !== 'number') return null;

@@ -193,8 +193,11 @@ describe('operations e2e: metrics, access control, health', () => {
 
   it('answers 429 with Retry-After past RATE_LIMIT_PER_MINUTE, per key', async () => {
     const app = await launch({ RATE_LIMIT_PER_MINUTE: '3' });
+    // The first answer comes from Nest, the next two from the cached read path; both count, and neither sends
+    // X-RateLimit-* headers.
     for (let i = 0; i < 3; i++) {
-      expect((await fetch(`${app.url}/integrations`, { headers: bearer(READ_KEY) })).status).toBe(200);
+      const allowed = await fetch(`${app.url}/integrations`, { headers: bearer(READ_KEY) });
+      expect([i, allowed.status, [...allowed.headers.keys()].filter((name) => name.startsWith('x-ratelimit'))]).toStrictEqual([i, 200, []]);
     }
     const limited = await fetch(`${app.url}${integrationPath(12, 'Invoices')}`, { headers: { 'x-api-key': READ_KEY } });
     expect(limited.status).toBe(429);
@@ -203,6 +206,9 @@ describe('operations e2e: metrics, access control, health', () => {
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(limited.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
     expect(await limited.json()).toMatchObject({ type: 'https://tidemark.dev/problems/rate-limited', title: 'Too Many Requests', status: 429 });
+    // A cached URL is refused alike.
+    const cached = await fetch(`${app.url}/integrations`, { headers: bearer(READ_KEY) });
+    expect([cached.status, cached.headers.get('retry-after'), cached.headers.get('content-type')]).toStrictEqual([429, limited.headers.get('retry-after'), 'application/problem+json; charset=utf-8']);
     // Another key has its own budget; probes are never limited.
     expect((await fetch(`${app.url}/integrations`, { headers: bearer(OPERATE_KEY) })).status).toBe(200);
     expect((await fetch(`${app.url}/health/ready`)).status).toBe(200);
