@@ -167,12 +167,60 @@ describe('operations e2e: metrics, access control, health', () => {
       expect([problem.status, problem.headers.get('x-request-id')]).toStrictEqual([401, 'req-401']);
     });
 
-    it('sends helmet headers and no CORS headers when CORS_ORIGINS is unset', async () => {
-      const response = await fetch(`${app.url}/integrations`, { headers: { ...bearer(READ_KEY), origin: 'https://elsewhere.example' } });
-      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
-      expect(response.headers.get('content-security-policy')).toContain("default-src 'self'");
-      expect(response.headers.get('x-frame-options')).toBe('SAMEORIGIN');
-      expect(response.headers.get('access-control-allow-origin')).toBeNull();
+    it('sends the API security headers on JSON answers, helmet\'s full set on the Swagger UI, and no CORS headers when CORS_ORIGINS is unset', async () => {
+      const api = {
+        'content-security-policy': "default-src 'none';frame-ancestors 'none'",
+        'cross-origin-opener-policy': null,
+        'cross-origin-resource-policy': 'same-origin',
+        'origin-agent-cluster': null,
+        'referrer-policy': 'no-referrer',
+        'strict-transport-security': 'max-age=31536000; includeSubDomains',
+        'x-content-type-options': 'nosniff',
+        'x-dns-prefetch-control': null,
+        'x-download-options': null,
+        'x-frame-options': 'DENY',
+        'x-permitted-cross-domain-policies': null,
+        'x-ratelimit-limit': null,
+        'x-ratelimit-remaining': null,
+        'x-ratelimit-reset': null,
+        'x-xss-protection': null,
+      };
+      const docs = {
+        'content-security-policy':
+          "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'none';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' 'unsafe-inline';connect-src 'self'",
+        'cross-origin-opener-policy': 'same-origin',
+        'cross-origin-resource-policy': 'same-origin',
+        'origin-agent-cluster': '?1',
+        'referrer-policy': 'no-referrer',
+        'strict-transport-security': 'max-age=31536000; includeSubDomains',
+        'x-content-type-options': 'nosniff',
+        'x-dns-prefetch-control': 'off',
+        'x-download-options': 'noopen',
+        'x-frame-options': 'SAMEORIGIN',
+        'x-permitted-cross-domain-policies': 'none',
+        'x-ratelimit-limit': null,
+        'x-ratelimit-remaining': null,
+        'x-ratelimit-reset': null,
+        'x-xss-protection': '0',
+      };
+      const pick = (response: Response) => Object.fromEntries(Object.keys(api).map((name) => [name, response.headers.get(name)]));
+      const origin = { origin: 'https://elsewhere.example' };
+      for (const [path, headers] of [
+        ['/integrations', { ...bearer(READ_KEY), ...origin }],
+        [integrationPath(7, 'Orders'), bearer(READ_KEY)],
+        ['/integrations', origin],
+        ['/integrations/7/Nope', bearer(READ_KEY)],
+        ['/health/live', origin],
+        ['/docs-json', origin],
+      ] as const) {
+        const response = await fetch(app.url + path, { headers });
+        expect([path, pick(response)]).toStrictEqual([path, api]);
+        expect([path, response.headers.get('access-control-allow-origin')]).toStrictEqual([path, null]);
+      }
+      for (const path of ['/docs', '/docs/', '/docs/swagger-ui-init.js', '/docs/swagger-ui.css']) {
+        const response = await fetch(app.url + path);
+        expect([path, response.status, pick(response)]).toStrictEqual([path, 200, docs]);
+      }
     });
 
     it('declares the bearer and X-API-Key security schemes in the OpenAPI document', async () => {
