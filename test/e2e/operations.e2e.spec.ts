@@ -278,6 +278,18 @@ describe('operations e2e: metrics, access control, health', () => {
     expect(preflight.headers.get('access-control-allow-origin')).toBe('https://ops.example');
     const foreign = await fetch(`${app.url}/integrations`, { headers: { ...bearer(READ_KEY), origin: 'https://evil.example' } });
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+    // The cached read path answers an allowed origin with the same CORS headers as Nest did.
+    const cors = (response: Response) => [response.status, response.headers.get('access-control-allow-origin'), response.headers.get('access-control-expose-headers'), response.headers.get('vary')];
+    const path = integrationPath(7, 'Orders');
+    const viaNest = await fetch(app.url + path, { headers: { ...bearer(READ_KEY), origin: 'https://ops.example' } });
+    const cached = await fetch(app.url + path, { headers: { ...bearer(READ_KEY), origin: 'https://ops.example' } });
+    expect(cors(viaNest)).toStrictEqual([200, 'https://ops.example', 'X-Request-Id, Retry-After, WWW-Authenticate', 'Origin']);
+    expect(cors(cached)).toStrictEqual(cors(viaNest));
+    // Another origin gets no Allow-Origin on either path (@fastify/cors still lists the exposed headers).
+    const nestForeign = await fetch(`${app.url}${path}?via=nest`, { headers: { ...bearer(READ_KEY), origin: 'https://evil.example' } });
+    const cachedForeign = await fetch(app.url + path, { headers: { ...bearer(READ_KEY), origin: 'https://evil.example' } });
+    expect(cors(nestForeign)).toStrictEqual([200, null, 'X-Request-Id, Retry-After, WWW-Authenticate', 'Origin']);
+    expect(cors(cachedForeign)).toStrictEqual(cors(nestForeign));
   });
 
   it('reports integrations older than STALE_AFTER_MS as degraded (200), and ok again after a success', async () => {
