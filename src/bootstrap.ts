@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import helmet from '@fastify/helmet';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -14,6 +13,7 @@ import { protectDocs } from './http/auth/docs-access';
 import { problemServerOptions, refuseConnect } from './http/framework-errors';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { FastReadPath } from './http/fast-read';
+import { registerSecurityHeaders } from './http/security-headers';
 import { createValidationPipe } from './http/validation';
 import { ShutdownCoordinator } from './lifecycle/shutdown.coordinator';
 import { REQUEST_ID_HEADER, createLoggerParams, requestIdFor } from './observability/logging';
@@ -125,21 +125,8 @@ export async function createTidemarkApp(
     fastify.addHook('onRequest', async (request, reply) => {
       void reply.header(REQUEST_ID_HEADER, request.id);
     });
-    // Strict defaults for the JSON API; the Swagger UI at /docs needs its own scripts, styles and data: images.
-    await app.register(helmet, {
-      contentSecurityPolicy: {
-        directives: {
-          defaultSrc: ["'self'"],
-          scriptSrc: ["'self'"],
-          styleSrc: ["'self'", "'unsafe-inline'"],
-          imgSrc: ["'self'", 'data:'],
-          connectSrc: ["'self'"],
-          objectSrc: ["'none'"],
-          frameAncestors: ["'none'"],
-          upgradeInsecureRequests: null,
-        },
-      },
-    });
+    // A compact set for the JSON API, helmet's full set for the Swagger UI (src/http/security-headers.ts).
+    await registerSecurityHeaders(app);
     if (config.access.corsOrigins.length > 0) {
       app.enableCors({
         origin: config.access.corsOrigins,

@@ -34,6 +34,8 @@ export function renderPage(page: Page<IntegrationRecord>): Rendered {
  */
 export function etagMatches(ifNoneMatch: string | string[] | undefined, etag: string): boolean {
   if (ifNoneMatch === undefined) return false;
+  // What a client that saved the tag sends back; no need to split a list.
+  if (ifNoneMatch === etag) return true;
   const text = Array.isArray(ifNoneMatch) ? ifNoneMatch.join(',') : ifNoneMatch;
   if (text.trim() === '*') return true;
   for (const part of text.split(',')) {

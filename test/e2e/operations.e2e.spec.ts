@@ -167,12 +167,60 @@ describe('operations e2e: metrics, access control, health', () => {
       expect([problem.status, problem.headers.get('x-request-id')]).toStrictEqual([401, 'req-401']);
     });
 
-    it('sends helmet headers and no CORS headers when CORS_ORIGINS is unset', async () => {
-      const response = await fetch(`${app.url}/integrations`, { headers: { ...bearer(READ_KEY), origin: 'https://elsewhere.example' } });
-      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
-      expect(response.headers.get('content-security-policy')).toContain("default-src 'self'");
-      expect(response.headers.get('x-frame-options')).toBe('SAMEORIGIN');
-      expect(response.headers.get('access-control-allow-origin')).toBeNull();
+    it('sends the API security headers on JSON answers, helmet\'s full set on the Swagger UI, and no CORS headers when CORS_ORIGINS is unset', async () => {
+      const api = {
+        'content-security-policy': "default-src 'none';frame-ancestors 'none'",
+        'cross-origin-opener-policy': null,
+        'cross-origin-resource-policy': 'same-origin',
+        'origin-agent-cluster': null,
+        'referrer-policy': 'no-referrer',
+        'strict-transport-security': 'max-age=31536000; includeSubDomains',
+        'x-content-type-options': 'nosniff',
+        'x-dns-prefetch-control': null,
+        'x-download-options': null,
+        'x-frame-options': 'DENY',
+        'x-permitted-cross-domain-policies': null,
+        'x-ratelimit-limit': null,
+        'x-ratelimit-remaining': null,
+        'x-ratelimit-reset': null,
+        'x-xss-protection': null,
+      };
+      const docs = {
+        'content-security-policy':
+          "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'none';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' 'unsafe-inline';connect-src 'self'",
+        'cross-origin-opener-policy': 'same-origin',
+        'cross-origin-resource-policy': 'same-origin',
+        'origin-agent-cluster': '?1',
+        'referrer-policy': 'no-referrer',
+        'strict-transport-security': 'max-age=31536000; includeSubDomains',
+        'x-content-type-options': 'nosniff',
+        'x-dns-prefetch-control': 'off',
+        'x-download-options': 'noopen',
+        'x-frame-options': 'SAMEORIGIN',
+        'x-permitted-cross-domain-policies': 'none',
+        'x-ratelimit-limit': null,
+        'x-ratelimit-remaining': null,
+        'x-ratelimit-reset': null,
+        'x-xss-protection': '0',
+      };
+      const pick = (response: Response) => Object.fromEntries(Object.keys(api).map((name) => [name, response.headers.get(name)]));
+      const origin = { origin: 'https://elsewhere.example' };
+      for (const [path, headers] of [
+        ['/integrations', { ...bearer(READ_KEY), ...origin }],
+        [integrationPath(7, 'Orders'), bearer(READ_KEY)],
+        ['/integrations', origin],
+        ['/integrations/7/Nope', bearer(READ_KEY)],
+        ['/health/live', origin],
+        ['/docs-json', origin],
+      ] as const) {
+        const response = await fetch(app.url + path, { headers });
+        expect([path, pick(response)]).toStrictEqual([path, api]);
+        expect([path, response.headers.get('access-control-allow-origin')]).toStrictEqual([path, null]);
+      }
+      for (const path of ['/docs', '/docs/', '/docs/swagger-ui-init.js', '/docs/swagger-ui.css']) {
+        const response = await fetch(app.url + path);
+        expect([path, response.status, pick(response)]).toStrictEqual([path, 200, docs]);
+      }
     });
 
     it('declares the bearer and X-API-Key security schemes in the OpenAPI document', async () => {
@@ -193,8 +241,11 @@ describe('operations e2e: metrics, access control, health', () => {
 
   it('answers 429 with Retry-After past RATE_LIMIT_PER_MINUTE, per key', async () => {
     const app = await launch({ RATE_LIMIT_PER_MINUTE: '3' });
+    // The first answer comes from Nest, the next two from the cached read path; both count, and neither sends
+    // X-RateLimit-* headers.
     for (let i = 0; i < 3; i++) {
-      expect((await fetch(`${app.url}/integrations`, { headers: bearer(READ_KEY) })).status).toBe(200);
+      const allowed = await fetch(`${app.url}/integrations`, { headers: bearer(READ_KEY) });
+      expect([i, allowed.status, [...allowed.headers.keys()].filter((name) => name.startsWith('x-ratelimit'))]).toStrictEqual([i, 200, []]);
     }
     const limited = await fetch(`${app.url}${integrationPath(12, 'Invoices')}`, { headers: { 'x-api-key': READ_KEY } });
     expect(limited.status).toBe(429);
@@ -203,6 +254,9 @@ describe('operations e2e: metrics, access control, health', () => {
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(limited.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
     expect(await limited.json()).toMatchObject({ type: 'https://tidemark.dev/problems/rate-limited', title: 'Too Many Requests', status: 429 });
+    // A cached URL is refused alike.
+    const cached = await fetch(`${app.url}/integrations`, { headers: bearer(READ_KEY) });
+    expect([cached.status, cached.headers.get('retry-after'), cached.headers.get('content-type')]).toStrictEqual([429, limited.headers.get('retry-after'), 'application/problem+json; charset=utf-8']);
     // Another key has its own budget; probes are never limited.
     expect((await fetch(`${app.url}/integrations`, { headers: bearer(OPERATE_KEY) })).status).toBe(200);
     expect((await fetch(`${app.url}/health/ready`)).status).toBe(200);
@@ -224,6 +278,18 @@ describe('operations e2e: metrics, access control, health', () => {
     expect(preflight.headers.get('access-control-allow-origin')).toBe('https://ops.example');
     const foreign = await fetch(`${app.url}/integrations`, { headers: { ...bearer(READ_KEY), origin: 'https://evil.example' } });
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+    // The cached read path answers an allowed origin with the same CORS headers as Nest did.
+    const cors = (response: Response) => [response.status, response.headers.get('access-control-allow-origin'), response.headers.get('access-control-expose-headers'), response.headers.get('vary')];
+    const path = integrationPath(7, 'Orders');
+    const viaNest = await fetch(app.url + path, { headers: { ...bearer(READ_KEY), origin: 'https://ops.example' } });
+    const cached = await fetch(app.url + path, { headers: { ...bearer(READ_KEY), origin: 'https://ops.example' } });
+    expect(cors(viaNest)).toStrictEqual([200, 'https://ops.example', 'X-Request-Id, Retry-After, WWW-Authenticate', 'Origin']);
+    expect(cors(cached)).toStrictEqual(cors(viaNest));
+    // Another origin gets no Allow-Origin on either path (@fastify/cors still lists the exposed headers).
+    const nestForeign = await fetch(`${app.url}${path}?via=nest`, { headers: { ...bearer(READ_KEY), origin: 'https://evil.example' } });
+    const cachedForeign = await fetch(app.url + path, { headers: { ...bearer(READ_KEY), origin: 'https://evil.example' } });
+    expect(cors(nestForeign)).toStrictEqual([200, null, 'X-Request-Id, Retry-After, WWW-Authenticate', 'Origin']);
+    expect(cors(cachedForeign)).toStrictEqual(cors(nestForeign));
   });
 
   it('reports integrations older than STALE_AFTER_MS as degraded (200), and ok again after a success', async () => {

@@ -22,11 +22,19 @@ type HeaderBag = Record<string, string | string[] | undefined>;
  * Recognises facade API keys. A key arrives as `Authorization: Bearer <key>` or `X-API-Key: <key>`; only the
  * SHA-256 of each configured key is known. The presented key's digest is compared with every configured digest
  * using `crypto.timingSafeEqual`, without stopping at a match, so the time taken says nothing about which key
- * (or how much of one) matched.
+ * (or how much of one) matched. A string once proven to be a key is remembered (see `known`); a guess is looked up
+ * there by a hash-table probe, which compares strings only on a hash collision, before being hashed and compared.
  */
 export class ApiKeyAuthenticator {
   private readonly digests: Array<{ key: ApiKeyConfig; digest: Buffer }>;
   private readonly seen = new WeakMap<object, Credential>();
+  /**
+   * Presented strings already proven to be a configured key, so that a client's every request does not hash its
+   * key again (SHA-256 was a tenth of a cached read's CPU). Only matches are kept: a string matches only if its
+   * digest equals a configured one, so this holds at most one entry per configured key, and no sequence of bad
+   * keys can grow it. Unknown keys are still hashed and compared in constant time on every request.
+   */
+  private readonly known = new Map<string, ApiKeyConfig>();
 
   constructor(keys: readonly ApiKeyConfig[]) {
     this.digests = keys.map((key) => ({ key, digest: Buffer.from(key.sha256Hex, 'hex') }));
@@ -69,12 +77,16 @@ export class ApiKeyAuthenticator {
   private check(presented: string | null): Credential {
     if (presented === null) return { kind: 'missing' };
     if (presented.length > MAX_KEY_LENGTH) return { kind: 'unknown' };
+    const remembered = this.known.get(presented);
+    if (remembered) return { kind: 'key', key: remembered };
     const digest = sha256(presented);
     let match: ApiKeyConfig | null = null;
     for (const candidate of this.digests) {
       if (timingSafeEqual(digest, candidate.digest) && match === null) match = candidate.key;
     }
-    return match ? { kind: 'key', key: match } : { kind: 'unknown' };
+    if (!match) return { kind: 'unknown' };
+    this.known.set(presented, match);
+    return { kind: 'key', key: match };
   }
 }
 

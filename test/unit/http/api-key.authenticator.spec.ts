@@ -41,3 +41,22 @@ describe('ApiKeyAuthenticator', () => {
     expect(authenticator.authorize(req({ 'x-api-key': 'ops-key' }), 'operate')).toStrictEqual({ name: 'ops', scopes: ['read', 'operate'] });
   });
 });
+
+describe('ApiKeyAuthenticator remembers proven keys only', () => {
+  it('answers a key the same way every time, and remembers at most one string per configured key', () => {
+    const fresh = new ApiKeyAuthenticator([
+      { name: 'reader', sha256Hex: hex('read-key'), scopes: ['read'] },
+      { name: 'ops', sha256Hex: hex('ops-key'), scopes: ['read', 'operate'] },
+    ]);
+    const remembered = () => (fresh as unknown as { known: Map<string, unknown> }).known.size;
+    for (let i = 0; i < 3; i++) {
+      // A new request object each time: the per-request memo does not answer, the remembered key does.
+      expect(fresh.identify(req({ authorization: 'Bearer read-key' }))).toStrictEqual({ kind: 'key', key: { name: 'reader', sha256Hex: hex('read-key'), scopes: ['read'] } });
+      expect(fresh.identify(req({ 'x-api-key': 'ops-key' }))).toStrictEqual({ kind: 'key', key: { name: 'ops', sha256Hex: hex('ops-key'), scopes: ['read', 'operate'] } });
+    }
+    for (let i = 0; i < 1_000; i++) expect(fresh.identify(req({ 'x-api-key': `guess-${i}` }))).toStrictEqual({ kind: 'unknown' });
+    expect(fresh.identify(req({ 'x-api-key': 'read-key ' }))).toStrictEqual({ kind: 'key', key: { name: 'reader', sha256Hex: hex('read-key'), scopes: ['read'] } });
+    expect(fresh.identify(req({ 'x-api-key': 'read-keY' }))).toStrictEqual({ kind: 'unknown' });
+    expect(remembered()).toBe(2);
+  });
+});
