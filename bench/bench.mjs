@@ -178,6 +178,11 @@ async function main() {
     const bare = await spawnUrlProcess([join(ROOT, 'bench/bare-server.mjs'), String(sampleBody.length)]);
     cleanups.push(() => bare.stop());
     log(`target 1: bare node:http vs GET ${one} (${sampleBody.length} bytes), ${LOAD_TOOL}, 50 connections, ${LOAD_SECONDS} s each`);
+    // Every server is warmed up unmeasured first, so that the figures are steady-state ones, not JIT warm-up.
+    const WARMUP_SECONDS = QUICK ? 1 : 2;
+    await load({ url: bare.url, seconds: WARMUP_SECONDS });
+    await load({ url: service.url + one, seconds: WARMUP_SECONDS, headers: auth });
+    await load({ url: service.url + listPath, seconds: WARMUP_SECONDS, headers: auth });
     const bare1 = await load({ url: bare.url, seconds: LOAD_SECONDS, pid: bare.child.pid });
     const single = await load({ url: service.url + one, seconds: LOAD_SECONDS, headers: auth, pid: service.child.pid });
     const conditional = await load({ url: service.url + one, seconds: LOAD_SECONDS, headers: { ...auth, 'if-none-match': etag }, pid: service.child.pid });
@@ -194,6 +199,7 @@ async function main() {
     writeFileSync(headersFile, JSON.stringify(head));
     const bareHead = await spawnUrlProcess([join(ROOT, 'bench/bare-server.mjs'), String(sampleBody.length), headersFile]);
     cleanups.push(() => bareHead.stop());
+    await load({ url: bareHead.url, seconds: WARMUP_SECONDS });
     const bareWithHead = await load({ url: bareHead.url, seconds: LOAD_SECONDS, pid: bareHead.child.pid });
     await bareHead.stop();
     Object.assign(results, { bare1, bare2, bareRps, bareWithHead, single, conditional, list, listConditional });

@@ -101,7 +101,11 @@ export async function createTidemarkApp(
     const applied = await runMigrationsLocked(dataSource);
     if (applied.length > 0) log.log(`applied migrations: ${applied.join(', ')}`);
 
+    // Cached hot reads are answered before Fastify routes them, or (with CORS) before Nest's middleware; armed once
+    // the app is initialized.
+    const fastReads = new FastReadPath();
     const adapter: FastifyAdapter = new FastifyAdapter({
+      serverFactory: fastReads.serverFactory,
       // Names are up to 256 characters, and a percent-encoded non-ASCII character takes up to 12.
       routerOptions: { maxParamLength: 4096 },
       bodyLimit: 64 * 1024,
@@ -110,8 +114,6 @@ export async function createTidemarkApp(
       // Bad percent-encoding, over-long parameters and unparsable requests as problem+json too.
       ...problemServerOptions(() => adapter),
     });
-    // Cached hot reads are answered before Nest's middleware; armed once the app is initialized.
-    const fastReads = new FastReadPath();
     adapter.getInstance().addHook('onRequest', fastReads.hook);
     const app = await NestFactory.create<NestFastifyApplication>(
       AppModule.register({ config, upstreamBaseUrl, dataSource, loggerParams }),
@@ -159,6 +161,8 @@ export async function createTidemarkApp(
       databaseUrl,
       close: async (signal?: string) => {
         await app.get(ShutdownCoordinator).drain(signal);
+        // From here Fastify answers every request, 503 while it closes.
+        fastReads.disarm();
         await app.close();
         await cleanup();
       },
