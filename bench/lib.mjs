@@ -59,14 +59,21 @@ export function stopChild(child, signal = 'SIGTERM', timeoutMs = 30_000) {
   });
 }
 
+/** Node's options in `npm run start:prod` (and the Dockerfile's CMD, which a unit test keeps equal to it). */
+export const PRODUCTION_NODE_ARGS = (() => {
+  const [, ...args] = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts['start:prod'].split(' ');
+  return args.filter((arg) => arg.startsWith('--'));
+})();
+
 /**
- * One replica of the built service (`node dist/src/main.js`), as production runs it.
+ * One replica of the built service (`node dist/src/main.js` with the options of `npm run start:prod`), as production
+ * runs it.
  * @returns the process, its URL, when it was spawned, and `ready()` resolving with ms from spawn to /health/ready 200
  */
 export async function startService(name, env, { nodeArgs = [] } = {}) {
   const port = await freePort();
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/src/main.js')], {
+  const child = spawn(process.execPath, [...PRODUCTION_NODE_ARGS, ...nodeArgs, join(ROOT, 'dist/src/main.js')], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',

@@ -422,7 +422,7 @@ describe('Dockerfile', () => {
     expect(cmds).toHaveLength(1);
     const exec = JSON.parse(cmds[0]!) as string[];
     expect(exec).toEqual(packageJson.scripts['start:prod'].split(/\s+/));
-    expect(exec).toEqual(['node', 'dist/src/main.js']);
+    expect(exec).toEqual(['node', '--max-semi-space-size=32', 'dist/src/main.js']);
     expect(finalStage.some((i) => i.keyword === 'ENTRYPOINT')).toBe(false);
   });
 });
