@@ -131,21 +131,22 @@ export class StateRepository {
     nextFireTime: NextFireTime;
   }): Promise<ClaimResult> {
     return this.dataSource.transaction(async (tx) => {
-      const now = await dbNow(tx);
+      // One round trip fewer: the transaction's now() comes with the rows (every row carries the same value).
       const rows: Row[] = await tx.query(
-        `SELECT i.id::text AS id, i.source_system_id, i.integration_name, i.cron, i.time_zone, i.misfire_policy,
+        `SELECT now() AS db_now, i.id::text AS id, i.source_system_id, i.integration_name, i.cron, i.time_zone, i.misfire_policy,
                 i.next_fire_at, i.lease_owner, i.lease_run_id::text AS lease_run_id, i.lease_expires_at,
                 i.last_status IS NOT NULL AS has_status, i.max_sync_date_time, i.max_sync_date_time_utc,
                 i.max_sync_pk_id::text AS max_sync_pk_id
          FROM integration i
-         WHERE i.enabled AND NOT i.paused AND i.next_fire_at <= $1
+         WHERE i.enabled AND NOT i.paused AND i.next_fire_at <= now()
          ORDER BY i.next_fire_at
-         LIMIT $2
+         LIMIT $1
          FOR UPDATE SKIP LOCKED`,
-        [now, options.limit],
+        [options.limit],
       );
       const result: ClaimResult = { started: [], skippedOverlap: [], skippedMisfire: [], abandoned: [] };
       if (rows.length === 0) return result;
+      const now = rows[0]!.db_now as Date;
 
       const abandonRunIds: string[] = [];
       const toStart: Array<{ ref: IntegrationRef; scheduledFor: Date; before: Watermark | null }> = [];
@@ -188,28 +189,70 @@ export class StateRepository {
 
       if (abandonRunIds.length > 0) await markAbandoned(tx, abandonRunIds);
 
-      const inserted: Row[] =
-        toStart.length === 0
-          ? []
-          : await tx.query(
-              `INSERT INTO run (integration_id, trigger, scheduled_for, replica_id, outcome, watermark_before)
-               SELECT u.integration_id, 'schedule', u.scheduled_for, $2, 'running', u.watermark_before
-               FROM jsonb_to_recordset($1::jsonb) AS u(integration_id bigint, scheduled_for timestamptz, watermark_before jsonb)
-               ON CONFLICT (integration_id, scheduled_for) DO NOTHING
-               RETURNING id::text AS id, integration_id::text AS integration_id`,
-              [
-                batchJson(toStart.map((s) => ({ integration_id: s.ref.id, scheduled_for: s.scheduledFor.toISOString(), watermark_before: s.before }))),
-                options.replicaId,
-              ],
-            );
-      const runIdByIntegration = new Map(inserted.map((r) => [r.integration_id as string, r.id as string]));
+      // One statement starts the runs, moves every claimed integration on (taking the lease where a run started,
+      // releasing an abandoned run's lease where none did) and notifies the replicas' caches: three round trips
+      // fewer per claim, which a sweep waits on (issue 6).
+      const abandoned = new Set(result.abandoned.map((a) => a.integration.id));
+      const startById = new Map(toStart.map((start) => [start.ref.id, start]));
+      const ids = [...updates.keys()];
+      const [claimed]: Row[] = await tx.query(
+        `WITH u AS (
+           SELECT * FROM jsonb_to_recordset($1::jsonb)
+             AS u(id bigint, next_fire_at timestamptz, start boolean, scheduled_for timestamptz, watermark_before jsonb,
+                  release_lease boolean)
+         ),
+         ins AS (
+           INSERT INTO run (integration_id, trigger, scheduled_for, replica_id, outcome, watermark_before)
+           SELECT u.id, 'schedule', u.scheduled_for, $2, 'running', u.watermark_before FROM u WHERE u.start
+           ON CONFLICT (integration_id, scheduled_for) DO NOTHING
+           RETURNING id, integration_id
+         ),
+         upd AS (
+           UPDATE integration i SET
+             next_fire_at = u.next_fire_at,
+             lease_owner = CASE WHEN ins.id IS NOT NULL THEN $2 WHEN u.release_lease THEN NULL ELSE i.lease_owner END,
+             lease_run_id = CASE WHEN ins.id IS NOT NULL THEN ins.id WHEN u.release_lease THEN NULL ELSE i.lease_run_id END,
+             lease_expires_at = CASE WHEN ins.id IS NOT NULL THEN now() + make_interval(secs => $3::double precision / 1000)
+                                     WHEN u.release_lease THEN NULL ELSE i.lease_expires_at END,
+             last_run_id = COALESCE(ins.id, i.last_run_id),
+             version = i.version + 1,
+             updated_at = now()
+           FROM u LEFT JOIN ins ON ins.integration_id = u.id
+           WHERE i.id = u.id
+           RETURNING i.id
+         ),
+         n AS (SELECT pg_notify($4, p) FROM unnest($5::text[]) AS p)
+         SELECT coalesce((SELECT json_agg(json_build_object('id', ins.id::text, 'integration_id', ins.integration_id::text)) FROM ins), '[]') AS started,
+                (SELECT count(*) FROM upd) AS updated,
+                (SELECT count(*) FROM n) AS notified`,
+        [
+          batchJson(
+            ids.map((id) => {
+              const update = updates.get(id)!;
+              const start = startById.get(id);
+              return {
+                id,
+                next_fire_at: update.nextFireAt.toISOString(),
+                start: update.takeLease,
+                scheduled_for: start ? start.scheduledFor.toISOString() : null,
+                watermark_before: start ? start.before : null,
+                release_lease: abandoned.has(id),
+              };
+            }),
+          ),
+          options.replicaId,
+          options.leaseMs,
+          STATE_CHANNEL,
+          notifyPayloads(ids),
+        ],
+      );
+      const runIdByIntegration = new Map(
+        (claimed!.started as Array<{ id: string; integration_id: string }>).map((r) => [r.integration_id, r.id]),
+      );
       for (const start of toStart) {
         const runId = runIdByIntegration.get(start.ref.id);
-        if (runId === undefined) {
-          // The tick already has a run (only possible if a row was edited by hand): never run it twice.
-          updates.get(start.ref.id)!.takeLease = false;
-          continue;
-        }
+        // No run: the tick already has one (only possible if a row was edited by hand): never run it twice.
+        if (runId === undefined) continue;
         result.started.push({
           runId,
           integration: start.ref,
@@ -218,42 +261,6 @@ export class StateRepository {
           watermarkBefore: start.before,
         });
       }
-
-      const ids = [...updates.keys()];
-      await tx.query(
-        `UPDATE integration i SET
-           next_fire_at = u.next_fire_at,
-           lease_owner = CASE WHEN u.run_id IS NULL THEN i.lease_owner ELSE $2 END,
-           lease_run_id = COALESCE(u.run_id, i.lease_run_id),
-           lease_expires_at = CASE WHEN u.run_id IS NULL THEN i.lease_expires_at
-                                   ELSE $3::timestamptz + make_interval(secs => $4::double precision / 1000) END,
-           last_run_id = COALESCE(u.run_id, i.last_run_id),
-           version = i.version + 1,
-           updated_at = $3
-         FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, next_fire_at timestamptz, run_id bigint)
-         WHERE i.id = u.id`,
-        [
-          batchJson(
-            ids.map((id) => ({
-              id,
-              next_fire_at: updates.get(id)!.nextFireAt.toISOString(),
-              run_id: updates.get(id)!.takeLease ? runIdByIntegration.get(id)! : null,
-            })),
-          ),
-          options.replicaId,
-          now,
-          options.leaseMs,
-        ],
-      );
-      // Leases whose run was abandoned and not restarted in this claim are released.
-      if (abandonRunIds.length > 0) {
-        await tx.query(
-          `UPDATE integration SET lease_owner = NULL, lease_run_id = NULL, lease_expires_at = NULL
-           WHERE lease_run_id = ANY($1::bigint[])`,
-          [abandonRunIds],
-        );
-      }
-      await notifyChanged(tx, ids);
       return result;
     });
   }
@@ -382,89 +389,79 @@ export class StateRepository {
     return this.dataSource.transaction(async (tx) => {
       await tx.query(`SELECT 1 FROM integration WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [integrationIds]);
       const succeeded = (c: RunCompletion): c is Extract<RunCompletion, { outcome: 'succeeded' }> => c.outcome === 'succeeded';
+      // After the locks, one statement records the runs, updates their integrations (only for runs still
+      // 'running', i.e. not abandoned meanwhile) and notifies the replicas' caches: three round trips fewer per
+      // group commit than one statement each (issue 6). An integration's lease is released only if this run holds it.
       const runs = await returning(
         tx,
-        `UPDATE run r SET outcome = u.outcome, finished_at = clock_timestamp(), error_code = u.error_code, error = u.error,
-           http_status = u.http_status, watermark_after = u.watermark_after, status = u.status, attempts = u.attempts,
-           outcome_unknown_retried = u.outcome_unknown_retried, watermark_regressed = u.watermark_regressed
-         FROM jsonb_to_recordset($1::jsonb)
-           AS u(id bigint, outcome text, error_code text, error text, http_status int, watermark_after jsonb, status jsonb,
-                attempts jsonb, outcome_unknown_retried boolean, watermark_regressed boolean)
-         WHERE r.id = u.id AND r.outcome = 'running'
-         RETURNING ${RUN_COLUMNS}`,
+        `WITH u AS (
+           SELECT * FROM jsonb_to_recordset($1::jsonb)
+             AS u(id bigint, integration_id bigint, outcome text, error_code text, error text, http_status int,
+                  watermark_after jsonb, status jsonb, attempts jsonb, outcome_unknown_retried boolean,
+                  watermark_regressed boolean, max_sync_date_time text, max_sync_date_time_utc text,
+                  max_sync_at timestamptz, max_sync_pk_id bigint, custom_database_values jsonb)
+         ),
+         r AS (
+           UPDATE run r SET outcome = u.outcome, finished_at = clock_timestamp(), error_code = u.error_code, error = u.error,
+             http_status = u.http_status, watermark_after = u.watermark_after, status = u.status, attempts = u.attempts,
+             outcome_unknown_retried = u.outcome_unknown_retried, watermark_regressed = u.watermark_regressed
+           FROM u
+           WHERE r.id = u.id AND r.outcome = 'running'
+           RETURNING ${RUN_COLUMNS}
+         ),
+         applied AS (SELECT u.* FROM u WHERE u.id IN (SELECT r.id::bigint FROM r)),
+         wins AS (
+           UPDATE integration i SET
+             last_status = a.status, max_sync_date_time = a.max_sync_date_time, max_sync_date_time_utc = a.max_sync_date_time_utc,
+             max_sync_at = a.max_sync_at, max_sync_pk_id = a.max_sync_pk_id, custom_database_values = a.custom_database_values,
+             last_succeeded_at = clock_timestamp(), consecutive_failures = 0, last_run_id = a.id,
+             version = i.version + 1, updated_at = clock_timestamp(),
+             lease_owner = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_owner END,
+             lease_expires_at = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_expires_at END,
+             lease_run_id = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_run_id END
+           FROM applied a
+           WHERE i.id = a.integration_id AND a.outcome = 'succeeded'
+         ),
+         losses AS (
+           UPDATE integration i SET
+             consecutive_failures = i.consecutive_failures + CASE WHEN a.outcome = 'failed' THEN 1 ELSE 0 END,
+             last_run_id = a.id, version = i.version + 1, updated_at = clock_timestamp(),
+             lease_owner = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_owner END,
+             lease_expires_at = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_expires_at END,
+             lease_run_id = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_run_id END
+           FROM applied a
+           WHERE i.id = a.integration_id AND a.outcome <> 'succeeded'
+         ),
+         n AS (SELECT pg_notify($2, string_agg(a.integration_id::text, ',')) FROM applied a HAVING count(*) > 0)
+         SELECT r.*, (SELECT count(*) FROM n) AS notified FROM r`,
         [
           batchJson(
-            items.map(({ started, completion }) => ({
-              id: started.runId,
-              outcome: completion.outcome,
-              error_code: succeeded(completion) ? null : completion.errorCode,
-              error: succeeded(completion) ? null : completion.error,
-              http_status: completion.httpStatus,
-              watermark_after: succeeded(completion) ? watermarkOf(completion.status) : null,
-              status: succeeded(completion) ? completion.status : null,
-              attempts: completion.attempts,
-              outcome_unknown_retried: completion.outcomeUnknownRetried,
-              watermark_regressed: succeeded(completion) ? completion.watermarkRegressed : false,
-            })),
+            items.map(({ started, completion }) => {
+              const status = succeeded(completion) ? completion.status : null;
+              return {
+                id: started.runId,
+                integration_id: started.integration.id,
+                outcome: completion.outcome,
+                error_code: succeeded(completion) ? null : completion.errorCode,
+                error: succeeded(completion) ? null : completion.error,
+                http_status: completion.httpStatus,
+                watermark_after: status ? watermarkOf(status) : null,
+                status,
+                attempts: completion.attempts,
+                outcome_unknown_retried: completion.outcomeUnknownRetried,
+                watermark_regressed: succeeded(completion) ? completion.watermarkRegressed : false,
+                max_sync_date_time: status?.maxSyncDateTime ?? null,
+                max_sync_date_time_utc: status?.maxSyncDateTimeUtc ?? null,
+                max_sync_at: status?.maxSyncDateTimeUtc ? floorToMicroseconds(status.maxSyncDateTimeUtc) : null,
+                max_sync_pk_id: status?.maxSyncDateMaxPkId ?? null,
+                custom_database_values: status?.customDatabaseValues ?? null,
+              };
+            }),
           ),
+          STATE_CHANNEL,
         ],
       );
       const finishedById = new Map(runs.map((row) => [row.id as string, toRun(row)]));
-      const applied = items.filter((item) => finishedById.has(item.started.runId));
-      const wins = applied.filter((item) => succeeded(item.completion));
-      const losses = applied.filter((item) => !succeeded(item.completion));
-      if (wins.length > 0) {
-        const statuses = wins.map((item) => (item.completion as Extract<RunCompletion, { outcome: 'succeeded' }>).status);
-        await tx.query(
-          `UPDATE integration i SET
-             last_status = u.status, max_sync_date_time = u.max_sync_date_time, max_sync_date_time_utc = u.max_sync_date_time_utc,
-             max_sync_at = u.max_sync_at, max_sync_pk_id = u.max_sync_pk_id, custom_database_values = u.custom_database_values,
-             last_succeeded_at = clock_timestamp(), consecutive_failures = 0, last_run_id = u.run_id,
-             version = i.version + 1, updated_at = clock_timestamp(),
-             lease_owner = CASE WHEN i.lease_run_id = u.run_id THEN NULL ELSE i.lease_owner END,
-             lease_expires_at = CASE WHEN i.lease_run_id = u.run_id THEN NULL ELSE i.lease_expires_at END,
-             lease_run_id = CASE WHEN i.lease_run_id = u.run_id THEN NULL ELSE i.lease_run_id END
-           FROM jsonb_to_recordset($1::jsonb)
-             AS u(id bigint, run_id bigint, status jsonb, max_sync_date_time text, max_sync_date_time_utc text,
-                  max_sync_at timestamptz, max_sync_pk_id bigint, custom_database_values jsonb)
-           WHERE i.id = u.id`,
-          [
-            batchJson(
-              wins.map((item, index) => {
-                const status = statuses[index]!;
-                return {
-                  id: item.started.integration.id,
-                  run_id: item.started.runId,
-                  status,
-                  max_sync_date_time: status.maxSyncDateTime,
-                  max_sync_date_time_utc: status.maxSyncDateTimeUtc,
-                  max_sync_at: status.maxSyncDateTimeUtc === null ? null : floorToMicroseconds(status.maxSyncDateTimeUtc),
-                  max_sync_pk_id: status.maxSyncDateMaxPkId,
-                  custom_database_values: status.customDatabaseValues,
-                };
-              }),
-            ),
-          ],
-        );
-      }
-      if (losses.length > 0) {
-        await tx.query(
-          `UPDATE integration i SET
-             consecutive_failures = i.consecutive_failures + CASE WHEN u.failed THEN 1 ELSE 0 END,
-             last_run_id = u.run_id, version = i.version + 1, updated_at = clock_timestamp(),
-             lease_owner = CASE WHEN i.lease_run_id = u.run_id THEN NULL ELSE i.lease_owner END,
-             lease_expires_at = CASE WHEN i.lease_run_id = u.run_id THEN NULL ELSE i.lease_expires_at END,
-             lease_run_id = CASE WHEN i.lease_run_id = u.run_id THEN NULL ELSE i.lease_run_id END
-           FROM unnest($1::bigint[], $2::bigint[], $3::boolean[]) AS u(id, run_id, failed)
-           WHERE i.id = u.id`,
-          [
-            losses.map((item) => item.started.integration.id),
-            losses.map((item) => item.started.runId),
-            losses.map((item) => item.completion.outcome === 'failed'),
-          ],
-        );
-      }
-      if (applied.length > 0) await notifyChanged(tx, applied.map((item) => item.started.integration.id));
       return items.map((item) => {
         const finished = finishedById.get(item.started.runId) ?? null;
         return { applied: finished !== null, finished };
@@ -645,6 +642,13 @@ async function notifyChanged(tx: EntityManager, ids: readonly string[] | '*'): P
     await tx.query('SELECT pg_notify($1, $2)', [STATE_CHANNEL, '*']);
     return;
   }
+  const payloads = notifyPayloads(ids);
+  if (payloads.length === 0) return;
+  await tx.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [STATE_CHANNEL, payloads]);
+}
+
+/** Comma-separated ids in payloads of at most NOTIFY_PAYLOAD_MAX bytes. */
+function notifyPayloads(ids: readonly string[]): string[] {
   const payloads: string[] = [];
   let current = '';
   for (const id of ids) {
@@ -655,8 +659,7 @@ async function notifyChanged(tx: EntityManager, ids: readonly string[] | '*'): P
     current = current ? `${current},${id}` : id;
   }
   if (current) payloads.push(current);
-  if (payloads.length === 0) return;
-  await tx.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [STATE_CHANNEL, payloads]);
+  return payloads;
 }
 
 async function dbNow(tx: EntityManager): Promise<Date> {
