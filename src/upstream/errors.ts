@@ -5,8 +5,8 @@
  * Every error thrown by `src/upstream/*` is an {@link UpstreamError}: callers switch on
  * `code` (stable, snake_case, safe to store and to expose) rather than on message text.
  * Messages say what was wrong and where (field names, HTTP status, host:port) and never
- * contain credentials. Errors never carry an axios error as `cause`: an axios error holds
- * the request config, including the Authorization header.
+ * contain credentials. Errors never carry the HTTP transport's error as `cause`: its request
+ * holds the Authorization header.
  */
 
 /** Every code an {@link UpstreamError} can have. */

@@ -1,6 +1,6 @@
 /**
  * Caching and single-flight for client_credentials access tokens. The HTTP request itself is made
- * by `UpstreamClient` (it owns the axios instance, the deadlines and the error mapping) through the
+ * by `UpstreamClient` (it owns the HTTP connection pool, the deadlines and the error mapping) through the
  * `fetch` function given here.
  */
 
