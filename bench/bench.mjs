@@ -160,6 +160,8 @@ async function main() {
     await setLatency(SLOW_UPSTREAM_MS);
     results.sweepSlow = await sweep(`sweep at ${SLOW_UPSTREAM_MS} ms`);
     await setLatency(0);
+    const tables = await sql(`SELECT relname, n_tup_upd::int AS updates, n_tup_hot_upd::int AS hot FROM pg_stat_user_tables WHERE relname IN ('integration', 'run') ORDER BY relname`);
+    log(`row updates (in place, HOT): ${tables.map((t) => `${t.relname} ${t.updates} (${t.hot})`).join(', ')}`);
   }
 
   // --- 1 and 2: reads ----------------------------------------------------------------------------------------------

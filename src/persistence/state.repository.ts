@@ -490,9 +490,12 @@ export class StateRepository {
   async reapExpiredLeases(limit = 500): Promise<ClaimResult['abandoned']> {
     return this.dataSource.transaction(async (tx) => {
       const rows: Row[] = await tx.query(
-        `SELECT id::text AS id, source_system_id, integration_name, lease_run_id::text AS lease_run_id, lease_owner
-         FROM integration WHERE lease_expires_at < now()
-         ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        // A held lease always names a run still 'running' (taken with the run's insert, released with its end), so the
+        // few running runs (index run_in_progress) lead to every lease that can expire.
+        `SELECT i.id::text AS id, i.source_system_id, i.integration_name, i.lease_run_id::text AS lease_run_id, i.lease_owner
+         FROM run r JOIN integration i ON i.id = r.integration_id AND i.lease_run_id = r.id
+         WHERE r.outcome = 'running' AND i.lease_expires_at < now()
+         ORDER BY i.lease_expires_at LIMIT $1 FOR UPDATE OF i SKIP LOCKED`,
         [limit],
       );
       if (rows.length === 0) return [];

@@ -63,7 +63,7 @@ describe('StateRepository on real Postgres', () => {
     db = await createTestDatabase('repo');
     dataSource = createDataSource({ url: db.url, poolSize: 8, connectTimeoutMs: 5_000 });
     await dataSource.initialize();
-    expect(await runMigrationsLocked(dataSource)).toStrictEqual(['CreateIntegrationAndRunTables1795948200000', 'RecordAttemptsAndRegressions1795948500000']);
+    expect(await runMigrationsLocked(dataSource)).toStrictEqual(['CreateIntegrationAndRunTables1795948200000', 'RecordAttemptsAndRegressions1795948500000', 'LetRunFinishesUpdateIntegrationsInPlace1795958400000']);
     repo = new StateRepository(dataSource);
   });
 

@@ -218,7 +218,7 @@ describe('replicas of the built service', () => {
     const trio = await Promise.all(['x', 'y', 'z'].map((n) => launch(`boot-${n}`, env)));
     await Promise.all(trio.map((r) => r.ready()));
     const migrations = await db.query<{ name: string }>(`SELECT name FROM tidemark_migrations`);
-    expect(migrations.map((m) => m.name)).toStrictEqual(['CreateIntegrationAndRunTables1795948200000', 'RecordAttemptsAndRegressions1795948500000']);
+    expect(migrations.map((m) => m.name)).toStrictEqual(['CreateIntegrationAndRunTables1795948200000', 'RecordAttemptsAndRegressions1795948500000', 'LetRunFinishesUpdateIntegrationsInPlace1795958400000']);
     expect(await db.query(`SELECT integration_name FROM integration ORDER BY 1`)).toStrictEqual([
       { integration_name: 'Feed 0' },
       { integration_name: 'Feed 1' },
