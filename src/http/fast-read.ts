@@ -66,10 +66,13 @@ interface Armed {
 export class FastReadPath {
   private armed: Armed | null = null;
 
-  /** Add before Nest registers its middleware (i.e. before `NestFactory.create`). */
+  /**
+   * Add before Nest registers its middleware (i.e. before `NestFactory.create`). Answers only while CORS is
+   * configured; otherwise {@link handleRaw} has already looked at the request (and counted it for the rate limiter).
+   */
   readonly hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const armed = this.armed;
-    if (armed === null || request.method !== 'GET') return done();
+    if (armed === null || !armed.cors || request.method !== 'GET') return done();
     const answer = answerFor(armed, request);
     if (answer === null) return done();
     reply.hijack();
