@@ -164,7 +164,13 @@ function keyOf(sourceSystemId: number, integrationName: string): string {
 }
 
 function mediaTypeOf(header: string | undefined): string {
-  return (header ?? '').split(';')[0].trim().toLowerCase();
+  const text = header ?? '';
+  let mediaType = MEDIA_TYPES.get(text);
+  if (mediaType === undefined) {
+    mediaType = text.split(';')[0].trim().toLowerCase();
+    if (MEDIA_TYPES.size < MAX_MEMO) MEDIA_TYPES.set(text, mediaType);
+  }
+  return mediaType;
 }
 
 function isXmlMediaType(mt: string): boolean {
@@ -207,6 +213,20 @@ function toLong(value: bigint | string | number, what: string): bigint {
  * media type, so an XML request with no Accept header gets XML back.
  */
 export function negotiateResponse(accept: string | undefined, requestMediaType: string): Negotiated {
+  // Clients send the same few Accept headers on every call: the answer for a pair of header texts never changes.
+  const memoKey = `${accept ?? ''}\u0000${requestMediaType}`;
+  const known = NEGOTIATED.get(memoKey);
+  if (known !== undefined) return known;
+  const negotiated = negotiate(accept, requestMediaType);
+  if (NEGOTIATED.size < MAX_MEMO) NEGOTIATED.set(memoKey, negotiated);
+  return negotiated;
+}
+
+const NEGOTIATED = new Map<string, Negotiated>();
+const MEDIA_TYPES = new Map<string, string>();
+const MAX_MEMO = 256;
+
+function negotiate(accept: string | undefined, requestMediaType: string): Negotiated {
   const formatters: Array<{ format: 'json' | 'xml'; types: string[] }> = [
     // The upstream also registered text/html on its JSON formatter (its help page shows a text/html sample).
     { format: 'json', types: ['application/json', 'text/json', 'text/html'] },
@@ -644,6 +664,8 @@ export class UpstreamSimulator {
   }
 
   private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    // The usual request, spelled exactly as documented, skips URL parsing.
+    if (req.url === INTEGRATION_START_PATH && req.method === 'POST') return this.onIntegrationStart(req, res);
     const url = new URL(req.url ?? '/', 'http://simulator');
     const route = url.pathname.replace(/\/+$/, '').toLowerCase();
     if (route === INTEGRATION_START_PATH.toLowerCase()) {
