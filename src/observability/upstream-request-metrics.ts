@@ -15,16 +15,19 @@ interface UndiciRequest {
 
 /**
  * Times every IntegrationStart HTTP exchange into `tidemark_upstream_request_duration_seconds{status}` from undici's
- * diagnostics channels (`undici:request:create`, `:headers`, `:error`), which the upstream client's transport
- * publishes for every request. Observing at the HTTP layer counts each attempt, however retries are arranged above
+ * diagnostics channels (`undici:request:create`, `:headers`, `:trailers` when the body is complete, `:error`), which
+ * the upstream client's transport publishes for every request: the time is the whole exchange, body included. Observing at the HTTP layer counts each attempt, however retries are arranged above
  * it, and keeps this out of the upstream client's code. Only requests to this app's upstream origin are timed, so
  * two apps in one process (tests) never count each other's; the token endpoint is not timed.
- * Status label: the HTTP status, `aborted` (a deadline or shutdown stopped it) or `network_error`.
+ * Status label: the HTTP status, `aborted` (a deadline, shutdown or the body size limit stopped it) or
+ * `network_error`.
  */
 @Injectable()
 export class UpstreamRequestMetrics implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('Metrics');
   private readonly startedAt = new WeakMap<object, number>();
+  /** The status of a request whose headers arrived, until its body is complete. */
+  private readonly statusOf = new WeakMap<object, number>();
   private origin: string | null = null;
   private readonly onCreate = (message: unknown) => {
     const { request } = message as { request: UndiciRequest };
@@ -34,7 +37,12 @@ export class UpstreamRequestMetrics implements OnModuleInit, OnModuleDestroy {
   };
   private readonly onHeaders = (message: unknown) => {
     const { request, response } = message as { request: UndiciRequest; response: { statusCode: number } };
-    this.observe(request, String(response.statusCode));
+    if (this.startedAt.has(request)) this.statusOf.set(request, response.statusCode);
+  };
+  private readonly onComplete = (message: unknown) => {
+    const { request } = message as { request: UndiciRequest };
+    const status = this.statusOf.get(request);
+    if (status !== undefined) this.observe(request, String(status));
   };
   private readonly onError = (message: unknown) => {
     const { request, error } = message as { request: UndiciRequest; error: unknown };
@@ -58,6 +66,7 @@ export class UpstreamRequestMetrics implements OnModuleInit, OnModuleDestroy {
     this.origin = new URL(client.baseUrl).origin;
     subscribe('undici:request:create', this.onCreate);
     subscribe('undici:request:headers', this.onHeaders);
+    subscribe('undici:request:trailers', this.onComplete);
     subscribe('undici:request:error', this.onError);
   }
 
@@ -65,6 +74,7 @@ export class UpstreamRequestMetrics implements OnModuleInit, OnModuleDestroy {
     if (this.origin === null) return;
     unsubscribe('undici:request:create', this.onCreate);
     unsubscribe('undici:request:headers', this.onHeaders);
+    unsubscribe('undici:request:trailers', this.onComplete);
     unsubscribe('undici:request:error', this.onError);
   }
 
@@ -72,6 +82,7 @@ export class UpstreamRequestMetrics implements OnModuleInit, OnModuleDestroy {
     const started = this.startedAt.get(request);
     if (started === undefined) return;
     this.startedAt.delete(request);
+    this.statusOf.delete(request);
     this.metrics.upstreamRequestDuration.observe({ status }, (performance.now() - started) / 1000);
   }
 }

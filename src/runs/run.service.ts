@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config';
+import { runLogContext } from '../observability/logging';
 import { RunTelemetry } from '../observability/run-telemetry';
 import { StateRepository } from '../persistence/state.repository';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
@@ -131,7 +132,8 @@ export class RunService implements OnApplicationShutdown {
       completion = await this.callUpstream(started, signal);
     } finally {
       this.calling -= 1;
-      onSlotFree?.();
+      // Outside this run's log context: what the freed slot starts (a claim) is not part of this run.
+      if (onSlotFree) runLogContext.exit(onSlotFree);
     }
     if (completion.outcome === 'succeeded' && completion.watermarkRegressed) {
       this.logger.warn(

@@ -95,6 +95,7 @@ export function sendExchange(dispatcher: Dispatcher, request: ExchangeRequest, p
   let abortRequest: ((reason: Error) => void) | null = null;
   let abortReason: unknown = undefined;
   let aborted = false;
+  let failNow: (error: unknown) => void = () => undefined;
   const response = new Promise<ExchangeResponse>((resolve, reject) => {
     let status = 0;
     let headers: Record<string, string | string[] | undefined> = {};
@@ -106,6 +107,7 @@ export function sendExchange(dispatcher: Dispatcher, request: ExchangeRequest, p
       settled = true;
       reject(aborted ? abortReason : error);
     };
+    failNow = fail;
     const handler: Dispatcher.DispatchHandler & { onRequestSent(): void } = {
       onConnect(abort) {
         abortRequest = abort;
@@ -169,7 +171,13 @@ export function sendExchange(dispatcher: Dispatcher, request: ExchangeRequest, p
       if (aborted) return;
       aborted = true;
       abortReason = reason;
-      abortRequest?.(new AbortedForCaller());
+      if (abortRequest !== null) {
+        abortRequest(new AbortedForCaller());
+      } else {
+        // Still connecting: undici hands over its abort only once the request is on a socket, which a hanging
+        // connect would delay until the connect deadline. Answer now; onConnect tears the request down later.
+        failNow(reason);
+      }
     },
   };
 }

@@ -410,12 +410,30 @@ describe('connect deadline', () => {
   it('lets the call deadline win over a longer connect timeout', async (ctx) => {
     const listener = await hangingListener();
     if (listener === null) return ctx.skip('loopback connects never hung on this kernel');
+    const started = performance.now();
     const error = (await failure(
       makeClient({ baseUrl: `http://127.0.0.1:${listener.port}`, connectTimeoutMs: 5_000, timeoutMs: 300 }).integrationStart(SEED_KEY),
     )) as UpstreamTimeoutError;
+    // The deadline stops a connect that hangs, rather than waiting for the connect timeout.
+    expect(performance.now() - started).toBeLessThan(1_500);
     expect(error).toBeInstanceOf(UpstreamTimeoutError);
     expect(error.requestSent).toBe(false);
     expect(error.message).toMatch(/within 300 ms: the request had not been sent yet \(connecting or sending\)$/);
+  });
+
+  it('a caller that cancels during a hanging connect gets its answer at once', async (ctx) => {
+    const listener = await hangingListener();
+    if (listener === null) return ctx.skip('loopback connects never hung on this kernel');
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const started = performance.now();
+    const error = await failure(
+      makeClient({ baseUrl: `http://127.0.0.1:${listener.port}`, connectTimeoutMs: 5_000, timeoutMs: 3_000 }).integrationStart(SEED_KEY, {
+        signal: controller.signal,
+      }),
+    );
+    expect(performance.now() - started).toBeLessThan(1_500);
+    expect(error).toBeInstanceOf(UpstreamAbortedError);
   });
 
   it('connects normally within the connect deadline and reuses the kept-alive connection', async () => {
