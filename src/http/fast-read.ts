@@ -45,8 +45,9 @@ interface Armed {
 
 /**
  * The facade's hot reads (`GET /integrations/{id}/{name}` and `GET /integrations?…`) answered from the state
- * cache in a Fastify `onRequest` hook, before Nest's middleware, guards and pipes, when the answer is sure to be
- * what Nest would send:
+ * cache before Fastify routes the request ({@link FastReadPath.handleRaw}, the server's request listener), or with
+ * CORS configured in a Fastify `onRequest` hook after the CORS hook, when the answer is sure to be what Nest would
+ * send:
  * - the exact URL was validated and answered 200 by Nest before (so the path and query are known good), and its
  *   cached state is fresh by the cache's rule;
  * - auth is off, or the request carries a key with the `read` scope (the same ApiKeyAuthenticator);
@@ -58,10 +59,9 @@ interface Armed {
  * (security headers, read once from a Nest response at boot), the request id, Cache-Control and the ETag; a
  * matching If-None-Match answers 304.
  *
- * The answer is written with one `writeHead` of a prepared header list and one `end`, after `reply.hijack()`,
- * which spares Fastify's per-header bookkeeping and send path (a few µs of a cached read's ~75 µs of CPU).
- * Hijacking skips only Fastify's `onSend` hooks, which this app does not use (the e2e tests compare every header
- * of both paths); `onResponse` hooks still run, as they listen for the response's `finish`.
+ * The answer is written with one `writeHead` of a prepared header list and one `end` on Node's response (in the
+ * hook, after `reply.hijack()`), sparing Fastify's per-header bookkeeping and send path. The app registers no
+ * `onSend` or `onResponse` hooks that this would skip; the e2e tests compare every header of both paths.
  */
 export class FastReadPath {
   private armed: Armed | null = null;
@@ -114,11 +114,6 @@ export class FastReadPath {
   /** Stops answering: every request goes to Fastify (called before the app closes). */
   disarm(): void {
     this.armed = null;
-  }
-
-  /** Whether the fast path answers requests. */
-  get enabled(): boolean {
-    return this.armed !== null;
   }
 
   /**

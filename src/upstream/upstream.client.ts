@@ -856,7 +856,7 @@ export class UpstreamClient implements OnModuleDestroy {
       return new UpstreamConnectionError(hostPort, 'ETIMEDOUT', `no connection within the connect timeout of ${this.connectTimeoutMs} ms`);
     }
     const code = ownCode === 'UND_ERR_SOCKET' ? (causeCode ?? 'ECONNRESET') : (ownCode ?? causeCode);
-    if (ownCode === 'UND_ERR_SOCKET' || (ownCode === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH')) {
+    if (ownCode === 'UND_ERR_SOCKET' || ownCode === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
       return new UpstreamConnectionError(hostPort, code ?? 'ECONNRESET', 'the connection closed before the answer was complete');
     }
     if (code !== undefined && CONNECTION_CODES.has(code)) {
