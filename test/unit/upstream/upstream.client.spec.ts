@@ -20,7 +20,7 @@ import type { IntegrationStatus } from '../../../src/upstream/integration-status
 import { UpstreamBreakerRegistry } from '../../../src/upstream/breaker';
 import { UpstreamClient, type UpstreamClientOptions } from '../../../src/upstream/upstream.client';
 import { UpstreamModule } from '../../../src/upstream/upstream.module';
-import { cleanUp, startServer, type Handler } from './support/loopback';
+import { cleanUp, makeClient, startServer, type Handler } from './support/loopback';
 
 const FIXTURES = resolve(__dirname, '../../fixtures/upstream');
 const SEED_JSON = readFileSync(resolve(FIXTURES, 'responses/seed-sample.json'));
@@ -29,27 +29,12 @@ const SEED_EXPECTED = JSON.parse(readFileSync(resolve(FIXTURES, 'expected/seed-s
 const SEED_KEY = { sourceSystemId: 2, integrationName: 'sample string 1' };
 const ENDPOINT = '/api/integration/IntegrationStatus/IntegrationStart';
 
-const clients: UpstreamClient[] = [];
-
 /**
  * These tests are about one exchange, so they make one attempt (retries, breakers and tokens have
- * their own spec files); each client has its own breaker registry, since ports get reused.
+ * their own spec files).
  */
 function client(overrides: Partial<UpstreamClientOptions> & { baseUrl: string }): UpstreamClient {
-  const c = new UpstreamClient(
-    {
-      format: 'json',
-      timeoutMs: 5_000,
-      defaultTimeZone: 'America/Chicago',
-      auth: { kind: 'none' },
-      maxBodyBytes: 1_048_576,
-      retry: { maxAttempts: 1 },
-      ...overrides,
-    },
-    new UpstreamBreakerRegistry(),
-  );
-  clients.push(c);
-  return c;
+  return makeClient({ retry: { maxAttempts: 1 }, ...overrides });
 }
 
 function answer(status: number, contentType: string | null, body: string | Buffer): Handler {
@@ -71,7 +56,6 @@ async function failure(promise: Promise<unknown>): Promise<UpstreamError> {
 }
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.onModuleDestroy();
   await cleanUp();
 });
 
