@@ -142,6 +142,30 @@ async function main() {
            FROM run WHERE scheduled_for = $1`,
           [due],
         );
+        // The pipeline, from the run rows: claim to call, the call, call end to recorded end (means, ms), and how
+        // many calls were on their way on average between the first call's start and the last call's end.
+        const [flow] = await sql(
+          `WITH t AS (
+             SELECT started_at AS s, (attempts->0->>'startedAt')::timestamptz AS c0, (attempts->0->>'durationMs')::float AS d, finished_at AS f
+             FROM run WHERE scheduled_for = $1)
+           SELECT EXTRACT(EPOCH FROM min(s) - $1::timestamptz) * 1000 AS first_claim,
+                  avg(EXTRACT(EPOCH FROM c0 - s) * 1000) AS claim_to_call,
+                  avg(d) AS call, percentile_cont(0.99) WITHIN GROUP (ORDER BY d) AS call_p99,
+                  avg(EXTRACT(EPOCH FROM f - c0) * 1000 - d) AS call_to_recorded,
+                  sum(d) / NULLIF(EXTRACT(EPOCH FROM max(c0 + d * interval '1 millisecond') - min(c0)) * 1000, 0) AS calls_in_flight
+           FROM t`,
+          [due],
+        );
+        // The same calls as the simulator timed them, from receipt to its answer: the rest of a call's time is the
+        // service's and the network's.
+        const dueMs = new Date(due).getTime();
+        const simulated = (await (await fetch(`${simulator.url}/__simulator/calls`)).json()).filter((c) => c.receivedAt >= dueMs && c.finishedAt);
+        const simulatorCallMs = simulated.reduce((sum, c) => sum + c.finishedAt - c.receivedAt, 0) / Math.max(1, simulated.length);
+        log(
+          `${label}: simulator's own time per call ${simulatorCallMs.toFixed(1)} ms (mean of ${simulated.length}); first claim ${Number(flow.first_claim).toFixed(0)} ms after the due instant; per run (means): claim → call ${Number(flow.claim_to_call).toFixed(1)} ms, ` +
+            `call ${Number(flow.call).toFixed(1)} ms (p99 ${Number(flow.call_p99).toFixed(1)}), call end → recorded ${Number(flow.call_to_recorded).toFixed(1)} ms; ` +
+            `${Number(flow.calls_in_flight).toFixed(0)} calls in flight on average`,
+        );
         const cpuUsPerRun = Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, ((cpuAfter[k] - cpuBefore[k]) * 1000) / row.done]));
         log(
           `${label}: ${row.done} runs (${row.succeeded} succeeded) in ${Math.round(row.ms)} ms on ${row.replicas} replica(s); CPU per run: ` +
@@ -154,6 +178,10 @@ async function main() {
     }
   };
   if (wants('sweeps')) {
+    // Like the loads below, the sweeps are measured warm: the first sweep of a fresh service and simulator spends
+    // about a seventh of their CPU compiling the run path (TurboFan), which a long-running replica did long ago.
+    log('warm-up: one unmeasured sweep at 0 ms');
+    await sweep('warm-up sweep at 0 ms');
     log(`target 4: ${N} integrations due at once, simulator at 0 ms`);
     results.sweepFast = await sweep('sweep at 0 ms');
     log(`target 5: ${N} integrations due at once, simulator at ${SLOW_UPSTREAM_MS} ms, MAX_CONCURRENT_RUNS=${MAX_CONCURRENT_RUNS}`);

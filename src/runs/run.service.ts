@@ -23,6 +23,14 @@ export type RunResult =
   | { kind: 'interrupted'; run: RunRecord | null }
   | { kind: 'lease_lost'; runId: string; completion: RunCompletion };
 
+/**
+ * Scheduled runs claimed ahead of a free slot, as a share of MAX_CONCURRENT_RUNS. A claim is a transaction of a
+ * few round trips; with no run waiting, every slot that freed sat idle for the claim on its way and then the next
+ * one, a sixth of a 50 ms call (issue 6). Runs claimed ahead start the moment a slot frees; their leases are held
+ * and renewed like those of runs calling.
+ */
+export const CLAIM_AHEAD_SHARE = 0.5;
+
 interface InFlightRun {
   started: StartedRun;
   abort: AbortController;
@@ -40,8 +48,10 @@ interface InFlightRun {
 export class RunService implements OnApplicationShutdown {
   private readonly logger = new Logger(RunService.name);
   private readonly inFlight = new Map<string, InFlightRun>();
-  /** Runs whose upstream call is on its way (the rest of `inFlight` wait for their end to be recorded). */
+  /** Runs whose upstream call is on its way (the rest of `inFlight` wait for a slot or for their end to be recorded). */
   private calling = 0;
+  /** Scheduled runs waiting for a slot, oldest first; each is woken with `true` (slot handed over) or `false` (aborted). */
+  private readonly waitingForSlot: Array<(gotSlot: boolean) => void> = [];
   private readonly leaseTimer: NodeJS.Timeout;
   /** Runs that end together are finished by one transaction (group commit). */
   private readonly finishes: FinishBatcher;
@@ -64,13 +74,22 @@ export class RunService implements OnApplicationShutdown {
   }
 
   /**
-   * How many more runs may start now, with `maxConcurrentRuns` (MAX_CONCURRENT_RUNS) slots. A slot is an upstream
-   * call: it frees when the answer is in, while the run's end waits to be recorded in the next group commit, so a
-   * slow commit never leaves slots idle (issue 6: a sweep is bound by the upstream's latency, not the database's).
-   * Runs waiting to be recorded are bounded too, by as many again, so a slow or unreachable database stops claims.
+   * How many more scheduled runs may be claimed now, with `maxConcurrentRuns` (MAX_CONCURRENT_RUNS) slots. A slot
+   * is an upstream call: it frees when the answer is in, while the run's end waits to be recorded in the next group
+   * commit, so a slow commit never leaves slots idle (issue 6: a sweep is bound by the upstream's latency, not the
+   * database's). Up to {@link CLAIM_AHEAD_SHARE} × the slots more are claimed ahead and wait for a slot, so that a
+   * freed slot never waits for a claim. Runs waiting to be recorded are bounded by as many again as the slots, so a
+   * slow or unreachable database stops claims.
    */
-  freeSlots(maxConcurrentRuns: number): number {
-    return Math.max(0, Math.min(maxConcurrentRuns - this.calling, 2 * maxConcurrentRuns - this.inFlight.size));
+  claimCapacity(maxConcurrentRuns: number): number {
+    const ahead = Math.ceil(maxConcurrentRuns * CLAIM_AHEAD_SHARE);
+    return Math.max(
+      0,
+      Math.min(
+        maxConcurrentRuns + ahead - this.calling - this.waitingForSlot.length,
+        2 * maxConcurrentRuns + ahead - this.inFlight.size,
+      ),
+    );
   }
 
   /** Whether this replica is executing a run of the integration (by database id). */
@@ -82,12 +101,14 @@ export class RunService implements OnApplicationShutdown {
   /**
    * Executes a run whose lease this replica holds (from a claim or a manual start) and records its end.
    * Never rejects: every failure, thrown or returned, becomes a recorded outcome.
+   * @param slots when given (scheduled runs), the run's upstream call waits for one of `slots.max` slots, and
+   *   `slots.onFree` is called when the call ends; without it (manual runs) the call starts at once
    */
-  execute(started: StartedRun, onSlotFree?: () => void): Promise<RunResult> {
+  execute(started: StartedRun, slots?: { max: number; onFree: () => void }): Promise<RunResult> {
     const abort = new AbortController();
     // Every line logged during the run carries runId, sourceSystemId and integrationName; its outcome is counted.
     const done = this.telemetry
-      .track(started, () => this.executeTracked(started, abort.signal, onSlotFree))
+      .track(started, () => this.executeTracked(started, abort.signal, slots))
       .finally(() => this.inFlight.delete(started.runId));
     this.inFlight.set(started.runId, { started, abort, done });
     return done;
@@ -124,16 +145,26 @@ export class RunService implements OnApplicationShutdown {
     clearInterval(this.leaseTimer);
   }
 
-  private async executeTracked(started: StartedRun, signal: AbortSignal, onSlotFree?: () => void): Promise<RunResult> {
+  private async executeTracked(started: StartedRun, signal: AbortSignal, slots?: { max: number; onFree: () => void }): Promise<RunResult> {
     const { integration } = started;
-    this.calling += 1;
     let completion: RunCompletion;
-    try {
-      completion = await this.callUpstream(started, signal);
-    } finally {
-      this.calling -= 1;
-      // Outside this run's log context: what the freed slot starts (a claim) is not part of this run.
-      if (onSlotFree) runLogContext.exit(onSlotFree);
+    if (await this.takeSlot(signal, slots?.max ?? Number.POSITIVE_INFINITY)) {
+      try {
+        completion = await this.callUpstream(started, signal);
+      } finally {
+        this.releaseSlot(slots?.max ?? Number.POSITIVE_INFINITY);
+        // Outside this run's log context: what the freed slot starts (a claim) is not part of this run.
+        if (slots) runLogContext.exit(slots.onFree);
+      }
+    } else {
+      completion = {
+        outcome: 'interrupted',
+        errorCode: 'shutdown',
+        error: `the replica shut down before the run's upstream call could start (grace ${this.config.schedule.shutdownGraceMs} ms)`,
+        httpStatus: null,
+        attempts: [],
+        outcomeUnknownRetried: false,
+      };
     }
     if (completion.outcome === 'succeeded' && completion.watermarkRegressed) {
       this.logger.warn(
@@ -172,6 +203,38 @@ export class RunService implements OnApplicationShutdown {
     if (completion.outcome === 'interrupted') return { kind: 'interrupted', run: finished };
     this.logger.warn(`run ${started.runId} of ${describe(integration)} ${completion.outcome}: ${completion.error}`);
     return { kind: 'failed', run: finished };
+  }
+
+  /**
+   * Takes a call slot, waiting (oldest first) while all `max` are taken. Resolves `false`, holding no slot, when
+   * `signal` aborts first (shutdown).
+   */
+  private takeSlot(signal: AbortSignal, max: number): Promise<boolean> | boolean {
+    if (signal.aborted) return false;
+    if (this.calling < max) {
+      this.calling += 1;
+      return true;
+    }
+    return new Promise<boolean>((resolve) => {
+      const onAbort = () => {
+        const index = this.waitingForSlot.indexOf(wake);
+        if (index >= 0) this.waitingForSlot.splice(index, 1);
+        resolve(false);
+      };
+      const wake = (gotSlot: boolean) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(gotSlot);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waitingForSlot.push(wake);
+    });
+  }
+
+  /** Hands the slot to the oldest waiting run, or frees it (manual runs may have taken the count above `max`). */
+  private releaseSlot(max: number): void {
+    const next = this.calling <= max ? this.waitingForSlot.shift() : undefined;
+    if (next) next(true);
+    else this.calling -= 1;
   }
 
   /**

@@ -82,11 +82,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /**
-   * Claims due integrations, one transaction per batch, while some may still be due and run slots are free (at most
-   * MAX_CONCURRENT_RUNS upstream calls at once in this replica; see RunService.freeSlots). A run whose call or
-   * recording ends calls this again, so a backlog of thousands
-   * of due integrations streams through the slots instead of waiting a poll per batch; slots that free up while a
-   * claim is on its way are filled by the next one. Small batches wait for a tenth of the slots unless none is busy.
+   * Claims due integrations, one transaction per batch, while some may still be due and there is room (at most
+   * MAX_CONCURRENT_RUNS upstream calls at once in this replica, plus runs claimed ahead that wait for a slot; see
+   * RunService.claimCapacity). A run whose call or recording ends calls this again, so a backlog of thousands of due
+   * integrations streams through the slots instead of waiting a poll per batch. Small batches wait for a tenth of
+   * the slots unless no run is in flight.
    */
   private async claimWhileDue(): Promise<void> {
     if (this.claiming) return;
@@ -95,7 +95,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       const max = this.config.schedule.maxConcurrentRuns;
       const minBatch = Math.max(1, Math.floor(max / 10));
       while (this.moreDue && !this.stopped) {
-        const capacity = this.runs.freeSlots(max);
+        const capacity = this.runs.claimCapacity(max);
         if (capacity <= 0 || (capacity < minBatch && this.runs.inFlightCount > 0)) return;
         const claim = await this.repository.claimDue({
           replicaId: this.config.replicaId,
@@ -117,7 +117,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
           });
         }
         for (const abandoned of claim.abandoned) this.logAbandoned(abandoned);
-        for (const started of claim.started) void this.runs.execute(started, () => this.runEnded()).finally(() => this.runEnded());
+        const slots = { max, onFree: () => this.runEnded() };
+        for (const started of claim.started) void this.runs.execute(started, slots).finally(() => this.runEnded());
         this.moreDue = claim.started.length + claim.skippedOverlap.length + claim.skippedMisfire.length >= capacity;
       }
     } finally {

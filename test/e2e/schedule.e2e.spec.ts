@@ -142,6 +142,10 @@ describe('run slots e2e', () => {
       }, 20_000);
       const calls = stack.simulator.calls.filter((c) => c.sourceSystemId === 70);
       expect(calls.map((c) => c.integrationName).sort()).toStrictEqual(names);
+      // The first claim took the 3 slots and ceil(3 × CLAIM_AHEAD_SHARE) = 2 runs ahead, all before any answer.
+      const firstAnswered = Math.min(...calls.map((c) => c.finishedAt!));
+      const [claimedBefore] = await sql(`SELECT count(*)::int AS n FROM run WHERE started_at < to_timestamp(${firstAnswered} / 1000.0)`);
+      expect(claimedBefore!.n).toBe(5);
       // The most calls open at one moment, from when each arrived and was answered.
       const events = calls.flatMap((c) => [
         [c.receivedAt, 1],
@@ -158,6 +162,56 @@ describe('run slots e2e', () => {
       expect(fourthCall).toBeLessThan(firstRecorded);
     } finally {
       await stack.close();
+    }
+  });
+
+  it('a run claimed ahead waits for a slot; on shutdown past the grace period it is recorded interrupted without a call', async () => {
+    const names = ['Ahead 0', 'Ahead 1'];
+    const stack = await startStack('ahead', {
+      MAX_CONCURRENT_RUNS: '1',
+      SHUTDOWN_GRACE_MS: '300',
+      UPSTREAM_TIMEOUT_MS: '60000',
+      INTEGRATIONS: JSON.stringify(names.map((integrationName) => ({ sourceSystemId: 71, integrationName, cron: '0 0 0 1 1 *' }))),
+    });
+    const client = new Client({ connectionString: stack.db.url });
+    await client.connect();
+    try {
+      stack.simulator.setLatency(30_000);
+      await client.query(`UPDATE integration SET next_fire_at = now()`);
+      // One claim takes both: the slot, and ceil(1 × CLAIM_AHEAD_SHARE) = 1 run ahead.
+      await eventually(async () => (await client.query(`SELECT count(*)::int AS n FROM run WHERE outcome = 'running'`)).rows[0].n === 2 && stack.simulator.calls.length === 1);
+      await stack.app.close();
+      const calledName = stack.simulator.calls[0]!.integrationName;
+      const runs = (
+        await client.query(
+          `SELECT i.integration_name AS name, r.outcome, r.error_code, r.error, jsonb_array_length(r.attempts) AS attempts
+           FROM run r JOIN integration i ON i.id = r.integration_id ORDER BY (i.integration_name = $1) DESC`,
+          [calledName],
+        )
+      ).rows;
+      expect(runs).toStrictEqual([
+        {
+          name: calledName,
+          outcome: 'interrupted',
+          error_code: 'shutdown',
+          error: 'the replica shut down before the upstream answered (grace 300 ms)',
+          attempts: 1,
+        },
+        {
+          name: names.find((n) => n !== calledName),
+          outcome: 'interrupted',
+          error_code: 'shutdown',
+          error: "the replica shut down before the run's upstream call could start (grace 300 ms)",
+          attempts: 0,
+        },
+      ]);
+      expect(stack.simulator.calls.length).toBe(1);
+      const leases = (await client.query(`SELECT count(*)::int AS n FROM integration WHERE lease_owner IS NOT NULL OR lease_run_id IS NOT NULL`)).rows;
+      expect(leases[0].n).toBe(0);
+    } finally {
+      await client.end();
+      await stack.simulator.stop();
+      await stack.db.drop();
     }
   });
 });
