@@ -10,7 +10,6 @@ import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import * as path from 'node:path';
-import { setTimeout as sleepFor } from 'node:timers/promises';
 import { type IntegrationStatusDto, writeDtoJson, writeDtoXml } from './dto-writer';
 import { NS_PER_TICK, createDefaultClock, formatTicks, parseOffsetMinutes, parseTicks } from './net-time';
 import { type AspNetError, type DeserializedRequest, RequestBodyError, readJsonRequest, readXmlRequest } from './request-reader';
@@ -289,42 +288,46 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
 }
 
 /**
- * Cancels one call's waits when its client goes away or the simulator stops. The AbortSignal is made on the first
- * wait only: most calls never wait, and a signal per call was a measurable share of the simulator's CPU.
+ * Cancels one call's waits when its client goes away or the simulator stops. A wait is a timer with a callback,
+ * not an AbortSignal: with a latency set every call waits, and a signal per call was a measurable share of the
+ * simulator's CPU.
  */
 class CallCancel {
-  private controller: AbortController | null = null;
   private cancelled = false;
+  private onCancel: (() => void) | null = null;
 
   get aborted(): boolean {
     return this.cancelled;
   }
 
-  get signal(): AbortSignal {
-    if (this.controller === null) {
-      this.controller = new AbortController();
-      if (this.cancelled) this.controller.abort();
-    }
-    return this.controller.signal;
+  /** Calls `fn` on cancel; one at a time (null removes it). A timer and a callback cost less than an AbortSignal. */
+  whenCancelled(fn: (() => void) | null): void {
+    this.onCancel = fn;
   }
 
   cancel(): void {
     if (this.cancelled) return;
     this.cancelled = true;
-    this.controller?.abort();
+    const fn = this.onCancel;
+    this.onCancel = null;
+    fn?.();
   }
 }
 
 /** Resolves false instead of throwing when the request went away while waiting. */
-async function sleep(ms: number, cancel: CallCancel): Promise<boolean> {
-  if (cancel.aborted) return false;
-  if (ms <= 0) return true;
-  try {
-    await sleepFor(ms, undefined, { signal: cancel.signal });
-    return true;
-  } catch {
-    return false;
-  }
+function sleep(ms: number, cancel: CallCancel): Promise<boolean> {
+  if (cancel.aborted) return Promise.resolve(false);
+  if (ms <= 0) return Promise.resolve(true);
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => {
+      cancel.whenCancelled(null);
+      resolve(true);
+    }, ms);
+    cancel.whenCancelled(() => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
 }
 
 function write(res: http.ServerResponse, chunk: Buffer): Promise<void> {

@@ -123,11 +123,9 @@ export function parseUpstreamDate(text: string, defaultTimeZone: string): Upstre
       'instant is outside the .NET DateTime range 0001-01-01T00:00:00Z..9999-12-31T23:59:59.9999999Z',
     );
   }
-  return {
-    utc: formatUtc(epochNanoseconds, 7),
-    utcMicros: formatUtc(epochNanoseconds, 6),
-    epochNanoseconds,
-  };
+  const utc = formatUtc(epochNanoseconds, 7);
+  // Both forms cut the fraction, so the microsecond form is the 100 ns form without its last digit.
+  return { utc, utcMicros: `${utc.slice(0, -2)}Z`, epochNanoseconds };
 }
 
 /**

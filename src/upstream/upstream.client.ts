@@ -7,7 +7,7 @@ import * as nodeHttp from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, type OnModuleDestroy, Optional } from '@nestjs/common';
 import type { Agent } from 'undici';
-import { DelegateBackoff, handleWhen, isBrokenCircuitError, retry } from 'cockatiel';
+import { DelegateBackoff, type IRetryBackoffContext, handleWhen, isBrokenCircuitError, retry } from 'cockatiel';
 import {
   type UpstreamBreaker,
   UpstreamBreakerRegistry,
@@ -232,6 +232,9 @@ interface Call {
   /** An attempt is running (its own abort handling will end it promptly). */
   busy: boolean;
 }
+
+/** The call an attempt's error belongs to, for the retry policy that all calls share. */
+const callOfError = new WeakMap<object, Call>();
 
 type Exchange = ExchangeResponse;
 type ResponseHeaders = ExchangeResponse['headers'];
@@ -494,16 +497,30 @@ export class UpstreamClient implements OnModuleDestroy {
 
   // ---- retries -----------------------------------------------------------------------------
 
-  /** One run: cockatiel's retry policy around {@link tryOnce}, deciding with {@link planRetry}. */
+  /**
+   * cockatiel's retry policy around {@link tryOnce}, deciding with {@link planRetry}. One policy serves every call
+   * (a policy keeps no state between executions; one per call cost a sweep a policy, a backoff and four emitters
+   * per run): an attempt's error leads back to its call through {@link callOfError}.
+   */
+  private readonly retryPolicy = retry(
+    handleWhen((error) => {
+      const call = callOfError.get(error);
+      return call !== undefined && this.planRetry(error, call);
+    }),
+    {
+      maxAttempts: Number.MAX_SAFE_INTEGER,
+      backoff: new DelegateBackoff<IRetryBackoffContext<unknown>>(({ result }) =>
+        'error' in result && typeof result.error === 'object' && result.error !== null ? (callOfError.get(result.error)?.nextDelayMs ?? 0) : 0,
+      ),
+    },
+    // The wait itself cannot be cancelled; untilStopped() answers a cancelled caller meanwhile,
+    // and an unref'd timer does not hold the process open.
+  ).dangerouslyUnref();
+
+  /** One run: the retry policy around {@link tryOnce}; `retry.maxAttempts` is enforced by {@link planRetry}. */
   private async withRetries(call: Call): Promise<Omit<IntegrationStartResult, 'durationMs' | 'attempts' | 'outcomeUnknownRetried'>> {
-    const policy = retry(
-      handleWhen((error) => this.planRetry(error, call)),
-      { maxAttempts: this.retry.maxAttempts - 1, backoff: new DelegateBackoff(() => call.nextDelayMs) },
-      // The wait itself cannot be cancelled; untilStopped() answers a cancelled caller meanwhile,
-      // and an unref'd timer does not hold the process open.
-    ).dangerouslyUnref();
     try {
-      return await policy.execute(() => this.tryOnce(call), call.signal);
+      return await this.retryPolicy.execute(() => this.tryOnce(call), call.signal);
     } catch (error) {
       // Before the breaker sees it: a run that made no request does not count (countsForBreaker).
       if (error instanceof UpstreamError) error.attempts = call.attempts;
@@ -583,10 +600,15 @@ export class UpstreamClient implements OnModuleDestroy {
   /** One attempt of the retry policy: one request, plus one re-send after a 401 token refresh. */
   private async tryOnce(call: Call): Promise<Omit<IntegrationStartResult, 'durationMs' | 'attempts' | 'outcomeUnknownRetried'>> {
     call.tries += 1;
-    for (;;) {
-      if (call.signal.aborted) throw this.stopError(call.signal.reason, this.endpoint, { requestSent: false, responseStarted: false });
-      const outcome = await this.attempt(call);
-      if (outcome !== 'refreshed') return outcome;
+    try {
+      for (;;) {
+        if (call.signal.aborted) throw this.stopError(call.signal.reason, this.endpoint, { requestSent: false, responseStarted: false });
+        const outcome = await this.attempt(call);
+        if (outcome !== 'refreshed') return outcome;
+      }
+    } catch (error) {
+      if (typeof error === 'object' && error !== null) callOfError.set(error, call);
+      throw error;
     }
   }
 
