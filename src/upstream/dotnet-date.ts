@@ -107,6 +107,17 @@ export function assertValidTimeZone(timeZone: string): void {
  * @throws RangeError when `defaultTimeZone` is not a known time zone.
  */
 export function parseUpstreamDate(text: string, defaultTimeZone: string): UpstreamInstant {
+  const epochNanoseconds = upstreamEpochNanoseconds(text, defaultTimeZone);
+  const utc = formatUtc(epochNanoseconds, 7);
+  // Both forms cut the fraction, so the microsecond form is the 100 ns form without its last digit.
+  return { utc, utcMicros: `${utc.slice(0, -2)}Z`, epochNanoseconds };
+}
+
+/**
+ * The instant of an upstream date text, in nanoseconds since the Unix epoch: {@link parseUpstreamDate} without the
+ * formatting, for texts that are only checked. Same forms, rules and errors.
+ */
+export function upstreamEpochNanoseconds(text: string, defaultTimeZone: string): bigint {
   assertValidTimeZone(defaultTimeZone);
   if (typeof text !== 'string') {
     throw new UpstreamDateFormatError(String(text), `expected a string, got ${typeof text}`);
@@ -123,9 +134,7 @@ export function parseUpstreamDate(text: string, defaultTimeZone: string): Upstre
       'instant is outside the .NET DateTime range 0001-01-01T00:00:00Z..9999-12-31T23:59:59.9999999Z',
     );
   }
-  const utc = formatUtc(epochNanoseconds, 7);
-  // Both forms cut the fraction, so the microsecond form is the 100 ns form without its last digit.
-  return { utc, utcMicros: `${utc.slice(0, -2)}Z`, epochNanoseconds };
+  return epochNanoseconds;
 }
 
 /**

@@ -10,7 +10,7 @@
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { parse as parseLosslessJson } from 'lossless-json';
-import { parseUpstreamDate } from './dotnet-date';
+import { parseUpstreamDate, upstreamEpochNanoseconds } from './dotnet-date';
 import {
   type AspNetErrorDetails,
   UpstreamBodyUnreadableError,
@@ -247,12 +247,26 @@ export function bodyExcerpt(body: Buffer | string, max = 200): string {
 // ---------------------------------------------------------------------------------------------
 
 /** Media type (lower-cased `type/subtype`) and charset (lower-cased) of a Content-Type header. */
-export function parseContentType(header: string | undefined | null): { mediaType: string | null; charset: string | null } {
-  if (typeof header !== 'string') return { mediaType: null, charset: null };
+export function parseContentType(header: string | undefined | null): Readonly<{ mediaType: string | null; charset: string | null }> {
+  if (typeof header !== 'string') return NO_CONTENT_TYPE;
+  // An upstream sends the same header on every answer: the last one's reading is kept.
+  if (header === lastContentType.header) return lastContentType.parsed;
+  const parsed = Object.freeze(readContentType(header));
+  lastContentType = { header, parsed };
+  return parsed;
+}
+
+const NO_CONTENT_TYPE = Object.freeze({ mediaType: null, charset: null });
+const MEDIA_TYPE = /^[!#$%&'*+.^_`|~0-9a-z-]+\/[!#$%&'*+.^_`|~0-9a-z-]+$/;
+let lastContentType: { header: string | null; parsed: Readonly<{ mediaType: string | null; charset: string | null }> } = {
+  header: null,
+  parsed: NO_CONTENT_TYPE,
+};
+
+function readContentType(header: string): { mediaType: string | null; charset: string | null } {
   const [typePart = '', ...params] = header.split(';');
   const type = typePart.trim().toLowerCase();
-  const token = "[!#$%&'*+.^_`|~0-9a-z-]+";
-  const mediaType = new RegExp(`^${token}/${token}$`).test(type) ? type : null;
+  const mediaType = MEDIA_TYPE.test(type) ? type : null;
   let charset: string | null = null;
   for (const param of params) {
     const eq = param.indexOf('=');
@@ -962,9 +976,9 @@ type RawDto = Omit<IntegrationStatus, 'maxSyncDateTimeUtc'>;
 
 /** Validates the three dates and derives `maxSyncDateTimeUtc`; field order as in `expected/*.json`. */
 function assemble(raw: RawDto, options: ParseIntegrationStatusOptions): IntegrationStatus {
-  checkDate('lastRunStartDateTime', raw.lastRunStartDateTime, options);
-  checkDate('lastRunEndDateTime', raw.lastRunEndDateTime, options);
-  const maxSync = checkDate('maxSyncDateTime', raw.maxSyncDateTime, options);
+  checkDate('lastRunStartDateTime', raw.lastRunStartDateTime, options, false);
+  checkDate('lastRunEndDateTime', raw.lastRunEndDateTime, options, false);
+  const maxSync = checkDate('maxSyncDateTime', raw.maxSyncDateTime, options, true);
   return {
     integrationName: raw.integrationName,
     sourceSystemId: raw.sourceSystemId,
@@ -981,9 +995,14 @@ function assemble(raw: RawDto, options: ParseIntegrationStatusOptions): Integrat
 }
 
 /** @returns the .NET "O" UTC form of the date, or null for null. */
-function checkDate(key: FieldKey, text: string | null, options: ParseIntegrationStatusOptions): string | null {
+/** Checks a date field; returns its UTC form when `wantUtc` (only the watermark's is kept), else null. */
+function checkDate(key: FieldKey, text: string | null, options: ParseIntegrationStatusOptions, wantUtc: boolean): string | null {
   if (text === null) return null;
   try {
+    if (!wantUtc) {
+      upstreamEpochNanoseconds(text, options.defaultTimeZone);
+      return null;
+    }
     return parseUpstreamDate(text, options.defaultTimeZone).utc;
   } catch (error) {
     if (error instanceof UpstreamDateFormatError) {

@@ -5,6 +5,7 @@ import {
   assertValidTimeZone,
   formatUtc,
   parseUpstreamDate,
+  upstreamEpochNanoseconds,
 } from '../../../src/upstream/dotnet-date';
 import { UpstreamDateFormatError, UpstreamError, UpstreamNotDtoError } from '../../../src/upstream/errors';
 
@@ -257,5 +258,17 @@ describe('formatUtc', () => {
     expect(() => formatUtc(DOTNET_MAX_EPOCH_NS + 100n, 7)).toThrow(RangeError);
     expect(formatUtc(DOTNET_MAX_EPOCH_NS + 99n, 9)).toBe('9999-12-31T23:59:59.999999999Z');
     expect(() => formatUtc(0n, 10)).toThrow(RangeError);
+  });
+});
+
+describe('upstreamEpochNanoseconds', () => {
+  it('gives the instant parseUpstreamDate gives, and refuses what it refuses with the same error', () => {
+    for (const text of ['2025-12-10T08:22:52.8100855-06:00', '2025-12-10T14:22:52Z', '/Date(1765376572810-0600)/', '2025-03-09T02:30:00']) {
+      expect(upstreamEpochNanoseconds(text, CHICAGO)).toBe(parseUpstreamDate(text, CHICAGO).epochNanoseconds);
+    }
+    expect(upstreamEpochNanoseconds('2025-12-10T08:22:52.8100855-06:00', CHICAGO)).toBe(1765376572810085500n);
+    expect(() => upstreamEpochNanoseconds('2025-02-30T00:00:00Z', CHICAGO)).toThrow(
+      new UpstreamDateFormatError('2025-02-30T00:00:00Z', 'day 30 does not exist in 2025-02'),
+    );
   });
 });

@@ -186,6 +186,16 @@ describe('content type and charset', () => {
     expect(parseContentType('garbage')).toStrictEqual({ mediaType: null, charset: null });
   });
 
+  it('reads a repeated Content-Type once and keeps each header its own reading', () => {
+    const json = 'application/json; charset=utf-8';
+    const first = parseContentType(json);
+    expect(parseContentType(json)).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(parseContentType('text/xml; charset=utf-16')).toStrictEqual({ mediaType: 'text/xml', charset: 'utf-16' });
+    expect(parseContentType(json)).toStrictEqual({ mediaType: 'application/json', charset: 'utf-8' });
+    expect(parseContentType(null)).toStrictEqual({ mediaType: null, charset: null });
+  });
+
   it('strips a UTF-8 BOM from bytes and from a string', () => {
     const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(SEED_JSON, 'utf8')]);
     expect(parseJson(bytes)).toStrictEqual(SEED_EXPECTED);
