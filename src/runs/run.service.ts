@@ -50,8 +50,11 @@ export class RunService implements OnApplicationShutdown {
   private readonly inFlight = new Map<string, InFlightRun>();
   /** Runs whose upstream call is on its way (the rest of `inFlight` wait for a slot or for their end to be recorded). */
   private calling = 0;
-  /** Scheduled runs waiting for a slot, oldest first; each is woken with `true` (slot handed over) or `false` (aborted). */
-  private readonly waitingForSlot: Array<(gotSlot: boolean) => void> = [];
+  /**
+   * Scheduled runs waiting for one of `max` slots, oldest first; each is woken with `true` (a slot handed over) or
+   * `false` (aborted).
+   */
+  private readonly waitingForSlot: Array<{ max: number; wake: (gotSlot: boolean) => void }> = [];
   private readonly leaseTimer: NodeJS.Timeout;
   /** Runs that end together are finished by one transaction (group commit). */
   private readonly finishes: FinishBatcher;
@@ -152,7 +155,7 @@ export class RunService implements OnApplicationShutdown {
       try {
         completion = await this.callUpstream(started, signal);
       } finally {
-        this.releaseSlot(slots?.max ?? Number.POSITIVE_INFINITY);
+        this.releaseSlot();
         // Outside this run's log context: what the freed slot starts (a claim) is not part of this run.
         if (slots) runLogContext.exit(slots.onFree);
       }
@@ -216,25 +219,35 @@ export class RunService implements OnApplicationShutdown {
       return true;
     }
     return new Promise<boolean>((resolve) => {
+      const waiter = {
+        max,
+        wake: (gotSlot: boolean) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(gotSlot);
+        },
+      };
       const onAbort = () => {
-        const index = this.waitingForSlot.indexOf(wake);
+        const index = this.waitingForSlot.indexOf(waiter);
         if (index >= 0) this.waitingForSlot.splice(index, 1);
         resolve(false);
       };
-      const wake = (gotSlot: boolean) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(gotSlot);
-      };
       signal.addEventListener('abort', onAbort, { once: true });
-      this.waitingForSlot.push(wake);
+      this.waitingForSlot.push(waiter);
     });
   }
 
-  /** Hands the slot to the oldest waiting run, or frees it (manual runs may have taken the count above `max`). */
-  private releaseSlot(max: number): void {
-    const next = this.calling <= max ? this.waitingForSlot.shift() : undefined;
-    if (next) next(true);
-    else this.calling -= 1;
+  /**
+   * Frees a call slot, handing it to the oldest waiting run when that run's `max` allows one more call: manual runs
+   * take slots beyond `max`, so the count may be above it, and a manual run's end must not let a scheduled call in.
+   */
+  private releaseSlot(): void {
+    const next = this.waitingForSlot[0];
+    if (next !== undefined && this.calling <= next.max) {
+      this.waitingForSlot.shift();
+      next.wake(true);
+    } else {
+      this.calling -= 1;
+    }
   }
 
   /**

@@ -165,6 +165,34 @@ describe('run slots e2e', () => {
     }
   });
 
+  it("a manual run's call does not let a run claimed ahead past MAX_CONCURRENT_RUNS when it ends", async () => {
+    const scheduled = ['Queued 0', 'Queued 1'];
+    const stack = await startStack('manualslot', {
+      MAX_CONCURRENT_RUNS: '1',
+      INTEGRATIONS: JSON.stringify([...scheduled, 'By hand'].map((integrationName) => ({ sourceSystemId: 72, integrationName, cron: '0 0 0 1 1 *' }))),
+    });
+    const client = new Client({ connectionString: stack.db.url });
+    await client.connect();
+    try {
+      for (const integrationName of scheduled) stack.simulator.script({ sourceSystemId: 72, integrationName }, { delayMs: 1_500 });
+      stack.simulator.script({ sourceSystemId: 72, integrationName: 'By hand' }, { delayMs: 200 });
+      await client.query(`UPDATE integration SET next_fire_at = now() WHERE integration_name LIKE 'Queued %'`);
+      // One scheduled run calls, the other was claimed ahead and waits for the slot.
+      await eventually(async () => (await client.query(`SELECT count(*)::int AS n FROM run WHERE outcome = 'running'`)).rows[0].n === 2 && stack.simulator.calls.length === 1);
+      // The manual run calls at once, beyond the one slot, and ends long before the scheduled call.
+      const manual = await fetch(`${stack.app.url}${integrationPath(72, 'By hand')}/runs`, { method: 'POST' });
+      expect(manual.status).toBe(201);
+      await eventually(async () => (await client.query(`SELECT count(*)::int AS n FROM run WHERE outcome = 'succeeded'`)).rows[0].n === 3, 10_000);
+      const calls = stack.simulator.calls.filter((c) => c.integrationName !== 'By hand').sort((a, b) => a.receivedAt - b.receivedAt);
+      expect(calls.map((c) => c.integrationName).sort()).toStrictEqual(scheduled);
+      // The waiting run got the slot when the first scheduled call ended, not when the manual one did.
+      expect(calls[1]!.receivedAt).toBeGreaterThanOrEqual(calls[0]!.finishedAt!);
+    } finally {
+      await client.end();
+      await stack.close();
+    }
+  });
+
   it('a run claimed ahead waits for a slot; on shutdown past the grace period it is recorded interrupted without a call', async () => {
     const names = ['Ahead 0', 'Ahead 1'];
     const stack = await startStack('ahead', {
