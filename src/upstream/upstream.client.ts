@@ -7,7 +7,7 @@ import * as nodeHttp from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, type OnModuleDestroy, Optional } from '@nestjs/common';
 import type { Agent } from 'undici';
-import { DelegateBackoff, type IRetryBackoffContext, handleWhen, isBrokenCircuitError, retry } from 'cockatiel';
+import { DelegateBackoff, handleWhen, isBrokenCircuitError, retry } from 'cockatiel';
 import {
   type UpstreamBreaker,
   UpstreamBreakerRegistry,
@@ -232,9 +232,6 @@ interface Call {
   /** An attempt is running (its own abort handling will end it promptly). */
   busy: boolean;
 }
-
-/** The call an attempt's error belongs to, for the retry policy that all calls share. */
-const callOfError = new WeakMap<object, Call>();
 
 type Exchange = ExchangeResponse;
 type ResponseHeaders = ExchangeResponse['headers'];
@@ -498,29 +495,28 @@ export class UpstreamClient implements OnModuleDestroy {
   // ---- retries -----------------------------------------------------------------------------
 
   /**
-   * cockatiel's retry policy around {@link tryOnce}, deciding with {@link planRetry}. One policy serves every call
-   * (a policy keeps no state between executions; one per call cost a sweep a policy, a backoff and four emitters
-   * per run): an attempt's error leads back to its call through {@link callOfError}.
+   * One run: cockatiel's retry policy around {@link tryOnce}, deciding with {@link planRetry}. The policy is built
+   * only when the first attempt fails (a sweep makes thousands of calls a second, nearly all answered at once), and
+   * takes that failure as its own first attempt, so its decisions and waits are those of a policy from the start.
    */
-  private readonly retryPolicy = retry(
-    handleWhen((error) => {
-      const call = callOfError.get(error);
-      return call !== undefined && this.planRetry(error, call);
-    }),
-    {
-      maxAttempts: Number.MAX_SAFE_INTEGER,
-      backoff: new DelegateBackoff<IRetryBackoffContext<unknown>>(({ result }) =>
-        'error' in result && typeof result.error === 'object' && result.error !== null ? (callOfError.get(result.error)?.nextDelayMs ?? 0) : 0,
-      ),
-    },
-    // The wait itself cannot be cancelled; untilStopped() answers a cancelled caller meanwhile,
-    // and an unref'd timer does not hold the process open.
-  ).dangerouslyUnref();
-
-  /** One run: the retry policy around {@link tryOnce}; `retry.maxAttempts` is enforced by {@link planRetry}. */
   private async withRetries(call: Call): Promise<Omit<IntegrationStartResult, 'durationMs' | 'attempts' | 'outcomeUnknownRetried'>> {
     try {
-      return await this.retryPolicy.execute(() => this.tryOnce(call), call.signal);
+      try {
+        return await this.tryOnce(call);
+      } catch (firstError) {
+        const policy = retry(
+          handleWhen((error) => this.planRetry(error, call)),
+          { maxAttempts: this.retry.maxAttempts - 1, backoff: new DelegateBackoff(() => call.nextDelayMs) },
+          // The wait itself cannot be cancelled; untilStopped() answers a cancelled caller meanwhile,
+          // and an unref'd timer does not hold the process open.
+        ).dangerouslyUnref();
+        let replayed = false;
+        return await policy.execute(() => {
+          if (replayed) return this.tryOnce(call);
+          replayed = true;
+          throw firstError;
+        }, call.signal);
+      }
     } catch (error) {
       // Before the breaker sees it: a run that made no request does not count (countsForBreaker).
       if (error instanceof UpstreamError) error.attempts = call.attempts;
@@ -600,15 +596,10 @@ export class UpstreamClient implements OnModuleDestroy {
   /** One attempt of the retry policy: one request, plus one re-send after a 401 token refresh. */
   private async tryOnce(call: Call): Promise<Omit<IntegrationStartResult, 'durationMs' | 'attempts' | 'outcomeUnknownRetried'>> {
     call.tries += 1;
-    try {
-      for (;;) {
-        if (call.signal.aborted) throw this.stopError(call.signal.reason, this.endpoint, { requestSent: false, responseStarted: false });
-        const outcome = await this.attempt(call);
-        if (outcome !== 'refreshed') return outcome;
-      }
-    } catch (error) {
-      if (typeof error === 'object' && error !== null) callOfError.set(error, call);
-      throw error;
+    for (;;) {
+      if (call.signal.aborted) throw this.stopError(call.signal.reason, this.endpoint, { requestSent: false, responseStarted: false });
+      const outcome = await this.attempt(call);
+      if (outcome !== 'refreshed') return outcome;
     }
   }
 
@@ -710,7 +701,9 @@ export class UpstreamClient implements OnModuleDestroy {
       this.addSecrets([token]);
       return token;
     } catch (error) {
-      throw error instanceof UpstreamError ? error : this.stopError(signal.reason, this.endpoint, progress);
+      // Every call that joined the same token request gets the same error object; each call writes its own attempts
+      // and summary onto the error it ends with, so each gets a copy of its own.
+      throw error instanceof UpstreamError ? copyOfError(error) : this.stopError(signal.reason, this.endpoint, progress);
     } finally {
       clearTimeout(timer);
     }
@@ -1106,4 +1099,9 @@ function safeDecode(component: string): string {
   } catch {
     return component;
   }
+}
+
+/** A shallow copy of `error`: same class, message, stack and fields, a different object. */
+function copyOfError<E extends Error>(error: E): E {
+  return Object.create(Object.getPrototypeOf(error) as object, Object.getOwnPropertyDescriptors(error)) as E;
 }

@@ -235,6 +235,43 @@ describe('client_credentials: the token request on the wire', () => {
     expect(tokens.received).toHaveLength(2);
   });
 
+  it('calls that share a failing token request each keep their own attempts, retries and message', async () => {
+    // Every token request takes 100 ms and fails: the calls started 50 and 150 ms after the first join the first and
+    // the second token request, so each failure reaches two calls as the same error.
+    const tokens = await startServer((_req, res) => {
+      setTimeout(() => {
+        res.statusCode = 503;
+        res.setHeader('content-type', 'text/plain');
+        res.end('busy');
+      }, 100);
+    });
+    const upstream = await startServer(answer(200, 'application/json', JSON.stringify(dto())));
+    const client = makeClient({
+      baseUrl: upstream.baseUrl,
+      auth: ccAuth({ tokenUrl: tokens.baseUrl }),
+      retry: { maxAttempts: 2, baseMs: 10, maxMs: 40 },
+      random: () => 0,
+    });
+    const failureOf = (integrationName: string) => client.integrationStart({ sourceSystemId: 7, integrationName }).then(() => null, (error: unknown) => error);
+    const a = failureOf('A');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const b = failureOf('B');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const c = failureOf('C');
+    const errors = (await Promise.all([a, b, c])) as UpstreamTokenError[];
+    const tokenFailure = `token endpoint 127.0.0.1:${tokens.port} answered HTTP 503 Service Unavailable; body: busy`;
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(UpstreamTokenError);
+      expect(error.attempts!.map((attempt) => [attempt.attempt, attempt.errorCode, attempt.error])).toStrictEqual([
+        [1, 'token', tokenFailure],
+        [2, 'token', tokenFailure],
+      ]);
+      expect(error.message).toBe(`upstream 127.0.0.1:${upstream.port} failed on all 2 attempts: token endpoint 503 Service Unavailable (last: ${tokenFailure})`);
+    }
+    expect(new Set(errors).size).toBe(3);
+    expect(upstream.received).toHaveLength(0);
+  });
+
   it('refuses an answer without access_token', async () => {
     const upstream = await startServer((req, res, received) => {
       if (received.url === TOKEN_PATH) return answer(200, 'text/html', '<html>login</html>')(req, res, received);
