@@ -54,7 +54,9 @@ export class RunService implements OnApplicationShutdown {
    * Scheduled runs waiting for one of `max` slots, oldest first; each is woken with `true` (a slot handed over) or
    * `false` (aborted).
    */
-  private readonly waitingForSlot: Array<{ max: number; wake: (gotSlot: boolean) => void }> = [];
+  private readonly waitingForSlot: Array<{ runId: string; max: number; wake: (gotSlot: boolean) => void }> = [];
+  /** The replica is shutting down: a run that would have to wait for a slot makes no call. */
+  private draining = false;
   private readonly leaseTimer: NodeJS.Timeout;
   /** Runs that end together are finished by one transaction (group commit). */
   private readonly finishes: FinishBatcher;
@@ -127,10 +129,17 @@ export class RunService implements OnApplicationShutdown {
   }
 
   /**
-   * Waits up to `graceMs` for in-flight runs; then aborts the rest, records them `interrupted` and releases their
-   * leases, so no run stays `running` after this replica exits.
+   * Records the runs waiting for a call slot `interrupted` at once, without a call; waits up to `graceMs` for the
+   * other in-flight runs; then aborts the rest, records them `interrupted` and releases their leases, so no run stays
+   * `running` after this replica exits.
+   * @returns runs that finished within the grace period, and runs interrupted (waiting or cut off)
    */
   async drain(graceMs: number): Promise<{ finished: number; interrupted: number }> {
+    // Runs claimed ahead that wait for a slot would start their calls during the grace period, only to be cut off
+    // at its end: they stop now, as the ticker stops taking ticks.
+    this.draining = true;
+    const waiting = this.waitingForSlot.splice(0);
+    for (const waiter of waiting) waiter.wake(false);
     const pending = [...this.inFlight.values()];
     if (pending.length === 0) return { finished: 0, interrupted: 0 };
     let timer: NodeJS.Timeout | undefined;
@@ -140,7 +149,9 @@ export class RunService implements OnApplicationShutdown {
     const left = [...this.inFlight.values()];
     for (const run of left) run.abort.abort(new Error('shutdown'));
     await Promise.allSettled(left.map((run) => run.done));
-    return { finished: pending.length - left.length, interrupted: left.length };
+    const waitingIds = new Set(waiting.map((waiter) => waiter.runId));
+    const interrupted = waiting.length + left.filter((run) => !waitingIds.has(run.started.runId)).length;
+    return { finished: pending.length - interrupted, interrupted };
   }
 
   /** After the drain (leases must be renewed while runs finish during shutdown). */
@@ -151,7 +162,7 @@ export class RunService implements OnApplicationShutdown {
   private async executeTracked(started: StartedRun, signal: AbortSignal, slots?: { max: number; onFree: () => void }): Promise<RunResult> {
     const { integration } = started;
     let completion: RunCompletion;
-    if (await this.takeSlot(signal, slots?.max ?? Number.POSITIVE_INFINITY)) {
+    if (await this.takeSlot(started.runId, signal, slots?.max ?? Number.POSITIVE_INFINITY)) {
       try {
         completion = await this.callUpstream(started, signal);
       } finally {
@@ -163,7 +174,7 @@ export class RunService implements OnApplicationShutdown {
       completion = {
         outcome: 'interrupted',
         errorCode: 'shutdown',
-        error: `the replica shut down before the run's upstream call could start (grace ${this.config.schedule.shutdownGraceMs} ms)`,
+        error: 'the replica shut down while the run waited for a call slot; no call was made',
         httpStatus: null,
         attempts: [],
         outcomeUnknownRetried: false,
@@ -210,16 +221,18 @@ export class RunService implements OnApplicationShutdown {
 
   /**
    * Takes a call slot, waiting (oldest first) while all `max` are taken. Resolves `false`, holding no slot, when
-   * `signal` aborts first (shutdown).
+   * `signal` aborts first or the replica is draining (shutdown).
    */
-  private takeSlot(signal: AbortSignal, max: number): Promise<boolean> | boolean {
+  private takeSlot(runId: string, signal: AbortSignal, max: number): Promise<boolean> | boolean {
     if (signal.aborted) return false;
     if (this.calling < max) {
       this.calling += 1;
       return true;
     }
+    if (this.draining) return false;
     return new Promise<boolean>((resolve) => {
       const waiter = {
+        runId,
         max,
         wake: (gotSlot: boolean) => {
           signal.removeEventListener('abort', onAbort);
