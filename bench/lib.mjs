@@ -189,7 +189,7 @@ export async function load({ url, seconds, connections = 50, headers = {}, pid }
 }
 
 /**
- * Several loads of one kind (rounds) as one: requests per second over their whole time, the worst p50 and p99,
+ * Several loads of one kind (rounds, all equally long) as one: the mean of their requests per second, the worst p50 and p99,
  * CPU per request over all requests, and the sums of non-2xx and failed responses.
  */
 export function combineLoads(results) {

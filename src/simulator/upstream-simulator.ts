@@ -696,7 +696,7 @@ export class UpstreamSimulator {
     const cancel = new CallCancel();
     this.pending.add(cancel);
     res.on('close', () => {
-      // Only a request that went away mid-answer has waits to cancel; aborting costs a DOMException with a stack.
+      // Only a request that went away mid-answer has waits to cancel.
       if (!res.writableFinished) cancel.cancel();
       this.pending.delete(cancel);
     });

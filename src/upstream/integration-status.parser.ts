@@ -246,7 +246,7 @@ export function bodyExcerpt(body: Buffer | string, max = 200): string {
 // Content-Type and charset
 // ---------------------------------------------------------------------------------------------
 
-/** Media type (lower-cased `type/subtype`) and charset (lower-cased) of a Content-Type header. */
+/** Media type (lower-cased `type/subtype`) and charset (lower-cased) of a Content-Type header; a shared, frozen object. */
 export function parseContentType(header: string | undefined | null): Readonly<{ mediaType: string | null; charset: string | null }> {
   if (typeof header !== 'string') return NO_CONTENT_TYPE;
   // An upstream sends the same header on every answer: the last one's reading is kept.
@@ -994,8 +994,7 @@ function assemble(raw: RawDto, options: ParseIntegrationStatusOptions): Integrat
   };
 }
 
-/** @returns the .NET "O" UTC form of the date, or null for null. */
-/** Checks a date field; returns its UTC form when `wantUtc` (only the watermark's is kept), else null. */
+/** Checks a date field; returns its .NET "O" UTC form when `wantUtc` (only the watermark's is kept), else null. */
 function checkDate(key: FieldKey, text: string | null, options: ParseIntegrationStatusOptions, wantUtc: boolean): string | null {
   if (text === null) return null;
   try {
