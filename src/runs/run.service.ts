@@ -6,6 +6,7 @@ import { StateRepository } from '../persistence/state.repository';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import type { AttemptRecord, IntegrationRef, RunCompletion, RunRecord, StartedRun, Watermark } from '../persistence/types';
 import type { IntegrationStatus } from '../upstream/integration-status';
+import { retryAfterFirstFailure } from '../common/retry-after-first-failure';
 import { FinishBatcher } from './finish-batcher';
 import { isRegression } from './watermark';
 import { UpstreamClient } from '../upstream/upstream.client';
@@ -270,27 +271,19 @@ export class RunService implements OnApplicationShutdown {
    */
   private async finishWithRetry(started: StartedRun, completion: RunCompletion) {
     const deadline = Date.now() + this.config.dbWriteRetryMs;
-    const retryable = (error: unknown) => isTransientDatabaseError(error) && Date.now() < deadline;
-    try {
-      return await this.finishes.finish(started, completion);
-    } catch (firstError) {
-      if (!retryable(firstError)) throw firstError;
-      // The policy is built only when a write fails (a sweep finishes thousands of runs a second); it takes the
-      // first failure as its own first attempt, so the waits are those of a policy from the start.
-      const policy = retry(handleWhen(retryable), {
-        maxAttempts: Number.MAX_SAFE_INTEGER,
-        backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 5_000 }),
-      });
-      policy.onRetry(({ delay }) =>
-        this.logger.warn(`run ${started.runId}: the database is unreachable; retrying the final write in ${Math.round(delay)} ms`),
-      );
-      let attempts = 0;
-      return policy.execute(() => {
-        attempts += 1;
-        if (attempts === 1) throw firstError;
-        return this.finishes.finish(started, completion);
-      });
-    }
+    return retryAfterFirstFailure(
+      () => this.finishes.finish(started, completion),
+      () => {
+        const policy = retry(handleWhen((error) => isTransientDatabaseError(error) && Date.now() < deadline), {
+          maxAttempts: Number.MAX_SAFE_INTEGER,
+          backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 5_000 }),
+        });
+        policy.onRetry(({ delay }) =>
+          this.logger.warn(`run ${started.runId}: the database is unreachable; retrying the final write in ${Math.round(delay)} ms`),
+        );
+        return policy;
+      },
+    );
   }
 
   private async callUpstream(started: StartedRun, signal: AbortSignal): Promise<RunCompletion> {

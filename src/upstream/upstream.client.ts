@@ -15,6 +15,7 @@ import {
   type UpstreamBreakerState,
   defaultUpstreamBreakerRegistry,
 } from './breaker';
+import { retryAfterFirstFailure } from '../common/retry-after-first-failure';
 import { assertValidTimeZone } from './dotnet-date';
 import {
   type AspNetErrorDetails,
@@ -495,28 +496,22 @@ export class UpstreamClient implements OnModuleDestroy {
   // ---- retries -----------------------------------------------------------------------------
 
   /**
-   * One run: cockatiel's retry policy around {@link tryOnce}, deciding with {@link planRetry}. The policy is built
-   * only when the first attempt fails (a sweep makes thousands of calls a second, nearly all answered at once), and
-   * takes that failure as its own first attempt, so its decisions and waits are those of a policy from the start.
+   * One run: cockatiel's retry policy around {@link tryOnce}, deciding with {@link planRetry}; built only when the
+   * first attempt fails (see retryAfterFirstFailure).
    */
   private async withRetries(call: Call): Promise<Omit<IntegrationStartResult, 'durationMs' | 'attempts' | 'outcomeUnknownRetried'>> {
     try {
-      try {
-        return await this.tryOnce(call);
-      } catch (firstError) {
-        const policy = retry(
-          handleWhen((error) => this.planRetry(error, call)),
-          { maxAttempts: this.retry.maxAttempts - 1, backoff: new DelegateBackoff(() => call.nextDelayMs) },
-          // The wait itself cannot be cancelled; untilStopped() answers a cancelled caller meanwhile,
-          // and an unref'd timer does not hold the process open.
-        ).dangerouslyUnref();
-        let replayed = false;
-        return await policy.execute(() => {
-          if (replayed) return this.tryOnce(call);
-          replayed = true;
-          throw firstError;
-        }, call.signal);
-      }
+      return await retryAfterFirstFailure(
+        () => this.tryOnce(call),
+        () =>
+          retry(
+            handleWhen((error) => this.planRetry(error, call)),
+            { maxAttempts: this.retry.maxAttempts - 1, backoff: new DelegateBackoff(() => call.nextDelayMs) },
+            // The wait itself cannot be cancelled; untilStopped() answers a cancelled caller meanwhile,
+            // and an unref'd timer does not hold the process open.
+          ).dangerouslyUnref(),
+        call.signal,
+      );
     } catch (error) {
       // Before the breaker sees it: a run that made no request does not count (countsForBreaker).
       if (error instanceof UpstreamError) error.attempts = call.attempts;
