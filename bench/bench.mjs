@@ -35,6 +35,8 @@ const SLOW_UPSTREAM_MS = 50;
 const NEVER = '0 0 0 1 1 *';
 
 const cleanups = [];
+/** `--profile`: each sweep's window on the profiles' clock, written next to them for `bench/profile-summary.mjs`. */
+const profileWindows = {};
 const log = (message) => process.stderr.write(`[bench] ${message}\n`);
 
 async function main() {
@@ -128,11 +130,14 @@ async function main() {
     const cpuBefore = cpuNow();
     const commits = async () => Number((await sql(`SELECT pg_stat_force_next_flush(), xact_commit FROM pg_stat_database WHERE datname = current_database()`))[0].xact_commit);
     const commitsBefore = await commits();
-    const [{ due }] = await sql(
+    const [{ due, msToDue }] = await sql(
       `WITH d AS (SELECT date_trunc('second', now()) + interval '2 seconds' AS due),
             u AS (UPDATE integration SET next_fire_at = (SELECT due FROM d), version = version + 1 RETURNING id)
-       SELECT (SELECT due FROM d) AS due, pg_notify('tidemark_state', '*'), (SELECT count(*) FROM u) AS n`,
+       SELECT (SELECT due FROM d) AS due, EXTRACT(EPOCH FROM (SELECT due FROM d) - clock_timestamp()) * 1000 AS "msToDue",
+              pg_notify('tidemark_state', '*'), (SELECT count(*) FROM u) AS n`,
     );
+    // The due instant on the monotonic clock that V8's CPU profiles use (µs), to cut them to the sweep (`--profile`).
+    const dueMonotonicUs = Number(process.hrtime.bigint() / 1000n) + Math.round(Number(msToDue) * 1000);
     const [{ lastRunId }] = await sql(`SELECT coalesce(max(id), 0)::text AS "lastRunId" FROM run`);
     const deadline = Date.now() + 180_000;
     for (;;) {
@@ -184,12 +189,25 @@ async function main() {
             `call ${Number(flow.call).toFixed(1)} ms (p99 ${Number(flow.call_p99).toFixed(1)}), call end → recorded ${Number(flow.call_to_recorded).toFixed(1)} ms; ` +
             `${Number(flow.calls_in_flight).toFixed(0)} calls in flight on average`,
         );
+        // Calls in flight in each tenth of the call window: a ramp, a tail, or slots idle in the middle.
+        const tenths = await sql(
+          `WITH t AS (
+             SELECT (attempts->0->>'startedAt')::timestamptz AS c0, (attempts->0->>'durationMs')::float AS d FROM run WHERE scheduled_for = $1),
+           w AS (SELECT min(c0) AS a, max(c0 + d * interval '1 millisecond') AS b FROM t),
+           b AS (SELECT k, w.a + (w.b - w.a) * k / 10.0 AS lo, w.a + (w.b - w.a) * (k + 1) / 10.0 AS hi FROM w, generate_series(0, 9) AS k)
+           SELECT b.k, sum(GREATEST(0, EXTRACT(EPOCH FROM LEAST(b.hi, t.c0 + t.d * interval '1 millisecond') - GREATEST(b.lo, t.c0))))
+                       / EXTRACT(EPOCH FROM b.hi - b.lo) AS n
+           FROM b, t GROUP BY b.k, b.lo, b.hi ORDER BY b.k`,
+          [due],
+        );
+        log(`${label}: calls in flight by tenth of the call window: ${tenths.map((t) => Number(t.n).toFixed(0)).join(' ')}`);
         const cpuUsPerRun = Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, ((cpuAfter[k] - cpuBefore[k]) * 1000) / row.done]));
         log(
           `${label}: ${row.done} runs (${row.succeeded} succeeded) in ${Math.round(row.ms)} ms on ${row.replicas} replica(s); CPU per run: ` +
             Object.entries(cpuUsPerRun).map(([k, us]) => `${k} ${Math.round(us)} µs`).join(', ') +
             `; ${commitsPerRun.toFixed(2)} commits per run; median upstream call ${Number(life.call_p50).toFixed(1)} ms, median run ${Number(life.life_p50).toFixed(1)} ms`,
         );
+        if (PROFILE) profileWindows[label] = [dueMonotonicUs, dueMonotonicUs + Math.round(Number(row.ms) * 1000)];
         return { ms: Number(row.ms), runs: row.done, succeeded: row.succeeded, replicas: row.replicas, rate: (row.done * 1000) / Number(row.ms), cpuUsPerRun, commitsPerRun };
       }
       if (Date.now() > deadline) throw new Error(`${label}: only ${row.done} of ${N} runs finished within 180 s`);
@@ -384,6 +402,11 @@ function report(r) {
       `GET one p50 ${fmt(r.single.p50Ms, 2)} ms, ${fmt(r.single.cpuUsPerRequest, 1)} µs CPU/req; list p99 ${fmt(r.list.p99Ms, 2)} ms; ` +
       `non-2xx on 200 loads: ${r.single.non2xx + r.list.non2xx}; responses ≥ 400 on all loads: ${r.single.failed + r.conditional.failed + r.list.failed + r.listConditional.failed}\n`,
   );
+  if (PROFILE) {
+    const file = join(ROOT, `bench/profiles/windows.${process.pid}.json`);
+    writeFileSync(file, JSON.stringify(profileWindows, null, 2));
+    log(`profiles in bench/profiles/ (*.${process.pid}.cpuprofile), sweep windows in ${file}: node bench/profile-summary.mjs <profile> --window='sweep at 50 ms'`);
+  }
   process.exitCode = rows.every((x) => x.ok) ? 0 : 1;
 }
 

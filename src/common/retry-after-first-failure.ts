@@ -5,10 +5,15 @@ import type { RetryPolicy } from 'cockatiel';
  * own first attempt; later attempts call `attempt` again. The decisions and waits are those of the policy wrapping
  * every attempt, but the common case, a first attempt that succeeds, builds no policy (issue 6: a sweep makes
  * thousands of upstream calls and final writes a second).
- * @param signal passed to the policy's `execute`, which stops retrying once it aborts
+ * @param signal passed to the policy's `execute`, which stops retrying once it aborts; a function is called only
+ *   when the policy is built, so the common case needs no signal
  * @throws what the policy throws: the last attempt's error, or the first one when the policy does not handle it
  */
-export async function retryAfterFirstFailure<T>(attempt: () => Promise<T>, buildPolicy: () => RetryPolicy, signal?: AbortSignal): Promise<T> {
+export async function retryAfterFirstFailure<T>(
+  attempt: () => Promise<T>,
+  buildPolicy: () => RetryPolicy,
+  signal?: AbortSignal | (() => AbortSignal),
+): Promise<T> {
   try {
     return await attempt();
   } catch (firstError) {
@@ -17,6 +22,6 @@ export async function retryAfterFirstFailure<T>(attempt: () => Promise<T>, build
       if (replayed) return attempt();
       replayed = true;
       throw firstError;
-    }, signal);
+    }, typeof signal === 'function' ? signal() : signal);
   }
 }

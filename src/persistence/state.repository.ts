@@ -407,7 +407,7 @@ export class StateRepository {
              outcome_unknown_retried = u.outcome_unknown_retried, watermark_regressed = u.watermark_regressed
            FROM u
            WHERE r.id = u.id AND r.outcome = 'running'
-           RETURNING ${RUN_COLUMNS}
+           RETURNING r.id, r.replica_id, r.started_at, r.finished_at
          ),
          applied AS (SELECT u.* FROM u WHERE u.id IN (SELECT r.id::bigint FROM r)),
          wins AS (
@@ -433,7 +433,7 @@ export class StateRepository {
            WHERE i.id = a.integration_id AND a.outcome <> 'succeeded'
          ),
          n AS (SELECT pg_notify($2, string_agg(a.integration_id::text, ',')) FROM applied a HAVING count(*) > 0)
-         SELECT r.*, (SELECT count(*) FROM n) AS notified FROM r`,
+         SELECT r.id::text AS id, r.replica_id, r.started_at, r.finished_at, (SELECT count(*) FROM n) AS notified FROM r`,
         [
           batchJson(
             items.map(({ started, completion }) => {
@@ -461,10 +461,32 @@ export class StateRepository {
           STATE_CHANNEL,
         ],
       );
-      const finishedById = new Map(runs.map((row) => [row.id as string, toRun(row)]));
-      return items.map((item) => {
-        const finished = finishedById.get(item.started.runId) ?? null;
-        return { applied: finished !== null, finished };
+      // The rest of each record is what this statement wrote: reading the jsonb columns back cost Postgres their
+      // output and the service their parsing, per run of a sweep (issue 6).
+      const writtenById = new Map(runs.map((row) => [row.id as string, row]));
+      return items.map(({ started, completion }) => {
+        const written = writtenById.get(started.runId);
+        if (written === undefined) return { applied: false, finished: null };
+        const status = succeeded(completion) ? completion.status : null;
+        const finished: RunRecord = {
+          id: started.runId,
+          integrationId: started.integration.id,
+          trigger: started.trigger,
+          scheduledFor: started.scheduledFor,
+          replicaId: written.replica_id as string,
+          startedAt: written.started_at as Date,
+          finishedAt: written.finished_at as Date,
+          outcome: completion.outcome,
+          errorCode: succeeded(completion) ? null : completion.errorCode,
+          error: succeeded(completion) ? null : completion.error,
+          httpStatus: completion.httpStatus,
+          watermarkBefore: started.watermarkBefore,
+          watermarkAfter: status ? watermarkOf(status) : null,
+          attempts: completion.attempts,
+          outcomeUnknownRetried: completion.outcomeUnknownRetried,
+          watermarkRegressed: succeeded(completion) ? completion.watermarkRegressed : false,
+        };
+        return { applied: true, finished };
       });
     });
   }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { runLogContext } from '../observability/logging';
@@ -34,7 +35,6 @@ export const CLAIM_AHEAD_SHARE = 0.5;
 
 interface InFlightRun {
   started: StartedRun;
-  abort: AbortController;
   done: Promise<RunResult>;
   /** The run's end is written (its lease released): nothing left to renew. */
   recorded?: boolean;
@@ -58,6 +58,11 @@ export class RunService implements OnApplicationShutdown {
   private readonly waitingForSlot: Array<{ runId: string; max: number; wake: (gotSlot: boolean) => void }> = [];
   /** The replica is shutting down: a run that would have to wait for a slot makes no call. */
   private draining = false;
+  /**
+   * Aborted when the shutdown grace period ends, stopping every upstream call still on its way. One for all runs: a
+   * controller and its listeners per run were a few per cent of a sweep's CPU (issue 6).
+   */
+  private readonly shutdown = new AbortController();
   private readonly leaseTimer: NodeJS.Timeout;
   /** Runs that end together are finished by one transaction (group commit). */
   private readonly finishes: FinishBatcher;
@@ -72,6 +77,8 @@ export class RunService implements OnApplicationShutdown {
     // Renew at a third of the lease so that two missed renewals still leave the lease held.
     this.leaseTimer = setInterval(() => void this.renewLeases(), Math.max(250, Math.floor(config.schedule.leaseMs / 3)));
     this.leaseTimer.unref();
+    // Every call on its way listens for the shutdown: as many listeners as calls, not a leak.
+    setMaxListeners(0, this.shutdown.signal);
   }
 
   /** Number of runs this replica executes right now (calling the upstream or recording their end). */
@@ -111,12 +118,11 @@ export class RunService implements OnApplicationShutdown {
    *   `slots.onFree` is called when the call ends; without it (manual runs) the call starts at once
    */
   execute(started: StartedRun, slots?: { max: number; onFree: () => void }): Promise<RunResult> {
-    const abort = new AbortController();
     // Every line logged during the run carries runId, sourceSystemId and integrationName; its outcome is counted.
     const done = this.telemetry
-      .track(started, () => this.executeTracked(started, abort.signal, slots))
+      .track(started, () => this.executeTracked(started, this.shutdown.signal, slots))
       .finally(() => this.inFlight.delete(started.runId));
-    this.inFlight.set(started.runId, { started, abort, done });
+    this.inFlight.set(started.runId, { started, done });
     return done;
   }
 
@@ -148,7 +154,7 @@ export class RunService implements OnApplicationShutdown {
     await Promise.race([Promise.allSettled(pending.map((run) => run.done)), graceOver]);
     clearTimeout(timer);
     const left = [...this.inFlight.values()];
-    for (const run of left) run.abort.abort(new Error('shutdown'));
+    this.shutdown.abort(new Error('shutdown'));
     await Promise.allSettled(left.map((run) => run.done));
     const waitingIds = new Set(waiting.map((waiter) => waiter.runId));
     const interrupted = waiting.length + left.filter((run) => !waitingIds.has(run.started.runId)).length;
@@ -221,8 +227,9 @@ export class RunService implements OnApplicationShutdown {
   }
 
   /**
-   * Takes a call slot, waiting (oldest first) while all `max` are taken. Resolves `false`, holding no slot, when
-   * `signal` aborts first or the replica is draining (shutdown).
+   * Takes a call slot, waiting (oldest first) while all `max` are taken. Resolves `false`, holding no slot, when the
+   * shutdown signal has aborted or the replica is draining: drain() wakes every waiting run with `false` before the
+   * signal aborts, and no run starts waiting after that, so a waiting run needs no listener of its own.
    */
   private takeSlot(runId: string, signal: AbortSignal, max: number): Promise<boolean> | boolean {
     if (signal.aborted) return false;
@@ -231,23 +238,7 @@ export class RunService implements OnApplicationShutdown {
       return true;
     }
     if (this.draining) return false;
-    return new Promise<boolean>((resolve) => {
-      const waiter = {
-        runId,
-        max,
-        wake: (gotSlot: boolean) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(gotSlot);
-        },
-      };
-      const onAbort = () => {
-        const index = this.waitingForSlot.indexOf(waiter);
-        if (index >= 0) this.waitingForSlot.splice(index, 1);
-        resolve(false);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.waitingForSlot.push(waiter);
-    });
+    return new Promise<boolean>((wake) => this.waitingForSlot.push({ runId, max, wake }));
   }
 
   /**

@@ -16,6 +16,7 @@ import {
   defaultUpstreamBreakerRegistry,
 } from './breaker';
 import { retryAfterFirstFailure } from '../common/retry-after-first-failure';
+import { CallStop } from './call-stop';
 import { assertValidTimeZone } from './dotnet-date';
 import {
   type AspNetErrorDetails,
@@ -193,11 +194,11 @@ const MAX_TOKEN_BODY_BYTES = 65_536;
 
 type CallProgress = ExchangeProgress;
 
-/** `signal.reason` when a deadline aborts a request. */
+/** The reason a deadline stops a request with. */
 class DeadlineReason {
   constructor(readonly timeoutMs: number) {}
 }
-/** `signal.reason` when the caller's signal aborts a call. */
+/** The reason a call stops with when the caller's signal aborts. */
 class CallerAbortReason {}
 
 /** Why retrying stopped before `maxAttempts`, for the message. */
@@ -212,7 +213,7 @@ interface Call {
   external: AbortSignal | undefined;
   request: IntegrationStartRequest | null;
   /** Aborted by the call deadline (reason DeadlineReason) or the caller (CallerAbortReason). */
-  signal: AbortSignal;
+  stop: CallStop;
   /** `performance.now()` by which everything must be over. */
   deadlineAt: number;
   attempts: UpstreamAttempt[];
@@ -245,9 +246,9 @@ interface Target {
   path: string;
 }
 
-/** What stops one exchange: the call's signal, and the attempt's own deadline. */
+/** What stops one exchange: the call's stop, and the attempt's own deadline. */
 interface Stops {
-  signal: AbortSignal;
+  stop: CallStop;
   timeoutMs?: number;
   timeoutReason?: DeadlineReason;
 }
@@ -428,12 +429,12 @@ export class UpstreamClient implements OnModuleDestroy {
   async integrationStart(key: IntegrationKey, options: IntegrationStartCallOptions = {}): Promise<IntegrationStartResult> {
     const started = performance.now();
     const external = options.signal;
-    const controller = new AbortController();
+    const stop = new CallStop();
     const call: Call = {
       key,
       external,
       request: null,
-      signal: controller.signal,
+      stop,
       deadlineAt: started + this.timeoutMs,
       attempts: [],
       tries: 0,
@@ -446,8 +447,8 @@ export class UpstreamClient implements OnModuleDestroy {
       giveUp: null,
       busy: false,
     };
-    const timer = setTimeout(() => controller.abort(new DeadlineReason(this.timeoutMs)), this.timeoutMs);
-    const onExternalAbort = () => controller.abort(new CallerAbortReason());
+    const timer = setTimeout(() => stop.abort(new DeadlineReason(this.timeoutMs)), this.timeoutMs);
+    const onExternalAbort = () => stop.abort(new CallerAbortReason());
     external?.addEventListener('abort', onExternalAbort, { once: true });
 
     try {
@@ -510,7 +511,7 @@ export class UpstreamClient implements OnModuleDestroy {
             // The wait itself cannot be cancelled; untilStopped() answers a cancelled caller meanwhile,
             // and an unref'd timer does not hold the process open.
           ).dangerouslyUnref(),
-        call.signal,
+        () => call.stop.signal,
       );
     } catch (error) {
       // Before the breaker sees it: a run that made no request does not count (countsForBreaker).
@@ -521,7 +522,7 @@ export class UpstreamClient implements OnModuleDestroy {
 
   /** Whether to retry after `error`; sets the wait. Called once per failed attempt. */
   private planRetry(error: Error, call: Call): boolean {
-    if (call.signal.aborted || !(error instanceof UpstreamError) || !isRetryable(error)) return false;
+    if (call.stop.aborted || !(error instanceof UpstreamError) || !isRetryable(error)) return false;
     if (call.tries >= this.retry.maxAttempts) {
       call.exhausted = true;
       return false;
@@ -561,17 +562,16 @@ export class UpstreamClient implements OnModuleDestroy {
    */
   private untilStopped<T>(work: Promise<T>, call: Call): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const onAbort = () => {
-        if (!call.busy) reject(this.stopError(call.signal.reason, this.endpoint, { requestSent: false, responseStarted: false }));
-      };
-      call.signal.addEventListener('abort', onAbort, { once: true });
+      const stopListening = call.stop.onAbort((reason) => {
+        if (!call.busy) reject(this.stopError(reason, this.endpoint, { requestSent: false, responseStarted: false }));
+      });
       work.then(
         (value) => {
-          call.signal.removeEventListener('abort', onAbort);
+          stopListening();
           resolve(value);
         },
         (error: unknown) => {
-          call.signal.removeEventListener('abort', onAbort);
+          stopListening();
           reject(error);
         },
       );
@@ -592,7 +592,7 @@ export class UpstreamClient implements OnModuleDestroy {
   private async tryOnce(call: Call): Promise<Omit<IntegrationStartResult, 'durationMs' | 'attempts' | 'outcomeUnknownRetried'>> {
     call.tries += 1;
     for (;;) {
-      if (call.signal.aborted) throw this.stopError(call.signal.reason, this.endpoint, { requestSent: false, responseStarted: false });
+      if (call.stop.aborted) throw this.stopError(call.stop.reason, this.endpoint, { requestSent: false, responseStarted: false });
       const outcome = await this.attempt(call);
       if (outcome !== 'refreshed') return outcome;
     }
@@ -616,11 +616,11 @@ export class UpstreamClient implements OnModuleDestroy {
       });
     };
     const remainingMs = call.deadlineAt - t0;
-    // The attempt's own deadline, when it comes before the call's (the call's signal covers the rest).
+    // The attempt's own deadline, when it comes before the call's (the call's stop covers the rest).
     const stops: Stops =
       this.attemptTimeoutMs < remainingMs
-        ? { signal: call.signal, timeoutMs: this.attemptTimeoutMs, timeoutReason: new DeadlineReason(this.attemptTimeoutMs) }
-        : { signal: call.signal };
+        ? { stop: call.stop, timeoutMs: this.attemptTimeoutMs, timeoutReason: new DeadlineReason(this.attemptTimeoutMs) }
+        : { stop: call.stop };
     const attemptDeadlineAt = Math.min(call.deadlineAt, t0 + this.attemptTimeoutMs);
     const progress: CallProgress = { requestSent: false, responseStarted: false };
     call.busy = true;
@@ -690,7 +690,7 @@ export class UpstreamClient implements OnModuleDestroy {
   private async accessToken(call: Call, stops: Stops, attemptDeadlineAt: number, progress: CallProgress): Promise<string> {
     const attemptController = new AbortController();
     const timer = stops.timeoutMs === undefined ? undefined : setTimeout(() => attemptController.abort(stops.timeoutReason), stops.timeoutMs);
-    const signal = AbortSignal.any([call.signal, attemptController.signal]);
+    const signal = AbortSignal.any([call.stop.signal, attemptController.signal]);
     try {
       const token = await this.tokens!.get({ signal, cancel: call.external, deadlineAt: attemptDeadlineAt });
       this.addSecrets([token]);
@@ -714,14 +714,13 @@ export class UpstreamClient implements OnModuleDestroy {
     stops: Stops,
     progress: CallProgress,
   ): Promise<Exchange> {
-    if (stops.signal.aborted) throw this.stopError(stops.signal.reason, target.url, progress);
+    if (stops.stop.aborted) throw this.stopError(stops.stop.reason, target.url, progress);
     const pending = sendExchange(
       this.dispatcher,
       { origin: target.origin, path: target.path, method: 'POST', headers: request.headers, body: request.body, maxBodyBytes: request.maxBodyBytes },
       progress,
     );
-    const onAbort = () => pending.abort(stops.signal.reason);
-    stops.signal.addEventListener('abort', onAbort, { once: true });
+    const stopListening = stops.stop.onAbort((reason) => pending.abort(reason));
     const timer = stops.timeoutMs === undefined ? undefined : setTimeout(() => pending.abort(stops.timeoutReason), stops.timeoutMs);
     try {
       return await pending.response;
@@ -730,7 +729,7 @@ export class UpstreamClient implements OnModuleDestroy {
       throw this.transportError(error, target.hostPort, request.maxBodyBytes);
     } finally {
       clearTimeout(timer);
-      stops.signal.removeEventListener('abort', onAbort);
+      stopListening();
     }
   }
 
@@ -782,9 +781,9 @@ export class UpstreamClient implements OnModuleDestroy {
 
   /** One token request, bounded by `deadlineAt` (the deadline of the attempt that started it). */
   private async fetchToken(request: { target: Target; body: string; contentType: string }, deadlineAt: number): Promise<FetchedToken> {
-    const controller = new AbortController();
+    const stop = new CallStop();
     const remaining = Math.max(0, deadlineAt - performance.now());
-    const timer = setTimeout(() => controller.abort(new DeadlineReason(Math.round(remaining))), remaining);
+    const timer = setTimeout(() => stop.abort(new DeadlineReason(Math.round(remaining))), remaining);
     try {
       const response = await this.exchange(
         request.target,
@@ -793,7 +792,7 @@ export class UpstreamClient implements OnModuleDestroy {
           headers: { 'content-type': request.contentType, accept: 'application/json', 'user-agent': USER_AGENT },
           maxBodyBytes: MAX_TOKEN_BODY_BYTES,
         },
-        { signal: controller.signal },
+        { stop },
         { requestSent: false, responseStarted: false },
       );
       const where = `token endpoint ${request.target.hostPort}`;
@@ -923,7 +922,7 @@ export class UpstreamClient implements OnModuleDestroy {
     let upstreamError: UpstreamError;
     if (error instanceof UpstreamError) upstreamError = error;
     else if (error instanceof DeadlineReason || error instanceof CallerAbortReason) {
-      // A raw abort reason (from a signal that aborted before a request started).
+      // A raw stop reason (the call stopped before a request started).
       upstreamError = this.stopError(error, this.endpoint, { requestSent: false, responseStarted: false });
     } else {
       upstreamError = new UpstreamUnexpectedError(

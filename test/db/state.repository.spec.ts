@@ -360,6 +360,30 @@ describe('StateRepository on real Postgres', () => {
       expect((await repo.findIntegration(12, 'A'))!.lastStatus).toStrictEqual(INT64_STATUS);
     });
 
+    it('answers each run as it then reads from the database, without reading the written columns back', async () => {
+      await repo.syncIntegrations([config(12, 'Sched', { cron: '* * * * * *' }), config(12, 'M')], nextFireTime);
+      await makeDue('Sched');
+      const [scheduled] = (await repo.claimDue(claimOptions('replica-s'))).started;
+      const manual = await repo.startManualRun((await repo.findIntegration(12, 'M'))!, 'replica-m', 30_000);
+      const attempts = [
+        { attempt: 1, startedAt: '2026-11-29T10:00:00.125Z', durationMs: 12.3, httpStatus: 503, errorCode: 'http_status', error: 'upstream answered 503', retryAfterMs: 250 },
+        { attempt: 2, startedAt: '2026-11-29T10:00:00.400Z', durationMs: 7.5, httpStatus: 200, errorCode: null, error: null },
+      ];
+      const results = await repo.finishRuns([
+        { started: scheduled!, completion: { ...succeeded, attempts, outcomeUnknownRetried: true, watermarkRegressed: true } },
+        { started: manual!, completion: { ...failed, attempts: [attempts[0]!] } },
+      ]);
+      expect(results.map((r) => r.applied)).toStrictEqual([true, true]);
+      expect(results[0].finished).toStrictEqual(await repo.findRun(scheduled!.runId));
+      expect(results[1].finished).toStrictEqual(await repo.findRun(manual!.runId));
+      expect([results[0].finished!.trigger, results[0].finished!.replicaId, results[1].finished!.trigger, results[1].finished!.errorCode]).toStrictEqual([
+        'schedule',
+        'replica-s',
+        'manual',
+        'http_status',
+      ]);
+    });
+
     it('leaves a run already marked abandoned alone and still finishes the others', async () => {
       const [a, b] = await startMany(['A', 'B']);
       await sql(`UPDATE integration SET lease_expires_at = now() - interval '1 second' WHERE integration_name = 'A'`);

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import type { IntegrationRecord, RunRecord, Watermark } from '../../persistence/types';
+import type { AttemptRecord, IntegrationRecord, RunRecord, Watermark } from '../../persistence/types';
 
 export class WatermarkView implements Watermark {
   @ApiProperty({ nullable: true, type: String, description: 'Upstream MaxSyncDateTime text, unchanged.' })
@@ -89,6 +89,32 @@ export class RunPage {
   @ApiProperty({ nullable: true, type: String }) nextCursor!: string | null;
 }
 
+/**
+ * Fields in the documented order whatever the record's origin: a record read back from jsonb has its keys in
+ * jsonb's order (shortest first), one built from what a batch finish wrote has them as written.
+ */
+function toWatermarkView(watermark: Watermark | null): WatermarkView | null {
+  if (watermark === null) return null;
+  return {
+    maxSyncDateTime: watermark.maxSyncDateTime,
+    maxSyncDateTimeUtc: watermark.maxSyncDateTimeUtc,
+    maxSyncDateMaxPkId: watermark.maxSyncDateMaxPkId,
+  };
+}
+
+function toAttemptView(attempt: AttemptRecord): AttemptView {
+  const view: AttemptView = {
+    attempt: attempt.attempt,
+    startedAt: attempt.startedAt,
+    durationMs: attempt.durationMs,
+    httpStatus: attempt.httpStatus,
+    errorCode: attempt.errorCode,
+    error: attempt.error,
+  };
+  if (attempt.retryAfterMs !== undefined) view.retryAfterMs = attempt.retryAfterMs;
+  return view;
+}
+
 export function toRunView(run: RunRecord): RunView {
   return {
     id: run.id,
@@ -101,9 +127,9 @@ export function toRunView(run: RunRecord): RunView {
     errorCode: run.errorCode,
     error: run.error,
     httpStatus: run.httpStatus,
-    watermarkBefore: run.watermarkBefore,
-    watermarkAfter: run.watermarkAfter,
-    attempts: run.attempts,
+    watermarkBefore: toWatermarkView(run.watermarkBefore),
+    watermarkAfter: toWatermarkView(run.watermarkAfter),
+    attempts: run.attempts.map(toAttemptView),
     outcomeUnknownRetried: run.outcomeUnknownRetried,
     watermarkRegressed: run.watermarkRegressed,
   };

@@ -33,4 +33,27 @@ describe('retryAfterFirstFailure', () => {
     // One policy attempt replays the first failure, then 2 retries call again: 3 calls in all, as a policy from the start.
     expect([calls, errors]).toStrictEqual([3, ['attempt 1', 'attempt 2']]);
   });
+
+  it('asks for a signal given as a function only when it builds the policy, and stops retrying once it aborts', async () => {
+    let asked = 0;
+    const controller = new AbortController();
+    const signal = () => {
+      asked += 1;
+      return controller.signal;
+    };
+    await retryAfterFirstFailure(async () => 'ok', () => retry(handleAll, { maxAttempts: 3 }), signal);
+    expect(asked).toBe(0);
+    let calls = 0;
+    const failure = retryAfterFirstFailure(
+      async () => {
+        calls += 1;
+        if (calls === 2) controller.abort(new Error('stopped'));
+        throw new Error(`attempt ${calls}`);
+      },
+      () => retry(handleAll, { maxAttempts: 5, backoff: new ConstantBackoff(1) }),
+      signal,
+    );
+    await expect(failure).rejects.toThrow();
+    expect([asked, calls]).toStrictEqual([1, 2]);
+  });
 });

@@ -1,0 +1,47 @@
+/**
+ * What stops one upstream call: its deadline or its caller, once. It does what the client needs of an AbortSignal
+ * (`aborted`, `reason`, listeners) without being an EventTarget: an AbortController and three listeners per call
+ * were about 4 % of a 10,000-run sweep's CPU (issue 6). A real AbortSignal that follows it is made only when
+ * something outside the client needs one ({@link CallStop.signal}: a token request, a retry policy after a failure).
+ */
+export class CallStop {
+  aborted = false;
+  reason: unknown = undefined;
+  private listeners: Array<(reason: unknown) => void> = [];
+  private controller: AbortController | null = null;
+
+  /** Aborts with `reason` and calls the listeners, in the order they were added; later calls do nothing. */
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listeners = this.listeners;
+    this.listeners = [];
+    for (const listener of listeners) listener(reason);
+    this.controller?.abort(reason);
+  }
+
+  /**
+   * Calls `listener` once when the stop aborts (never if it already has).
+   * @returns a function that removes the listener
+   */
+  onAbort(listener: (reason: unknown) => void): () => void {
+    if (this.aborted) return noop;
+    this.listeners.push(listener);
+    return () => {
+      const index = this.listeners.indexOf(listener);
+      if (index >= 0) this.listeners.splice(index, 1);
+    };
+  }
+
+  /** An AbortSignal that aborts with this stop (with the same reason), made on first use. */
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+}
+
+function noop(): void {}
