@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { Pool, PoolClient, QueryResult } from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { IntegrationConfig } from '../config/app-config';
 import type { IntegrationStatus } from '../upstream/integration-status';
@@ -59,6 +60,29 @@ type Row = Record<string, unknown>;
 @Injectable()
 export class StateRepository {
   constructor(@Inject(TIDEMARK_DATA_SOURCE) private readonly dataSource: DataSource) {}
+
+  /** The pg pool under TypeORM's connection, for the sweep's statement groups (see inOneRoundTrip). */
+  private pgPool(): Pool {
+    return (this.dataSource.driver as unknown as { master: Pool }).master;
+  }
+
+  /**
+   * Runs `work` with a pooled connection on which it opens and ends a transaction itself (BEGIN and COMMIT travel
+   * with its first and last statements). If `work` throws, the transaction is rolled back; a connection that cannot
+   * even roll back is dropped from the pool, not reused.
+   */
+  private async inTransactionOnPgClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pgPool().connect();
+    let broken: Error | undefined;
+    try {
+      return await work(client);
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
 
   /** Checks that the database answers; throws the driver's error if not. */
   async ping(): Promise<void> {
@@ -130,22 +154,28 @@ export class StateRepository {
     limit: number;
     nextFireTime: NextFireTime;
   }): Promise<ClaimResult> {
-    return this.dataSource.transaction(async (tx) => {
-      // One round trip fewer: the transaction's now() comes with the rows (every row carries the same value).
-      const rows: Row[] = await tx.query(
-        `SELECT now() AS db_now, i.id::text AS id, i.source_system_id, i.integration_name, i.cron, i.time_zone, i.misfire_policy,
+    // Two round trips in all (see inOneRoundTrip): BEGIN with the locking read, then the writes with COMMIT.
+    return this.inTransactionOnPgClient(async (client) => {
+      // The transaction's now() comes with the rows (every row carries the same value).
+      const [, selected] = await inOneRoundTrip(
+        client,
+        `BEGIN;
+         SELECT now() AS db_now, i.id::text AS id, i.source_system_id, i.integration_name, i.cron, i.time_zone, i.misfire_policy,
                 i.next_fire_at, i.lease_owner, i.lease_run_id::text AS lease_run_id, i.lease_expires_at,
                 i.last_status IS NOT NULL AS has_status, i.max_sync_date_time, i.max_sync_date_time_utc,
                 i.max_sync_pk_id::text AS max_sync_pk_id
          FROM integration i
          WHERE i.enabled AND NOT i.paused AND i.next_fire_at <= now()
          ORDER BY i.next_fire_at
-         LIMIT $1
+         LIMIT ${sqlCount(options.limit)}
          FOR UPDATE SKIP LOCKED`,
-        [options.limit],
       );
+      const rows = selected!.rows as Row[];
       const result: ClaimResult = { started: [], skippedOverlap: [], skippedMisfire: [], abandoned: [] };
-      if (rows.length === 0) return result;
+      if (rows.length === 0) {
+        await client.query('COMMIT');
+        return result;
+      }
       const now = rows[0]!.db_now as Date;
 
       const abandonRunIds: string[] = [];
@@ -187,7 +217,7 @@ export class StateRepository {
         updates.set(ref.id, { nextFireAt, takeLease: true });
       }
 
-      if (abandonRunIds.length > 0) await markAbandoned(tx, abandonRunIds);
+      if (abandonRunIds.length > 0) await markAbandoned(client, abandonRunIds);
 
       // One statement starts the runs, moves every claimed integration on (taking the lease where a run started,
       // releasing an abandoned run's lease where none did) and notifies the replicas' caches: three round trips
@@ -195,24 +225,39 @@ export class StateRepository {
       const abandoned = new Set(result.abandoned.map((a) => a.integration.id));
       const startById = new Map(toStart.map((start) => [start.ref.id, start]));
       const ids = [...updates.keys()];
-      const [claimed]: Row[] = await tx.query(
+      const batch = batchJson(
+        ids.map((id) => {
+          const update = updates.get(id)!;
+          const start = startById.get(id);
+          return {
+            id,
+            next_fire_at: update.nextFireAt.toISOString(),
+            start: update.takeLease,
+            scheduled_for: start ? start.scheduledFor.toISOString() : null,
+            watermark_before: start ? start.before : null,
+            release_lease: abandoned.has(id),
+          };
+        }),
+      );
+      const [written] = await inOneRoundTrip(
+        client,
         `WITH u AS (
-           SELECT * FROM jsonb_to_recordset($1::jsonb)
+           SELECT * FROM jsonb_to_recordset(${sqlText(batch)}::jsonb)
              AS u(id bigint, next_fire_at timestamptz, start boolean, scheduled_for timestamptz, watermark_before jsonb,
                   release_lease boolean)
          ),
          ins AS (
            INSERT INTO run (integration_id, trigger, scheduled_for, replica_id, outcome, watermark_before)
-           SELECT u.id, 'schedule', u.scheduled_for, $2, 'running', u.watermark_before FROM u WHERE u.start
+           SELECT u.id, 'schedule', u.scheduled_for, ${sqlText(options.replicaId)}, 'running', u.watermark_before FROM u WHERE u.start
            ON CONFLICT (integration_id, scheduled_for) DO NOTHING
            RETURNING id, integration_id
          ),
          upd AS (
            UPDATE integration i SET
              next_fire_at = u.next_fire_at,
-             lease_owner = CASE WHEN ins.id IS NOT NULL THEN $2 WHEN u.release_lease THEN NULL ELSE i.lease_owner END,
+             lease_owner = CASE WHEN ins.id IS NOT NULL THEN ${sqlText(options.replicaId)} WHEN u.release_lease THEN NULL ELSE i.lease_owner END,
              lease_run_id = CASE WHEN ins.id IS NOT NULL THEN ins.id WHEN u.release_lease THEN NULL ELSE i.lease_run_id END,
-             lease_expires_at = CASE WHEN ins.id IS NOT NULL THEN now() + make_interval(secs => $3::double precision / 1000)
+             lease_expires_at = CASE WHEN ins.id IS NOT NULL THEN now() + make_interval(secs => ${sqlCount(options.leaseMs)}::double precision / 1000)
                                      WHEN u.release_lease THEN NULL ELSE i.lease_expires_at END,
              last_run_id = COALESCE(ins.id, i.last_run_id),
              version = i.version + 1,
@@ -221,31 +266,13 @@ export class StateRepository {
            WHERE i.id = u.id
            RETURNING i.id
          ),
-         n AS (SELECT pg_notify($4, p) FROM unnest($5::text[]) AS p)
+         n AS (SELECT pg_notify(${sqlText(STATE_CHANNEL)}, p) FROM unnest(${sqlTextArray(notifyPayloads(ids))}) AS p)
          SELECT coalesce((SELECT json_agg(json_build_object('id', ins.id::text, 'integration_id', ins.integration_id::text)) FROM ins), '[]') AS started,
                 (SELECT count(*) FROM upd) AS updated,
-                (SELECT count(*) FROM n) AS notified`,
-        [
-          batchJson(
-            ids.map((id) => {
-              const update = updates.get(id)!;
-              const start = startById.get(id);
-              return {
-                id,
-                next_fire_at: update.nextFireAt.toISOString(),
-                start: update.takeLease,
-                scheduled_for: start ? start.scheduledFor.toISOString() : null,
-                watermark_before: start ? start.before : null,
-                release_lease: abandoned.has(id),
-              };
-            }),
-          ),
-          options.replicaId,
-          options.leaseMs,
-          STATE_CHANNEL,
-          notifyPayloads(ids),
-        ],
+                (SELECT count(*) FROM n) AS notified;
+         COMMIT`,
       );
+      const [claimed] = written!.rows as Row[];
       const runIdByIntegration = new Map(
         (claimed!.started as Array<{ id: string; integration_id: string }>).map((r) => [r.integration_id, r.id]),
       );
@@ -386,16 +413,39 @@ export class StateRepository {
     if (new Set(integrationIds).size !== integrationIds.length) {
       throw new Error('finishRuns: a batch holds at most one run per integration');
     }
-    return this.dataSource.transaction(async (tx) => {
-      await tx.query(`SELECT 1 FROM integration WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [integrationIds]);
-      const succeeded = (c: RunCompletion): c is Extract<RunCompletion, { outcome: 'succeeded' }> => c.outcome === 'succeeded';
-      // After the locks, one statement records the runs, updates their integrations (only for runs still
-      // 'running', i.e. not abandoned meanwhile) and notifies the replicas' caches: three round trips fewer per
-      // group commit than one statement each (issue 6). An integration's lease is released only if this run holds it.
-      const runs = await returning(
-        tx,
-        `WITH u AS (
-           SELECT * FROM jsonb_to_recordset($1::jsonb)
+    const succeeded = (c: RunCompletion): c is Extract<RunCompletion, { outcome: 'succeeded' }> => c.outcome === 'succeeded';
+    const batch = batchJson(
+      items.map(({ started, completion }) => {
+        const status = succeeded(completion) ? completion.status : null;
+        return {
+          id: started.runId,
+          integration_id: started.integration.id,
+          outcome: completion.outcome,
+          error_code: succeeded(completion) ? null : completion.errorCode,
+          error: succeeded(completion) ? null : completion.error,
+          http_status: completion.httpStatus,
+          watermark_after: status ? watermarkOf(status) : null,
+          status,
+          attempts: completion.attempts,
+          outcome_unknown_retried: completion.outcomeUnknownRetried,
+          watermark_regressed: succeeded(completion) ? completion.watermarkRegressed : false,
+          max_sync_date_time: status?.maxSyncDateTime ?? null,
+          max_sync_date_time_utc: status?.maxSyncDateTimeUtc ?? null,
+          max_sync_at: status?.maxSyncDateTimeUtc ? floorToMicroseconds(status.maxSyncDateTimeUtc) : null,
+          max_sync_pk_id: status?.maxSyncDateMaxPkId ?? null,
+          custom_database_values: status?.customDatabaseValues ?? null,
+        };
+      }),
+    );
+    // One round trip, one transaction (see inOneRoundTrip): the integration rows are locked in id order, then one
+    // statement records the runs, updates their integrations (only for runs still 'running', i.e. not abandoned
+    // meanwhile) and notifies the replicas' caches. An integration's lease is released only if this run holds it.
+    {
+      const [, written] = await inOneRoundTrip(
+        this.pgPool(),
+        `SELECT 1 FROM integration WHERE id = ANY(${sqlIds(integrationIds)}) ORDER BY id FOR UPDATE;
+         WITH u AS (
+           SELECT * FROM jsonb_to_recordset(${sqlText(batch)}::jsonb)
              AS u(id bigint, integration_id bigint, outcome text, error_code text, error text, http_status int,
                   watermark_after jsonb, status jsonb, attempts jsonb, outcome_unknown_retried boolean,
                   watermark_regressed boolean, max_sync_date_time text, max_sync_date_time_utc text,
@@ -432,35 +482,10 @@ export class StateRepository {
            FROM applied a
            WHERE i.id = a.integration_id AND a.outcome <> 'succeeded'
          ),
-         n AS (SELECT pg_notify($2, string_agg(a.integration_id::text, ',')) FROM applied a HAVING count(*) > 0)
+         n AS (SELECT pg_notify(${sqlText(STATE_CHANNEL)}, string_agg(a.integration_id::text, ',')) FROM applied a HAVING count(*) > 0)
          SELECT r.id::text AS id, r.replica_id, r.started_at, r.finished_at, (SELECT count(*) FROM n) AS notified FROM r`,
-        [
-          batchJson(
-            items.map(({ started, completion }) => {
-              const status = succeeded(completion) ? completion.status : null;
-              return {
-                id: started.runId,
-                integration_id: started.integration.id,
-                outcome: completion.outcome,
-                error_code: succeeded(completion) ? null : completion.errorCode,
-                error: succeeded(completion) ? null : completion.error,
-                http_status: completion.httpStatus,
-                watermark_after: status ? watermarkOf(status) : null,
-                status,
-                attempts: completion.attempts,
-                outcome_unknown_retried: completion.outcomeUnknownRetried,
-                watermark_regressed: succeeded(completion) ? completion.watermarkRegressed : false,
-                max_sync_date_time: status?.maxSyncDateTime ?? null,
-                max_sync_date_time_utc: status?.maxSyncDateTimeUtc ?? null,
-                max_sync_at: status?.maxSyncDateTimeUtc ? floorToMicroseconds(status.maxSyncDateTimeUtc) : null,
-                max_sync_pk_id: status?.maxSyncDateMaxPkId ?? null,
-                custom_database_values: status?.customDatabaseValues ?? null,
-              };
-            }),
-          ),
-          STATE_CHANNEL,
-        ],
       );
+      const runs = written!.rows as Row[];
       // The rest of each record is what this statement wrote: reading the jsonb columns back cost Postgres their
       // output and the service their parsing, per run of a sweep (issue 6).
       const writtenById = new Map(runs.map((row) => [row.id as string, row]));
@@ -488,7 +513,7 @@ export class StateRepository {
         };
         return { applied: true, finished };
       });
-    });
+    }
   }
 
   /** Extends the leases of runs this replica still executes; returns the run ids whose lease it no longer holds. */
@@ -647,6 +672,47 @@ function batchJson(rows: ReadonlyArray<Record<string, unknown>>): string {
   return JSON.stringify(rows);
 }
 
+/**
+ * Sends `statements` (separated by semicolons, no parameters) in one simple-protocol message: one round trip and,
+ * without BEGIN or COMMIT among them, one implicit transaction; an error skips the statements after it. A sweep's
+ * claims and group commits took four round trips each with TypeORM's transaction (BEGIN, a statement or two,
+ * COMMIT), each a socket write and a wake-up of both processes on a shared machine (issue 6). Having no parameters,
+ * the text carries its values, and only as {@link sqlIds}, {@link sqlCount}, {@link sqlText} and
+ * {@link sqlTextArray} write them.
+ * @returns one result per statement, in order
+ */
+async function inOneRoundTrip(on: Pool | PoolClient, statements: string): Promise<QueryResult[]> {
+  const results = (await on.query(statements)) as unknown as QueryResult | QueryResult[];
+  return Array.isArray(results) ? results : [results];
+}
+
+/** A `bigint[]` literal of database ids; each must be decimal digits (they come from bigint columns read as text). */
+function sqlIds(ids: readonly string[]): string {
+  for (const id of ids) if (!/^[0-9]{1,19}$/.test(id)) throw new Error(`not a database id: ${JSON.stringify(id).slice(0, 40)}`);
+  return `ARRAY[${ids.join(',')}]::bigint[]`;
+}
+
+/** A non-negative integer written into a statement. */
+function sqlCount(value: number): string {
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`not a non-negative integer: ${String(value)}`);
+  return String(value);
+}
+
+/**
+ * `text` as a dollar-quoted literal: Postgres reads everything up to the closing tag as is (no escapes), and the
+ * tag is one that `text` does not contain, so no value can end the literal early.
+ */
+function sqlText(text: string): string {
+  let tag = '$tm$';
+  for (let n = 1; text.includes(tag); n++) tag = `$tm${n}$`;
+  return `${tag}${text}${tag}`;
+}
+
+/** A `text[]` of {@link sqlText} literals. */
+function sqlTextArray(texts: readonly string[]): string {
+  return `ARRAY[${texts.map(sqlText).join(',')}]::text[]`;
+}
+
 async function returning(tx: EntityManager, text: string, params: unknown[]): Promise<Row[]> {
   const result: unknown = await tx.query(text, params);
   if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') {
@@ -692,7 +758,7 @@ async function dbNow(tx: EntityManager): Promise<Date> {
   return row.now as Date;
 }
 
-async function markAbandoned(tx: EntityManager, runIds: string[]): Promise<void> {
+async function markAbandoned(tx: { query(text: string, params: unknown[]): Promise<unknown> }, runIds: string[]): Promise<void> {
   await tx.query(
     `UPDATE run SET outcome = 'abandoned', finished_at = clock_timestamp(), error_code = 'lease_expired',
        error = 'the replica ' || replica_id || ' stopped renewing the lease before the run finished'

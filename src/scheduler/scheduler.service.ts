@@ -93,7 +93,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     this.claiming = true;
     try {
       const max = this.config.schedule.maxConcurrentRuns;
-      const minBatch = Math.max(1, Math.floor(max / 10));
+      const minBatch = Math.max(1, Math.floor(max / 4));
       while (this.moreDue && !this.stopped) {
         const capacity = this.runs.claimCapacity(max);
         if (capacity <= 0 || (capacity < minBatch && this.runs.inFlightCount > 0)) return;

@@ -384,6 +384,18 @@ describe('StateRepository on real Postgres', () => {
       ]);
     });
 
+    it('writes texts that hold its literal quoting (dollar tags, quotes, backslashes) exactly', async () => {
+      const [a, b] = await startMany(['A', 'B']);
+      const tricky = `it's $tm$ not '' the end \\ $tm1$ "quoted" \u0001 $$ ; COMMIT; --`;
+      const results = await repo.finishRuns([
+        { started: a, completion: { ...failed, error: tricky, errorCode: '$tm$' } },
+        { started: b, completion: { ...failed, error: 'plain' } },
+      ]);
+      expect(results.map((r) => r.applied)).toStrictEqual([true, true]);
+      const [run] = await sql<{ error: string; error_code: string }>(`SELECT error, error_code FROM run WHERE id = $1`, [a.runId]);
+      expect(run).toStrictEqual({ error: tricky, error_code: '$tm$' });
+    });
+
     it('leaves a run already marked abandoned alone and still finishes the others', async () => {
       const [a, b] = await startMany(['A', 'B']);
       await sql(`UPDATE integration SET lease_expires_at = now() - interval '1 second' WHERE integration_name = 'A'`);
@@ -448,6 +460,29 @@ describe('StateRepository on real Postgres', () => {
       expect(calls).toStrictEqual([4]);
     });
 
+    it('the batcher lets a run end wait up to gatherMs for others to join its batch, and starts at once when batchTarget have queued', async () => {
+      const started = await startMany(['A', 'B', 'C', 'D', 'E']);
+      const writes: Array<{ size: number; afterMs: number }> = [];
+      let t0 = performance.now();
+      const counting = {
+        finishRun: () => Promise.reject(new Error('not expected: no batch fails here')),
+        finishRuns: (items: Parameters<StateRepository['finishRuns']>[0]) => {
+          writes.push({ size: items.length, afterMs: performance.now() - t0 });
+          return repo.finishRuns(items);
+        },
+      };
+      const batcher = new FinishBatcher(counting, isTransientDatabaseError, 256, 2, 300, 3);
+      const first = batcher.finish(started[0]!, succeeded);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await Promise.all([first, batcher.finish(started[1]!, succeeded)]);
+      t0 = performance.now();
+      await Promise.all(started.slice(2).map((s) => batcher.finish(s, succeeded)));
+      expect(writes.map((w) => w.size)).toStrictEqual([2, 3]);
+      // The first two waited out the gathering time; the next three were a full batch, written at once.
+      expect(writes[0]!.afterMs).toBeGreaterThanOrEqual(295);
+      expect(writes[1]!.afterMs).toBeLessThan(150);
+    });
+
     it('the batcher writes up to maxConcurrent batches at once, each an integration at most once, and commits every run', async () => {
       const names = Array.from({ length: 12 }, (_, i) => `R${String(i).padStart(2, '0')}`);
       const started = await startMany(names);
@@ -490,13 +525,14 @@ describe('StateRepository on real Postgres', () => {
       const [a] = await startMany(['A']);
       const order: string[] = [];
       const counting = {
-        finishRun: async (s: StartedRun, c: Parameters<StateRepository['finishRun']>[1]) => {
-          order.push(`start ${c.outcome}`);
+        finishRun: () => Promise.reject(new Error('not expected: no batch fails here')),
+        finishRuns: async (items: Parameters<StateRepository['finishRuns']>[0]) => {
+          const outcomes = items.map((item) => item.completion.outcome).join('+');
+          order.push(`start ${outcomes}`);
           await new Promise((resolve) => setTimeout(resolve, 20));
-          order.push(`end ${c.outcome}`);
-          return { applied: c.outcome === 'succeeded', finished: null };
+          order.push(`end ${outcomes}`);
+          return items.map((item) => ({ applied: item.completion.outcome === 'succeeded', finished: null }));
         },
-        finishRuns: () => Promise.reject(new Error('not expected: one run per batch here')),
       };
       const batcher = new FinishBatcher(counting, isTransientDatabaseError, 4, 3);
       await Promise.all([batcher.finish(a, succeeded), batcher.finish(a, failed)]);
