@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { runLogContext } from '../observability/logging';
@@ -12,6 +11,7 @@ import { FinishBatcher } from './finish-batcher';
 import { isRegression } from './watermark';
 import { UpstreamClient } from '../upstream/upstream.client';
 import { UpstreamError } from '../upstream/errors';
+import { CallStop } from '../upstream/call-stop';
 
 /**
  * The explicit result of executing one run.
@@ -59,10 +59,11 @@ export class RunService implements OnApplicationShutdown {
   /** The replica is shutting down: a run that would have to wait for a slot makes no call. */
   private draining = false;
   /**
-   * Aborted when the shutdown grace period ends, stopping every upstream call still on its way. One for all runs: a
-   * controller and its listeners per run were a few per cent of a sweep's CPU (issue 6).
+   * Aborted when the shutdown grace period ends, stopping every upstream call still on its way. One for all runs: an
+   * AbortController and its listeners per run were a few per cent of a sweep's CPU, and one AbortSignal shared by
+   * 200 calls searches its list of listeners on every add and remove (issue 6).
    */
-  private readonly shutdown = new AbortController();
+  private readonly shutdown = new CallStop();
   private readonly leaseTimer: NodeJS.Timeout;
   /** Runs that end together are finished by one transaction (group commit). */
   private readonly finishes: FinishBatcher;
@@ -77,8 +78,6 @@ export class RunService implements OnApplicationShutdown {
     // Renew at a third of the lease so that two missed renewals still leave the lease held.
     this.leaseTimer = setInterval(() => void this.renewLeases(), Math.max(250, Math.floor(config.schedule.leaseMs / 3)));
     this.leaseTimer.unref();
-    // Every call on its way listens for the shutdown: as many listeners as calls, not a leak.
-    setMaxListeners(0, this.shutdown.signal);
   }
 
   /** Number of runs this replica executes right now (calling the upstream or recording their end). */
@@ -120,7 +119,7 @@ export class RunService implements OnApplicationShutdown {
   execute(started: StartedRun, slots?: { max: number; onFree: () => void }): Promise<RunResult> {
     // Every line logged during the run carries runId, sourceSystemId and integrationName; its outcome is counted.
     const done = this.telemetry
-      .track(started, () => this.executeTracked(started, this.shutdown.signal, slots))
+      .track(started, () => this.executeTracked(started, this.shutdown, slots))
       .finally(() => this.inFlight.delete(started.runId));
     this.inFlight.set(started.runId, { started, done });
     return done;
@@ -166,7 +165,7 @@ export class RunService implements OnApplicationShutdown {
     clearInterval(this.leaseTimer);
   }
 
-  private async executeTracked(started: StartedRun, signal: AbortSignal, slots?: { max: number; onFree: () => void }): Promise<RunResult> {
+  private async executeTracked(started: StartedRun, signal: CallStop, slots?: { max: number; onFree: () => void }): Promise<RunResult> {
     const { integration } = started;
     let completion: RunCompletion;
     if (await this.takeSlot(started.runId, signal, slots?.max ?? Number.POSITIVE_INFINITY)) {
@@ -231,7 +230,7 @@ export class RunService implements OnApplicationShutdown {
    * shutdown signal has aborted or the replica is draining: drain() wakes every waiting run with `false` before the
    * signal aborts, and no run starts waiting after that, so a waiting run needs no listener of its own.
    */
-  private takeSlot(runId: string, signal: AbortSignal, max: number): Promise<boolean> | boolean {
+  private takeSlot(runId: string, signal: CallStop, max: number): Promise<boolean> | boolean {
     if (signal.aborted) return false;
     if (this.calling < max) {
       this.calling += 1;
@@ -277,7 +276,7 @@ export class RunService implements OnApplicationShutdown {
     );
   }
 
-  private async callUpstream(started: StartedRun, signal: AbortSignal): Promise<RunCompletion> {
+  private async callUpstream(started: StartedRun, signal: CallStop): Promise<RunCompletion> {
     const key = { sourceSystemId: started.integration.sourceSystemId, integrationName: started.integration.integrationName };
     try {
       const result = await this.upstream.integrationStart(key, { signal });

@@ -7,7 +7,8 @@
 export class CallStop {
   aborted = false;
   reason: unknown = undefined;
-  private listeners: Array<(reason: unknown) => void> = [];
+  /** A Set: one stop may be shared by many calls (a replica's shutdown), each adding and removing a listener. */
+  private listeners = new Set<(reason: unknown) => void>();
   private controller: AbortController | null = null;
 
   /** Aborts with `reason` and calls the listeners, in the order they were added; later calls do nothing. */
@@ -16,22 +17,20 @@ export class CallStop {
     this.aborted = true;
     this.reason = reason;
     const listeners = this.listeners;
-    this.listeners = [];
+    this.listeners = new Set();
     for (const listener of listeners) listener(reason);
     this.controller?.abort(reason);
   }
 
   /**
-   * Calls `listener` once when the stop aborts (never if it already has).
+   * Calls `listener` once when the stop aborts (never if it already has). Like an EventTarget's, one function added
+   * twice is one listener.
    * @returns a function that removes the listener
    */
   onAbort(listener: (reason: unknown) => void): () => void {
     if (this.aborted) return noop;
-    this.listeners.push(listener);
-    return () => {
-      const index = this.listeners.indexOf(listener);
-      if (index >= 0) this.listeners.splice(index, 1);
-    };
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** An AbortSignal that aborts with this stop (with the same reason), made on first use. */

@@ -150,8 +150,11 @@ export interface IntegrationStartResult {
 
 /** Per-call options of {@link UpstreamClient.integrationStart}. */
 export interface IntegrationStartCallOptions {
-  /** Cancels the call (e.g. on shutdown); the call then rejects with UpstreamAbortedError. */
-  signal?: AbortSignal;
+  /**
+   * Cancels the call (e.g. on shutdown); the call then rejects with UpstreamAbortedError. A {@link CallStop} shared by
+   * many calls costs each call less than an AbortSignal, whose listeners are a list searched on every add and remove.
+   */
+  signal?: AbortSignal | CallStop;
 }
 
 const ENDPOINT_PATH = '/api/integration/IntegrationStatus/IntegrationStart';
@@ -210,7 +213,7 @@ type GiveUp =
 interface Call {
   key: IntegrationKey;
   /** The caller's signal, if any. */
-  external: AbortSignal | undefined;
+  external: AbortSignal | CallStop | undefined;
   request: IntegrationStartRequest | null;
   /** Aborted by the call deadline (reason DeadlineReason) or the caller (CallerAbortReason). */
   stop: CallStop;
@@ -449,7 +452,7 @@ export class UpstreamClient implements OnModuleDestroy {
     };
     const timer = setTimeout(() => stop.abort(new DeadlineReason(this.timeoutMs)), this.timeoutMs);
     const onExternalAbort = () => stop.abort(new CallerAbortReason());
-    external?.addEventListener('abort', onExternalAbort, { once: true });
+    const stopListening = listenForAbort(external, onExternalAbort);
 
     try {
       if (external?.aborted) throw new UpstreamAbortedError(this.endpoint, false);
@@ -485,7 +488,7 @@ export class UpstreamClient implements OnModuleDestroy {
       throw this.finalError(error, call);
     } finally {
       clearTimeout(timer);
-      external?.removeEventListener('abort', onExternalAbort);
+      stopListening();
     }
   }
 
@@ -692,7 +695,8 @@ export class UpstreamClient implements OnModuleDestroy {
     const timer = stops.timeoutMs === undefined ? undefined : setTimeout(() => attemptController.abort(stops.timeoutReason), stops.timeoutMs);
     const signal = AbortSignal.any([call.stop.signal, attemptController.signal]);
     try {
-      const token = await this.tokens!.get({ signal, cancel: call.external, deadlineAt: attemptDeadlineAt });
+      const cancel = call.external instanceof CallStop ? call.external.signal : call.external;
+      const token = await this.tokens!.get({ signal, cancel, deadlineAt: attemptDeadlineAt });
       this.addSecrets([token]);
       return token;
     } catch (error) {
@@ -1099,3 +1103,13 @@ function safeDecode(component: string): string {
 function copyOfError<E extends Error>(error: E): E {
   return Object.create(Object.getPrototypeOf(error) as object, Object.getOwnPropertyDescriptors(error)) as E;
 }
+
+/** Calls `onAbort` once when `external` aborts; returns the function that stops listening. */
+function listenForAbort(external: AbortSignal | CallStop | undefined, onAbort: () => void): () => void {
+  if (external === undefined) return noop;
+  if (external instanceof CallStop) return external.onAbort(onAbort);
+  external.addEventListener('abort', onAbort, { once: true });
+  return () => external.removeEventListener('abort', onAbort);
+}
+
+function noop(): void {}

@@ -15,6 +15,7 @@ import {
   UpstreamRequestError,
   UpstreamTimeoutError,
 } from '../../../src/upstream/errors';
+import { CallStop } from '../../../src/upstream/call-stop';
 import { buildIntegrationStartRequest } from '../../../src/upstream/integration-start.request';
 import type { IntegrationStatus } from '../../../src/upstream/integration-status';
 import { UpstreamBreakerRegistry } from '../../../src/upstream/breaker';
@@ -367,6 +368,23 @@ describe('UpstreamClient: deadlines, connections and limits', () => {
     const already = await failure(client({ baseUrl: server.baseUrl }).integrationStart(SEED_KEY, { signal: AbortSignal.abort() }));
     expect(already).toBeInstanceOf(UpstreamAbortedError);
     expect(server.received).toHaveLength(1);
+  });
+
+  it('stops every call sharing one CallStop when it aborts', async () => {
+    const server = await startServer(() => {
+      /* never answers */
+    });
+    const shutdown = new CallStop();
+    const upstream = client({ baseUrl: server.baseUrl });
+    const calls = [upstream.integrationStart(SEED_KEY, { signal: shutdown }), upstream.integrationStart(SEED_KEY, { signal: shutdown })];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    shutdown.abort(new Error('shutdown'));
+    const errors = await Promise.all(calls.map(failure));
+    expect(errors.map((e) => [e.constructor, e.code, (e as UpstreamAbortedError).requestSent])).toStrictEqual([
+      [UpstreamAbortedError, 'aborted', true],
+      [UpstreamAbortedError, 'aborted', true],
+    ]);
+    expect(server.received).toHaveLength(2);
   });
 });
 
