@@ -196,7 +196,7 @@ async function main() {
            w AS (SELECT min(c0) AS a, max(c0 + d * interval '1 millisecond') AS b FROM t),
            b AS (SELECT k, w.a + (w.b - w.a) * k / 10.0 AS lo, w.a + (w.b - w.a) * (k + 1) / 10.0 AS hi FROM w, generate_series(0, 9) AS k)
            SELECT b.k, sum(GREATEST(0, EXTRACT(EPOCH FROM LEAST(b.hi, t.c0 + t.d * interval '1 millisecond') - GREATEST(b.lo, t.c0))))
-                       / EXTRACT(EPOCH FROM b.hi - b.lo) AS n
+                       / NULLIF(EXTRACT(EPOCH FROM b.hi - b.lo), 0) AS n
            FROM b, t GROUP BY b.k, b.lo, b.hi ORDER BY b.k`,
           [due],
         );

@@ -24,7 +24,7 @@ export class ShutdownCoordinator {
 
   async drain(signal?: string): Promise<void> {
     this.state.shuttingDown = true;
-    this.scheduler.stop();
+    await this.scheduler.stop();
     const inFlight = this.runs.inFlightCount;
     if (inFlight > 0) {
       this.logger.log(`${signal ?? 'shutdown'}: waiting up to ${this.config.schedule.shutdownGraceMs} ms for ${inFlight} run(s)`);

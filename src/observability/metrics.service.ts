@@ -41,11 +41,6 @@ export class MetricsService {
   readonly runDuration: Histogram<IntegrationLabel | 'outcome'>;
   /** Each IntegrationStart HTTP exchange (every attempt), by HTTP status or `aborted` / `network_error`, s. */
   readonly upstreamRequestDuration: Histogram<'status'>;
-  /**
-   * The run series of each (integration, trigger, outcome), bound once: prom-client sorts and joins the labels of
-   * every `inc({…})` it is given, once per run of a sweep otherwise (issue 6). Bounded by the series themselves.
-   */
-  private readonly runSeries = new Map<string, { runs: { inc(): void }; duration: { observe(value: number): void } }>();
 
   constructor(
     private readonly states: IntegrationStates,
@@ -133,18 +128,9 @@ export class MetricsService {
     outcome: string,
     durationSeconds: number,
   ): void {
-    const key = `${integration.sourceSystemId}\u0000${integration.integrationName}\u0000${trigger}\u0000${outcome}`;
-    let series = this.runSeries.get(key);
-    if (series === undefined) {
-      const { source_system_id, integration_name } = labelsOf(integration);
-      series = {
-        runs: this.runsTotal.labels(source_system_id, integration_name, trigger, outcome),
-        duration: this.runDuration.labels(source_system_id, integration_name, outcome),
-      };
-      this.runSeries.set(key, series);
-    }
-    series.runs.inc();
-    series.duration.observe(durationSeconds);
+    const labels = labelsOf(integration);
+    this.runsTotal.inc({ ...labels, trigger, outcome });
+    this.runDuration.observe({ ...labels, outcome }, durationSeconds);
   }
 
   /** The upstream module's breakers; looked up lazily because that module keeps them to itself. */

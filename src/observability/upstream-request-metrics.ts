@@ -29,8 +29,6 @@ export class UpstreamRequestMetrics implements OnModuleInit, OnModuleDestroy {
   /** The status of a request whose headers arrived, until its body is complete. */
   private readonly statusOf = new WeakMap<object, number>();
   private origin: string | null = null;
-  /** The histogram's series of each status, bound once (prom-client hashes the labels of every `observe({…})`). */
-  private readonly seriesByStatus = new Map<string, { observe(seconds: number): void }>();
   private readonly onCreate = (message: unknown) => {
     const { request } = message as { request: UndiciRequest };
     if (request.origin === this.origin && typeof request.path === 'string' && INTEGRATION_START.test(request.path)) {
@@ -85,11 +83,6 @@ export class UpstreamRequestMetrics implements OnModuleInit, OnModuleDestroy {
     if (started === undefined) return;
     this.startedAt.delete(request);
     this.statusOf.delete(request);
-    let series = this.seriesByStatus.get(status);
-    if (series === undefined) {
-      series = this.metrics.upstreamRequestDuration.labels(status);
-      this.seriesByStatus.set(status, series);
-    }
-    series.observe((performance.now() - started) / 1000);
+    this.metrics.upstreamRequestDuration.observe({ status }, (performance.now() - started) / 1000);
   }
 }

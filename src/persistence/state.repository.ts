@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool, PoolClient, QueryResult } from 'pg';
+import { epochMs, sqlCount, sqlIds, sqlText, sqlTextArray } from './sql-literals';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { IntegrationConfig } from '../config/app-config';
 import type { IntegrationStatus } from '../upstream/integration-status';
@@ -74,12 +75,17 @@ export class StateRepository {
   private async inTransactionOnPgClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pgPool().connect();
     let broken: Error | undefined;
+    // pg-pool drops its own 'error' listener from a client while it is checked out, and a connection lost with
+    // nobody listening is an uncaught exception: the replica would crash on a Postgres restart mid-claim.
+    const onError = (error: Error) => (broken ??= error);
+    client.on('error', onError);
     try {
       return await work(client);
     } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken ??= rollbackError));
       throw error;
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }
@@ -680,48 +686,12 @@ function batchJson(rows: ReadonlyArray<Record<string, unknown>>): string {
  * without BEGIN or COMMIT among them, one implicit transaction; an error skips the statements after it. A sweep's
  * claims and group commits took four round trips each with TypeORM's transaction (BEGIN, a statement or two,
  * COMMIT), each a socket write and a wake-up of both processes on a shared machine (issue 6). Having no parameters,
- * the text carries its values, and only as {@link sqlIds}, {@link sqlCount}, {@link sqlText} and
- * {@link sqlTextArray} write them.
+ * the text carries its values, and only the helpers of `sql-literals.ts` write them.
  * @returns one result per statement, in order
  */
 async function inOneRoundTrip(on: Pool | PoolClient, statements: string): Promise<QueryResult[]> {
   const results = (await on.query(statements)) as unknown as QueryResult | QueryResult[];
   return Array.isArray(results) ? results : [results];
-}
-
-/**
- * A timestamptz expression as whole milliseconds since the epoch, a float8 (exact below 2^53): what pg would make a
- * Date of, without parsing its text. The sweep's claims read three per row (issue 6).
- */
-function epochMs(expression: string): string {
-  return `floor(EXTRACT(EPOCH FROM ${expression}) * 1000)::float8`;
-}
-
-/** A `bigint[]` literal of database ids; each must be decimal digits (they come from bigint columns read as text). */
-function sqlIds(ids: readonly string[]): string {
-  for (const id of ids) if (!/^[0-9]{1,19}$/.test(id)) throw new Error(`not a database id: ${JSON.stringify(id).slice(0, 40)}`);
-  return `ARRAY[${ids.join(',')}]::bigint[]`;
-}
-
-/** A non-negative integer written into a statement. */
-function sqlCount(value: number): string {
-  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`not a non-negative integer: ${String(value)}`);
-  return String(value);
-}
-
-/**
- * `text` as a dollar-quoted literal: Postgres reads everything up to the closing tag as is (no escapes), and the
- * tag is one that `text` does not contain, so no value can end the literal early.
- */
-function sqlText(text: string): string {
-  let tag = '$tm$';
-  for (let n = 1; text.includes(tag); n++) tag = `$tm${n}$`;
-  return `${tag}${text}${tag}`;
-}
-
-/** A `text[]` of {@link sqlText} literals. */
-function sqlTextArray(texts: readonly string[]): string {
-  return `ARRAY[${texts.map(sqlText).join(',')}]::text[]`;
 }
 
 async function returning(tx: EntityManager, text: string, params: unknown[]): Promise<Row[]> {

@@ -147,7 +147,11 @@ export class RunService implements OnApplicationShutdown {
     const waiting = this.waitingForSlot.splice(0);
     for (const waiter of waiting) waiter.wake(false);
     const pending = [...this.inFlight.values()];
-    if (pending.length === 0) return { finished: 0, interrupted: 0 };
+    if (pending.length === 0) {
+      // A run started after this (a manual one, while the HTTP server closes) makes no call either.
+      this.shutdown.abort(new Error('shutdown'));
+      return { finished: 0, interrupted: 0 };
+    }
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<'grace_over'>((resolve) => (timer = setTimeout(() => resolve('grace_over'), graceMs)));
     await Promise.race([Promise.allSettled(pending.map((run) => run.done)), graceOver]);
@@ -168,6 +172,7 @@ export class RunService implements OnApplicationShutdown {
   private async executeTracked(started: StartedRun, signal: CallStop, slots?: { max: number; onFree: () => void }): Promise<RunResult> {
     const { integration } = started;
     let completion: RunCompletion;
+    const shutDownBeforeStart = signal.aborted;
     if (await this.takeSlot(started.runId, signal, slots?.max ?? Number.POSITIVE_INFINITY)) {
       try {
         completion = await this.callUpstream(started, signal);
@@ -180,7 +185,9 @@ export class RunService implements OnApplicationShutdown {
       completion = {
         outcome: 'interrupted',
         errorCode: 'shutdown',
-        error: 'the replica shut down while the run waited for a call slot; no call was made',
+        error: shutDownBeforeStart
+          ? 'the replica had shut down before the run started; no call was made'
+          : 'the replica shut down while the run waited for a call slot; no call was made',
         httpStatus: null,
         attempts: [],
         outcomeUnknownRetried: false,

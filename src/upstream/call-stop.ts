@@ -18,8 +18,17 @@ export class CallStop {
     this.reason = reason;
     const listeners = this.listeners;
     this.listeners = new Set();
-    for (const listener of listeners) listener(reason);
+    // Every listener runs even if one throws (as with an EventTarget); the first error is thrown after them all.
+    let failure: { error: unknown } | null = null;
+    for (const listener of listeners) {
+      try {
+        listener(reason);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
     this.controller?.abort(reason);
+    if (failure !== null) throw failure.error;
   }
 
   /**

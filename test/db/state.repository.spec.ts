@@ -207,6 +207,61 @@ describe('StateRepository on real Postgres', () => {
       const claim = await repo.claimDue(claimOptions('replica-a'));
       expect(claim).toStrictEqual({ started: [], skippedOverlap: [], skippedMisfire: [], abandoned: [] });
     });
+
+    /** Connections of this database's pool left inside a transaction (none may be, between calls). */
+    const idleInTransaction = async () =>
+      (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`))[0]!.n;
+
+    it('ends its transaction when nothing is due, and when its write fails (rolled back: no run, no lease, still due)', async () => {
+      await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
+      expect(await repo.claimDue(claimOptions('replica-a'))).toStrictEqual({ started: [], skippedOverlap: [], skippedMisfire: [], abandoned: [] });
+      expect(await idleInTransaction()).toBe(0);
+
+      await makeDue('Orders');
+      await sql(`CREATE FUNCTION refuse_run() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`);
+      await sql(`CREATE TRIGGER refuse_run BEFORE INSERT ON run FOR EACH ROW EXECUTE FUNCTION refuse_run()`);
+      try {
+        await expect(repo.claimDue(claimOptions('replica-a'))).rejects.toThrow('disk full');
+        expect(await idleInTransaction()).toBe(0);
+        const [row] = await sql(`SELECT lease_owner, next_fire_at <= now() AS due FROM integration`);
+        expect(row).toStrictEqual({ lease_owner: null, due: true });
+      } finally {
+        await sql('DROP TRIGGER refuse_run ON run');
+        await sql('DROP FUNCTION refuse_run()');
+      }
+      expect((await repo.claimDue(claimOptions('replica-a'))).started.map((s) => s.integration.integrationName)).toStrictEqual(['Orders']);
+    });
+
+    it('fails with a transient error, without crashing the process, when its connection is cut mid-claim', async () => {
+      await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
+      await makeDue('Orders');
+      // Holding the table makes the claim's locking read wait, so that its backend can be found and terminated.
+      const holder = new Client({ connectionString: db.url });
+      await holder.connect();
+      try {
+        await holder.query('BEGIN; LOCK TABLE integration IN ACCESS EXCLUSIVE MODE');
+        const claim = repo.claimDue(claimOptions('replica-a')).catch((error: unknown) => error);
+        let terminated = 0;
+        for (let i = 0; i < 200 && terminated === 0; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          const { rows } = await holder.query<{ n: number }>(
+            `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'BEGIN;%' AND wait_event_type = 'Lock'`,
+          );
+          terminated = rows[0]!.n;
+        }
+        expect(terminated).toBe(1);
+        const error = await claim;
+        expect(error).toBeInstanceOf(Error);
+        expect(isTransientDatabaseError(error)).toBe(true);
+        await holder.query('COMMIT');
+      } finally {
+        await holder.end();
+      }
+      // An 'error' event the claim left unhandled would fail this test as an uncaught exception; give it a turn.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect((await repo.claimDue(claimOptions('replica-a'))).started.map((s) => s.integration.integrationName)).toStrictEqual(['Orders']);
+    });
   });
 
   describe('finishRun', () => {

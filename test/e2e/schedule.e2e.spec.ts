@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SchedulerService } from '../../src/scheduler/scheduler.service';
+import { StateRepository } from '../../src/persistence/state.repository';
+import { RunService } from '../../src/runs/run.service';
 import { UpstreamSimulator } from '../../src/simulator';
 import { eventually, integrationPath, startApp, type RunningApp } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -236,6 +238,28 @@ describe('run slots e2e', () => {
       await client.end();
       await stack.simulator.stop();
       await stack.db.drop();
+    }
+  });
+
+  it('a run started after the drain (a manual run while the HTTP server closes) is recorded interrupted without a call', async () => {
+    const stack = await startStack('afterdrain', {
+      INTEGRATIONS: JSON.stringify([{ sourceSystemId: 73, integrationName: 'Late', cron: '0 0 0 1 1 *' }]),
+    });
+    try {
+      const { app } = stack.app.tidemark;
+      const runs = app.get(RunService);
+      expect(await runs.drain(1_000)).toStrictEqual({ finished: 0, interrupted: 0 });
+      const integration = (await app.get(StateRepository).findIntegration(73, 'Late'))!;
+      const result = await runs.runNow(integration);
+      expect(result.kind).toBe('interrupted');
+      expect(result.kind === 'interrupted' ? [result.run?.errorCode, result.run?.error, result.run?.attempts] : null).toStrictEqual([
+        'shutdown',
+        'the replica had shut down before the run started; no call was made',
+        [],
+      ]);
+      expect(stack.simulator.calls.length).toBe(0);
+    } finally {
+      await stack.close();
     }
   });
 });

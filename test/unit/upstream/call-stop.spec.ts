@@ -35,4 +35,19 @@ describe('CallStop', () => {
     after.abort('caller');
     expect([after.signal.aborted, after.signal.reason]).toStrictEqual([true, 'caller']);
   });
+
+  it('calls every listener even when one throws, then throws the first error', () => {
+    const stop = new CallStop();
+    const calls: string[] = [];
+    stop.onAbort(() => {
+      throw new Error('first');
+    });
+    stop.onAbort(() => calls.push('second'));
+    stop.onAbort(() => {
+      throw new Error('third');
+    });
+    const signal = stop.signal;
+    expect(() => stop.abort('x')).toThrow('first');
+    expect([calls, stop.aborted, signal.aborted]).toStrictEqual([['second'], true, true]);
+  });
 });
