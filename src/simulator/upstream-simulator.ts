@@ -421,8 +421,8 @@ export class UpstreamSimulator {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      // Node's default accept backlog (511) overflowed when three replicas opened 600 connections at once, and the
-      // dropped SYNs came back a second later (a 1.3 s p99 call in the bench); an upstream's web server queues more.
+      // Node's default accept backlog (511) overflowed when three replicas of the bench opened 600 connections at
+      // once (the kernel's TcpExtListenOverflows counted 70), dropping SYNs; an upstream's web server queues more.
       server.listen({ port, host, backlog: 4096 }, () => {
         server.off('error', reject);
         resolve();
