@@ -24,12 +24,18 @@ export class ShutdownCoordinator {
 
   async drain(signal?: string): Promise<void> {
     this.state.shuttingDown = true;
-    await this.scheduler.stop();
+    const graceEndsAt = Date.now() + this.config.schedule.shutdownGraceMs;
+    this.runs.stopWaiting();
+    // A claim on its way: the runs it claims get what is left of the grace period if it ends within it. One that
+    // takes longer (a database that stopped answering) is not waited for past it; its runs, if it ever ends, are
+    // recorded `interrupted` without a call.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.scheduler.stop(), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.config.schedule.shutdownGraceMs)))]);
+    clearTimeout(timer);
+    const graceMs = Math.max(0, graceEndsAt - Date.now());
     const inFlight = this.runs.inFlightCount;
-    if (inFlight > 0) {
-      this.logger.log(`${signal ?? 'shutdown'}: waiting up to ${this.config.schedule.shutdownGraceMs} ms for ${inFlight} run(s)`);
-    }
-    const { finished, interrupted } = await this.runs.drain(this.config.schedule.shutdownGraceMs);
+    if (inFlight > 0) this.logger.log(`${signal ?? 'shutdown'}: waiting up to ${graceMs} ms for ${inFlight} run(s)`);
+    const { finished, interrupted } = await this.runs.drain(graceMs);
     if (inFlight > 0) this.logger.log(`runs finished: ${finished}, interrupted: ${interrupted}`);
   }
 }

@@ -34,6 +34,8 @@ export function sqlCount(value: number): string {
  * `text` as a dollar-quoted literal. Postgres takes everything up to the first closing tag as is (no escapes), so
  * the tag (`$tm$`, `$tm1$`, …) is one that occurs in `text` followed by the tag only at its end: neither inside
  * `text` nor straddling its end (a text ending in `$tm` would otherwise close at `$tm` + `$`).
+ * Put it where a value goes (after a space, a parenthesis, a comma or an operator): right after an identifier
+ * character, Postgres would read `$` as part of the identifier.
  * @throws Error when `text` holds a NUL character, which no Postgres text can
  */
 export function sqlText(text: string): string {

@@ -135,32 +135,40 @@ export class RunService implements OnApplicationShutdown {
   }
 
   /**
-   * Records the runs waiting for a call slot `interrupted` at once, without a call; waits up to `graceMs` for the
-   * other in-flight runs; then aborts the rest, records them `interrupted` and releases their leases, so no run stays
-   * `running` after this replica exits.
-   * @returns runs that finished within the grace period, and runs interrupted (waiting or cut off)
+   * The start of a drain: runs claimed ahead that wait for a call slot would start their calls during the grace
+   * period, only to be cut off at its end, so each is woken now and recorded `interrupted` without a call, and no run
+   * waits for a slot from now on. Idempotent; {@link drain} calls it too.
+   */
+  stopWaiting(): void {
+    this.draining = true;
+    for (const waiter of this.waitingForSlot.splice(0)) waiter.wake(false);
+  }
+
+  /**
+   * Stops runs waiting for a call slot (see {@link stopWaiting}); waits up to `graceMs` for the other in-flight runs;
+   * then aborts the calls still on their way, records those runs `interrupted` and releases their leases, so no run
+   * stays `running` after this replica exits. A run started after this makes no call. Never rejects.
+   * @returns of the runs in flight when it began, those recorded `interrupted` (waiting or cut off) and the others
    */
   async drain(graceMs: number): Promise<{ finished: number; interrupted: number }> {
-    // Runs claimed ahead that wait for a slot would start their calls during the grace period, only to be cut off
-    // at its end: they stop now, as the ticker stops taking ticks.
-    this.draining = true;
-    const waiting = this.waitingForSlot.splice(0);
-    for (const waiter of waiting) waiter.wake(false);
+    this.stopWaiting();
     const pending = [...this.inFlight.values()];
-    if (pending.length === 0) {
-      // A run started after this (a manual one, while the HTTP server closes) makes no call either.
-      this.shutdown.abort(new Error('shutdown'));
-      return { finished: 0, interrupted: 0 };
+    if (pending.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<'grace_over'>((resolve) => (timer = setTimeout(() => resolve('grace_over'), graceMs)));
+      await Promise.race([Promise.allSettled(pending.map((run) => run.done)), graceOver]);
+      clearTimeout(timer);
     }
-    let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<'grace_over'>((resolve) => (timer = setTimeout(() => resolve('grace_over'), graceMs)));
-    await Promise.race([Promise.allSettled(pending.map((run) => run.done)), graceOver]);
-    clearTimeout(timer);
-    const left = [...this.inFlight.values()];
-    this.shutdown.abort(new Error('shutdown'));
-    await Promise.allSettled(left.map((run) => run.done));
-    const waitingIds = new Set(waiting.map((waiter) => waiter.runId));
-    const interrupted = waiting.length + left.filter((run) => !waitingIds.has(run.started.runId)).length;
+    try {
+      this.shutdown.abort(new Error('shutdown'));
+    } catch (error) {
+      // Every call's listener ran (CallStop calls them all); the runs are still recorded below.
+      this.logger.error(`stopping the upstream calls at shutdown: ${(error as Error).message}`);
+    }
+    // Runs started during the grace period (manual ones) are waited for too, so that each is recorded before exit.
+    await Promise.allSettled([...this.inFlight.values()].map((run) => run.done));
+    const results = await Promise.all(pending.map((run) => run.done));
+    const interrupted = results.filter((result) => result.kind === 'interrupted').length;
     return { finished: pending.length - interrupted, interrupted };
   }
 

@@ -77,6 +77,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     try {
       this.moreDue = true;
       await this.claimWhileDue();
+      // Stopped meanwhile (shutdown): the rest of the tick would run while the pool closes.
+      if (this.stopped) return;
       for (const abandoned of await this.repository.reapExpiredLeases()) this.logAbandoned(abandoned);
       await this.pruneIfDue();
       if (!this.moreDue) await this.wakeAtNextFireTime();

@@ -19,7 +19,6 @@ const TRICKY = [
   '$$',
   "'; DROP TABLE x; --",
   'ünïcødé ✓ 🚀',
-  'lone surrogate \ud800 kept as JSON would not be',
   'control \u0001\u001f',
 ];
 
@@ -37,8 +36,7 @@ describe('SQL literals read back by Postgres', () => {
   });
 
   it('sqlText gives back every text exactly, in one simple-protocol message with other statements', async () => {
-    // Lone surrogates cannot be encoded in UTF-8: Postgres would see U+FFFD. Every other text comes back as it was.
-    const texts = TRICKY.filter((t) => !/[\ud800-\udfff]/.test(t) || /\ud83d\ude80/.test(t));
+    const texts = TRICKY;
     const statements = texts.map((text) => `SELECT ${sqlText(text)} AS v`).join(';\n');
     const results = (await client.query(statements)) as unknown as Array<{ rows: Array<{ v: string }> }>;
     expect(results.map((r) => r.rows[0]!.v)).toStrictEqual(texts);

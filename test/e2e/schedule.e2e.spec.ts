@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SchedulerService } from '../../src/scheduler/scheduler.service';
 import { StateRepository } from '../../src/persistence/state.repository';
 import { RunService } from '../../src/runs/run.service';
+import { ShutdownCoordinator } from '../../src/lifecycle/shutdown.coordinator';
 import { UpstreamSimulator } from '../../src/simulator';
 import { eventually, integrationPath, startApp, type RunningApp } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -67,7 +68,7 @@ describe('schedule e2e', () => {
     let before: Record<string, any>;
     let runsBefore: Array<Record<string, any>>;
     try {
-      first.tidemark.app.get(SchedulerService).stop();
+      await first.tidemark.app.get(SchedulerService).stop();
       await new Promise((resolve) => setTimeout(resolve, 300));
       before = await state(first);
       runsBefore = ((await (await fetch(`${first.url}${integrationPath(41, 'Rack Prices')}/runs?limit=200`)).json()) as any).items;
@@ -261,5 +262,71 @@ describe('run slots e2e', () => {
     } finally {
       await stack.close();
     }
+  });
+
+  describe('a shutdown while a claim is on its way', () => {
+    /** Holds the integration table against locking reads (plain reads go on), so that the next claim waits; resolves once one does. */
+    async function holdClaims(client: Client): Promise<void> {
+      await client.query('BEGIN; LOCK TABLE integration IN EXCLUSIVE MODE');
+      await client.query(`UPDATE integration SET next_fire_at = now()`);
+      await eventually(async () => {
+        // Within a transaction pg_stat_activity is read once and then kept, unless cleared.
+        await client.query('SELECT pg_stat_clear_snapshot()');
+        const { rows } = await client.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'BEGIN;%' AND wait_event_type = 'Lock'`,
+        );
+        return rows[0]!.n === 1;
+      });
+    }
+
+    it('gives the runs of a claim that ends within the grace period the rest of it', async () => {
+      const stack = await startStack('claimdrain', {
+        SHUTDOWN_GRACE_MS: '5000',
+        INTEGRATIONS: JSON.stringify([{ sourceSystemId: 74, integrationName: 'Claimed late', cron: '0 0 0 1 1 *' }]),
+      });
+      const holder = new Client({ connectionString: stack.db.url });
+      await holder.connect();
+      try {
+        await holdClaims(holder);
+        const draining = stack.app.tidemark.app.get(ShutdownCoordinator).drain('test');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await holder.query('COMMIT');
+        await draining;
+        const { rows } = await holder.query(`SELECT outcome, error FROM run`);
+        expect(rows).toStrictEqual([{ outcome: 'succeeded', error: null }]);
+        expect(stack.simulator.calls.length).toBe(1);
+      } finally {
+        await holder.end();
+        await stack.close();
+      }
+    });
+
+    it('waits for such a claim no longer than the grace period; its runs then make no call', async () => {
+      const stack = await startStack('claimstuck', {
+        SHUTDOWN_GRACE_MS: '1000',
+        INTEGRATIONS: JSON.stringify([{ sourceSystemId: 75, integrationName: 'Stuck claim', cron: '0 0 0 1 1 *' }]),
+      });
+      const holder = new Client({ connectionString: stack.db.url });
+      await holder.connect();
+      try {
+        await holdClaims(holder);
+        const started = Date.now();
+        await stack.app.tidemark.app.get(ShutdownCoordinator).drain('test');
+        const tookMs = Date.now() - started;
+        expect(tookMs).toBeGreaterThanOrEqual(950);
+        expect(tookMs).toBeLessThan(2_500);
+        await holder.query('COMMIT');
+        const run = await eventually(async () => {
+          const { rows } = await holder.query(`SELECT outcome, error FROM run WHERE outcome <> 'running'`);
+          return rows[0];
+        });
+        expect(run).toStrictEqual({ outcome: 'interrupted', error: 'the replica had shut down before the run started; no call was made' });
+        expect(stack.simulator.calls.length).toBe(0);
+      } finally {
+        await holder.end();
+        await stack.close();
+      }
+    });
   });
 });
