@@ -447,82 +447,80 @@ export class StateRepository {
     // One round trip, one transaction (see inOneRoundTrip): the integration rows are locked in id order, then one
     // statement records the runs, updates their integrations (only for runs still 'running', i.e. not abandoned
     // meanwhile) and notifies the replicas' caches. An integration's lease is released only if this run holds it.
-    {
-      const [, written] = await inOneRoundTrip(
-        this.pgPool(),
-        `SELECT 1 FROM integration WHERE id = ANY(${sqlIds(integrationIds)}) ORDER BY id FOR UPDATE;
-         WITH u AS (
-           SELECT * FROM jsonb_to_recordset(${sqlText(batch)}::jsonb)
-             AS u(id bigint, integration_id bigint, outcome text, error_code text, error text, http_status int,
-                  watermark_after jsonb, status jsonb, attempts jsonb, outcome_unknown_retried boolean,
-                  watermark_regressed boolean, max_sync_date_time text, max_sync_date_time_utc text,
-                  max_sync_at timestamptz, max_sync_pk_id bigint, custom_database_values jsonb)
-         ),
-         r AS (
-           UPDATE run r SET outcome = u.outcome, finished_at = clock_timestamp(), error_code = u.error_code, error = u.error,
-             http_status = u.http_status, watermark_after = u.watermark_after, status = u.status, attempts = u.attempts,
-             outcome_unknown_retried = u.outcome_unknown_retried, watermark_regressed = u.watermark_regressed
-           FROM u
-           WHERE r.id = u.id AND r.outcome = 'running'
-           RETURNING r.id, r.replica_id, r.started_at, r.finished_at
-         ),
-         applied AS (SELECT u.* FROM u WHERE u.id IN (SELECT r.id::bigint FROM r)),
-         wins AS (
-           UPDATE integration i SET
-             last_status = a.status, max_sync_date_time = a.max_sync_date_time, max_sync_date_time_utc = a.max_sync_date_time_utc,
-             max_sync_at = a.max_sync_at, max_sync_pk_id = a.max_sync_pk_id, custom_database_values = a.custom_database_values,
-             last_succeeded_at = clock_timestamp(), consecutive_failures = 0, last_run_id = a.id,
-             version = i.version + 1, updated_at = clock_timestamp(),
-             lease_owner = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_owner END,
-             lease_expires_at = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_expires_at END,
-             lease_run_id = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_run_id END
-           FROM applied a
-           WHERE i.id = a.integration_id AND a.outcome = 'succeeded'
-         ),
-         losses AS (
-           UPDATE integration i SET
-             consecutive_failures = i.consecutive_failures + CASE WHEN a.outcome = 'failed' THEN 1 ELSE 0 END,
-             last_run_id = a.id, version = i.version + 1, updated_at = clock_timestamp(),
-             lease_owner = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_owner END,
-             lease_expires_at = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_expires_at END,
-             lease_run_id = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_run_id END
-           FROM applied a
-           WHERE i.id = a.integration_id AND a.outcome <> 'succeeded'
-         ),
-         n AS (SELECT pg_notify(${sqlText(STATE_CHANNEL)}, string_agg(a.integration_id::text, ',')) FROM applied a HAVING count(*) > 0)
-         SELECT r.id::text AS id, r.replica_id, ${epochMs('r.started_at')} AS started_at, ${epochMs('r.finished_at')} AS finished_at,
-                (SELECT count(*) FROM n) AS notified
-         FROM r`,
-      );
-      const runs = written!.rows as Row[];
-      // The rest of each record is what this statement wrote: reading the jsonb columns back cost Postgres their
-      // output and the service their parsing, per run of a sweep (issue 6).
-      const writtenById = new Map(runs.map((row) => [row.id as string, row]));
-      return items.map(({ started, completion }) => {
-        const written = writtenById.get(started.runId);
-        if (written === undefined) return { applied: false, finished: null };
-        const status = succeeded(completion) ? completion.status : null;
-        const finished: RunRecord = {
-          id: started.runId,
-          integrationId: started.integration.id,
-          trigger: started.trigger,
-          scheduledFor: started.scheduledFor,
-          replicaId: written.replica_id as string,
-          startedAt: new Date(written.started_at as number),
-          finishedAt: new Date(written.finished_at as number),
-          outcome: completion.outcome,
-          errorCode: succeeded(completion) ? null : completion.errorCode,
-          error: succeeded(completion) ? null : completion.error,
-          httpStatus: completion.httpStatus,
-          watermarkBefore: started.watermarkBefore,
-          watermarkAfter: status ? watermarkOf(status) : null,
-          attempts: completion.attempts,
-          outcomeUnknownRetried: completion.outcomeUnknownRetried,
-          watermarkRegressed: succeeded(completion) ? completion.watermarkRegressed : false,
-        };
-        return { applied: true, finished };
-      });
-    }
+    const [, recorded] = await inOneRoundTrip(
+      this.pgPool(),
+      `SELECT 1 FROM integration WHERE id = ANY(${sqlIds(integrationIds)}) ORDER BY id FOR UPDATE;
+       WITH u AS (
+         SELECT * FROM jsonb_to_recordset(${sqlText(batch)}::jsonb)
+           AS u(id bigint, integration_id bigint, outcome text, error_code text, error text, http_status int,
+                watermark_after jsonb, status jsonb, attempts jsonb, outcome_unknown_retried boolean,
+                watermark_regressed boolean, max_sync_date_time text, max_sync_date_time_utc text,
+                max_sync_at timestamptz, max_sync_pk_id bigint, custom_database_values jsonb)
+       ),
+       r AS (
+         UPDATE run r SET outcome = u.outcome, finished_at = clock_timestamp(), error_code = u.error_code, error = u.error,
+           http_status = u.http_status, watermark_after = u.watermark_after, status = u.status, attempts = u.attempts,
+           outcome_unknown_retried = u.outcome_unknown_retried, watermark_regressed = u.watermark_regressed
+         FROM u
+         WHERE r.id = u.id AND r.outcome = 'running'
+         RETURNING r.id, r.replica_id, r.started_at, r.finished_at
+       ),
+       applied AS (SELECT u.* FROM u WHERE u.id IN (SELECT r.id::bigint FROM r)),
+       wins AS (
+         UPDATE integration i SET
+           last_status = a.status, max_sync_date_time = a.max_sync_date_time, max_sync_date_time_utc = a.max_sync_date_time_utc,
+           max_sync_at = a.max_sync_at, max_sync_pk_id = a.max_sync_pk_id, custom_database_values = a.custom_database_values,
+           last_succeeded_at = clock_timestamp(), consecutive_failures = 0, last_run_id = a.id,
+           version = i.version + 1, updated_at = clock_timestamp(),
+           lease_owner = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_owner END,
+           lease_expires_at = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_expires_at END,
+           lease_run_id = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_run_id END
+         FROM applied a
+         WHERE i.id = a.integration_id AND a.outcome = 'succeeded'
+       ),
+       losses AS (
+         UPDATE integration i SET
+           consecutive_failures = i.consecutive_failures + CASE WHEN a.outcome = 'failed' THEN 1 ELSE 0 END,
+           last_run_id = a.id, version = i.version + 1, updated_at = clock_timestamp(),
+           lease_owner = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_owner END,
+           lease_expires_at = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_expires_at END,
+           lease_run_id = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_run_id END
+         FROM applied a
+         WHERE i.id = a.integration_id AND a.outcome <> 'succeeded'
+       ),
+       n AS (SELECT pg_notify(${sqlText(STATE_CHANNEL)}, string_agg(a.integration_id::text, ',')) FROM applied a HAVING count(*) > 0)
+       SELECT r.id::text AS id, r.replica_id, ${epochMs('r.started_at')} AS started_at, ${epochMs('r.finished_at')} AS finished_at,
+              (SELECT count(*) FROM n) AS notified
+       FROM r`,
+    );
+    const runs = recorded!.rows as Row[];
+    // The rest of each record is what this statement wrote: reading the jsonb columns back cost Postgres their
+    // output and the service their parsing, per run of a sweep (issue 6).
+    const writtenById = new Map(runs.map((row) => [row.id as string, row]));
+    return items.map(({ started, completion }) => {
+      const written = writtenById.get(started.runId);
+      if (written === undefined) return { applied: false, finished: null };
+      const status = succeeded(completion) ? completion.status : null;
+      const finished: RunRecord = {
+        id: started.runId,
+        integrationId: started.integration.id,
+        trigger: started.trigger,
+        scheduledFor: started.scheduledFor,
+        replicaId: written.replica_id as string,
+        startedAt: new Date(written.started_at as number),
+        finishedAt: new Date(written.finished_at as number),
+        outcome: completion.outcome,
+        errorCode: succeeded(completion) ? null : completion.errorCode,
+        error: succeeded(completion) ? null : completion.error,
+        httpStatus: completion.httpStatus,
+        watermarkBefore: started.watermarkBefore,
+        watermarkAfter: status ? watermarkOf(status) : null,
+        attempts: completion.attempts,
+        outcomeUnknownRetried: completion.outcomeUnknownRetried,
+        watermarkRegressed: succeeded(completion) ? completion.watermarkRegressed : false,
+      };
+      return { applied: true, finished };
+    });
   }
 
   /** Extends the leases of runs this replica still executes; returns the run ids whose lease it no longer holds. */

@@ -31,8 +31,8 @@ export const FINISH_BATCH_TARGET = 64;
 
 /**
  * Group commit of run finishes. Runs that end within `gatherMs` of one another (until `batchTarget` have queued), or
- * while writes are on their way, are finished together by one `finishRuns` transaction: each run's row and its integration's state still commit
- * together, and the batch shares one commit. Up to `maxConcurrent` batches are written at once; an integration is
+ * while writes are on their way, are finished together by one `finishRuns` transaction: each run's row and its
+ * integration's state still commit together, and the batch shares one commit. Up to `maxConcurrent` batches are written at once; an integration is
  * never in two of them, so two ends of one integration commit in the order they were given. If a batch fails for a
  * reason other than the database being unreachable, each of its runs is written alone with `finishRun`, so that one
  * bad run can't lose the others; when the database is unreachable, every run of the batch gets the error and its own

@@ -55,7 +55,7 @@ export class RunService implements OnApplicationShutdown {
    * Scheduled runs waiting for one of `max` slots, oldest first; each is woken with `true` (a slot handed over) or
    * `false` (aborted).
    */
-  private readonly waitingForSlot: Array<{ runId: string; max: number; wake: (gotSlot: boolean) => void }> = [];
+  private readonly waitingForSlot: Array<{ max: number; wake: (gotSlot: boolean) => void }> = [];
   /** The replica is shutting down: a run that would have to wait for a slot makes no call. */
   private draining = false;
   /**
@@ -181,7 +181,7 @@ export class RunService implements OnApplicationShutdown {
     const { integration } = started;
     let completion: RunCompletion;
     const shutDownBeforeStart = signal.aborted;
-    if (await this.takeSlot(started.runId, signal, slots?.max ?? Number.POSITIVE_INFINITY)) {
+    if (await this.takeSlot(signal, slots?.max ?? Number.POSITIVE_INFINITY)) {
       try {
         completion = await this.callUpstream(started, signal);
       } finally {
@@ -245,14 +245,14 @@ export class RunService implements OnApplicationShutdown {
    * shutdown signal has aborted or the replica is draining: drain() wakes every waiting run with `false` before the
    * signal aborts, and no run starts waiting after that, so a waiting run needs no listener of its own.
    */
-  private takeSlot(runId: string, signal: CallStop, max: number): Promise<boolean> | boolean {
+  private takeSlot(signal: CallStop, max: number): Promise<boolean> | boolean {
     if (signal.aborted) return false;
     if (this.calling < max) {
       this.calling += 1;
       return true;
     }
     if (this.draining) return false;
-    return new Promise<boolean>((wake) => this.waitingForSlot.push({ runId, max, wake }));
+    return new Promise<boolean>((wake) => this.waitingForSlot.push({ max, wake }));
   }
 
   /**
