@@ -6,7 +6,7 @@ import { ShutdownCoordinator } from '../../src/lifecycle/shutdown.coordinator';
 import { UpstreamSimulator } from '../../src/simulator';
 import { eventually, integrationPath, startApp, type RunningApp } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/database';
-import { startStack } from '../support/stack';
+import { startStack, type Stack } from '../support/stack';
 import { Client } from 'pg';
 
 /** Scheduled runs through the whole app, restarts, the XML request format, and pause/resume. */
@@ -280,15 +280,25 @@ describe('run slots e2e', () => {
       });
     }
 
-    it('gives the runs of a claim that ends within the grace period the rest of it', async () => {
-      const stack = await startStack('claimdrain', {
-        SHUTDOWN_GRACE_MS: '5000',
-        INTEGRATIONS: JSON.stringify([{ sourceSystemId: 74, integrationName: 'Claimed late', cron: '0 0 0 1 1 *' }]),
+    /** One integration on a stack with SHUTDOWN_GRACE_MS `graceMs`, whose claim waits on `holder` while `test` runs. */
+    async function withClaimHeld(label: string, graceMs: number, test: (stack: Stack, holder: Client) => Promise<void>): Promise<void> {
+      const stack = await startStack(label, {
+        SHUTDOWN_GRACE_MS: String(graceMs),
+        INTEGRATIONS: JSON.stringify([{ sourceSystemId: 74, integrationName: label, cron: '0 0 0 1 1 *' }]),
       });
       const holder = new Client({ connectionString: stack.db.url });
       await holder.connect();
       try {
         await holdClaims(holder);
+        await test(stack, holder);
+      } finally {
+        await holder.end();
+        await stack.close();
+      }
+    }
+
+    it('gives the runs of a claim that ends within the grace period the rest of it', async () => {
+      await withClaimHeld('claimdrain', 5_000, async (stack, holder) => {
         const draining = stack.app.tidemark.app.get(ShutdownCoordinator).drain('test');
         await new Promise((resolve) => setTimeout(resolve, 300));
         await holder.query('COMMIT');
@@ -296,21 +306,11 @@ describe('run slots e2e', () => {
         const { rows } = await holder.query(`SELECT outcome, error FROM run`);
         expect(rows).toStrictEqual([{ outcome: 'succeeded', error: null }]);
         expect(stack.simulator.calls.length).toBe(1);
-      } finally {
-        await holder.end();
-        await stack.close();
-      }
+      });
     });
 
     it('waits for such a claim no longer than the grace period; its runs then make no call', async () => {
-      const stack = await startStack('claimstuck', {
-        SHUTDOWN_GRACE_MS: '1000',
-        INTEGRATIONS: JSON.stringify([{ sourceSystemId: 75, integrationName: 'Stuck claim', cron: '0 0 0 1 1 *' }]),
-      });
-      const holder = new Client({ connectionString: stack.db.url });
-      await holder.connect();
-      try {
-        await holdClaims(holder);
+      await withClaimHeld('claimstuck', 1_000, async (stack, holder) => {
         const started = Date.now();
         await stack.app.tidemark.app.get(ShutdownCoordinator).drain('test');
         const tookMs = Date.now() - started;
@@ -323,10 +323,7 @@ describe('run slots e2e', () => {
         });
         expect(run).toStrictEqual({ outcome: 'interrupted', error: 'the replica had shut down before the run started; no call was made' });
         expect(stack.simulator.calls.length).toBe(0);
-      } finally {
-        await holder.end();
-        await stack.close();
-      }
+      });
     });
   });
 });
