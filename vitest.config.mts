@@ -25,12 +25,24 @@ export default defineConfig({
       {
         plugins: [swcPlugin()],
         oxc: false,
-        test: { name: 'db', globalSetup: ['test/support/global-setup.ts'], include: ['test/db/**/*.spec.ts'], testTimeout: 30_000, hookTimeout: 60_000 },
+        test: {
+          name: 'db',
+          globalSetup: ['test/support/global-setup.ts'],
+          include: ['test/db/**/*.spec.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
       },
       {
         plugins: [swcPlugin()],
         oxc: false,
-        test: { name: 'e2e', globalSetup: ['test/support/global-setup.ts'], include: ['test/e2e/**/*.spec.ts'], testTimeout: 60_000, hookTimeout: 90_000 },
+        test: {
+          name: 'e2e',
+          globalSetup: ['test/support/global-setup.ts'],
+          include: ['test/e2e/**/*.spec.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 90_000,
+        },
       },
       {
         // Real processes of the built service; run alone, after the other layers, so timing is not starved.

@@ -9,7 +9,21 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { LOAD_TOOL, PRODUCTION_NODE_ARGS, ROOT, combineLoads, cpuMs, load, postgresCpuMs, query, rssMb, sleep, spawnUrlProcess, startService, upsertTps } from './lib.mjs';
+import {
+  LOAD_TOOL,
+  PRODUCTION_NODE_ARGS,
+  ROOT,
+  combineLoads,
+  cpuMs,
+  load,
+  postgresCpuMs,
+  query,
+  rssMb,
+  sleep,
+  spawnUrlProcess,
+  startService,
+  upsertTps,
+} from './lib.mjs';
 
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
@@ -62,23 +76,47 @@ async function main() {
   const sql = (text, params) => query(databaseUrl, text, params);
 
   // --- upstream simulator, configuration ---------------------------------------------------------------------------
-  const profileArgs = (name) => (PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench/profiles')}`, `--cpu-prof-name=${name}.${process.pid}.cpuprofile`] : []);
+  const profileArgs = (name) =>
+    PROFILE
+      ? [
+          '--cpu-prof',
+          `--cpu-prof-dir=${join(ROOT, 'bench/profiles')}`,
+          `--cpu-prof-name=${name}.${process.pid}.cpuprofile`,
+        ]
+      : [];
   // The simulator runs with the service's Node options too: it stands in for an upstream, and its own CPU shares the machine.
-  const simulator = await spawnUrlProcess([...PRODUCTION_NODE_ARGS, ...profileArgs('simulator'), join(ROOT, 'dist/src/simulator/main.js'), '--port', '0', '--latency', '0']);
+  const simulator = await spawnUrlProcess([
+    ...PRODUCTION_NODE_ARGS,
+    ...profileArgs('simulator'),
+    join(ROOT, 'dist/src/simulator/main.js'),
+    '--port',
+    '0',
+    '--latency',
+    '0',
+  ]);
   cleanups.push(() => simulator.stop());
   const setLatency = async (ms) => {
-    const response = await fetch(`${simulator.url}/__simulator/latency`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ms }) });
+    const response = await fetch(`${simulator.url}/__simulator/latency`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ms }),
+    });
     if (!response.ok) throw new Error(`simulator latency: ${response.status}`);
   };
   const integrationsFile = join(tmp, 'integrations.json');
-  const integrations = Array.from({ length: N }, (_, i) => ({ sourceSystemId: 1000 + (i % 500), integrationName: `Feed ${i}`, cron: NEVER }));
+  const integrations = Array.from({ length: N }, (_, i) => ({
+    sourceSystemId: 1000 + (i % 500),
+    integrationName: `Feed ${i}`,
+    cron: NEVER,
+  }));
   writeFileSync(integrationsFile, JSON.stringify(integrations));
   const apiKey = randomBytes(24).toString('base64url');
   const auth = { authorization: `Bearer ${apiKey}` };
   // Each measured load and the freshness runs use a key of their own: rate limits count per key, and two loads at
   // the speeds seen here pass the highest RATE_LIMIT_PER_MINUTE (1,000,000) within a minute.
   const LOAD_KEYS = ['freshness'];
-  for (let round = 1; round <= READ_ROUNDS; round++) LOAD_KEYS.push(...['one', 'one-304', 'list', 'list-304'].map((load) => `${load}-${round}`));
+  for (let round = 1; round <= READ_ROUNDS; round++)
+    LOAD_KEYS.push(...['one', 'one-304', 'list', 'list-304'].map((load) => `${load}-${round}`));
   const loadKeys = Object.fromEntries(LOAD_KEYS.map((name) => [name, randomBytes(24).toString('base64url')]));
   const authFor = (name) => ({ authorization: `Bearer ${loadKeys[name]}` });
   const freshnessAuth = authFor('freshness');
@@ -90,7 +128,11 @@ async function main() {
     INTEGRATIONS_FILE: integrationsFile,
     API_KEYS: JSON.stringify([
       { name: 'bench', keyHash: keyHash(apiKey), scopes: ['read', 'operate'] },
-      ...LOAD_KEYS.map((name) => ({ name: `bench-${name}`, keyHash: keyHash(loadKeys[name]), scopes: ['read', 'operate'] })),
+      ...LOAD_KEYS.map((name) => ({
+        name: `bench-${name}`,
+        keyHash: keyHash(loadKeys[name]),
+        scopes: ['read', 'operate'],
+      })),
     ]),
     RATE_LIMIT_PER_MINUTE: '1000000',
     MAX_CONCURRENT_RUNS: String(MAX_CONCURRENT_RUNS),
@@ -126,9 +168,20 @@ async function main() {
   // --- 4 and 5: sweeps -------------------------------------------------------------------------------------------------
   const sweep = async (label, servicePids = [service.child.pid]) => {
     // CPU spent per run by the service, the simulator and Postgres: where a sweep's time goes.
-    const cpuNow = () => ({ service: servicePids.reduce((sum, pid) => sum + (cpuMs(pid) ?? 0), 0), simulator: cpuMs(simulator.child.pid) ?? 0, postgres: postgresCpuMs() });
+    const cpuNow = () => ({
+      service: servicePids.reduce((sum, pid) => sum + (cpuMs(pid) ?? 0), 0),
+      simulator: cpuMs(simulator.child.pid) ?? 0,
+      postgres: postgresCpuMs(),
+    });
     const cpuBefore = cpuNow();
-    const commits = async () => Number((await sql(`SELECT pg_stat_force_next_flush(), xact_commit FROM pg_stat_database WHERE datname = current_database()`))[0].xact_commit);
+    const commits = async () =>
+      Number(
+        (
+          await sql(
+            `SELECT pg_stat_force_next_flush(), xact_commit FROM pg_stat_database WHERE datname = current_database()`,
+          )
+        )[0].xact_commit,
+      );
     const commitsBefore = await commits();
     const [{ due, msToDue }] = await sql(
       `WITH d AS (SELECT date_trunc('second', now()) + interval '2 seconds' AS due),
@@ -143,7 +196,9 @@ async function main() {
     for (;;) {
       // A cheap probe (a primary-key range) while the sweep goes on; the figures come from one query at the end.
       await sleep(200);
-      const [{ done }] = await sql(`SELECT count(*)::int AS done FROM run WHERE id > $1 AND outcome <> 'running'`, [lastRunId]);
+      const [{ done }] = await sql(`SELECT count(*)::int AS done FROM run WHERE id > $1 AND outcome <> 'running'`, [
+        lastRunId,
+      ]);
       if (done < N && Date.now() <= deadline) continue;
       const [row] = await sql(
         `SELECT count(*)::int AS total, count(*) FILTER (WHERE outcome <> 'running')::int AS done,
@@ -182,8 +237,11 @@ async function main() {
         // The same calls as the simulator timed them, from receipt to its answer: the rest of a call's time is the
         // service's and the network's.
         const dueMs = new Date(due).getTime();
-        const simulated = (await (await fetch(`${simulator.url}/__simulator/calls`)).json()).filter((c) => c.receivedAt >= dueMs && c.finishedAt);
-        const simulatorCallMs = simulated.reduce((sum, c) => sum + c.finishedAt - c.receivedAt, 0) / Math.max(1, simulated.length);
+        const simulated = (await (await fetch(`${simulator.url}/__simulator/calls`)).json()).filter(
+          (c) => c.receivedAt >= dueMs && c.finishedAt,
+        );
+        const simulatorCallMs =
+          simulated.reduce((sum, c) => sum + c.finishedAt - c.receivedAt, 0) / Math.max(1, simulated.length);
         log(
           `${label}: simulator's own time per call ${simulatorCallMs.toFixed(1)} ms (mean of ${simulated.length}); first claim ${Number(flow.first_claim).toFixed(0)} ms after the due instant; per run (means): claim → call ${Number(flow.claim_to_call).toFixed(1)} ms, ` +
             `call ${Number(flow.call).toFixed(1)} ms (p99 ${Number(flow.call_p99).toFixed(1)}), call end → recorded ${Number(flow.call_to_recorded).toFixed(1)} ms; ` +
@@ -200,15 +258,29 @@ async function main() {
            FROM b, t GROUP BY b.k, b.lo, b.hi ORDER BY b.k`,
           [due],
         );
-        log(`${label}: calls in flight by tenth of the call window: ${tenths.map((t) => Number(t.n).toFixed(0)).join(' ')}`);
-        const cpuUsPerRun = Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, ((cpuAfter[k] - cpuBefore[k]) * 1000) / row.done]));
+        log(
+          `${label}: calls in flight by tenth of the call window: ${tenths.map((t) => Number(t.n).toFixed(0)).join(' ')}`,
+        );
+        const cpuUsPerRun = Object.fromEntries(
+          Object.keys(cpuAfter).map((k) => [k, ((cpuAfter[k] - cpuBefore[k]) * 1000) / row.done]),
+        );
         log(
           `${label}: ${row.done} runs (${row.succeeded} succeeded) in ${Math.round(row.ms)} ms on ${row.replicas} replica(s); CPU per run: ` +
-            Object.entries(cpuUsPerRun).map(([k, us]) => `${k} ${Math.round(us)} µs`).join(', ') +
+            Object.entries(cpuUsPerRun)
+              .map(([k, us]) => `${k} ${Math.round(us)} µs`)
+              .join(', ') +
             `; ${commitsPerRun.toFixed(2)} commits per run; median upstream call ${Number(life.call_p50).toFixed(1)} ms, median run ${Number(life.life_p50).toFixed(1)} ms`,
         );
         if (PROFILE) profileWindows[label] = [dueMonotonicUs, dueMonotonicUs + Math.round(Number(row.ms) * 1000)];
-        return { ms: Number(row.ms), runs: row.done, succeeded: row.succeeded, replicas: row.replicas, rate: (row.done * 1000) / Number(row.ms), cpuUsPerRun, commitsPerRun };
+        return {
+          ms: Number(row.ms),
+          runs: row.done,
+          succeeded: row.succeeded,
+          replicas: row.replicas,
+          rate: (row.done * 1000) / Number(row.ms),
+          cpuUsPerRun,
+          commitsPerRun,
+        };
       }
       if (Date.now() > deadline) throw new Error(`${label}: only ${row.done} of ${N} runs finished within 180 s`);
     }
@@ -220,11 +292,15 @@ async function main() {
     await sweep('warm-up sweep at 0 ms');
     log(`target 4: ${N} integrations due at once, simulator at 0 ms`);
     results.sweepFast = await sweep('sweep at 0 ms');
-    log(`target 5: ${N} integrations due at once, simulator at ${SLOW_UPSTREAM_MS} ms, MAX_CONCURRENT_RUNS=${MAX_CONCURRENT_RUNS}`);
+    log(
+      `target 5: ${N} integrations due at once, simulator at ${SLOW_UPSTREAM_MS} ms, MAX_CONCURRENT_RUNS=${MAX_CONCURRENT_RUNS}`,
+    );
     await setLatency(SLOW_UPSTREAM_MS);
     results.sweepSlow = await sweep(`sweep at ${SLOW_UPSTREAM_MS} ms`);
     await setLatency(0);
-    const tables = await sql(`SELECT relname, n_tup_upd::int AS updates, n_tup_hot_upd::int AS hot FROM pg_stat_user_tables WHERE relname IN ('integration', 'run') ORDER BY relname`);
+    const tables = await sql(
+      `SELECT relname, n_tup_upd::int AS updates, n_tup_hot_upd::int AS hot FROM pg_stat_user_tables WHERE relname IN ('integration', 'run') ORDER BY relname`,
+    );
     log(`row updates (in place, HOT): ${tables.map((t) => `${t.relname} ${t.updates} (${t.hot})`).join(', ')}`);
   }
 
@@ -256,38 +332,84 @@ async function main() {
     // For reference: the same bare server sending the service's response head (security, rate-limit, ETag headers).
     const headersFile = join(tmp, 'headers.json');
     const head = {};
-    for (const [name, value] of sample.headers) if (!/^(date|connection|keep-alive|content-length|content-type|transfer-encoding|x-request-id)$/i.test(name)) head[name] = value;
+    for (const [name, value] of sample.headers)
+      if (!/^(date|connection|keep-alive|content-length|content-type|transfer-encoding|x-request-id)$/i.test(name))
+        head[name] = value;
     writeFileSync(headersFile, JSON.stringify(head));
-    const bareHead = await spawnUrlProcess([join(ROOT, 'bench/bare-server.mjs'), String(sampleBody.length), headersFile]);
+    const bareHead = await spawnUrlProcess([
+      join(ROOT, 'bench/bare-server.mjs'),
+      String(sampleBody.length),
+      headersFile,
+    ]);
     cleanups.push(() => bareHead.stop());
     await load({ url: bareHead.url, seconds: WARMUP_SECONDS });
     // For reference: the bare server sending a body of the page's size, the ceiling of target 2's ratio.
     const barePage = await spawnUrlProcess([join(ROOT, 'bench/bare-server.mjs'), String(listBytes)]);
     cleanups.push(() => barePage.stop());
     await load({ url: barePage.url, seconds: WARMUP_SECONDS });
-    log(`target 2: GET ${listPath} (${listBytes} bytes); ${READ_ROUNDS} rounds of bare, GET one, 304, page, page 304, bare with the head, bare with a page-sized body, ${READ_ROUND_SECONDS} s each`);
-    const rounds = { bare: [], single: [], conditional: [], list: [], listConditional: [], bareWithHead: [], barePage: [] };
+    log(
+      `target 2: GET ${listPath} (${listBytes} bytes); ${READ_ROUNDS} rounds of bare, GET one, 304, page, page 304, bare with the head, bare with a page-sized body, ${READ_ROUND_SECONDS} s each`,
+    );
+    const rounds = {
+      bare: [],
+      single: [],
+      conditional: [],
+      list: [],
+      listConditional: [],
+      bareWithHead: [],
+      barePage: [],
+    };
     const seconds = READ_ROUND_SECONDS;
     for (let round = 1; round <= READ_ROUNDS; round++) {
       rounds.bare.push(await load({ url: bare.url, seconds, pid: bare.child.pid }));
-      rounds.single.push(await load({ url: service.url + one, seconds, headers: authFor(`one-${round}`), pid: service.child.pid }));
-      rounds.conditional.push(await load({ url: service.url + one, seconds, headers: { ...authFor(`one-304-${round}`), 'if-none-match': etag }, pid: service.child.pid }));
-      rounds.list.push(await load({ url: service.url + listPath, seconds, headers: authFor(`list-${round}`), pid: service.child.pid }));
-      rounds.listConditional.push(await load({ url: service.url + listPath, seconds, headers: { ...authFor(`list-304-${round}`), 'if-none-match': listEtag }, pid: service.child.pid }));
+      rounds.single.push(
+        await load({ url: service.url + one, seconds, headers: authFor(`one-${round}`), pid: service.child.pid }),
+      );
+      rounds.conditional.push(
+        await load({
+          url: service.url + one,
+          seconds,
+          headers: { ...authFor(`one-304-${round}`), 'if-none-match': etag },
+          pid: service.child.pid,
+        }),
+      );
+      rounds.list.push(
+        await load({ url: service.url + listPath, seconds, headers: authFor(`list-${round}`), pid: service.child.pid }),
+      );
+      rounds.listConditional.push(
+        await load({
+          url: service.url + listPath,
+          seconds,
+          headers: { ...authFor(`list-304-${round}`), 'if-none-match': listEtag },
+          pid: service.child.pid,
+        }),
+      );
       rounds.bareWithHead.push(await load({ url: bareHead.url, seconds, pid: bareHead.child.pid }));
       rounds.barePage.push(await load({ url: barePage.url, seconds, pid: barePage.child.pid }));
     }
     await bare.stop();
     await bareHead.stop();
     await barePage.stop();
-    const [bareAll, single, conditional, list, listConditional, bareWithHead, barePageAll] = Object.values(rounds).map(combineLoads);
+    const [bareAll, single, conditional, list, listConditional, bareWithHead, barePageAll] =
+      Object.values(rounds).map(combineLoads);
     // A refused request (a 429 above all) is not the read being measured: such a load measures nothing.
     for (const [name, result] of Object.entries({ single, conditional, list, listConditional })) {
-      if (result.failed > 0) throw new Error(`load ${name}: ${result.failed} of ${result.requests} responses had a status of 400 or above`);
+      if (result.failed > 0)
+        throw new Error(`load ${name}: ${result.failed} of ${result.requests} responses had a status of 400 or above`);
     }
     const bareRps = bareAll.rps;
     const bareRounds = rounds.bare.map((r) => r.rps);
-    Object.assign(results, { bare1: bareAll, bareRounds, bareRps, bareWithHead, barePage: barePageAll, single, conditional, list, listConditional });
+    Object.assign(results, {
+      bare1: bareAll,
+      bareRounds,
+      bareRps,
+      bareWithHead,
+      barePage: barePageAll,
+      single,
+      conditional,
+      list,
+      listConditional,
+    });
   }
 
   // --- 3. freshness across 3 replicas, and coordination ---------------------------------------------------------
@@ -301,7 +423,9 @@ async function main() {
     for (let i = 0; i < FRESHNESS_RUNS; i++) {
       const path = `/integrations/${1000 + ((i + 20) % 500)}/${encodeURIComponent(`Feed ${i + 20}`)}`;
       // Every replica holds the current state in its cache first.
-      await Promise.all(trio.map((r) => fetch(r.url + path, { headers: freshnessAuth }).then((res) => res.arrayBuffer())));
+      await Promise.all(
+        trio.map((r) => fetch(r.url + path, { headers: freshnessAuth }).then((res) => res.arrayBuffer())),
+      );
       const response = await fetch(`${trio[i % 3].url}${path}/runs`, { method: 'POST', headers: freshnessAuth });
       const run = await response.json();
       if (response.status !== 201) throw new Error(`POST ${path}/runs: ${response.status} ${JSON.stringify(run)}`);
@@ -326,7 +450,10 @@ async function main() {
 
     // --- coordination overhead: 3 replicas against 1 ------------------------------------------------------------------
     log(`coordination: ${N} integrations due at once on 3 replicas, simulator at 0 ms`);
-    results.sweepTrio = await sweep('sweep at 0 ms, 3 replicas', trio.map((r) => r.child.pid));
+    results.sweepTrio = await sweep(
+      'sweep at 0 ms, 3 replicas',
+      trio.map((r) => r.child.pid),
+    );
   }
 
   for (const replica of replicas) await replica.stop();
@@ -334,17 +461,40 @@ async function main() {
 }
 
 function report(r) {
-  const fmt = (n, digits = 0) => (n === null || n === undefined || Number.isNaN(n) ? 'n/a' : Number(n).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+  const fmt = (n, digits = 0) =>
+    n === null || n === undefined || Number.isNaN(n)
+      ? 'n/a'
+      : Number(n).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
   const rows = [];
-  const row = (target, measure, value, baseline, ratio, goal, ok) => rows.push({ target, measure, value, baseline, ratio, goal, ok });
+  const row = (target, measure, value, baseline, ratio, goal, ok) =>
+    rows.push({ target, measure, value, baseline, ratio, goal, ok });
   const ideal = (N * SLOW_UPSTREAM_MS) / MAX_CONCURRENT_RUNS;
 
   if (r.single) {
     const r1 = r.single.rps / r.bareRps;
-    row('1', `GET one integration (${r.payloadBytes} B), req/s`, fmt(r.single.rps), `bare node:http ${fmt(r.bareRps)}`, fmt(r1, 2), '≥ 0.50', r1 >= 0.5);
-    row('1', 'GET one integration, p99 at 50 connections', `${fmt(r.single.p99Ms, 2)} ms`, '', '', '≤ 10 ms', r.single.p99Ms <= 10);
+    row(
+      '1',
+      `GET one integration (${r.payloadBytes} B), req/s`,
+      fmt(r.single.rps),
+      `bare node:http ${fmt(r.bareRps)}`,
+      fmt(r1, 2),
+      '≥ 0.50',
+      r1 >= 0.5,
+    );
+    row(
+      '1',
+      'GET one integration, p99 at 50 connections',
+      `${fmt(r.single.p99Ms, 2)} ms`,
+      '',
+      '',
+      '≤ 10 ms',
+      r.single.p99Ms <= 10,
+    );
     // "Costs less": the server spends less CPU per 304 than per 200 (where /proc is missing, more requests/s).
-    const cpuRatio = r.conditional.cpuUsPerRequest !== null && r.single.cpuUsPerRequest ? r.conditional.cpuUsPerRequest / r.single.cpuUsPerRequest : null;
+    const cpuRatio =
+      r.conditional.cpuUsPerRequest !== null && r.single.cpuUsPerRequest
+        ? r.conditional.cpuUsPerRequest / r.single.cpuUsPerRequest
+        : null;
     const cheaper = cpuRatio !== null ? cpuRatio < 1 : r.conditional.rps > r.single.rps;
     row(
       '1',
@@ -356,17 +506,35 @@ function report(r) {
       r.conditionalStatus === 304 && cheaper,
     );
     const r2 = r.list.rps / r.bareRps;
-    row('2', `GET /integrations?limit=100 (${fmt(r.listBytes / 1024, 1)} KiB), req/s`, fmt(r.list.rps), `bare node:http ${fmt(r.bareRps)}`, fmt(r2, 3), '≥ 0.15', r2 >= 0.15);
+    row(
+      '2',
+      `GET /integrations?limit=100 (${fmt(r.listBytes / 1024, 1)} KiB), req/s`,
+      fmt(r.list.rps),
+      `bare node:http ${fmt(r.bareRps)}`,
+      fmt(r2, 3),
+      '≥ 0.15',
+      r2 >= 0.15,
+    );
     row(
       '—',
       'Reference: If-None-Match on the page → 304: req/s; server CPU per request',
       `${fmt(r.listConditional.rps)}; ${fmt(r.listConditional.cpuUsPerRequest, 1)} µs`,
       `200: ${fmt(r.list.rps)}; ${fmt(r.list.cpuUsPerRequest, 1)} µs`,
-      r.listConditional.cpuUsPerRequest !== null && r.list.cpuUsPerRequest ? `CPU ${fmt(r.listConditional.cpuUsPerRequest / r.list.cpuUsPerRequest, 2)}` : '',
+      r.listConditional.cpuUsPerRequest !== null && r.list.cpuUsPerRequest
+        ? `CPU ${fmt(r.listConditional.cpuUsPerRequest / r.list.cpuUsPerRequest, 2)}`
+        : '',
       'report',
       true,
     );
-    row('—', 'Reference: bare node:http sending the same response head, req/s', fmt(r.bareWithHead.rps), `GET one ${fmt(r.single.rps)}`, fmt(r.single.rps / r.bareWithHead.rps, 2), 'report', true);
+    row(
+      '—',
+      'Reference: bare node:http sending the same response head, req/s',
+      fmt(r.bareWithHead.rps),
+      `GET one ${fmt(r.single.rps)}`,
+      fmt(r.single.rps / r.bareWithHead.rps, 2),
+      'report',
+      true,
+    );
     row(
       '—',
       `Reference: bare node:http sending a body of the page's size, req/s (its ratio ${fmt(r.barePage.rps / r.bareRps, 3)} to the bare server is target 2's ceiling)`,
@@ -378,34 +546,81 @@ function report(r) {
     );
   }
   if (r.freshness) {
-    row('3', `Freshness, worst of ${r.freshness.runs} runs × 3 replicas`, `${fmt(r.freshness.worstMs)} ms`, `median ${fmt(r.freshness.medianMs)} ms`, '', '≤ 1000 ms', r.freshness.worstMs <= 1000);
-    row('—', `Coordination: sweep of ${N} at 0 ms on 3 replicas, runs/s`, fmt(r.sweepTrio.rate), r.sweepFast ? `1 replica ${fmt(r.sweepFast.rate)}` : '', r.sweepFast ? fmt(r.sweepTrio.rate / r.sweepFast.rate, 2) : '', 'report', true);
+    row(
+      '3',
+      `Freshness, worst of ${r.freshness.runs} runs × 3 replicas`,
+      `${fmt(r.freshness.worstMs)} ms`,
+      `median ${fmt(r.freshness.medianMs)} ms`,
+      '',
+      '≤ 1000 ms',
+      r.freshness.worstMs <= 1000,
+    );
+    row(
+      '—',
+      `Coordination: sweep of ${N} at 0 ms on 3 replicas, runs/s`,
+      fmt(r.sweepTrio.rate),
+      r.sweepFast ? `1 replica ${fmt(r.sweepFast.rate)}` : '',
+      r.sweepFast ? fmt(r.sweepTrio.rate / r.sweepFast.rate, 2) : '',
+      'report',
+      true,
+    );
   }
   if (r.sweepFast) {
     const r4 = r.sweepFast.rate / r.upsert.tps;
-    row('4', `Sweep of ${N} at 0 ms, runs/s (${fmt(r.sweepFast.ms)} ms)`, fmt(r.sweepFast.rate), `${r.upsert.tool} upsert ${fmt(r.upsert.tps)} tps`, fmt(r4, 3), '≥ 0.25', r4 >= 0.25 && r.sweepFast.succeeded === N);
+    row(
+      '4',
+      `Sweep of ${N} at 0 ms, runs/s (${fmt(r.sweepFast.ms)} ms)`,
+      fmt(r.sweepFast.rate),
+      `${r.upsert.tool} upsert ${fmt(r.upsert.tps)} tps`,
+      fmt(r4, 3),
+      '≥ 0.25',
+      r4 >= 0.25 && r.sweepFast.succeeded === N,
+    );
     const r5 = r.sweepSlow.ms / ideal;
-    row('5', `Sweep of ${N} at ${SLOW_UPSTREAM_MS} ms, ${MAX_CONCURRENT_RUNS} slots`, `${fmt(r.sweepSlow.ms)} ms`, `ideal ${fmt(ideal)} ms`, fmt(r5, 2), '≤ 1.20', r5 <= 1.2 && r.sweepSlow.succeeded === N);
+    row(
+      '5',
+      `Sweep of ${N} at ${SLOW_UPSTREAM_MS} ms, ${MAX_CONCURRENT_RUNS} slots`,
+      `${fmt(r.sweepSlow.ms)} ms`,
+      `ideal ${fmt(ideal)} ms`,
+      fmt(r5, 2),
+      '≤ 1.20',
+      r5 <= 1.2 && r.sweepSlow.succeeded === N,
+    );
   }
-  row('6', `Idle RSS with ${N} integrations`, `${fmt(r.idleRssMb, 1)} MB`, '', '', '≤ 200 MB', r.idleRssMb !== null && r.idleRssMb <= 200);
+  row(
+    '6',
+    `Idle RSS with ${N} integrations`,
+    `${fmt(r.idleRssMb, 1)} MB`,
+    '',
+    '',
+    '≤ 200 MB',
+    r.idleRssMb !== null && r.idleRssMb <= 200,
+  );
   row('6', 'Start to ready (migrated database)', `${fmt(r.readyMs)} ms`, '', '', '≤ 3000 ms', r.readyMs <= 3000);
   const header = ['#', 'measure', 'value', 'baseline', 'ratio', 'target', 'ok'];
   const lines = [
     `| ${header.join(' | ')} |`,
     `| ${header.map(() => '---').join(' | ')} |`,
-    ...rows.map((x) => `| ${x.target} | ${x.measure} | ${x.value} | ${x.baseline} | ${x.ratio} | ${x.goal} | ${x.ok ? 'yes' : '**no**'} |`),
+    ...rows.map(
+      (x) =>
+        `| ${x.target} | ${x.measure} | ${x.value} | ${x.baseline} | ${x.ratio} | ${x.goal} | ${x.ok ? 'yes' : '**no**'} |`,
+    ),
   ];
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}, load: ${LOAD_TOOL}${QUICK ? ', --quick' : ''}`;
   process.stdout.write(`\n${machine}\n\n${lines.join('\n')}\n\n`);
   process.stdout.write(
-    !r.single ? '' : `detail: bare ${r.bareRounds.map((rps) => fmt(rps)).join(' / ')} req/s (rounds), p99 ${fmt(r.bare1.p99Ms, 2)} ms, ${fmt(r.bare1.cpuUsPerRequest, 1)} µs CPU/req; ` +
-      `GET one p50 ${fmt(r.single.p50Ms, 2)} ms, ${fmt(r.single.cpuUsPerRequest, 1)} µs CPU/req; list p99 ${fmt(r.list.p99Ms, 2)} ms; ` +
-      `non-2xx on 200 loads: ${r.single.non2xx + r.list.non2xx}; responses ≥ 400 on all loads: ${r.single.failed + r.conditional.failed + r.list.failed + r.listConditional.failed}\n`,
+    !r.single
+      ? ''
+      : `detail: bare ${r.bareRounds.map((rps) => fmt(rps)).join(' / ')} req/s (rounds), p99 ${fmt(r.bare1.p99Ms, 2)} ms, ${fmt(r.bare1.cpuUsPerRequest, 1)} µs CPU/req; ` +
+          `GET one p50 ${fmt(r.single.p50Ms, 2)} ms, ${fmt(r.single.cpuUsPerRequest, 1)} µs CPU/req; list p99 ${fmt(r.list.p99Ms, 2)} ms; ` +
+          `non-2xx on 200 loads: ${r.single.non2xx + r.list.non2xx}; responses ≥ 400 on all loads: ${r.single.failed + r.conditional.failed + r.list.failed + r.listConditional.failed}\n`,
   );
   if (PROFILE) {
     const file = join(ROOT, `bench/profiles/windows.${process.pid}.json`);
     writeFileSync(file, JSON.stringify(profileWindows, null, 2));
-    log(`profiles in bench/profiles/ (*.${process.pid}.cpuprofile), sweep windows in ${file}: node bench/profile-summary.mjs <profile> --window='sweep at 50 ms'`);
+    log(
+      `profiles in bench/profiles/ (*.${process.pid}.cpuprofile), sweep windows in ${file}: node bench/profile-summary.mjs <profile> --window='sweep at 50 ms'`,
+    );
   }
   process.exitCode = rows.every((x) => x.ok) ? 0 : 1;
 }

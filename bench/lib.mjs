@@ -32,7 +32,10 @@ export async function spawnUrlProcess(args, timeoutMs = 20_000) {
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} printed no URL within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${args.join(' ')} printed no URL within ${timeoutMs} ms:\n${output}`)),
+      timeoutMs,
+    );
     child.stdout.on('data', (chunk) => {
       output += chunk;
       const line = output.split('\n').find((l) => l.startsWith('http'));
@@ -101,7 +104,8 @@ export async function startService(name, env, { nodeArgs = [] } = {}) {
     async ready(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode} before it was ready:\n${output}`);
+        if (child.exitCode !== null)
+          throw new Error(`${name} exited ${child.exitCode} before it was ready:\n${output}`);
         try {
           const response = await fetch(`${url}/health/ready`);
           await response.arrayBuffer();
@@ -165,7 +169,9 @@ function clockTicks() {
 /** Resident set size of a process, MB; null off Linux. */
 export function rssMb(pid) {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'));
     return Number(line.replace(/\D+/g, '')) / 1024;
   } catch {
     return null;
@@ -182,9 +188,14 @@ export const LOAD_TOOL = WRK ? 'wrk' : 'autocannon';
  */
 export async function load({ url, seconds, connections = 50, headers = {}, pid }) {
   const cpuBefore = pid ? cpuMs(pid) : null;
-  const result = WRK ? await wrk(url, seconds, connections, headers) : await autocannonRun(url, seconds, connections, headers);
+  const result = WRK
+    ? await wrk(url, seconds, connections, headers)
+    : await autocannonRun(url, seconds, connections, headers);
   const cpuAfter = pid ? cpuMs(pid) : null;
-  result.cpuUsPerRequest = cpuBefore !== null && cpuAfter !== null && result.requests > 0 ? ((cpuAfter - cpuBefore) * 1000) / result.requests : null;
+  result.cpuUsPerRequest =
+    cpuBefore !== null && cpuAfter !== null && result.requests > 0
+      ? ((cpuAfter - cpuBefore) * 1000) / result.requests
+      : null;
   return result;
 }
 
@@ -203,9 +214,15 @@ export function combineLoads(results) {
     requests,
     non2xx: results.reduce((sum, r) => sum + r.non2xx, 0),
     failed: results.reduce((sum, r) => sum + r.failed, 0),
-    errors: results.map((r) => r.errors).filter(Boolean).join('; ') || null,
+    errors:
+      results
+        .map((r) => r.errors)
+        .filter(Boolean)
+        .join('; ') || null,
     cpuUsPerRequest:
-      withCpu.length === results.length && requests > 0 ? withCpu.reduce((sum, r) => sum + r.cpuUsPerRequest * r.requests, 0) / requests : null,
+      withCpu.length === results.length && requests > 0
+        ? withCpu.reduce((sum, r) => sum + r.cpuUsPerRequest * r.requests, 0) / requests
+        : null,
   };
 }
 
@@ -242,7 +259,14 @@ async function wrk(url, seconds, connections, headers) {
  * load after load, and the same bare server measured 57,000 then 38,000 req/s within one run.
  */
 async function autocannonRun(url, seconds, connections, headers) {
-  const args = [join(ROOT, 'node_modules/autocannon/autocannon.js'), '-c', String(connections), '-d', String(seconds), '-j'];
+  const args = [
+    join(ROOT, 'node_modules/autocannon/autocannon.js'),
+    '-c',
+    String(connections),
+    '-d',
+    String(seconds),
+    '-j',
+  ];
   for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
   args.push(url);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -259,7 +283,10 @@ async function autocannonRun(url, seconds, connections, headers) {
     p99Ms: result.latency.p99,
     requests: result.requests.total,
     non2xx: result.non2xx,
-    failed: Object.entries(result.statusCodeStats ?? {}).reduce((sum, [code, { count }]) => (Number(code) >= 400 ? sum + count : sum), 0),
+    failed: Object.entries(result.statusCodeStats ?? {}).reduce(
+      (sum, [code, { count }]) => (Number(code) >= 400 ? sum + count : sum),
+      0,
+    ),
     errors: result.errors ? `${result.errors} errors, ${result.timeouts} timeouts` : null,
   };
 }
@@ -280,14 +307,23 @@ export async function query(url, text, params = []) {
  * loop of the same statement on 8 `pg` connections.
  */
 export async function upsertTps(url, seconds, tmpDir) {
-  await query(url, 'CREATE TABLE IF NOT EXISTS bench_upsert (id int PRIMARY KEY, v timestamptz NOT NULL, n bigint NOT NULL)');
-  const statement = 'INSERT INTO bench_upsert (id, v, n) VALUES ($1, now(), 1) ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v, n = bench_upsert.n + 1';
+  await query(
+    url,
+    'CREATE TABLE IF NOT EXISTS bench_upsert (id int PRIMARY KEY, v timestamptz NOT NULL, n bigint NOT NULL)',
+  );
+  const statement =
+    'INSERT INTO bench_upsert (id, v, n) VALUES ($1, now(), 1) ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v, n = bench_upsert.n + 1';
   const pgbench = which('pgbench');
   if (pgbench) {
     const script = join(tmpDir, 'upsert.sql');
     writeFileSync(script, `\\set id random(1, 10000)\n${statement.replace('$1', ':id')};\n`);
-    const out = execFileSync(pgbench, ['-n', '-f', script, '-c', '8', '-j', '2', '-T', String(seconds), url], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1] ?? /tps = ([\d.]+)/.exec(out)?.[1]);
+    const out = execFileSync(pgbench, ['-n', '-f', script, '-c', '8', '-j', '2', '-T', String(seconds), url], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const tps = Number(
+      /tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1] ?? /tps = ([\d.]+)/.exec(out)?.[1],
+    );
     return { tool: 'pgbench', tps };
   }
   const clients = await Promise.all(

@@ -11,7 +11,9 @@ import { basename, dirname, join } from 'node:path';
 const argv = process.argv.slice(2);
 const file = argv.find((a) => !a.startsWith('--'));
 if (!file) {
-  process.stderr.write("usage: node bench/profile-summary.mjs <file.cpuprofile> [--window='sweep at 50 ms'] [--top=25]\n");
+  process.stderr.write(
+    "usage: node bench/profile-summary.mjs <file.cpuprofile> [--window='sweep at 50 ms'] [--top=25]\n",
+  );
   process.exit(2);
 }
 const option = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -25,7 +27,8 @@ if (windowLabel) {
   const windowsFile = join(dirname(file), `windows.${pid}.json`);
   if (!existsSync(windowsFile)) throw new Error(`no ${windowsFile}: run the bench with --profile`);
   const windows = JSON.parse(readFileSync(windowsFile, 'utf8'));
-  if (!windows[windowLabel]) throw new Error(`no window '${windowLabel}' in ${windowsFile}: ${Object.keys(windows).join(', ')}`);
+  if (!windows[windowLabel])
+    throw new Error(`no window '${windowLabel}' in ${windowsFile}: ${Object.keys(windows).join(', ')}`);
   [from, to] = windows[windowLabel];
 }
 
@@ -68,7 +71,8 @@ for (let i = 0; i < profile.samples.length; i++) {
     continue;
   }
   let owner = null;
-  for (let id = node.id; id !== undefined && owner === null; id = parentOf.get(id)) owner = ownerOf(byId.get(id).callFrame.url);
+  for (let id = node.id; id !== undefined && owner === null; id = parentOf.get(id))
+    owner = ownerOf(byId.get(id).callFrame.url);
   add(owners, owner ?? '(node internals, no caller of ours)', us);
   const where = ownerOf(node.callFrame.url) ?? node.callFrame.url.replace(/^node:/, '');
   add(functions, `${name || '(anonymous)'} ${where}:${node.callFrame.lineNumber + 1}`, us);

@@ -43,9 +43,7 @@ export class CreateIntegrationAndRunTables1795948200000 implements MigrationInte
           (lease_owner IS NULL) = (lease_run_id IS NULL) AND (lease_owner IS NULL) = (lease_expires_at IS NULL)
         )
       )`);
-    await queryRunner.query(
-      `CREATE INDEX integration_due ON integration (next_fire_at) WHERE enabled AND NOT paused`,
-    );
+    await queryRunner.query(`CREATE INDEX integration_due ON integration (next_fire_at) WHERE enabled AND NOT paused`);
     await queryRunner.query(
       `CREATE INDEX integration_lease_expiry ON integration (lease_expires_at) WHERE lease_expires_at IS NOT NULL`,
     );

@@ -22,6 +22,8 @@ export class LetRunFinishesUpdateIntegrationsInPlace1795958400000 implements Mig
   async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`ALTER TABLE integration RESET (fillfactor)`);
     await queryRunner.query(`CREATE INDEX integration_max_sync_at ON integration (max_sync_at)`);
-    await queryRunner.query(`CREATE INDEX integration_lease_expiry ON integration (lease_expires_at) WHERE lease_expires_at IS NOT NULL`);
+    await queryRunner.query(
+      `CREATE INDEX integration_lease_expiry ON integration (lease_expires_at) WHERE lease_expires_at IS NOT NULL`,
+    );
   }
 }

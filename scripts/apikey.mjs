@@ -8,7 +8,14 @@ const NAME = /^[A-Za-z0-9._-]{1,64}$/; // as API_KEYS[].name is validated (src/c
 const SCOPES = new Set(['read', 'operate']);
 
 const [name = 'client', scopeList = 'read'] = process.argv.slice(2);
-const scopes = [...new Set(scopeList.split(',').map((s) => s.trim()).filter(Boolean))];
+const scopes = [
+  ...new Set(
+    scopeList
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ),
+];
 if (!NAME.test(name) || scopes.length === 0 || scopes.some((s) => !SCOPES.has(s))) {
   process.stderr.write('usage: npm run apikey -- [name] [scopes]\n');
   process.stderr.write('  name:   1 to 64 of A-Z a-z 0-9 . _ - (default: client)\n');

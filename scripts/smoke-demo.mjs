@@ -52,15 +52,27 @@ const port = await freePort();
 const first = start(port);
 try {
   const startedAt = Date.now();
-  const marks = await poll('two demo watermarks', async () => {
-    const items = await states(port);
-    return items.length === 2 && items.every((i) => i.maxSyncDateMaxPkId !== null) ? items : null;
-  }, deadlineMs);
+  const marks = await poll(
+    'two demo watermarks',
+    async () => {
+      const items = await states(port);
+      return items.length === 2 && items.every((i) => i.maxSyncDateMaxPkId !== null) ? items : null;
+    },
+    deadlineMs,
+  );
   console.log(`smoke: both demo integrations have a watermark after ${Date.now() - startedAt} ms`);
-  await poll('the watermarks moving forward', async () => {
-    const items = await states(port);
-    return items.every((i, n) => BigInt(i.maxSyncDateMaxPkId) > BigInt(marks[n].maxSyncDateMaxPkId) && i.maxSyncDateTimeUtc > marks[n].maxSyncDateTimeUtc);
-  }, 30_000);
+  await poll(
+    'the watermarks moving forward',
+    async () => {
+      const items = await states(port);
+      return items.every(
+        (i, n) =>
+          BigInt(i.maxSyncDateMaxPkId) > BigInt(marks[n].maxSyncDateMaxPkId) &&
+          i.maxSyncDateTimeUtc > marks[n].maxSyncDateTimeUtc,
+      );
+    },
+    30_000,
+  );
   console.log('smoke: watermarks moved forward on a later tick');
   const before = await states(port);
   first.child.kill('SIGTERM');
@@ -70,12 +82,17 @@ try {
 
   const second = start(port);
   try {
-    const after = await poll('state after restart', async () => {
-      const items = await states(port);
-      return items.length === 2 ? items : null;
-    }, deadlineMs);
+    const after = await poll(
+      'state after restart',
+      async () => {
+        const items = await states(port);
+        return items.length === 2 ? items : null;
+      },
+      deadlineMs,
+    );
     for (const [n, item] of after.entries()) {
-      if (BigInt(item.maxSyncDateMaxPkId) < BigInt(before[n].maxSyncDateMaxPkId)) throw new Error('smoke: watermark lost across restart');
+      if (BigInt(item.maxSyncDateMaxPkId) < BigInt(before[n].maxSyncDateMaxPkId))
+        throw new Error('smoke: watermark lost across restart');
     }
     console.log('smoke: the second start reused the embedded data');
   } finally {

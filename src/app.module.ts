@@ -61,7 +61,14 @@ export class AppModule {
         }),
       ],
       controllers: [IntegrationsController, HealthController],
-      providers: [RunService, SchedulerService, IntegrationControlService, ShutdownState, ShutdownCoordinator, StateCache],
+      providers: [
+        RunService,
+        SchedulerService,
+        IntegrationControlService,
+        ShutdownState,
+        ShutdownCoordinator,
+        StateCache,
+      ],
     };
   }
 }

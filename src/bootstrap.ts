@@ -52,7 +52,11 @@ export async function createTidemarkApp(
   // Nest's own logger only exists once the app does; what happens before (embedded Postgres, migrations) is logged
   // through the same pino root, so that every line is JSON.
   const pinoLogger = new PinoNestLogger(new PinoLogger(loggerParams), loggerParams);
-  const appLogger: LoggerService | false = silent ? false : options.logger && !options.logDestination ? options.logger : pinoLogger;
+  const appLogger: LoggerService | false = silent
+    ? false
+    : options.logger && !options.logDestination
+      ? options.logger
+      : pinoLogger;
   Logger.overrideLogger(appLogger);
   const log = new Logger('Bootstrap');
   const cleanups: Array<() => Promise<void>> = [];
@@ -147,8 +151,14 @@ export async function createTidemarkApp(
         .setTitle('Tidemark')
         .setDescription('Integration watermarks from IntegrationStart, exact and with history.')
         .setVersion('1')
-        .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key (npm run apikey) as a bearer token.' }, 'bearer')
-        .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same API key, in X-API-Key.' }, 'apiKey')
+        .addBearerAuth(
+          { type: 'http', scheme: 'bearer', description: 'An API key (npm run apikey) as a bearer token.' },
+          'bearer',
+        )
+        .addApiKey(
+          { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same API key, in X-API-Key.' },
+          'apiKey',
+        )
         .build(),
     );
     SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });

@@ -95,7 +95,10 @@ export class StateCache implements OnApplicationBootstrap, OnApplicationShutdown
           this.wasDown = false;
         },
         onDown: (error) => {
-          if (!this.wasDown) this.logger.warn(`state notifications: connection lost (${error?.message ?? 'closed'}); cached reads expire after ${MAX_STALENESS_MS} ms until it is back`);
+          if (!this.wasDown)
+            this.logger.warn(
+              `state notifications: connection lost (${error?.message ?? 'closed'}); cached reads expire after ${MAX_STALENESS_MS} ms until it is back`,
+            );
           this.wasDown = true;
         },
       },
@@ -125,7 +128,9 @@ export class StateCache implements OnApplicationBootstrap, OnApplicationShutdown
     // Requests that miss together share one read, unless what it reads was invalidated after it started.
     if (!flight || !this.keyUnchangedSince(key, flight.snapshot.seq)) {
       const snapshot = this.snapshot(now);
-      const promise = this.repository.findIntegration(sourceSystemId, integrationName).then((record) => this.settle(key, snapshot, record));
+      const promise = this.repository
+        .findIntegration(sourceSystemId, integrationName)
+        .then((record) => this.settle(key, snapshot, record));
       const current = { snapshot, promise };
       this.inFlight.set(key, current);
       const clear = () => {

@@ -85,7 +85,8 @@ export class StateListener {
     client.on('error', (error) => fail(error));
     client.on('end', () => fail(null));
     client.on('notification', (message) => {
-      if (this.client === client && message.channel === this.options.channel) this.events.onPayload(message.payload ?? '*');
+      if (this.client === client && message.channel === this.options.channel)
+        this.events.onPayload(message.payload ?? '*');
     });
     try {
       await client.connect();
@@ -116,7 +117,10 @@ export class StateListener {
       await Promise.race([
         client.query('SELECT 1'),
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`listener heartbeat unanswered for ${this.options.heartbeatTimeoutMs} ms`)), this.options.heartbeatTimeoutMs);
+          timer = setTimeout(
+            () => reject(new Error(`listener heartbeat unanswered for ${this.options.heartbeatTimeoutMs} ms`)),
+            this.options.heartbeatTimeoutMs,
+          );
         }),
       ]);
       if (this.client === client && this.epoch === epoch && sentAt > this.confirmedAt) this.confirmedAt = sentAt;

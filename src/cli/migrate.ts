@@ -12,7 +12,11 @@ async function main(): Promise<void> {
     process.stderr.write('config error: DATABASE_URL: must be set to run migrations\n');
     process.exit(1);
   }
-  const dataSource = createDataSource({ url: config.database.url, poolSize: 2, connectTimeoutMs: config.database.connectTimeoutMs });
+  const dataSource = createDataSource({
+    url: config.database.url,
+    poolSize: 2,
+    connectTimeoutMs: config.database.connectTimeoutMs,
+  });
   await dataSource.initialize();
   try {
     const applied = await runMigrationsLocked(dataSource);

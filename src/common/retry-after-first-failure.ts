@@ -18,10 +18,13 @@ export async function retryAfterFirstFailure<T>(
     return await attempt();
   } catch (firstError) {
     let replayed = false;
-    return buildPolicy().execute(() => {
-      if (replayed) return attempt();
-      replayed = true;
-      throw firstError;
-    }, typeof signal === 'function' ? signal() : signal);
+    return buildPolicy().execute(
+      () => {
+        if (replayed) return attempt();
+        replayed = true;
+        throw firstError;
+      },
+      typeof signal === 'function' ? signal() : signal,
+    );
   }
 }

@@ -215,7 +215,6 @@ export class EnvironmentVariables {
 
   @IntEnv(0, 65_535) PORT?: number;
   @NonEmptyEnv() HOST?: string;
-
 }
 
 /** Variables whose values are never echoed in an error, even in part. */
@@ -237,7 +236,9 @@ export class ApiKeyEntry {
   name!: string;
 
   @IsString({ message: 'must be a string' })
-  @Matches(/^sha256:[0-9a-fA-F]{64}$/, { message: 'must be "sha256:" followed by 64 hex digits (npm run apikey prints one)' })
+  @Matches(/^sha256:[0-9a-fA-F]{64}$/, {
+    message: 'must be "sha256:" followed by 64 hex digits (npm run apikey prints one)',
+  })
   keyHash!: string;
 
   @IsIn(['read', 'operate'], { each: true, message: 'must hold only read and operate' })

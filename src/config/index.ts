@@ -1,4 +1,9 @@
 export * from './app-config';
 export * from './config.module';
 export { ConfigError, DEMO_INTEGRATIONS, ENV_KEYS, loadConfig, loadConfigFromProcess, type Env } from './load-config';
-export { INTEGRATION_NAME_MAX_LENGTH, INTEGRATION_NAME_PATTERN, SOURCE_SYSTEM_ID_MAX, isValidTimeZone } from './env.schema';
+export {
+  INTEGRATION_NAME_MAX_LENGTH,
+  INTEGRATION_NAME_PATTERN,
+  SOURCE_SYSTEM_ID_MAX,
+  isValidTimeZone,
+} from './env.schema';

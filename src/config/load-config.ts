@@ -4,7 +4,14 @@ import { resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { parse as parseLosslessJson, isLosslessNumber } from 'lossless-json';
-import type { ApiKeyConfig, AppConfig, IntegrationConfig, MisfirePolicy, UpstreamAuth, UpstreamFormat } from './app-config';
+import type {
+  ApiKeyConfig,
+  AppConfig,
+  IntegrationConfig,
+  MisfirePolicy,
+  UpstreamAuth,
+  UpstreamFormat,
+} from './app-config';
 import { ApiKeyList, EnvironmentVariables, IntegrationEntry, SECRET_VARIABLES } from './env.schema';
 
 /** Thrown by `loadConfig`; `problems` holds one line per bad variable, naming it and the rule. */
@@ -90,8 +97,10 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     problems.push('UPSTREAM_TOKEN: must be set when UPSTREAM_AUTH=bearer');
   }
   if (authKind === 'client_credentials') {
-    if (!vars.UPSTREAM_CLIENT_ID) problems.push('UPSTREAM_CLIENT_ID: must be set when UPSTREAM_AUTH=client_credentials');
-    if (!vars.UPSTREAM_CLIENT_SECRET) problems.push('UPSTREAM_CLIENT_SECRET: must be set when UPSTREAM_AUTH=client_credentials');
+    if (!vars.UPSTREAM_CLIENT_ID)
+      problems.push('UPSTREAM_CLIENT_ID: must be set when UPSTREAM_AUTH=client_credentials');
+    if (!vars.UPSTREAM_CLIENT_SECRET)
+      problems.push('UPSTREAM_CLIENT_SECRET: must be set when UPSTREAM_AUTH=client_credentials');
   }
   if (authKind === 'basic') {
     if (!vars.UPSTREAM_USERNAME) problems.push('UPSTREAM_USERNAME: must be set when UPSTREAM_AUTH=basic');
@@ -107,8 +116,13 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     misfirePolicy: defaultMisfirePolicy,
   });
 
-  if ((vars.UPSTREAM_RETRY_BASE_MS ?? DEFAULTS.UPSTREAM_RETRY_BASE_MS) > (vars.UPSTREAM_RETRY_MAX_MS ?? DEFAULTS.UPSTREAM_RETRY_MAX_MS)) {
-    problems.push(`UPSTREAM_RETRY_BASE_MS: must not exceed UPSTREAM_RETRY_MAX_MS (${vars.UPSTREAM_RETRY_MAX_MS ?? DEFAULTS.UPSTREAM_RETRY_MAX_MS})`);
+  if (
+    (vars.UPSTREAM_RETRY_BASE_MS ?? DEFAULTS.UPSTREAM_RETRY_BASE_MS) >
+    (vars.UPSTREAM_RETRY_MAX_MS ?? DEFAULTS.UPSTREAM_RETRY_MAX_MS)
+  ) {
+    problems.push(
+      `UPSTREAM_RETRY_BASE_MS: must not exceed UPSTREAM_RETRY_MAX_MS (${vars.UPSTREAM_RETRY_MAX_MS ?? DEFAULTS.UPSTREAM_RETRY_MAX_MS})`,
+    );
   }
   if (vars.UPSTREAM_BASE_URL !== undefined && /[?#]/.test(vars.UPSTREAM_BASE_URL)) {
     problems.push('UPSTREAM_BASE_URL: must not have a query string or fragment (the endpoint path is appended to it)');
@@ -137,7 +151,8 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
               clientSecret: vars.UPSTREAM_CLIENT_SECRET!,
               scope: vars.UPSTREAM_SCOPE ?? null,
               tokenUrl: vars.UPSTREAM_TOKEN_URL ?? null,
-              requestFormat: (vars.UPSTREAM_TOKEN_REQUEST_FORMAT ?? DEFAULTS.UPSTREAM_TOKEN_REQUEST_FORMAT) as 'json' | 'form',
+              requestFormat: (vars.UPSTREAM_TOKEN_REQUEST_FORMAT ?? DEFAULTS.UPSTREAM_TOKEN_REQUEST_FORMAT) as
+                'json' | 'form',
             }
           : { kind: 'none' };
 
@@ -193,7 +208,11 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
       metricsPublic: vars.METRICS_PUBLIC !== 'false',
       docsPublic: vars.DOCS_PUBLIC !== 'false',
       rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE ?? DEFAULTS.RATE_LIMIT_PER_MINUTE,
-      corsOrigins: vars.CORS_ORIGINS ? vars.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : [],
+      corsOrigins: vars.CORS_ORIGINS
+        ? vars.CORS_ORIGINS.split(',')
+            .map((o) => o.trim())
+            .filter(Boolean)
+        : [],
     },
     replicaId: vars.REPLICA_ID ?? `${hostname()}-${process.pid}`,
     integrations,
@@ -291,12 +310,16 @@ function readIntegrations(
     try {
       text = readFileSync(resolve(cwd, vars.INTEGRATIONS_FILE), 'utf8');
     } catch (error) {
-      problems.push(`INTEGRATIONS_FILE: must name a readable file (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+      problems.push(
+        `INTEGRATIONS_FILE: must name a readable file (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+      );
       return { integrations: [], demo: false };
     }
   } else if (vars.UPSTREAM_BASE_URL !== undefined) {
     // The demo samples are for the bundled simulator; against a real upstream they would start real syncs.
-    problems.push('INTEGRATIONS: must be set (or INTEGRATIONS_FILE) when UPSTREAM_BASE_URL is set; the demo samples only run against the bundled simulator');
+    problems.push(
+      'INTEGRATIONS: must be set (or INTEGRATIONS_FILE) when UPSTREAM_BASE_URL is set; the demo samples only run against the bundled simulator',
+    );
     return { integrations: [], demo: false };
   } else {
     const integrations = DEMO_INTEGRATIONS.map((demo) => ({
@@ -372,7 +395,14 @@ function readIntegrations(
   return { integrations, demo: false };
 }
 
-const KNOWN_INTEGRATION_KEYS = new Set(['sourceSystemId', 'integrationName', 'cron', 'timeZone', 'enabled', 'misfirePolicy']);
+const KNOWN_INTEGRATION_KEYS = new Set([
+  'sourceSystemId',
+  'integrationName',
+  'cron',
+  'timeZone',
+  'enabled',
+  'misfirePolicy',
+]);
 
 /** Parses API_KEYS; problems name the element and field but never echo the value (it is a secret's hash). */
 function readApiKeys(text: string | undefined, problems: string[]): ApiKeyConfig[] {
@@ -391,19 +421,22 @@ function readApiKeys(text: string | undefined, problems: string[]): ApiKeyConfig
   const list = plainToInstance(ApiKeyList, { items: parsed });
   const before = problems.length;
   parsed.forEach((item, index) => {
-    if (item === null || typeof item !== 'object' || Array.isArray(item)) problems.push(`API_KEYS[${index}]: must be an object`);
+    if (item === null || typeof item !== 'object' || Array.isArray(item))
+      problems.push(`API_KEYS[${index}]: must be an object`);
   });
   if (problems.length > before) return [];
   for (const error of validateSync(list)) {
     for (const child of error.children ?? []) {
-      for (const grandChild of child.children ?? []) problems.push(...describe(grandChild, `API_KEYS[${child.property}]`, {}));
+      for (const grandChild of child.children ?? [])
+        problems.push(...describe(grandChild, `API_KEYS[${child.property}]`, {}));
     }
   }
   const names = new Set<string>();
   list.items.forEach((key, index) => {
     if (names.has(key.name)) problems.push(`API_KEYS[${index}].name: must be unique (${key.name} repeats)`);
     names.add(key.name);
-    if (!Array.isArray(key.scopes) || key.scopes.length === 0) problems.push(`API_KEYS[${index}].scopes: must list read and/or operate`);
+    if (!Array.isArray(key.scopes) || key.scopes.length === 0)
+      problems.push(`API_KEYS[${index}].scopes: must list read and/or operate`);
   });
   if (problems.length > before) return [];
   return list.items.map((key) => ({

@@ -168,8 +168,12 @@ async function hydrateSymlinks(postgresBinary: string, log: (line: string) => vo
 
 function postgresIds(): { uid: number; gid: number } | undefined {
   try {
-    const uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
-    const gid = Number(execFileSync('id', ['-g', USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+    const uid = Number(
+      execFileSync('id', ['-u', USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(),
+    );
+    const gid = Number(
+      execFileSync('id', ['-g', USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(),
+    );
     return { uid, gid };
   } catch {
     return undefined;
@@ -195,7 +199,11 @@ function ensurePostgresUser(): { uid: number; gid: number } {
  * The postgres user must be able to traverse every ancestor of the data directory and of the
  * binaries (`mkdtemp` makes 0700 directories). Adds only the "others may search" bit where missing.
  */
-async function ensureTraversable(dir: string, ids: { uid: number; gid: number }, log: (line: string) => void): Promise<void> {
+async function ensureTraversable(
+  dir: string,
+  ids: { uid: number; gid: number },
+  log: (line: string) => void,
+): Promise<void> {
   const chain: string[] = [];
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
     chain.unshift(d);
@@ -410,7 +418,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         log(`[embedded-postgres] port ${port} was taken, retrying with another`);
         continue;
       }
-      throw new Error(`Embedded Postgres failed to start on port ${port}${err ? `: ${String(err)}` : ''}\n${recent.join('\n')}`);
+      throw new Error(
+        `Embedded Postgres failed to start on port ${port}${err ? `: ${String(err)}` : ''}\n${recent.join('\n')}`,
+      );
     }
 
     const child = (instance as unknown as { process: ChildProcess }).process;
@@ -425,7 +435,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       (stopping ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) {
           child.kill('SIGINT');
-          const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), STOP_TIMEOUT_MS).unref())]);
+          const done = await Promise.race([
+            exited.then(() => true),
+            new Promise<boolean>((r) => setTimeout(() => r(false), STOP_TIMEOUT_MS).unref()),
+          ]);
           if (!done) {
             child.kill('SIGQUIT');
             await exited;

@@ -56,5 +56,7 @@ function decode(text: string): unknown[] | null {
 }
 
 function invalidCursor(): ProblemException {
-  return ProblemException.invalidParameters([{ name: 'cursor', reason: 'must be a cursor returned by this API (nextCursor)' }]);
+  return ProblemException.invalidParameters([
+    { name: 'cursor', reason: 'must be a cursor returned by this API (nextCursor)' },
+  ]);
 }

@@ -10,7 +10,8 @@ import { BucketedThrottlerStorage } from './auth/bucketed-throttler-storage';
 import { CACHE_CONTROL, JSON_CONTENT_TYPE, etagMatches } from './rendered';
 
 /** Headers of a Nest response that depend on the request or the body; the rest are the app's fixed headers. */
-const PER_RESPONSE_HEADERS = /^(content-type|content-length|date|connection|keep-alive|transfer-encoding|x-request-id|etag|cache-control|vary|retry-after|x-ratelimit-.*|access-control-.*)$/i;
+const PER_RESPONSE_HEADERS =
+  /^(content-type|content-length|date|connection|keep-alive|transfer-encoding|x-request-id|etag|cache-control|vary|retry-after|x-ratelimit-.*|access-control-.*)$/i;
 /** A cached answer's own headers, after the fixed ones; what Nest's IntegrationsController sets. */
 const CACHE_CONTROL_HEADER = ['cache-control', CACHE_CONTROL];
 
@@ -89,7 +90,11 @@ export class FastReadPath {
   readonly handleRaw = (request: IncomingMessage, response: ServerResponse): boolean => {
     const armed = this.armed;
     if (armed === null || armed.cors || request.method !== 'GET') return false;
-    const answer = answerFor(armed, { url: request.url ?? '', headers: request.headers, ip: request.socket.remoteAddress });
+    const answer = answerFor(armed, {
+      url: request.url ?? '',
+      headers: request.headers,
+      ip: request.socket.remoteAddress,
+    });
     if (answer === null) return false;
     write(armed, response, answer, requestIdFor(request));
     return true;
@@ -99,7 +104,10 @@ export class FastReadPath {
    * Fastify's `serverFactory`: the HTTP server Fastify would make (same timeouts), whose requests meet
    * {@link handleRaw} first.
    */
-  readonly serverFactory = (fastifyHandler: (request: IncomingMessage, response: ServerResponse) => void, options: FastifyServerOptions): Server => {
+  readonly serverFactory = (
+    fastifyHandler: (request: IncomingMessage, response: ServerResponse) => void,
+    options: FastifyServerOptions,
+  ): Server => {
     const server = createServer((options as { http?: ServerOptions }).http ?? {}, (request, response) => {
       if (!this.handleRaw(request, response)) fastifyHandler(request, response);
     });
@@ -107,7 +115,8 @@ export class FastReadPath {
     if (options.keepAliveTimeout !== undefined) server.keepAliveTimeout = options.keepAliveTimeout;
     if (options.requestTimeout !== undefined) server.requestTimeout = options.requestTimeout;
     if (options.connectionTimeout !== undefined) server.setTimeout(options.connectionTimeout);
-    if (options.maxRequestsPerSocket !== undefined && options.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = options.maxRequestsPerSocket;
+    if (options.maxRequestsPerSocket !== undefined && options.maxRequestsPerSocket > 0)
+      server.maxRequestsPerSocket = options.maxRequestsPerSocket;
     return server;
   };
 
@@ -168,7 +177,13 @@ function answerFor(armed: Armed, request: RequestView): Answer | null {
   const { throttle } = armed;
   const tracker = throttle.tracker(request);
   if (typeof tracker !== 'string') return null;
-  const hit = throttle.storage.hit(throttle.key(tracker), throttle.ttl, throttle.limit, throttle.blockDuration, throttle.name);
+  const hit = throttle.storage.hit(
+    throttle.key(tracker),
+    throttle.ttl,
+    throttle.limit,
+    throttle.blockDuration,
+    throttle.name,
+  );
   if (hit.isBlocked) return null;
   return { rendered, notModified: etagMatches(request.headers['if-none-match'], rendered.etag) };
 }
@@ -190,7 +205,15 @@ function throttleOf(app: NestFastifyApplication): Throttle | null {
   const options = app.get<ThrottlerModuleOptions>(getOptionsToken(), { strict: false });
   if (!(storage instanceof BucketedThrottlerStorage) || Array.isArray(options) || !options) return null;
   const [throttler, ...others] = options.throttlers;
-  if (!throttler || others.length > 0 || options.skipIf || options.ignoreUserAgents || throttler.skipIf || throttler.ignoreUserAgents) return null;
+  if (
+    !throttler ||
+    others.length > 0 ||
+    options.skipIf ||
+    options.ignoreUserAgents ||
+    throttler.skipIf ||
+    throttler.ignoreUserAgents
+  )
+    return null;
   // The guard would add X-RateLimit-* headers to allowed requests, which this path does not write.
   if ((throttler.setHeaders ?? options.setHeaders ?? true) !== false) return null;
   const { ttl, limit } = throttler;

@@ -22,7 +22,9 @@ type SecurityHookHolder = { securityHook?: (request: FastifyRequest, response: S
  * being constructed) lets Nest's security hook still add its headers (CORS) to router errors, as Nest's own
  * `frameworkErrors` does.
  */
-export function problemServerOptions(adapter?: () => unknown): Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler'> {
+export function problemServerOptions(
+  adapter?: () => unknown,
+): Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler'> {
   return {
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       try {
@@ -30,8 +32,12 @@ export function problemServerOptions(adapter?: () => unknown): Pick<FastifyServe
       } catch {
         // The request is refused either way; `request.params` and `request.query` are null here.
       }
-      const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode <= 599 ? error.statusCode : 400;
-      if (status >= 500) request.log.error({ err: error }, `${request.method} ${safeInstance(request.url)} → ${status}`);
+      const status =
+        typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode <= 599
+          ? error.statusCode
+          : 400;
+      if (status >= 500)
+        request.log.error({ err: error }, `${request.method} ${safeInstance(request.url)} → ${status}`);
       const problem: ProblemDetails = {
         type: 'about:blank',
         title: titleFor(status),
@@ -45,10 +51,16 @@ export function problemServerOptions(adapter?: () => unknown): Pick<FastifyServe
       // A reset connection has no one to answer (https://nodejs.org/api/http.html#event-clienterror).
       if (error.code === 'ECONNRESET' || socket.destroyed) return;
       const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-      const problem: ProblemDetails = { type: 'about:blank', title: titleFor(status), status, detail: clientErrorDetail(status) };
+      const problem: ProblemDetails = {
+        type: 'about:blank',
+        title: titleFor(status),
+        status,
+        detail: clientErrorDetail(status),
+      };
       const body = JSON.stringify(problem);
       // Not when a response on this connection has already started (Node's own handler checks the same).
-      const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+      const started =
+        (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
       if (socket.writable && !started) {
         socket.write(
           `HTTP/1.1 ${status} ${titleFor(status)}\r\nContent-Type: ${PROBLEM_JSON}\r\n` +
@@ -63,7 +75,9 @@ export function problemServerOptions(adapter?: () => unknown): Pick<FastifyServe
 function frameworkErrorDetail(error: FastifyError, status: number): string {
   if (error.code === 'FST_ERR_BAD_URL') return 'The URL path is not valid percent-encoded UTF-8.';
   if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return 'A path parameter is too long.';
-  return status >= 500 ? 'The request could not be routed; it has been logged.' : 'The request URL could not be routed.';
+  return status >= 500
+    ? 'The request could not be routed; it has been logged.'
+    : 'The request URL could not be routed.';
 }
 
 function clientErrorDetail(status: number): string {

@@ -60,7 +60,11 @@ export class HealthController {
     try {
       return await this.health.check([
         () => this.shutdownIndicator(),
-        () => this.indicators.check('database').attempt(() => this.repository.ping()).withTimeout(DATABASE_TIMEOUT_MS),
+        () =>
+          this.indicators
+            .check('database')
+            .attempt(() => this.repository.ping())
+            .withTimeout(DATABASE_TIMEOUT_MS),
         () => this.schedulerIndicator(),
         () => this.integrationsIndicator(),
         () => this.upstreamIndicator(),
@@ -89,7 +93,9 @@ export class HealthController {
     // Before the first tick the heartbeat counts from boot, so a replica is ready at once but not forever.
     const ageMs = now - (last ?? this.startedAt);
     const data = { lastTickAt: last === null ? null : new Date(last).toISOString(), maxAgeMs };
-    return ageMs <= maxAgeMs ? session.up(data) : session.down({ ...data, message: `no completed scheduler tick for ${ageMs} ms` });
+    return ageMs <= maxAgeMs
+      ? session.up(data)
+      : session.down({ ...data, message: `no completed scheduler tick for ${ageMs} ms` });
   }
 
   /**

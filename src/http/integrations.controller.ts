@@ -32,8 +32,12 @@ const DEFAULT_LIMIT = 50;
 @ApiSecurity('apiKey')
 @ApiBadRequestResponse({ description: 'A parameter broke a rule (problem+json naming it).' })
 @ApiUnauthorizedResponse({ description: 'No API key, or an unknown one (problem+json, WWW-Authenticate).' })
-@ApiForbiddenResponse({ description: 'The key lacks the scope: `read` for GETs, `operate` for trigger, pause and resume.' })
-@ApiTooManyRequestsResponse({ description: 'More than RATE_LIMIT_PER_MINUTE requests from this key (problem+json, Retry-After).' })
+@ApiForbiddenResponse({
+  description: 'The key lacks the scope: `read` for GETs, `operate` for trigger, pause and resume.',
+})
+@ApiTooManyRequestsResponse({
+  description: 'More than RATE_LIMIT_PER_MINUTE requests from this key (problem+json, Retry-After).',
+})
 @Controller('integrations')
 export class IntegrationsController {
   constructor(
@@ -53,12 +57,16 @@ export class IntegrationsController {
     const limit = query.limit ? Number(query.limit) : DEFAULT_LIMIT;
     const sourceSystemId = query.sourceSystemId === undefined ? undefined : Number(query.sourceSystemId);
     const after = query.cursor === undefined ? undefined : decodeIntegrationsCursor(query.cursor);
-    const cached = await this.cache.page(request.url, () => this.repository.listIntegrations({ limit, sourceSystemId, after }));
+    const cached = await this.cache.page(request.url, () =>
+      this.repository.listIntegrations({ limit, sourceSystemId, after }),
+    );
     return respond(request, reply, (cached.rendered ??= renderPage(cached.page)));
   }
 
   @Get(':sourceSystemId/:integrationName')
-  @ApiOperation({ summary: "One integration's state: the last IntegrationStatusDTO, its watermark, schedule and last run." })
+  @ApiOperation({
+    summary: "One integration's state: the last IntegrationStatusDTO, its watermark, schedule and last run.",
+  })
   @ApiOkResponse({ type: IntegrationStateView, description: 'With a strong ETag; If-None-Match with it answers 304.' })
   @ApiNotFoundResponse({ description: 'No such integration.' })
   async get(
@@ -82,7 +90,10 @@ export class IntegrationsController {
     const before = query.cursor === undefined ? undefined : decodeRunsCursor(query.cursor).beforeId;
     const page = await this.repository.listRuns(integration.id, { limit, beforeId: before });
     const last = page.items.at(-1);
-    return { items: page.items.map(toRunView), nextCursor: page.hasMore && last ? encodeRunsCursor({ beforeId: last.id }) : null };
+    return {
+      items: page.items.map(toRunView),
+      nextCursor: page.hasMore && last ? encodeRunsCursor({ beforeId: last.id }) : null,
+    };
   }
 
   @Post(':sourceSystemId/:integrationName/runs')

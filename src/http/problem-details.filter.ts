@@ -18,10 +18,15 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const problem = this.toProblem(exception);
     problem.instance = safeInstance(request?.url);
     if (problem.status >= 500) {
-      this.logger.error(`${request?.method} ${problem.instance} → ${problem.status}: ${(exception as Error)?.stack ?? String(exception)}`);
+      this.logger.error(
+        `${request?.method} ${problem.instance} → ${problem.status}: ${(exception as Error)?.stack ?? String(exception)}`,
+      );
     }
     for (const [name, value] of Object.entries(headersOf(exception))) void reply.header(name, value);
-    void reply.status(problem.status).header('content-type', 'application/problem+json; charset=utf-8').send(JSON.stringify(problem));
+    void reply
+      .status(problem.status)
+      .header('content-type', 'application/problem+json; charset=utf-8')
+      .send(JSON.stringify(problem));
   }
 
   private toProblem(exception: unknown): ProblemDetails {
@@ -40,7 +45,12 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     // Fastify's own errors (body too large, unsupported media type, malformed JSON) carry a 4xx statusCode.
     const statusCode = (exception as { statusCode?: unknown })?.statusCode;
     if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
-      return { type: 'about:blank', title: titleFor(statusCode), status: statusCode, detail: (exception as Error).message };
+      return {
+        type: 'about:blank',
+        title: titleFor(statusCode),
+        status: statusCode,
+        detail: (exception as Error).message,
+      };
     }
     return {
       type: 'about:blank',

@@ -70,8 +70,12 @@ export const DOCS_SECURITY_HEADERS: FastifyHelmetOptions = {
  * for the Swagger UI's routes. Call before the Swagger UI is set up (its routes are marked as they are added).
  */
 export async function registerSecurityHeaders(app: NestFastifyApplication): Promise<void> {
-  app.getHttpAdapter().getInstance().addHook('onRoute', (route: RouteOptions) => {
-    if (DOCS_UI_ROUTE.test(route.url)) route.config = { ...route.config, helmet: DOCS_SECURITY_HEADERS } as RouteOptions['config'];
-  });
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRoute', (route: RouteOptions) => {
+      if (DOCS_UI_ROUTE.test(route.url))
+        route.config = { ...route.config, helmet: DOCS_SECURITY_HEADERS };
+    });
   await app.register(helmet, API_SECURITY_HEADERS);
 }

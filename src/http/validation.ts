@@ -11,7 +11,8 @@ export function createValidationPipe(): ValidationPipe {
     forbidNonWhitelisted: true,
     forbidUnknownValues: true,
     stopAtFirstError: true,
-    exceptionFactory: (errors: ValidationError[]) => ProblemException.invalidParameters(errors.flatMap(toInvalidParams)),
+    exceptionFactory: (errors: ValidationError[]) =>
+      ProblemException.invalidParameters(errors.flatMap(toInvalidParams)),
   });
 }
 

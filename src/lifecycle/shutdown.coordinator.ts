@@ -30,7 +30,10 @@ export class ShutdownCoordinator {
     // takes longer (a database that stopped answering) is not waited for past it; its runs, if it ever ends, are
     // recorded `interrupted` without a call.
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.scheduler.stop(), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.config.schedule.shutdownGraceMs)))]);
+    await Promise.race([
+      this.scheduler.stop(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.config.schedule.shutdownGraceMs))),
+    ]);
     clearTimeout(timer);
     const graceMs = Math.max(0, graceEndsAt - Date.now());
     const inFlight = this.runs.inFlightCount;

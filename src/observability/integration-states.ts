@@ -73,7 +73,8 @@ export function findStale(rows: IntegrationStateRow[], staleAfterMs: number | nu
       stale.push({
         sourceSystemId: row.sourceSystemId,
         integrationName: row.integrationName,
-        lastSucceededAt: row.lastSucceededAtSeconds === null ? null : new Date(row.lastSucceededAtSeconds * 1000).toISOString(),
+        lastSucceededAt:
+          row.lastSucceededAtSeconds === null ? null : new Date(row.lastSucceededAtSeconds * 1000).toISOString(),
         staleForSeconds: Math.round(ageSeconds),
         staleAfterMs: threshold,
       });

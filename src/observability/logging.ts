@@ -62,12 +62,17 @@ export interface LoggingOptions {
 export function createLoggerParams(config: AppConfig, options: LoggingOptions = {}): Params {
   const secrets = secretValuesOf(config);
   const level = options.silent ? 'silent' : config.observability.logLevel;
-  const destination =
-    options.silent
-      ? undefined
-      : config.observability.logFormat === 'pretty'
-        ? pretty({ sync: true, colorize: !options.destination && process.stdout.isTTY, translateTime: 'SYS:standard', ignore: 'pid,hostname', destination: options.destination ?? 1 })
-        : (options.destination ?? pino.destination({ dest: 1, sync: true }));
+  const destination = options.silent
+    ? undefined
+    : config.observability.logFormat === 'pretty'
+      ? pretty({
+          sync: true,
+          colorize: !options.destination && process.stdout.isTTY,
+          translateTime: 'SYS:standard',
+          ignore: 'pid,hostname',
+          destination: options.destination ?? 1,
+        })
+      : (options.destination ?? pino.destination({ dest: 1, sync: true }));
 
   const pinoOptions: LoggerOptions = {
     level,
@@ -106,7 +111,13 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
         quietReqLogger: true,
         serializers: {
           ...pinoOptions.serializers,
-          req: (req: { id?: string; method?: string; url?: string; headers?: Record<string, unknown>; remoteAddress?: string }) => ({
+          req: (req: {
+            id?: string;
+            method?: string;
+            url?: string;
+            headers?: Record<string, unknown>;
+            remoteAddress?: string;
+          }) => ({
             method: req.method,
             url: req.url === undefined ? undefined : scrubText(req.url, secrets),
             remoteAddress: req.remoteAddress,

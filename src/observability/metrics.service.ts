@@ -85,10 +85,24 @@ export class MetricsService {
         }
       },
     });
-    this.sharedGauge('tidemark_watermark_lag_seconds', 'Now minus the watermark maxSyncDateTimeUtc, by the database clock, in seconds. Absent before the first watermark.', (row) => row.watermarkLagSeconds);
-    this.sharedGauge('tidemark_last_success_timestamp_seconds', 'When the last successful run finished, Unix time in seconds. Absent before the first success.', (row) => row.lastSucceededAtSeconds);
-    this.sharedGauge('tidemark_consecutive_failures', 'Failed runs since the last success.', (row) => row.consecutiveFailures);
-    this.sharedGauge('tidemark_integration_paused', '1 while scheduled runs of the integration are paused.', (row) => (row.paused ? 1 : 0));
+    this.sharedGauge(
+      'tidemark_watermark_lag_seconds',
+      'Now minus the watermark maxSyncDateTimeUtc, by the database clock, in seconds. Absent before the first watermark.',
+      (row) => row.watermarkLagSeconds,
+    );
+    this.sharedGauge(
+      'tidemark_last_success_timestamp_seconds',
+      'When the last successful run finished, Unix time in seconds. Absent before the first success.',
+      (row) => row.lastSucceededAtSeconds,
+    );
+    this.sharedGauge(
+      'tidemark_consecutive_failures',
+      'Failed runs since the last success.',
+      (row) => row.consecutiveFailures,
+    );
+    this.sharedGauge('tidemark_integration_paused', '1 while scheduled runs of the integration are paused.', (row) =>
+      row.paused ? 1 : 0,
+    );
     new Gauge({
       name: 'tidemark_upstream_breaker_state',
       help: `This replica's circuit breaker for each upstream: 1 for its current state (closed, open or half_open), 0 for the others. It opens after UPSTREAM_BREAKER_THRESHOLD (${config.upstream.breaker.threshold}) failed runs in a row.`,
@@ -97,7 +111,8 @@ export class MetricsService {
       collect() {
         this.reset();
         for (const breaker of metrics.breakerRegistry()?.snapshots() ?? []) {
-          for (const state of BREAKER_STATES) this.set({ upstream: breaker.baseUrl, state }, breaker.state === state ? 1 : 0);
+          for (const state of BREAKER_STATES)
+            this.set({ upstream: breaker.baseUrl, state }, breaker.state === state ? 1 : 0);
         }
       },
     });

@@ -46,7 +46,8 @@ const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
 /** Credentials after an auth scheme, as in an Authorization header echoed into a message. */
 const AUTH_SCHEME_CREDENTIALS = /\b(Bearer|Basic)\s+(?![A-Za-z-]+=")[A-Za-z0-9._~+/-]{6,}=*/g;
 /** Query parameters that carry credentials. */
-const SECRET_QUERY_PARAM = /([?&](?:access_token|token|api_key|apikey|key|client_secret|password|secret|signature|sig)=)[^&#\s]*/gi;
+const SECRET_QUERY_PARAM =
+  /([?&](?:access_token|token|api_key|apikey|key|client_secret|password|secret|signature|sig)=)[^&#\s]*/gi;
 
 /**
  * Removes credentials from free text: URL userinfo (`postgres://u:p@h` → `postgres://[REDACTED]@h`), the credentials
@@ -66,7 +67,12 @@ export function scrubText(text: string, secrets: readonly string[] = []): string
  * Deep copy of `value` with {@link scrubText} applied to every string, for log objects. Bounded in depth and
  * breadth so that a huge or cyclic object can't stall logging; what lies past the bound is replaced by a marker.
  */
-export function scrubValue(value: unknown, secrets: readonly string[], depth = 0, seen = new WeakSet<object>()): unknown {
+export function scrubValue(
+  value: unknown,
+  secrets: readonly string[],
+  depth = 0,
+  seen = new WeakSet<object>(),
+): unknown {
   if (typeof value === 'string') return scrubText(value, secrets);
   if (value === null || typeof value !== 'object') return value;
   if (depth > 8) return '[too deep]';
@@ -74,7 +80,11 @@ export function scrubValue(value: unknown, secrets: readonly string[], depth = 0
   seen.add(value);
   if (value instanceof Error) {
     // pino's err serializer runs before formatters, so a raw Error only gets here when logged under another key.
-    return { type: value.name, message: scrubText(value.message, secrets), stack: value.stack && scrubText(value.stack, secrets) };
+    return {
+      type: value.name,
+      message: scrubText(value.message, secrets),
+      stack: value.stack && scrubText(value.stack, secrets),
+    };
   }
   if (Array.isArray(value)) return value.slice(0, 200).map((item) => scrubValue(item, secrets, depth + 1, seen));
   // Class instances (an IncomingMessage, a socket) are left to their serializers: walking them would be huge.
@@ -101,7 +111,11 @@ export function secretValuesOf(config: AppConfig): string[] {
   if (auth.kind === 'client_credentials') {
     values.push(auth.clientSecret, Buffer.from(`${auth.clientId}:${auth.clientSecret}`).toString('base64'));
   }
-  for (const url of [config.database.url, config.upstream.baseUrl, auth.kind === 'client_credentials' ? auth.tokenUrl : null]) {
+  for (const url of [
+    config.database.url,
+    config.upstream.baseUrl,
+    auth.kind === 'client_credentials' ? auth.tokenUrl : null,
+  ]) {
     if (!url) continue;
     try {
       const parsed = new URL(url);

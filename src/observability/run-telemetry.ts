@@ -26,21 +26,25 @@ export class RunTelemetry {
    */
   track<T extends RunResultLike>(started: StartedRun, work: () => Promise<T>): Promise<T> {
     const { integration } = started;
-    const fields = { runId: started.runId, sourceSystemId: integration.sourceSystemId, integrationName: integration.integrationName };
+    const fields = {
+      runId: started.runId,
+      sourceSystemId: integration.sourceSystemId,
+      integrationName: integration.integrationName,
+    };
     const startedAt = performance.now();
     const record = (outcome: string) =>
       this.metrics.runFinished(integration, started.trigger, outcome, (performance.now() - startedAt) / 1000);
     return runLogContext.run(fields, () =>
-        work().then(
-          (result) => {
-            record(result.kind === 'lease_lost' ? 'lease_lost' : (result.run?.outcome ?? result.kind));
-            return result;
-          },
-          (error: unknown) => {
-            record('internal_error');
-            throw error;
-          },
-        ),
+      work().then(
+        (result) => {
+          record(result.kind === 'lease_lost' ? 'lease_lost' : (result.run?.outcome ?? result.kind));
+          return result;
+        },
+        (error: unknown) => {
+          record('internal_error');
+          throw error;
+        },
+      ),
     );
   }
 }

@@ -17,7 +17,8 @@ export function epochMs(expression: string): string {
  * @throws Error when an id is not 1 to 19 decimal digits (ids come from bigint columns read as text)
  */
 export function sqlIds(ids: readonly string[]): string {
-  for (const id of ids) if (!/^[0-9]{1,19}$/.test(id)) throw new Error(`not a database id: ${JSON.stringify(id).slice(0, 40)}`);
+  for (const id of ids)
+    if (!/^[0-9]{1,19}$/.test(id)) throw new Error(`not a database id: ${JSON.stringify(id).slice(0, 40)}`);
   return `ARRAY[${ids.join(',')}]::bigint[]`;
 }
 

@@ -35,8 +35,21 @@ const INTEGRATION_COLUMNS = `
   i.paused, i.next_fire_at, i.last_status, i.last_succeeded_at, i.consecutive_failures, i.version::text AS version,
   i.updated_at`;
 const RUN_FIELDS = [
-  'id::text', 'integration_id::text', 'trigger', 'scheduled_for', 'replica_id', 'started_at', 'finished_at', 'outcome',
-  'error_code', 'error', 'http_status', 'watermark_before', 'watermark_after', 'attempts', 'outcome_unknown_retried',
+  'id::text',
+  'integration_id::text',
+  'trigger',
+  'scheduled_for',
+  'replica_id',
+  'started_at',
+  'finished_at',
+  'outcome',
+  'error_code',
+  'error',
+  'http_status',
+  'watermark_before',
+  'watermark_after',
+  'attempts',
+  'outcome_unknown_retried',
   'watermark_regressed',
 ];
 /** The run columns read from table alias `alias`, named `${prefix}${column}`; ids as exact decimal text. */
@@ -177,13 +190,13 @@ export class StateRepository {
          LIMIT ${sqlCount(options.limit)}
          FOR UPDATE SKIP LOCKED`,
       );
-      const rows = selected!.rows as Row[];
+      const rows = selected.rows as Row[];
       const result: ClaimResult = { started: [], skippedOverlap: [], skippedMisfire: [], abandoned: [] };
       if (rows.length === 0) {
         await client.query('COMMIT');
         return result;
       }
-      const now = new Date(rows[0]!.db_now as number);
+      const now = new Date(rows[0].db_now as number);
 
       const abandonRunIds: string[] = [];
       const toStart: Array<{ ref: IntegrationRef; scheduledFor: Date; before: Watermark | null }> = [];
@@ -200,7 +213,11 @@ export class StateRepository {
         }
         if (row.lease_run_id) {
           abandonRunIds.push(row.lease_run_id as string);
-          result.abandoned.push({ integration: ref, runId: row.lease_run_id as string, replicaId: row.lease_owner as string });
+          result.abandoned.push({
+            integration: ref,
+            runId: row.lease_run_id as string,
+            replicaId: row.lease_owner as string,
+          });
         }
         const missed = now.getTime() - due.getTime() > options.misfireThresholdMs;
         if (missed && row.misfire_policy === 'skip') {
@@ -279,9 +296,9 @@ export class StateRepository {
                 (SELECT count(*) FROM n) AS notified;
          COMMIT`,
       );
-      const [claimed] = written!.rows as Row[];
+      const [claimed] = written.rows as Row[];
       const runIdByIntegration = new Map(
-        (claimed!.started as Array<{ id: string; integration_id: string }>).map((r) => [r.integration_id, r.id]),
+        (claimed.started as Array<{ id: string; integration_id: string }>).map((r) => [r.integration_id, r.id]),
       );
       for (const start of toStart) {
         const runId = runIdByIntegration.get(start.ref.id);
@@ -329,7 +346,13 @@ export class StateRepository {
         [ref.id, replicaId, run.id, now, leaseMs],
       );
       await notifyChanged(tx, [ref.id]);
-      return { runId: run.id as string, integration: ref, trigger: 'manual', scheduledFor: null, watermarkBefore: before };
+      return {
+        runId: run.id as string,
+        integration: ref,
+        trigger: 'manual',
+        scheduledFor: null,
+        watermarkBefore: before,
+      };
     });
   }
 
@@ -339,7 +362,10 @@ export class StateRepository {
    * replica marked it abandoned), nothing is written and `false` is returned: the state belongs to whoever
    * holds the lease now.
    */
-  async finishRun(started: StartedRun, completion: RunCompletion): Promise<{ applied: boolean; finished: RunRecord | null }> {
+  async finishRun(
+    started: StartedRun,
+    completion: RunCompletion,
+  ): Promise<{ applied: boolean; finished: RunRecord | null }> {
     return this.dataSource.transaction(async (tx) => {
       await tx.query(`SELECT 1 FROM integration WHERE id = $1 FOR UPDATE`, [started.integration.id]);
       const succeeded = completion.outcome === 'succeeded';
@@ -420,7 +446,8 @@ export class StateRepository {
     if (new Set(integrationIds).size !== integrationIds.length) {
       throw new Error('finishRuns: a batch holds at most one run per integration');
     }
-    const succeeded = (c: RunCompletion): c is Extract<RunCompletion, { outcome: 'succeeded' }> => c.outcome === 'succeeded';
+    const succeeded = (c: RunCompletion): c is Extract<RunCompletion, { outcome: 'succeeded' }> =>
+      c.outcome === 'succeeded';
     const batch = batchJson(
       items.map(({ started, completion }) => {
         const status = succeeded(completion) ? completion.status : null;
@@ -493,7 +520,7 @@ export class StateRepository {
               (SELECT count(*) FROM n) AS notified
        FROM r`,
     );
-    const runs = recorded!.rows as Row[];
+    const runs = recorded.rows as Row[];
     // The rest of each record is what this statement wrote: reading the jsonb columns back cost Postgres their
     // output and the service their parsing, per run of a sweep (issue 6).
     const writtenById = new Map(runs.map((row) => [row.id as string, row]));
@@ -561,8 +588,15 @@ export class StateRepository {
          WHERE id = ANY($1::bigint[])`,
         [rows.map((r) => r.id)],
       );
-      await notifyChanged(tx, rows.map((r) => r.id as string));
-      return rows.map((r) => ({ integration: toRef(r), runId: r.lease_run_id as string, replicaId: r.lease_owner as string }));
+      await notifyChanged(
+        tx,
+        rows.map((r) => r.id as string),
+      );
+      return rows.map((r) => ({
+        integration: toRef(r),
+        runId: r.lease_run_id as string,
+        replicaId: r.lease_owner as string,
+      }));
     });
   }
 
@@ -737,7 +771,10 @@ async function dbNow(tx: EntityManager): Promise<Date> {
   return row.now as Date;
 }
 
-async function markAbandoned(tx: { query(text: string, params: unknown[]): Promise<unknown> }, runIds: string[]): Promise<void> {
+async function markAbandoned(
+  tx: { query(text: string, params: unknown[]): Promise<unknown> },
+  runIds: string[],
+): Promise<void> {
   await tx.query(
     `UPDATE run SET outcome = 'abandoned', finished_at = clock_timestamp(), error_code = 'lease_expired',
        error = 'the replica ' || replica_id || ' stopped renewing the lease before the run finished'

@@ -94,7 +94,12 @@ export interface ClaimResult {
 /** How a run ended, as the run service decided. */
 export type RunCompletion = (
   | { outcome: 'succeeded'; status: IntegrationStatus; httpStatus: number; watermarkRegressed: boolean }
-  | { outcome: 'failed' | 'skipped_breaker_open' | 'interrupted'; errorCode: string; error: string; httpStatus: number | null }
+  | {
+      outcome: 'failed' | 'skipped_breaker_open' | 'interrupted';
+      errorCode: string;
+      error: string;
+      httpStatus: number | null;
+    }
 ) & { attempts: AttemptRecord[]; outcomeUnknownRetried: boolean };
 
 export interface Page<T> {
@@ -109,7 +114,9 @@ export class RunInProgressError extends Error {
     readonly integration: IntegrationRef,
     readonly runId: string | null,
   ) {
-    super(`a run of ${integration.sourceSystemId}/${integration.integrationName} is already in progress (run ${runId ?? 'unknown'})`);
+    super(
+      `a run of ${integration.sourceSystemId}/${integration.integrationName} is already in progress (run ${runId ?? 'unknown'})`,
+    );
     this.name = 'RunInProgressError';
   }
 }

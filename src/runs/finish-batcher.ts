@@ -69,7 +69,7 @@ export class FinishBatcher {
    */
   private schedule(): void {
     if (this.scheduled || this.writers >= this.maxConcurrent || this.queue.length === 0) return;
-    const waitMs = this.gatherMs - (performance.now() - this.queue[0]!.queuedAt);
+    const waitMs = this.gatherMs - (performance.now() - this.queue[0].queuedAt);
     if (waitMs > 0 && this.queue.length < this.batchTarget) {
       this.gatherTimer ??= setTimeout(() => {
         this.gatherTimer = null;
@@ -133,7 +133,11 @@ export class FinishBatcher {
         for (const pending of batch) pending.reject(error);
         return;
       }
-      await Promise.all(batch.map((pending) => this.repository.finishRun(pending.started, pending.completion).then(pending.resolve, pending.reject)));
+      await Promise.all(
+        batch.map((pending) =>
+          this.repository.finishRun(pending.started, pending.completion).then(pending.resolve, pending.reject),
+        ),
+      );
       return;
     }
     batch.forEach((pending, index) => pending.resolve(results[index]));

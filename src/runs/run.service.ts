@@ -4,7 +4,14 @@ import { runLogContext } from '../observability/logging';
 import { RunTelemetry } from '../observability/run-telemetry';
 import { StateRepository } from '../persistence/state.repository';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
-import type { AttemptRecord, IntegrationRef, RunCompletion, RunRecord, StartedRun, Watermark } from '../persistence/types';
+import type {
+  AttemptRecord,
+  IntegrationRef,
+  RunCompletion,
+  RunRecord,
+  StartedRun,
+  Watermark,
+} from '../persistence/types';
 import type { IntegrationStatus } from '../upstream/integration-status';
 import { retryAfterFirstFailure } from '../common/retry-after-first-failure';
 import { FinishBatcher } from './finish-batcher';
@@ -76,7 +83,10 @@ export class RunService implements OnApplicationShutdown {
   ) {
     this.finishes = new FinishBatcher(repository, isTransientDatabaseError);
     // Renew at a third of the lease so that two missed renewals still leave the lease held.
-    this.leaseTimer = setInterval(() => void this.renewLeases(), Math.max(250, Math.floor(config.schedule.leaseMs / 3)));
+    this.leaseTimer = setInterval(
+      () => void this.renewLeases(),
+      Math.max(250, Math.floor(config.schedule.leaseMs / 3)),
+    );
     this.leaseTimer.unref();
   }
 
@@ -130,7 +140,11 @@ export class RunService implements OnApplicationShutdown {
    * @throws RunInProgressError (from the repository) when a run of the integration holds the lease
    */
   async runNow(integration: IntegrationRef): Promise<RunResult> {
-    const started = await this.repository.startManualRun(integration, this.config.replicaId, this.config.schedule.leaseMs);
+    const started = await this.repository.startManualRun(
+      integration,
+      this.config.replicaId,
+      this.config.schedule.leaseMs,
+    );
     return this.execute(started);
   }
 
@@ -155,7 +169,9 @@ export class RunService implements OnApplicationShutdown {
     const pending = [...this.inFlight.values()];
     if (pending.length > 0) {
       let timer: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<'grace_over'>((resolve) => (timer = setTimeout(() => resolve('grace_over'), graceMs)));
+      const graceOver = new Promise<'grace_over'>(
+        (resolve) => (timer = setTimeout(() => resolve('grace_over'), graceMs)),
+      );
       await Promise.race([Promise.allSettled(pending.map((run) => run.done)), graceOver]);
       clearTimeout(timer);
     }
@@ -177,7 +193,11 @@ export class RunService implements OnApplicationShutdown {
     clearInterval(this.leaseTimer);
   }
 
-  private async executeTracked(started: StartedRun, signal: CallStop, slots?: { max: number; onFree: () => void }): Promise<RunResult> {
+  private async executeTracked(
+    started: StartedRun,
+    signal: CallStop,
+    slots?: { max: number; onFree: () => void },
+  ): Promise<RunResult> {
     const { integration } = started;
     let completion: RunCompletion;
     const shutDownBeforeStart = signal.aborted;
@@ -279,12 +299,17 @@ export class RunService implements OnApplicationShutdown {
     return retryAfterFirstFailure(
       () => this.finishes.finish(started, completion),
       () => {
-        const policy = retry(handleWhen((error) => isTransientDatabaseError(error) && Date.now() < deadline), {
-          maxAttempts: Number.MAX_SAFE_INTEGER,
-          backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 5_000 }),
-        });
+        const policy = retry(
+          handleWhen((error) => isTransientDatabaseError(error) && Date.now() < deadline),
+          {
+            maxAttempts: Number.MAX_SAFE_INTEGER,
+            backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 5_000 }),
+          },
+        );
         policy.onRetry(({ delay }) =>
-          this.logger.warn(`run ${started.runId}: the database is unreachable; retrying the final write in ${Math.round(delay)} ms`),
+          this.logger.warn(
+            `run ${started.runId}: the database is unreachable; retrying the final write in ${Math.round(delay)} ms`,
+          ),
         );
         return policy;
       },
@@ -292,7 +317,10 @@ export class RunService implements OnApplicationShutdown {
   }
 
   private async callUpstream(started: StartedRun, signal: CallStop): Promise<RunCompletion> {
-    const key = { sourceSystemId: started.integration.sourceSystemId, integrationName: started.integration.integrationName };
+    const key = {
+      sourceSystemId: started.integration.sourceSystemId,
+      integrationName: started.integration.integrationName,
+    };
     try {
       const result = await this.upstream.integrationStart(key, { signal });
       return {
@@ -347,7 +375,12 @@ export class RunService implements OnApplicationShutdown {
         const current = this.inFlight.get(runId);
         if (!current || current.recorded) continue;
         const integration = this.inFlight.get(runId)?.started.integration;
-        this.logger.warn({ msg: `run ${runId} no longer holds its lease; its result will not be written`, runId, sourceSystemId: integration?.sourceSystemId, integrationName: integration?.integrationName });
+        this.logger.warn({
+          msg: `run ${runId} no longer holds its lease; its result will not be written`,
+          runId,
+          sourceSystemId: integration?.sourceSystemId,
+          integrationName: integration?.integrationName,
+        });
       }
     } catch (error) {
       this.logger.warn(`lease renewal failed: ${(error as Error).message}`);
@@ -373,11 +406,14 @@ function formatWatermark(watermark: Watermark | null): string {
  */
 export function isTransientDatabaseError(error: unknown): boolean {
   const e = error as { code?: unknown; message?: unknown; driverError?: { code?: unknown } };
-  const code = typeof e?.code === 'string' ? e.code : typeof e?.driverError?.code === 'string' ? e.driverError.code : '';
+  const code =
+    typeof e?.code === 'string' ? e.code : typeof e?.driverError?.code === 'string' ? e.driverError.code : '';
   if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
   if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
   const message = typeof e?.message === 'string' ? e.message : '';
-  return /timeout exceeded when trying to connect|Connection terminated|connection is closed|Client has encountered a connection error/i.test(message);
+  return /timeout exceeded when trying to connect|Connection terminated|connection is closed|Client has encountered a connection error/i.test(
+    message,
+  );
 }
 
 function describe(integration: IntegrationRef): string {

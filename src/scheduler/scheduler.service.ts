@@ -10,7 +10,6 @@ const TICKER = 'tidemark-ticker';
 const PRUNE_EVERY_MS = 60_000;
 const PRUNE_BATCH = 1_000;
 
-
 /**
  * Decides *when* runs happen. One ticker per process (not one timer per integration) asks Postgres for the
  * integrations whose stored next fire time has come, claims them, and hands the started runs to RunService.
@@ -149,15 +148,22 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const ms = await this.repository.msUntilNextDue();
     clearTimeout(this.wakeTimer);
     if (ms === null || ms <= 0 || ms >= this.config.schedule.pollIntervalMs || this.stopped) return;
-    this.wakeTimer = setTimeout(() => {
-      if (this.stopped) return;
-      this.moreDue = true;
-      this.claimWhileDue().catch((error: unknown) => this.logger.error(`claim failed: ${(error as Error).message}`));
-    }, Math.ceil(ms) + 1);
+    this.wakeTimer = setTimeout(
+      () => {
+        if (this.stopped) return;
+        this.moreDue = true;
+        this.claimWhileDue().catch((error: unknown) => this.logger.error(`claim failed: ${(error as Error).message}`));
+      },
+      Math.ceil(ms) + 1,
+    );
     this.wakeTimer.unref();
   }
 
-  private logAbandoned(abandoned: { integration: { sourceSystemId: number; integrationName: string }; runId: string; replicaId: string | null }): void {
+  private logAbandoned(abandoned: {
+    integration: { sourceSystemId: number; integrationName: string };
+    runId: string;
+    replicaId: string | null;
+  }): void {
     this.logger.warn({
       msg: `run ${abandoned.runId} of ${abandoned.integration.sourceSystemId}/${JSON.stringify(abandoned.integration.integrationName)} marked abandoned: replica ${abandoned.replicaId ?? 'unknown'} stopped renewing its lease`,
       runId: abandoned.runId,
@@ -175,6 +181,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 }
 
 /** The integration's identity as structured log fields. */
-function fieldsOf(integration: { sourceSystemId: number; integrationName: string }): { sourceSystemId: number; integrationName: string } {
+function fieldsOf(integration: { sourceSystemId: number; integrationName: string }): {
+  sourceSystemId: number;
+  integrationName: string;
+} {
   return { sourceSystemId: integration.sourceSystemId, integrationName: integration.integrationName };
 }

@@ -21,7 +21,13 @@ const USAGE =
  * @throws Error with a usage text for an unknown flag, a missing value or an invalid number.
  */
 export function parseSimulatorArgs(argv: readonly string[]): SimulatorCliArgs {
-  const args: SimulatorCliArgs = { port: 0, host: '127.0.0.1', latencyMs: 0, timeZoneOffset: '+00:00', firstRun: false };
+  const args: SimulatorCliArgs = {
+    port: 0,
+    host: '127.0.0.1',
+    latencyMs: 0,
+    timeZoneOffset: '+00:00',
+    firstRun: false,
+  };
   const fail = (why: string): never => {
     throw new Error(`${why}\n${USAGE}`);
   };
@@ -39,7 +45,8 @@ export function parseSimulatorArgs(argv: readonly string[]): SimulatorCliArgs {
     const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined) fail(`${flag} needs a value`);
     const integer = (min: number, max: number): number => {
-      if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) fail(`${flag} must be an integer from ${min} to ${max}`);
+      if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max)
+        fail(`${flag} must be an integer from ${min} to ${max}`);
       return Number(value);
     };
     switch (flag) {

@@ -31,7 +31,10 @@ export interface IntegrationStatusDto {
 /** Json.NET escapes these three beyond what JSON.stringify does (they break JS/HTML embedding). */
 function jsonString(value: string | null): string {
   if (value === null) return 'null';
-  return JSON.stringify(value).replace(/[\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value).replace(
+    /[\u0085\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 function jsonLong(value: bigint | null): string {

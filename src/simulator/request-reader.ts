@@ -7,7 +7,8 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { XSI_NAMESPACE } from './dto-writer';
 
 /** DataContract namespace of the request type. */
-export const REQUEST_NAMESPACE = 'http://schemas.datacontract.org/2004/07/Gravitate.WCF.Integration.IntegrationStatusModels';
+export const REQUEST_NAMESPACE =
+  'http://schemas.datacontract.org/2004/07/Gravitate.WCF.Integration.IntegrationStatusModels';
 const XML_NAMESPACE = 'http://www.w3.org/XML/1998/namespace';
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
@@ -135,7 +136,7 @@ function decodeXmlText(raw: string): string {
     if (amp < 0) return out + raw.slice(i);
     out += raw.slice(i, amp);
     const semi = raw.indexOf(';', amp);
-    if (semi < 0) throw new RequestBodyError("An error occurred while parsing EntityName.");
+    if (semi < 0) throw new RequestBodyError('An error occurred while parsing EntityName.');
     const name = raw.slice(amp + 1, semi);
     if (name in PREDEFINED) out += PREDEFINED[name];
     else if (/^#x[0-9a-fA-F]+$/.test(name) || /^#[0-9]+$/.test(name)) {
@@ -255,7 +256,10 @@ export function readXmlRequest(text: string): DeserializedRequest {
     );
   }
   const valid = XMLValidator.validate(body);
-  if (valid !== true) throw new RequestBodyError(`The XML is not well-formed: ${valid.err.msg} Line ${valid.err.line}, position ${valid.err.col}.`);
+  if (valid !== true)
+    throw new RequestBodyError(
+      `The XML is not well-formed: ${valid.err.msg} Line ${valid.err.line}, position ${valid.err.col}.`,
+    );
 
   const top = parser.parse(body) as XmlNode[];
   const roots: XmlNode[] = [];

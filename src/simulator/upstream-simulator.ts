@@ -12,7 +12,13 @@ import type { AddressInfo, Socket } from 'node:net';
 import * as path from 'node:path';
 import { type IntegrationStatusDto, writeDtoJson, writeDtoXml } from './dto-writer';
 import { NS_PER_TICK, createDefaultClock, formatTicks, parseOffsetMinutes, parseTicks } from './net-time';
-import { type AspNetError, type DeserializedRequest, RequestBodyError, readJsonRequest, readXmlRequest } from './request-reader';
+import {
+  type AspNetError,
+  type DeserializedRequest,
+  RequestBodyError,
+  readJsonRequest,
+  readXmlRequest,
+} from './request-reader';
 
 /** The route of the simulated endpoint (matched case-insensitively, as ASP.NET routing does). */
 export const INTEGRATION_START_PATH = '/api/integration/IntegrationStatus/IntegrationStart';
@@ -248,7 +254,11 @@ function negotiate(accept: string | undefined, requestMediaType: string): Negoti
         else if (type === mtType && subtype === mtSub) rank = 3;
         if (rank === 0) continue;
         const contentType =
-          f.format === 'json' ? JSON_CONTENT_TYPE : rank === 3 && mt === 'text/xml' ? 'text/xml; charset=utf-8' : XML_CONTENT_TYPE;
+          f.format === 'json'
+            ? JSON_CONTENT_TYPE
+            : rank === 3 && mt === 'text/xml'
+              ? 'text/xml; charset=utf-8'
+              : XML_CONTENT_TYPE;
         const better =
           !best ||
           q > best.q ||
@@ -261,7 +271,10 @@ function negotiate(accept: string | undefined, requestMediaType: string): Negoti
   }
   if (best) return best.n;
   if (isXmlMediaType(requestMediaType)) {
-    return { format: 'xml', contentType: requestMediaType === 'text/xml' ? 'text/xml; charset=utf-8' : XML_CONTENT_TYPE };
+    return {
+      format: 'xml',
+      contentType: requestMediaType === 'text/xml' ? 'text/xml; charset=utf-8' : XML_CONTENT_TYPE,
+    };
   }
   return { format: 'json', contentType: JSON_CONTENT_TYPE };
 }
@@ -351,7 +364,10 @@ function validateAnswer(answer: ScriptedAnswer): void {
   nonNegative('delayMs');
   nonNegative('trickleIntervalMs');
   nonNegative('resetAfterBytes');
-  if (answer.trickleBytesPerTick !== undefined && (!Number.isInteger(answer.trickleBytesPerTick) || answer.trickleBytesPerTick < 1)) {
+  if (
+    answer.trickleBytesPerTick !== undefined &&
+    (!Number.isInteger(answer.trickleBytesPerTick) || answer.trickleBytesPerTick < 1)
+  ) {
     throw new TypeError('trickleBytesPerTick must be a positive integer');
   }
   if (answer.body !== undefined && typeof answer.body !== 'string' && !Buffer.isBuffer(answer.body)) {
@@ -359,7 +375,8 @@ function validateAnswer(answer: ScriptedAnswer): void {
   }
   if (answer.headers !== undefined) {
     if (typeof answer.headers !== 'object' || answer.headers === null) throw new TypeError('headers must be an object');
-    for (const v of Object.values(answer.headers)) if (typeof v !== 'string') throw new TypeError('header values must be strings');
+    for (const v of Object.values(answer.headers))
+      if (typeof v !== 'string') throw new TypeError('header values must be strings');
   }
 }
 
@@ -411,7 +428,8 @@ export class UpstreamSimulator {
     if (this.server) throw new Error('UpstreamSimulator is already started');
     const server = http.createServer((req, res) => {
       this.onRequest(req, res).catch((err: unknown) => {
-        if (!res.headersSent) this.sendJson(res, 500, { Message: 'An error has occurred.', MessageDetail: String(err) });
+        if (!res.headersSent)
+          this.sendJson(res, 500, { Message: 'An error has occurred.', MessageDetail: String(err) });
         else res.destroy();
       });
     });
@@ -507,10 +525,12 @@ export class UpstreamSimulator {
    */
   seed(key: SimulatorKey, options: SeedOptions): void {
     // Everything is validated before anything changes, so a bad seed leaves the pair as it was.
-    const pk = options.maxSyncDateMaxPKId === undefined ? undefined : toLong(options.maxSyncDateMaxPKId, 'maxSyncDateMaxPKId');
+    const pk =
+      options.maxSyncDateMaxPKId === undefined ? undefined : toLong(options.maxSyncDateMaxPKId, 'maxSyncDateMaxPKId');
     const ticks = options.maxSyncDateTime === undefined ? undefined : parseTicks(options.maxSyncDateTime);
     const sourceId = options.sourceId === undefined ? undefined : toLong(options.sourceId, 'sourceId');
-    if (options.firstRun !== undefined && typeof options.firstRun !== 'boolean') throw new TypeError('firstRun must be a boolean');
+    if (options.firstRun !== undefined && typeof options.firstRun !== 'boolean')
+      throw new TypeError('firstRun must be a boolean');
     const st = this.stateFor(key.sourceSystemId, key.integrationName);
     if (pk !== undefined) {
       st.nextPk = pk;
@@ -531,13 +551,15 @@ export class UpstreamSimulator {
    */
   configureAuth(config: SimulatorAuthConfig): void {
     const need = (names: Array<keyof SimulatorAuthConfig>) => {
-      for (const n of names) if (typeof config[n] !== 'string') throw new TypeError(`auth mode ${config.mode} needs ${n}`);
+      for (const n of names)
+        if (typeof config[n] !== 'string') throw new TypeError(`auth mode ${config.mode} needs ${n}`);
     };
     if (config.mode === 'bearer') need(['token']);
     else if (config.mode === 'basic') need(['username', 'password']);
     else if (config.mode === 'client_credentials') need(['clientId', 'clientSecret']);
     else if (config.mode !== 'none') throw new TypeError(`unknown auth mode ${String(config.mode)}`);
-    if (config.tokenTtlSeconds !== undefined && !(config.tokenTtlSeconds >= 0)) throw new TypeError('tokenTtlSeconds must be >= 0');
+    if (config.tokenTtlSeconds !== undefined && !(config.tokenTtlSeconds >= 0))
+      throw new TypeError('tokenTtlSeconds must be >= 0');
     this.auth = { ...config };
     this.tokens.clear();
   }
@@ -568,7 +590,10 @@ export class UpstreamSimulator {
   callCount(key?: SimulatorKey): number {
     if (!key) return this.calls.length;
     const k = keyOf(key.sourceSystemId, key.integrationName);
-    return this.calls.filter((c) => c.integrationName !== null && c.sourceSystemId !== null && keyOf(c.sourceSystemId, c.integrationName) === k).length;
+    return this.calls.filter(
+      (c) =>
+        c.integrationName !== null && c.sourceSystemId !== null && keyOf(c.sourceSystemId, c.integrationName) === k,
+    ).length;
   }
 
   // ---- internals --------------------------------------------------------------------------
@@ -618,7 +643,11 @@ export class UpstreamSimulator {
     return this.wildcard.shift();
   }
 
-  private generate(req: DeserializedRequest & { integrationName: string }, receivedTicks: bigint, firstRun: boolean): IntegrationStatusDto {
+  private generate(
+    req: DeserializedRequest & { integrationName: string },
+    receivedTicks: bigint,
+    firstRun: boolean,
+  ): IntegrationStatusDto {
     const st = this.stateFor(req.sourceSystemId, req.integrationName);
     if (firstRun || st.firstRunPending) {
       st.firstRunPending = false;
@@ -635,7 +664,8 @@ export class UpstreamSimulator {
         CustomDatabaseValues: null,
       };
     }
-    const pk = st.nextPk ?? (st.lastPk === null ? (this.options.pkStart ?? 1000n) : st.lastPk + (this.options.pkStep ?? 1n));
+    const pk =
+      st.nextPk ?? (st.lastPk === null ? (this.options.pkStart ?? 1000n) : st.lastPk + (this.options.pkStep ?? 1n));
     st.nextPk = null;
     st.lastPk = pk;
     const now = this.nowTicks();
@@ -662,7 +692,12 @@ export class UpstreamSimulator {
     };
   }
 
-  private sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  private sendJson(
+    res: http.ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void {
     const text = Buffer.from(JSON.stringify(body), 'utf8');
     res.writeHead(status, { 'Content-Type': JSON_CONTENT_TYPE, 'Content-Length': String(text.length), ...headers });
     res.end(text);
@@ -676,14 +711,24 @@ export class UpstreamSimulator {
     if (route === INTEGRATION_START_PATH.toLowerCase()) {
       if (req.method !== 'POST') {
         req.resume();
-        return this.sendJson(res, 405, { Message: `The requested resource does not support http method '${req.method}'.` }, { Allow: 'POST' });
+        return this.sendJson(
+          res,
+          405,
+          { Message: `The requested resource does not support http method '${req.method}'.` },
+          { Allow: 'POST' },
+        );
       }
       return this.onIntegrationStart(req, res);
     }
     if (route === TOKEN_PATH.toLowerCase()) {
       if (req.method !== 'POST') {
         req.resume();
-        return this.sendJson(res, 405, { Message: `The requested resource does not support http method '${req.method}'.` }, { Allow: 'POST' });
+        return this.sendJson(
+          res,
+          405,
+          { Message: `The requested resource does not support http method '${req.method}'.` },
+          { Allow: 'POST' },
+        );
       }
       return this.onToken(req, res);
     }
@@ -730,7 +775,10 @@ export class UpstreamSimulator {
         parsed = format === 'xml' ? readXmlRequest(rawBody) : readJsonRequest(rawBody);
       } catch (err) {
         if (!(err instanceof RequestBodyError)) throw err;
-        failure = { status: 400, body: { Message: 'The request is invalid.', ModelState: { [err.modelStateKey]: [err.message] } } };
+        failure = {
+          status: 400,
+          body: { Message: 'The request is invalid.', ModelState: { [err.modelStateKey]: [err.message] } },
+        };
       }
     }
 
@@ -747,7 +795,8 @@ export class UpstreamSimulator {
     // Trimmed in steps of a tenth of the limit: shifting the whole array on every call made recording O(N).
     if (this.calls.length > limit + Math.ceil(limit / 10)) this.calls.splice(0, this.calls.length - limit);
 
-    const k = parsed && parsed.integrationName !== null ? keyOf(parsed.sourceSystemId, parsed.integrationName) : undefined;
+    const k =
+      parsed && parsed.integrationName !== null ? keyOf(parsed.sourceSystemId, parsed.integrationName) : undefined;
     let done = false;
     const finish = () => {
       if (done) return;
@@ -777,7 +826,13 @@ export class UpstreamSimulator {
     if (!(await sleep(this.latencyMs, cancel))) return;
 
     const denial = this.checkAuth(req);
-    if (denial) return this.sendJson(res, 401, { Message: 'Authorization has been denied for this request.' }, { 'WWW-Authenticate': denial });
+    if (denial)
+      return this.sendJson(
+        res,
+        401,
+        { Message: 'Authorization has been denied for this request.' },
+        { 'WWW-Authenticate': denial },
+      );
     if (failure) return this.sendJson(res, failure.status, failure.body);
 
     const request = parsed!;
@@ -801,7 +856,9 @@ export class UpstreamSimulator {
     let contentType: string;
     if (answer?.body !== undefined) {
       body = Buffer.isBuffer(answer.body) ? answer.body : Buffer.from(answer.body, 'utf8');
-      contentType = body.subarray(0, 64).toString('utf8').trimStart().startsWith('<') ? XML_CONTENT_TYPE : JSON_CONTENT_TYPE;
+      contentType = body.subarray(0, 64).toString('utf8').trimStart().startsWith('<')
+        ? XML_CONTENT_TYPE
+        : JSON_CONTENT_TYPE;
     } else if (answer?.vectorBody) {
       ({ body, contentType } = answer.vectorBody);
     } else if (status < 200 || status > 299) {
@@ -908,11 +965,17 @@ export class UpstreamSimulator {
         return this.sendJson(res, 400, { error: 'invalid_request', error_description: 'The body is not valid JSON.' });
       }
       if (typeof parsed !== 'object' || parsed === null) {
-        return this.sendJson(res, 400, { error: 'invalid_request', error_description: 'The body must be a JSON object.' });
+        return this.sendJson(res, 400, {
+          error: 'invalid_request',
+          error_description: 'The body must be a JSON object.',
+        });
       }
       for (const [name, value] of Object.entries(parsed)) if (typeof value === 'string') fields.set(name, value);
     } else {
-      return this.sendJson(res, 400, { error: 'invalid_request', error_description: `Unsupported content type '${mt}'.` });
+      return this.sendJson(res, 400, {
+        error: 'invalid_request',
+        error_description: `Unsupported content type '${mt}'.`,
+      });
     }
     // RFC 6749 2.3.1 also allows the client to authenticate with HTTP Basic.
     const basic = /^Basic\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
@@ -948,13 +1011,19 @@ export class UpstreamSimulator {
     this.sendJson(res, 200, answer, noStore);
   }
 
-  private async onControl(action: string, url: URL, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  private async onControl(
+    action: string,
+    url: URL,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ): Promise<void> {
     const raw = (await readBody(req)).toString('utf8');
     let body: Record<string, unknown> = {};
     if (raw.trim() !== '') {
       try {
         const parsed: unknown = JSON.parse(raw);
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new TypeError('not an object');
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+          throw new TypeError('not an object');
         body = parsed as Record<string, unknown>;
       } catch {
         return this.sendJson(res, 400, { Message: 'The control body must be a JSON object.' });
@@ -995,7 +1064,7 @@ export class UpstreamSimulator {
       }
       if (req.method === 'POST' && action === 'seed') {
         const { key, ...options } = body;
-        this.seed(keyFrom(key), options as SeedOptions);
+        this.seed(keyFrom(key), options);
         return this.sendJson(res, 200, { seeded: true });
       }
       if (req.method === 'GET' && action === 'stats') {

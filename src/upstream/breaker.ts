@@ -115,7 +115,9 @@ export class UpstreamBreaker {
       case CircuitState.HalfOpen:
         return 'half_open';
       default:
-        return this.openedAtMs !== null && Date.now() - this.openedAtMs >= this.settings.halfOpenAfterMs ? 'half_open' : 'open';
+        return this.openedAtMs !== null && Date.now() - this.openedAtMs >= this.settings.halfOpenAfterMs
+          ? 'half_open'
+          : 'open';
     }
   }
 
@@ -165,7 +167,9 @@ export class UpstreamBreakerRegistry {
       throw new RangeError(`upstream breaker threshold must be a positive integer, got ${String(settings.threshold)}`);
     }
     if (!(Number.isFinite(settings.halfOpenAfterMs) && settings.halfOpenAfterMs > 0)) {
-      throw new RangeError(`upstream breaker halfOpenAfterMs must be a positive number, got ${String(settings.halfOpenAfterMs)}`);
+      throw new RangeError(
+        `upstream breaker halfOpenAfterMs must be a positive number, got ${String(settings.halfOpenAfterMs)}`,
+      );
     }
     const breaker = new UpstreamBreaker(baseUrl, { ...settings });
     this.breakers.set(baseUrl, breaker);

@@ -77,7 +77,9 @@ export function assertValidTimeZone(timeZone: string): void {
     // The constructor validates the identifier; the instant itself is irrelevant.
     new Temporal.ZonedDateTime(0n, timeZone);
   } catch {
-    throw new RangeError(`defaultTimeZone ${JSON.stringify(timeZone)} is not a known time zone (expected an IANA name such as "America/Chicago")`);
+    throw new RangeError(
+      `defaultTimeZone ${JSON.stringify(timeZone)} is not a known time zone (expected an IANA name such as "America/Chicago")`,
+    );
   }
   validatedZones.add(timeZone);
 }
@@ -125,9 +127,7 @@ export function upstreamEpochNanoseconds(text: string, defaultTimeZone: string):
   if (text.length > MAX_TEXT_LENGTH) {
     throw new UpstreamDateFormatError(text, `longer than ${MAX_TEXT_LENGTH} characters`);
   }
-  const epochNanoseconds = text.startsWith('/')
-    ? parseDotNetJsonDate(text)
-    : parseIsoDateTime(text, defaultTimeZone);
+  const epochNanoseconds = text.startsWith('/') ? parseDotNetJsonDate(text) : parseIsoDateTime(text, defaultTimeZone);
   if (epochNanoseconds < DOTNET_MIN_EPOCH_NS || epochNanoseconds > DOTNET_MAX_EPOCH_NS) {
     throw new UpstreamDateFormatError(
       text,
@@ -179,7 +179,7 @@ function parseDotNetJsonDate(text: string): bigint {
   if (offsetSign !== undefined) {
     checkOffset(text, Number(offsetHours), Number(offsetMinutes));
   }
-  const ms = BigInt(digits!);
+  const ms = BigInt(digits);
   return (sign === '-' ? -ms : ms) * NS_PER_MS;
 }
 
@@ -196,10 +196,7 @@ function parseIsoDateTime(text: string, defaultTimeZone: string): bigint {
     throw new UpstreamDateFormatError(text, 'a decimal point must be followed by 1 to 7 digits');
   }
   if (fraction !== undefined && fraction.length > 7) {
-    throw new UpstreamDateFormatError(
-      text,
-      `${fraction.length} fractional digits; .NET has at most 7 (100 ns ticks)`,
-    );
+    throw new UpstreamDateFormatError(text, `${fraction.length} fractional digits; .NET has at most 7 (100 ns ticks)`);
   }
   const year = Number(y);
   const month = Number(mo);

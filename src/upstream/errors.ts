@@ -266,11 +266,14 @@ export class UpstreamBreakerOpenError extends UpstreamError {
   /** When the breaker lets one trial run through, ISO 8601 UTC; null when unknown. */
   readonly halfOpenAt: string | null;
 
-  constructor(details: { baseUrl: string; hostPort: string; threshold: number; halfOpenAt: Date | null; lastFailure: string | null }) {
-    const when =
-      details.halfOpenAt === null
-        ? ''
-        : `; next trial run after ${details.halfOpenAt.toISOString()}`;
+  constructor(details: {
+    baseUrl: string;
+    hostPort: string;
+    threshold: number;
+    halfOpenAt: Date | null;
+    lastFailure: string | null;
+  }) {
+    const when = details.halfOpenAt === null ? '' : `; next trial run after ${details.halfOpenAt.toISOString()}`;
     super(
       `upstream ${details.hostPort} was not called: its circuit breaker is open after ${details.threshold} consecutive failed runs` +
         when +
@@ -316,7 +319,12 @@ export class UpstreamUnexpectedError extends UpstreamError {
  */
 export function attachHttpStatus<E extends UpstreamError>(error: E, httpStatus: number): E {
   if (error.httpStatus === undefined) {
-    Object.defineProperty(error, 'httpStatus', { value: httpStatus, enumerable: true, writable: false, configurable: true });
+    Object.defineProperty(error, 'httpStatus', {
+      value: httpStatus,
+      enumerable: true,
+      writable: false,
+      configurable: true,
+    });
   }
   return error;
 }

@@ -79,7 +79,7 @@ export function createUpstreamDispatcher(connectTimeoutMs: number): Agent {
       settled = true;
       clearTimeout(timer);
       if (error) callback(error, null);
-      else callback(null, connected!);
+      else callback(null, connected);
     });
     return socket;
   };
@@ -91,7 +91,11 @@ export function createUpstreamDispatcher(connectTimeoutMs: number): Agent {
  * refused or reset, connect timeout, malformed response), a {@link BodyTooLargeSignal}, a {@link BodyDecodeSignal},
  * or the reason given to `abort()`. Redirects are not followed.
  */
-export function sendExchange(dispatcher: Dispatcher, request: ExchangeRequest, progress: ExchangeProgress): PendingExchange {
+export function sendExchange(
+  dispatcher: Dispatcher,
+  request: ExchangeRequest,
+  progress: ExchangeProgress,
+): PendingExchange {
   let abortRequest: ((reason: Error) => void) | null = null;
   let abortReason: unknown = undefined;
   let aborted = false;
@@ -136,7 +140,7 @@ export function sendExchange(dispatcher: Dispatcher, request: ExchangeRequest, p
       },
       onComplete() {
         if (settled) return;
-        let body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+        let body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
         const encoding = headerValue(headers['content-encoding'])?.trim().toLowerCase();
         if (encoding && encoding !== 'identity') {
           const decoded = decode(body, encoding, request.maxBodyBytes);
@@ -158,7 +162,13 @@ export function sendExchange(dispatcher: Dispatcher, request: ExchangeRequest, p
     };
     try {
       dispatcher.dispatch(
-        { origin: request.origin, path: request.path, method: request.method, headers: request.headers, body: request.body },
+        {
+          origin: request.origin,
+          path: request.path,
+          method: request.method,
+          headers: request.headers,
+          body: request.body,
+        },
         handler,
       );
     } catch (error) {

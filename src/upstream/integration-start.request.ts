@@ -82,14 +82,17 @@ export function buildIntegrationStartRequest(format: 'json' | 'xml', key: Integr
  *   character reference (NUL, C0 controls other than tab/LF/CR, U+FFFE, U+FFFF, unpaired surrogates).
  */
 export function escapeXmlText(text: string): string {
-  const forbidden = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.exec(text);
+  const forbidden =
+    /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.exec(
+      text,
+    );
   if (forbidden !== null) {
     const code = forbidden[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
     throw new UpstreamRequestError(
       `IntegrationName cannot be sent as XML: it contains U+${code} at index ${forbidden.index}, which XML 1.0 cannot carry; use format json`,
     );
   }
-  return text.replace(/[&<>"'\r]/g, (c) => XML_ESCAPES[c]!);
+  return text.replace(/[&<>"'\r]/g, (c) => XML_ESCAPES[c]);
 }
 
 const XML_ESCAPES: Record<string, string> = {

@@ -69,9 +69,7 @@ type FieldKey = keyof typeof FIELDS;
 const FIELD_KEYS = Object.keys(FIELDS) as FieldKey[];
 
 /** Lookup by ASCII-lower-cased wire name, so PascalCase, camelCase and `MaxSyncDateMaxPkId` all match. */
-const FIELD_BY_FOLDED_NAME = new Map<string, FieldKey>(
-  FIELD_KEYS.map((key) => [asciiLower(FIELDS[key].wire), key]),
-);
+const FIELD_BY_FOLDED_NAME = new Map<string, FieldKey>(FIELD_KEYS.map((key) => [asciiLower(FIELDS[key].wire), key]));
 
 // ---------------------------------------------------------------------------------------------
 // Entry points
@@ -159,8 +157,7 @@ export function parseIntegrationStatus(
  */
 export function assertSameIntegration(status: IntegrationStatus, key: IntegrationKey): void {
   const sameId = status.sourceSystemId !== null && status.sourceSystemId === key.sourceSystemId;
-  const sameName =
-    status.integrationName !== null && sameIntegrationName(status.integrationName, key.integrationName);
+  const sameName = status.integrationName !== null && sameIntegrationName(status.integrationName, key.integrationName);
   if (!sameId || !sameName) {
     throw new UpstreamIdentityMismatchError(
       { sourceSystemId: key.sourceSystemId, integrationName: key.integrationName },
@@ -247,7 +244,9 @@ export function bodyExcerpt(body: Buffer | string, max = 200): string {
 // ---------------------------------------------------------------------------------------------
 
 /** Media type (lower-cased `type/subtype`) and charset (lower-cased) of a Content-Type header; a shared, frozen object. */
-export function parseContentType(header: string | undefined | null): Readonly<{ mediaType: string | null; charset: string | null }> {
+export function parseContentType(
+  header: string | undefined | null,
+): Readonly<{ mediaType: string | null; charset: string | null }> {
   if (typeof header !== 'string') return NO_CONTENT_TYPE;
   // An upstream sends the same header on every answer: the last one's reading is kept.
   if (header === lastContentType.header) return lastContentType.parsed;
@@ -258,10 +257,11 @@ export function parseContentType(header: string | undefined | null): Readonly<{ 
 
 const NO_CONTENT_TYPE = Object.freeze({ mediaType: null, charset: null });
 const MEDIA_TYPE = /^[!#$%&'*+.^_`|~0-9a-z-]+\/[!#$%&'*+.^_`|~0-9a-z-]+$/;
-let lastContentType: { header: string | null; parsed: Readonly<{ mediaType: string | null; charset: string | null }> } = {
-  header: null,
-  parsed: NO_CONTENT_TYPE,
-};
+let lastContentType: { header: string | null; parsed: Readonly<{ mediaType: string | null; charset: string | null }> } =
+  {
+    header: null,
+    parsed: NO_CONTENT_TYPE,
+  };
 
 function readContentType(header: string): { mediaType: string | null; charset: string | null } {
   const [typePart = '', ...params] = header.split(';');
@@ -352,16 +352,20 @@ function decodeBody(body: Buffer | string, charset: string | null): string {
     const bad = bytes.findIndex((b) => b > 0x7f);
     if (bad !== -1) {
       throw new UpstreamBodyUnreadableError(
-        `upstream body declares charset us-ascii but byte ${bad + bomLength} is 0x${bytes[bad]!.toString(16)}`,
+        `upstream body declares charset us-ascii but byte ${bad + bomLength} is 0x${bytes[bad].toString(16)}`,
       );
     }
   }
   try {
     // ignoreBOM: the BOM was removed above; a second one would be content, not a marker.
-    const text = new TextDecoder(encoding === 'us-ascii' ? 'utf-8' : encoding, { fatal: true, ignoreBOM: true }).decode(bytes);
+    const text = new TextDecoder(encoding === 'us-ascii' ? 'utf-8' : encoding, { fatal: true, ignoreBOM: true }).decode(
+      bytes,
+    );
     return text;
   } catch {
-    throw new UpstreamBodyUnreadableError(`upstream body is not valid ${encoding} (invalid or truncated byte sequence)`);
+    throw new UpstreamBodyUnreadableError(
+      `upstream body is not valid ${encoding} (invalid or truncated byte sequence)`,
+    );
   }
 }
 
@@ -401,9 +405,7 @@ function parseJsonDocument(text: string, shownType: string, sniffed: boolean): u
     }
     const reason = error instanceof Error ? error.message : String(error);
     const what = sniffed ? 'neither an IntegrationStatusDTO in XML nor valid JSON' : 'not valid JSON';
-    throw new UpstreamBodyUnreadableError(
-      `upstream body (${shownType}) is ${what} (${reason}); truncated or not JSON`,
-    );
+    throw new UpstreamBodyUnreadableError(`upstream body (${shownType}) is ${what} (${reason}); truncated or not JSON`);
   }
 }
 
@@ -413,7 +415,8 @@ function isPlainJsonObject(value: unknown): value is Record<string, unknown> {
 
 function describeJson(value: unknown): string {
   if (value === null) return 'null';
-  if (value instanceof JsonNumber) return `the number ${value.text.length > 40 ? `${value.text.slice(0, 40)}…` : value.text}`;
+  if (value instanceof JsonNumber)
+    return `the number ${value.text.length > 40 ? `${value.text.slice(0, 40)}…` : value.text}`;
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return 'a string';
   if (typeof value === 'boolean') return `the boolean ${value}`;
@@ -423,9 +426,7 @@ function describeJson(value: unknown): string {
 
 function dtoFromJson(root: unknown, options: ParseIntegrationStatusOptions): IntegrationStatus {
   if (!isPlainJsonObject(root)) {
-    throw new UpstreamNotDtoError(
-      `upstream body is JSON ${describeJson(root)}, not an IntegrationStatusDTO object`,
-    );
+    throw new UpstreamNotDtoError(`upstream body is JSON ${describeJson(root)}, not an IntegrationStatusDTO object`);
   }
   const members = new Map<FieldKey, { name: string; value: unknown }>();
   for (const name of Object.keys(root)) {
@@ -496,18 +497,25 @@ function jsonDictionary(value: unknown): Record<string, string | null> | null {
     const seen = new Set<string>();
     value.forEach((entry, index) => {
       if (!isPlainJsonObject(entry)) {
-        throw new UpstreamNotDtoError(`${field}[${index}] must be an object {Key, Value}, got ${describeJson(entry)}`, { field });
+        throw new UpstreamNotDtoError(`${field}[${index}] must be an object {Key, Value}, got ${describeJson(entry)}`, {
+          field,
+        });
       }
-      let k: { present: boolean; value: unknown } = { present: false, value: undefined };
-      let v: { present: boolean; value: unknown } = { present: false, value: undefined };
+      const k: { present: boolean; value: unknown } = { present: false, value: undefined };
+      const v: { present: boolean; value: unknown } = { present: false, value: undefined };
       for (const name of Object.keys(entry)) {
         const folded = asciiLower(name);
         const slot = folded === 'key' ? k : folded === 'value' ? v : null;
         if (slot === null) {
-          throw new UpstreamNotDtoError(`${field}[${index}] has unexpected member ${quoteForMessage(name, 40)}; expected only Key and Value`, { field });
+          throw new UpstreamNotDtoError(
+            `${field}[${index}] has unexpected member ${quoteForMessage(name, 40)}; expected only Key and Value`,
+            { field },
+          );
         }
         if (slot.present) {
-          throw new UpstreamNotDtoError(`${field}[${index}] has ${folded === 'key' ? 'Key' : 'Value'} twice`, { field });
+          throw new UpstreamNotDtoError(`${field}[${index}] has ${folded === 'key' ? 'Key' : 'Value'} twice`, {
+            field,
+          });
         }
         slot.present = true;
         slot.value = entry[name];
@@ -516,10 +524,15 @@ function jsonDictionary(value: unknown): Record<string, string | null> | null {
         throw new UpstreamNotDtoError(`${field}[${index}] must have both Key and Value`, { field });
       }
       if (typeof k.value !== 'string') {
-        throw new UpstreamNotDtoError(`${field}[${index}].Key must be a string, got ${describeJson(k.value)}`, { field });
+        throw new UpstreamNotDtoError(`${field}[${index}].Key must be a string, got ${describeJson(k.value)}`, {
+          field,
+        });
       }
       if (v.value !== null && typeof v.value !== 'string') {
-        throw new UpstreamNotDtoError(`${field}[${index}].Value must be a string or null, got ${describeJson(v.value)}`, { field });
+        throw new UpstreamNotDtoError(
+          `${field}[${index}].Value must be a string or null, got ${describeJson(v.value)}`,
+          { field },
+        );
       }
       if (seen.has(k.value)) {
         throw new UpstreamNotDtoError(`${field} has the key ${quoteForMessage(k.value, 60)} twice`, { field });
@@ -530,7 +543,11 @@ function jsonDictionary(value: unknown): Record<string, string | null> | null {
     return result;
   }
   if (!isPlainJsonObject(value)) {
-    throw wrongType('customDatabaseValues', 'an object of string values, an array of {Key, Value}, or null', describeJson(value));
+    throw wrongType(
+      'customDatabaseValues',
+      'an object of string values, an array of {Key, Value}, or null',
+      describeJson(value),
+    );
   }
   for (const name of Object.keys(value)) {
     const entry = value[name];
@@ -654,7 +671,7 @@ export function parseXmlDocument(text: string): XmlElement {
       roots.length === 0 ? 'upstream XML has no root element' : 'upstream XML has more than one root element',
     );
   }
-  return roots[0]!;
+  return roots[0];
 }
 
 function refuseDtd(text: string): void {
@@ -693,7 +710,9 @@ function convertXmlNode(node: unknown, parentScope: XmlScope): XmlElement | XmlT
     if (attrName === 'xmlns' || attrName.startsWith('xmlns:')) {
       const prefix = attrName === 'xmlns' ? '' : attrName.slice(6);
       if (prefix !== '' && value === '') {
-        throw new UpstreamBodyUnreadableError(`upstream XML undeclares the prefix ${safeName(prefix)}, which XML 1.0 namespaces forbid`);
+        throw new UpstreamBodyUnreadableError(
+          `upstream XML undeclares the prefix ${safeName(prefix)}, which XML 1.0 namespaces forbid`,
+        );
       }
       if (scope === parentScope) scope = new Map(parentScope);
       scope.set(prefix, value === '' ? null : value);
@@ -718,7 +737,9 @@ function convertXmlNode(node: unknown, parentScope: XmlScope): XmlElement | XmlT
   for (const a of attributes) {
     const id = `${a.namespaceUri ?? ''}\u0000${a.localName}`;
     if (seenAttributes.has(id)) {
-      throw new UpstreamBodyUnreadableError(`upstream XML element <${safeName(name)}> has the attribute ${safeName(a.localName)} twice`);
+      throw new UpstreamBodyUnreadableError(
+        `upstream XML element <${safeName(name)}> has the attribute ${safeName(a.localName)} twice`,
+      );
     }
     seenAttributes.add(id);
   }
@@ -758,7 +779,9 @@ function resolvePrefix(scope: XmlScope, prefix: string | null, name: string, isE
   }
   const uri = scope.get(prefix);
   if (uri === undefined || uri === null) {
-    throw new UpstreamBodyUnreadableError(`upstream XML uses the undeclared namespace prefix ${safeName(prefix)} in ${safeName(name)}`);
+    throw new UpstreamBodyUnreadableError(
+      `upstream XML uses the undeclared namespace prefix ${safeName(prefix)} in ${safeName(name)}`,
+    );
   }
   return uri;
 }
@@ -797,10 +820,12 @@ function decodeReferences(raw: string, where: string): string {
       }
       out += replacement;
     } else {
-      const digits = (hex ?? dec)!;
+      const digits = (hex ?? dec);
       const code = digits.length > 8 ? Number.POSITIVE_INFINITY : Number.parseInt(digits, hex !== undefined ? 16 : 10);
       if (!(code >= 1 && code <= 0x10ffff)) {
-        throw new UpstreamBodyUnreadableError(`upstream XML has the character reference ${safeName(m[0])} in ${where}, which names no allowed character`);
+        throw new UpstreamBodyUnreadableError(
+          `upstream XML has the character reference ${safeName(m[0])} in ${where}, which names no allowed character`,
+        );
       }
       out += String.fromCodePoint(code);
     }
@@ -811,7 +836,9 @@ function decodeReferences(raw: string, where: string): string {
 
 function decodeAttributeValue(raw: string, name: string): string {
   if (raw.includes('<')) {
-    throw new UpstreamBodyUnreadableError(`upstream XML attribute ${safeName(name)} contains "<", which XML 1.0 forbids`);
+    throw new UpstreamBodyUnreadableError(
+      `upstream XML attribute ${safeName(name)} contains "<", which XML 1.0 forbids`,
+    );
   }
   // Attribute-value normalization (XML 1.0 §3.3.3): literal whitespace becomes a space, but
   // whitespace written as a character reference is kept.
@@ -848,7 +875,10 @@ function isNil(element: XmlElement, where: string): boolean {
     const value = attribute.value.trim();
     if (value === 'true' || value === '1') nil = true;
     else if (value === 'false' || value === '0') nil = false;
-    else throw new UpstreamNotDtoError(`${where} has xsi:nil=${quoteForMessage(attribute.value, 20)}, expected true or false`);
+    else
+      throw new UpstreamNotDtoError(
+        `${where} has xsi:nil=${quoteForMessage(attribute.value, 20)}, expected true or false`,
+      );
   }
   if (nil && element.children.length > 0) {
     throw new UpstreamNotDtoError(`${where} is xsi:nil="true" but has content`);
@@ -861,7 +891,9 @@ function dtoFromXml(root: XmlElement, options: ParseIntegrationStatusOptions): I
     throw new UpstreamBodyUnreadableError('upstream body is an HTML page (root <html>), not an IntegrationStatusDTO');
   }
   if (root.localName !== 'IntegrationStatusDTO') {
-    throw new UpstreamNotDtoError(`upstream XML root element is <${safeName(root.name)}>, expected IntegrationStatusDTO`);
+    throw new UpstreamNotDtoError(
+      `upstream XML root element is <${safeName(root.name)}>, expected IntegrationStatusDTO`,
+    );
   }
   if (isNil(root, '<IntegrationStatusDTO>')) {
     throw new UpstreamNotDtoError('upstream XML IntegrationStatusDTO is xsi:nil: no DTO');
@@ -874,7 +906,9 @@ function dtoFromXml(root: XmlElement, options: ParseIntegrationStatusOptions): I
     const key = FIELD_BY_FOLDED_NAME.get(asciiLower(child.localName));
     if (key === undefined) continue; // unknown elements are ignored
     if (elements.has(key)) {
-      throw new UpstreamNotDtoError(`upstream XML has the element ${FIELDS[key].wire} more than once`, { field: FIELDS[key].wire });
+      throw new UpstreamNotDtoError(`upstream XML has the element ${FIELDS[key].wire} more than once`, {
+        field: FIELDS[key].wire,
+      });
     }
     elements.set(key, child);
   }
@@ -887,7 +921,9 @@ function dtoFromXml(root: XmlElement, options: ParseIntegrationStatusOptions): I
     if (isNil(element, wire)) return null;
     const child = childElements(element)[0];
     if (child !== undefined) {
-      throw new UpstreamNotDtoError(`${wire} must contain only text, found the element <${safeName(child.name)}>`, { field: wire });
+      throw new UpstreamNotDtoError(`${wire} must contain only text, found the element <${safeName(child.name)}>`, {
+        field: wire,
+      });
     }
     return textContent(element);
   };
@@ -926,14 +962,19 @@ function xmlDictionary(element: XmlElement): Record<string, string | null> | nul
   const field = FIELDS.customDatabaseValues.wire;
   if (isNil(element, field)) return null;
   if (hasNonWhitespaceText(element)) {
-    throw new UpstreamNotDtoError(`${field} has text directly inside it; expected KeyValueOfstringstring elements`, { field });
+    throw new UpstreamNotDtoError(`${field} has text directly inside it; expected KeyValueOfstringstring elements`, {
+      field,
+    });
   }
   const result: Record<string, string | null> = {};
   const seen = new Set<string>();
   childElements(element).forEach((item, index) => {
     const where = `${field}/KeyValueOfstringstring[${index + 1}]`;
     if (item.localName !== 'KeyValueOfstringstring') {
-      throw new UpstreamNotDtoError(`${field} contains <${safeName(item.name)}>; expected KeyValueOfstringstring elements`, { field });
+      throw new UpstreamNotDtoError(
+        `${field} contains <${safeName(item.name)}>; expected KeyValueOfstringstring elements`,
+        { field },
+      );
     }
     if (isNil(item, where) || hasNonWhitespaceText(item)) {
       throw new UpstreamNotDtoError(`${where} must contain Key and Value elements`, { field });
@@ -944,7 +985,10 @@ function xmlDictionary(element: XmlElement): Record<string, string | null> | nul
       const folded = asciiLower(part.localName);
       if (folded === 'key' && keyElement === undefined) keyElement = part;
       else if (folded === 'value' && valueElement === undefined) valueElement = part;
-      else throw new UpstreamNotDtoError(`${where} has an unexpected or repeated element <${safeName(part.name)}>`, { field });
+      else
+        throw new UpstreamNotDtoError(`${where} has an unexpected or repeated element <${safeName(part.name)}>`, {
+          field,
+        });
     }
     if (keyElement === undefined || valueElement === undefined) {
       throw new UpstreamNotDtoError(`${where} must have both Key and Value`, { field });
@@ -995,7 +1039,12 @@ function assemble(raw: RawDto, options: ParseIntegrationStatusOptions): Integrat
 }
 
 /** Checks a date field; returns its .NET "O" UTC form when `wantUtc` (only the watermark's is kept), else null. */
-function checkDate(key: FieldKey, text: string | null, options: ParseIntegrationStatusOptions, wantUtc: boolean): string | null {
+function checkDate(
+  key: FieldKey,
+  text: string | null,
+  options: ParseIntegrationStatusOptions,
+  wantUtc: boolean,
+): string | null {
   if (text === null) return null;
   try {
     if (!wantUtc) {
@@ -1016,7 +1065,7 @@ function requireAll(present: Set<FieldKey>, what: string): void {
   if (missing.length > 0) {
     throw new UpstreamNotDtoError(
       `upstream IntegrationStatusDTO lacks the ${what}${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (every member must be present, null if empty)`,
-      { field: missing[0]! },
+      { field: missing[0] },
     );
   }
 }
@@ -1042,7 +1091,9 @@ function int64FromLiteral(text: string, key: FieldKey): string {
   // 20 characters hold every int64 ("-9223372036854775808"); longer is out of range for sure.
   const value = text.length > 20 ? null : BigInt(text);
   if (value === null || value < INT64_MIN || value > INT64_MAX) {
-    throw new UpstreamNotDtoError(`${wire} ${showLiteral(text)} is outside the .NET long (int64) range`, { field: wire });
+    throw new UpstreamNotDtoError(`${wire} ${showLiteral(text)} is outside the .NET long (int64) range`, {
+      field: wire,
+    });
   }
   return value.toString();
 }
@@ -1071,7 +1122,7 @@ function int32FromJsonNumber(text: string): number {
   const m = /^(-?)([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?)([0-9]+))?$/.exec(text);
   if (m === null) throw notInteger();
   const [, sign, intPart, fraction = '', exponentSign = '', exponentDigits = '0'] = m;
-  let digits = (intPart! + fraction).replace(/^0+/, '');
+  let digits = (intPart + fraction).replace(/^0+/, '');
   if (digits === '') return 0; // zero in any spelling
   const exponentMagnitude = exponentDigits.replace(/^0+/, '');
   if (exponentMagnitude.length > 6) {
@@ -1094,7 +1145,9 @@ function int32FromJsonNumber(text: string): number {
 function int32InRange(value: bigint | null, text: string): number {
   const wire = FIELDS.sourceSystemId.wire;
   if (value === null || value < INT32_MIN || value > INT32_MAX) {
-    throw new UpstreamNotDtoError(`${wire} ${showLiteral(text)} is outside the .NET int (int32) range`, { field: wire });
+    throw new UpstreamNotDtoError(`${wire} ${showLiteral(text)} is outside the .NET int (int32) range`, {
+      field: wire,
+    });
   }
   return Number(value);
 }
@@ -1153,7 +1206,7 @@ type MarkupPeek = { kind: 'html' } | { kind: 'doctype' } | { kind: 'element'; na
 function peekMarkupRoot(text: string, start: number): MarkupPeek {
   let i = start;
   for (;;) {
-    while (i < text.length && ' \t\r\n'.includes(text[i]!)) i++;
+    while (i < text.length && ' \t\r\n'.includes(text[i])) i++;
     if (text.startsWith('<?', i)) {
       const end = text.indexOf('?>', i + 2);
       if (end === -1) return { kind: 'other' };
@@ -1167,7 +1220,7 @@ function peekMarkupRoot(text: string, start: number): MarkupPeek {
     } else if (text[i] === '<') {
       const m = /^<([^\s/>!?]+)/.exec(text.slice(i, i + 256));
       if (m === null) return { kind: 'other' };
-      return localNameOf(m[1]!).toLowerCase() === 'html' ? { kind: 'html' } : { kind: 'element', name: m[1]! };
+      return localNameOf(m[1]).toLowerCase() === 'html' ? { kind: 'html' } : { kind: 'element', name: m[1] };
     } else {
       return { kind: 'other' };
     }

@@ -51,7 +51,8 @@ export class ClientCredentialsTokenSource {
    */
   get(options: { signal: AbortSignal; cancel?: AbortSignal; deadlineAt: number }): Promise<string> {
     const cached = this.cached;
-    if (cached !== null && (cached.refreshAt === null || this.now() < cached.refreshAt)) return Promise.resolve(cached.value);
+    if (cached !== null && (cached.refreshAt === null || this.now() < cached.refreshAt))
+      return Promise.resolve(cached.value);
     if (this.inFlight !== null) return untilAborted(this.inFlight, options.signal);
     const requestedAt = this.now();
     const request = this.fetch(options.deadlineAt).then((token) => {

@@ -35,7 +35,12 @@ import {
 } from './errors';
 import { type IntegrationStartRequest, buildIntegrationStartRequest } from './integration-start.request';
 import type { IntegrationKey, IntegrationStatus } from './integration-status';
-import { assertSameIntegration, bodyExcerpt, parseAspNetError, parseIntegrationStatus } from './integration-status.parser';
+import {
+  assertSameIntegration,
+  bodyExcerpt,
+  parseAspNetError,
+  parseIntegrationStatus,
+} from './integration-status.parser';
 import { ClientCredentialsTokenSource, type FetchedToken } from './token-source';
 import {
   BodyDecodeSignal,
@@ -54,9 +59,16 @@ export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
 /** Default for {@link UpstreamClientOptions.connectTimeoutMs}. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 /** Defaults for {@link UpstreamClientOptions.retry}. */
-export const DEFAULT_RETRY: Readonly<UpstreamRetryOptions> = Object.freeze({ maxAttempts: 4, baseMs: 500, maxMs: 30_000 });
+export const DEFAULT_RETRY: Readonly<UpstreamRetryOptions> = Object.freeze({
+  maxAttempts: 4,
+  baseMs: 500,
+  maxMs: 30_000,
+});
 /** Defaults for {@link UpstreamClientOptions.breaker}. */
-export const DEFAULT_BREAKER: Readonly<UpstreamBreakerOptions> = Object.freeze({ threshold: 5, halfOpenAfterMs: 60_000 });
+export const DEFAULT_BREAKER: Readonly<UpstreamBreakerOptions> = Object.freeze({
+  threshold: 5,
+  halfOpenAfterMs: 60_000,
+});
 /** Path of the default client_credentials token endpoint under the base URL. */
 export const DEFAULT_TOKEN_PATH = '/api/token/authorize';
 
@@ -326,16 +338,23 @@ export class UpstreamClient implements OnModuleDestroy {
     }
     this.format = options.format;
     this.timeoutMs = positiveMs(options.timeoutMs, 'timeoutMs');
-    this.attemptTimeoutMs = Math.min(this.timeoutMs, positiveMs(options.attemptTimeoutMs ?? this.timeoutMs, 'attemptTimeoutMs'));
+    this.attemptTimeoutMs = Math.min(
+      this.timeoutMs,
+      positiveMs(options.attemptTimeoutMs ?? this.timeoutMs, 'attemptTimeoutMs'),
+    );
     this.connectTimeoutMs = positiveMs(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs');
     this.dispatcher = createUpstreamDispatcher(this.connectTimeoutMs);
     const retrySettings = { ...DEFAULT_RETRY, ...definedOnly(options.retry ?? {}) };
     if (!Number.isSafeInteger(retrySettings.maxAttempts) || retrySettings.maxAttempts < 1) {
-      throw new RangeError(`upstream retry.maxAttempts must be a positive integer, got ${String(retrySettings.maxAttempts)}`);
+      throw new RangeError(
+        `upstream retry.maxAttempts must be a positive integer, got ${String(retrySettings.maxAttempts)}`,
+      );
     }
     for (const name of ['baseMs', 'maxMs'] as const) {
       if (!(Number.isFinite(retrySettings[name]) && retrySettings[name] >= 0)) {
-        throw new RangeError(`upstream retry.${name} must be a non-negative number of milliseconds, got ${String(retrySettings[name])}`);
+        throw new RangeError(
+          `upstream retry.${name} must be a non-negative number of milliseconds, got ${String(retrySettings[name])}`,
+        );
       }
     }
     this.retry = retrySettings;
@@ -367,8 +386,15 @@ export class UpstreamClient implements OnModuleDestroy {
     } else if (auth.kind === 'client_credentials') {
       this.authorization = null;
       const tokenRequest = this.tokenRequestFrom(auth);
-      secrets.push(auth.clientSecret, encodeURIComponent(auth.clientSecret), JSON.stringify(auth.clientSecret).slice(1, -1));
-      this.tokens = new ClientCredentialsTokenSource((deadlineAt) => this.fetchToken(tokenRequest, deadlineAt), options.now ?? Date.now);
+      secrets.push(
+        auth.clientSecret,
+        encodeURIComponent(auth.clientSecret),
+        JSON.stringify(auth.clientSecret).slice(1, -1),
+      );
+      this.tokens = new ClientCredentialsTokenSource(
+        (deadlineAt) => this.fetchToken(tokenRequest, deadlineAt),
+        options.now ?? Date.now,
+      );
     } else {
       const kind = JSON.stringify(String((auth as { kind?: unknown }).kind)).slice(0, 40);
       throw new TypeError(
@@ -429,7 +455,10 @@ export class UpstreamClient implements OnModuleDestroy {
    * 503 Service Unavailable on all 4 attempts (last: Message: An error has occurred.)`; the error's
    * class, `code` and `httpStatus` are those of the last attempt.
    */
-  async integrationStart(key: IntegrationKey, options: IntegrationStartCallOptions = {}): Promise<IntegrationStartResult> {
+  async integrationStart(
+    key: IntegrationKey,
+    options: IntegrationStartCallOptions = {},
+  ): Promise<IntegrationStartResult> {
     const started = performance.now();
     const external = options.signal;
     const stop = new CallStop();
@@ -503,7 +532,9 @@ export class UpstreamClient implements OnModuleDestroy {
    * One run: cockatiel's retry policy around {@link tryOnce}, deciding with {@link planRetry}; built only when the
    * first attempt fails (see retryAfterFirstFailure).
    */
-  private async withRetries(call: Call): Promise<Omit<IntegrationStartResult, 'durationMs' | 'attempts' | 'outcomeUnknownRetried'>> {
+  private async withRetries(
+    call: Call,
+  ): Promise<Omit<IntegrationStartResult, 'durationMs' | 'attempts' | 'outcomeUnknownRetried'>> {
     try {
       return await retryAfterFirstFailure(
         () => this.tryOnce(call),
@@ -541,7 +572,11 @@ export class UpstreamClient implements OnModuleDestroy {
     let waitMs: number;
     if (retryAfterMs !== undefined) {
       if (retryAfterMs + minAttemptMs > remainingMs) {
-        call.giveUp = { kind: 'retry_after_past_deadline', retryAfterMs, remainingMs: Math.max(0, Math.round(remainingMs)) };
+        call.giveUp = {
+          kind: 'retry_after_past_deadline',
+          retryAfterMs,
+          remainingMs: Math.max(0, Math.round(remainingMs)),
+        };
         return false;
       }
       waitMs = retryAfterMs;
@@ -592,10 +627,13 @@ export class UpstreamClient implements OnModuleDestroy {
   // ---- one attempt -------------------------------------------------------------------------
 
   /** One attempt of the retry policy: one request, plus one re-send after a 401 token refresh. */
-  private async tryOnce(call: Call): Promise<Omit<IntegrationStartResult, 'durationMs' | 'attempts' | 'outcomeUnknownRetried'>> {
+  private async tryOnce(
+    call: Call,
+  ): Promise<Omit<IntegrationStartResult, 'durationMs' | 'attempts' | 'outcomeUnknownRetried'>> {
     call.tries += 1;
     for (;;) {
-      if (call.stop.aborted) throw this.stopError(call.stop.reason, this.endpoint, { requestSent: false, responseStarted: false });
+      if (call.stop.aborted)
+        throw this.stopError(call.stop.reason, this.endpoint, { requestSent: false, responseStarted: false });
       const outcome = await this.attempt(call);
       if (outcome !== 'refreshed') return outcome;
     }
@@ -606,11 +644,15 @@ export class UpstreamClient implements OnModuleDestroy {
    * @returns the result, or `'refreshed'` when a 401 made the token be dropped and the request
    *   should be sent once more.
    */
-  private async attempt(call: Call): Promise<Omit<IntegrationStartResult, 'durationMs' | 'attempts' | 'outcomeUnknownRetried'> | 'refreshed'> {
+  private async attempt(
+    call: Call,
+  ): Promise<Omit<IntegrationStartResult, 'durationMs' | 'attempts' | 'outcomeUnknownRetried'> | 'refreshed'> {
     const request = call.request!;
     const startedAt = new Date().toISOString();
     const t0 = performance.now();
-    const record = (fields: Pick<UpstreamAttempt, 'httpStatus' | 'errorCode' | 'error'> & { retryAfterMs?: number }) => {
+    const record = (
+      fields: Pick<UpstreamAttempt, 'httpStatus' | 'errorCode' | 'error'> & { retryAfterMs?: number },
+    ) => {
       call.attempts.push({
         attempt: call.attempts.length + 1,
         startedAt,
@@ -622,7 +664,11 @@ export class UpstreamClient implements OnModuleDestroy {
     // The attempt's own deadline, when it comes before the call's (the call's stop covers the rest).
     const stops: Stops =
       this.attemptTimeoutMs < remainingMs
-        ? { stop: call.stop, timeoutMs: this.attemptTimeoutMs, timeoutReason: new DeadlineReason(this.attemptTimeoutMs) }
+        ? {
+            stop: call.stop,
+            timeoutMs: this.attemptTimeoutMs,
+            timeoutReason: new DeadlineReason(this.attemptTimeoutMs),
+          }
         : { stop: call.stop };
     const attemptDeadlineAt = Math.min(call.deadlineAt, t0 + this.attemptTimeoutMs);
     const progress: CallProgress = { requestSent: false, responseStarted: false };
@@ -640,7 +686,12 @@ export class UpstreamClient implements OnModuleDestroy {
           headers:
             authorization === null
               ? { 'content-type': request.contentType, accept: request.accept, 'user-agent': USER_AGENT }
-              : { 'content-type': request.contentType, accept: request.accept, 'user-agent': USER_AGENT, authorization },
+              : {
+                  'content-type': request.contentType,
+                  accept: request.accept,
+                  'user-agent': USER_AGENT,
+                  authorization,
+                },
           maxBodyBytes: this.maxBodyBytes,
         },
         stops,
@@ -653,7 +704,11 @@ export class UpstreamClient implements OnModuleDestroy {
         call.refreshedOn401 = true;
         this.tokens!.invalidate(token);
         const error = this.httpStatusError(httpStatus, response.body, contentType, response.headers);
-        record({ httpStatus, errorCode: error.code, error: `${this.scrub(error.message)} (token refreshed, sending again)` });
+        record({
+          httpStatus,
+          errorCode: error.code,
+          error: `${this.scrub(error.message)} (token refreshed, sending again)`,
+        });
         return 'refreshed';
       }
       if (httpStatus < 200 || httpStatus > 299) {
@@ -661,7 +716,9 @@ export class UpstreamClient implements OnModuleDestroy {
       }
       let status: IntegrationStatus;
       try {
-        status = parseIntegrationStatus(response.body, contentType ?? undefined, { defaultTimeZone: this.defaultTimeZone });
+        status = parseIntegrationStatus(response.body, contentType ?? undefined, {
+          defaultTimeZone: this.defaultTimeZone,
+        });
         assertSameIntegration(status, call.key);
       } catch (error) {
         throw error instanceof UpstreamError ? attachHttpStatus(error, httpStatus) : error;
@@ -671,7 +728,8 @@ export class UpstreamClient implements OnModuleDestroy {
     } catch (raw) {
       let error = this.finalError(raw, null);
       // A body over the limit is refused after its status line arrived, like a body that does not parse.
-      if (error instanceof UpstreamBodyTooLargeError && progress.status !== undefined) error = attachHttpStatus(error, progress.status);
+      if (error instanceof UpstreamBodyTooLargeError && progress.status !== undefined)
+        error = attachHttpStatus(error, progress.status);
       // The status line seen, also when the body then broke off or timed out.
       const recordedStatus = error.httpStatus ?? httpStatus ?? progress.status ?? null;
       const retryAfterMs = retryAfterOf(error);
@@ -690,9 +748,17 @@ export class UpstreamClient implements OnModuleDestroy {
   }
 
   /** The client_credentials access token for an attempt, within the attempt's deadline or the caller's cancel. */
-  private async accessToken(call: Call, stops: Stops, attemptDeadlineAt: number, progress: CallProgress): Promise<string> {
+  private async accessToken(
+    call: Call,
+    stops: Stops,
+    attemptDeadlineAt: number,
+    progress: CallProgress,
+  ): Promise<string> {
     const attemptController = new AbortController();
-    const timer = stops.timeoutMs === undefined ? undefined : setTimeout(() => attemptController.abort(stops.timeoutReason), stops.timeoutMs);
+    const timer =
+      stops.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => attemptController.abort(stops.timeoutReason), stops.timeoutMs);
     const signal = AbortSignal.any([call.stop.signal, attemptController.signal]);
     try {
       const cancel = call.external instanceof CallStop ? call.external.signal : call.external;
@@ -702,7 +768,9 @@ export class UpstreamClient implements OnModuleDestroy {
     } catch (error) {
       // Every call that joined the same token request gets the same error object; each call writes its own attempts
       // and summary onto the error it ends with, so each gets a copy of its own.
-      throw error instanceof UpstreamError ? copyOfError(error) : this.stopError(signal.reason, this.endpoint, progress);
+      throw error instanceof UpstreamError
+        ? copyOfError(error)
+        : this.stopError(signal.reason, this.endpoint, progress);
     } finally {
       clearTimeout(timer);
     }
@@ -721,15 +789,24 @@ export class UpstreamClient implements OnModuleDestroy {
     if (stops.stop.aborted) throw this.stopError(stops.stop.reason, target.url, progress);
     const pending = sendExchange(
       this.dispatcher,
-      { origin: target.origin, path: target.path, method: 'POST', headers: request.headers, body: request.body, maxBodyBytes: request.maxBodyBytes },
+      {
+        origin: target.origin,
+        path: target.path,
+        method: 'POST',
+        headers: request.headers,
+        body: request.body,
+        maxBodyBytes: request.maxBodyBytes,
+      },
       progress,
     );
     const stopListening = stops.stop.onAbort((reason) => pending.abort(reason));
-    const timer = stops.timeoutMs === undefined ? undefined : setTimeout(() => pending.abort(stops.timeoutReason), stops.timeoutMs);
+    const timer =
+      stops.timeoutMs === undefined ? undefined : setTimeout(() => pending.abort(stops.timeoutReason), stops.timeoutMs);
     try {
       return await pending.response;
     } catch (error) {
-      if (error instanceof DeadlineReason || error instanceof CallerAbortReason) throw this.stopError(error, target.url, progress);
+      if (error instanceof DeadlineReason || error instanceof CallerAbortReason)
+        throw this.stopError(error, target.url, progress);
       throw this.transportError(error, target.hostPort, request.maxBodyBytes);
     } finally {
       clearTimeout(timer);
@@ -744,13 +821,16 @@ export class UpstreamClient implements OnModuleDestroy {
     body: string;
     contentType: string;
   } {
-    if (typeof auth.clientId !== 'string' || auth.clientId === '') throw new TypeError('upstream client_credentials needs a clientId');
+    if (typeof auth.clientId !== 'string' || auth.clientId === '')
+      throw new TypeError('upstream client_credentials needs a clientId');
     if (typeof auth.clientSecret !== 'string' || auth.clientSecret === '') {
       throw new TypeError('upstream client_credentials needs a clientSecret');
     }
     const format = auth.requestFormat ?? 'json';
     if (format !== 'json' && format !== 'form') {
-      throw new TypeError(`upstream client_credentials requestFormat must be "json" or "form", got ${JSON.stringify(String(format)).slice(0, 40)}`);
+      throw new TypeError(
+        `upstream client_credentials requestFormat must be "json" or "form", got ${JSON.stringify(String(format)).slice(0, 40)}`,
+      );
     }
     let target: Target;
     if (auth.tokenUrl === undefined || auth.tokenUrl === null || auth.tokenUrl === '') {
@@ -784,7 +864,10 @@ export class UpstreamClient implements OnModuleDestroy {
   }
 
   /** One token request, bounded by `deadlineAt` (the deadline of the attempt that started it). */
-  private async fetchToken(request: { target: Target; body: string; contentType: string }, deadlineAt: number): Promise<FetchedToken> {
+  private async fetchToken(
+    request: { target: Target; body: string; contentType: string },
+    deadlineAt: number,
+  ): Promise<FetchedToken> {
     const stop = new CallStop();
     const remaining = Math.max(0, deadlineAt - performance.now());
     const timer = setTimeout(() => stop.abort(new DeadlineReason(Math.round(remaining))), remaining);
@@ -808,11 +891,14 @@ export class UpstreamClient implements OnModuleDestroy {
       } catch {
         json = undefined;
       }
-      const object = typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : null;
+      const object =
+        typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : null;
       if (response.status < 200 || response.status > 299) {
         const oauthError = typeof object?.error === 'string' ? bodyExcerpt(this.scrub(object.error), 100) : undefined;
         const description =
-          typeof object?.error_description === 'string' ? bodyExcerpt(this.scrub(object.error_description), 200) : undefined;
+          typeof object?.error_description === 'string'
+            ? bodyExcerpt(this.scrub(object.error_description), 200)
+            : undefined;
         const aspNet = object === null ? null : parseAspNetError(response.body, 'application/json');
         const detail =
           oauthError !== undefined
@@ -839,11 +925,17 @@ export class UpstreamClient implements OnModuleDestroy {
       const value = rawToken.replace(/^\s*bearer\s+/i, '').trim();
       this.addSecrets([rawToken, value]);
       if (!/^[\x21-\x7e]+$/.test(value)) {
-        throw new UpstreamTokenError(`${head} with an access_token that is empty or not visible ASCII`, { httpStatus: response.status });
+        throw new UpstreamTokenError(`${head} with an access_token that is empty or not visible ASCII`, {
+          httpStatus: response.status,
+        });
       }
       const expiresIn = object!.expires_in;
       const seconds =
-        typeof expiresIn === 'number' ? expiresIn : typeof expiresIn === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(expiresIn) ? Number(expiresIn) : NaN;
+        typeof expiresIn === 'number'
+          ? expiresIn
+          : typeof expiresIn === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(expiresIn)
+            ? Number(expiresIn)
+            : NaN;
       return { value, expiresInSeconds: Number.isFinite(seconds) && seconds >= 0 ? seconds : null };
     } catch (error) {
       throw this.finalError(error, null);
@@ -866,11 +958,19 @@ export class UpstreamClient implements OnModuleDestroy {
     // undici wraps the socket's own error (ECONNRESET, ...) as the cause of its SocketError.
     const causeCode = typeof e.cause?.code === 'string' ? e.cause.code : undefined;
     if (ownCode === CONNECT_TIMEOUT_CODE) {
-      return new UpstreamConnectionError(hostPort, 'ETIMEDOUT', `no connection within the connect timeout of ${this.connectTimeoutMs} ms`);
+      return new UpstreamConnectionError(
+        hostPort,
+        'ETIMEDOUT',
+        `no connection within the connect timeout of ${this.connectTimeoutMs} ms`,
+      );
     }
     const code = ownCode === 'UND_ERR_SOCKET' ? (causeCode ?? 'ECONNRESET') : (ownCode ?? causeCode);
     if (ownCode === 'UND_ERR_SOCKET' || ownCode === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
-      return new UpstreamConnectionError(hostPort, code ?? 'ECONNRESET', 'the connection closed before the answer was complete');
+      return new UpstreamConnectionError(
+        hostPort,
+        code ?? 'ECONNRESET',
+        'the connection closed before the answer was complete',
+      );
     }
     if (code !== undefined && CONNECTION_CODES.has(code)) {
       return new UpstreamConnectionError(hostPort, code);
@@ -912,10 +1012,11 @@ export class UpstreamClient implements OnModuleDestroy {
     }
     const text = new TextDecoder('utf-8', { fatal: false }).decode(body.subarray(0, 65_536));
     const excerpt = bodyExcerpt(this.scrub(text), 200);
-    return new UpstreamHttpStatusError(
-      excerpt === '' ? `${head} with an empty body` : `${head}; body: ${excerpt}`,
-      { httpStatus, bodyExcerpt: excerpt, ...extra },
-    );
+    return new UpstreamHttpStatusError(excerpt === '' ? `${head} with an empty body` : `${head}; body: ${excerpt}`, {
+      httpStatus,
+      bodyExcerpt: excerpt,
+      ...extra,
+    });
   }
 
   /**
@@ -954,7 +1055,7 @@ export class UpstreamClient implements OnModuleDestroy {
     const lastIsError = error === call.lastAttemptError;
     if (failed.length === 1 && call.giveUp === null && lastIsError) return null;
     const n = failed.length;
-    const last = failed[n - 1]!;
+    const last = failed[n - 1];
     const statuses = failed.map((a) => (a.errorCode === 'http_status' ? a.httpStatus : null));
     const sameStatus = statuses.every((s) => s !== null && s === statuses[0]) ? statuses[0]! : null;
     const all = call.exhausted ? 'all ' : '';
@@ -1009,7 +1110,9 @@ function isRetryable(error: UpstreamError): boolean {
 }
 
 function retryAfterOf(error: UpstreamError): number | undefined {
-  return error instanceof UpstreamHttpStatusError || error instanceof UpstreamTokenError ? error.retryAfterMs : undefined;
+  return error instanceof UpstreamHttpStatusError || error instanceof UpstreamTokenError
+    ? error.retryAfterMs
+    : undefined;
 }
 
 /**
@@ -1047,7 +1150,8 @@ function describeAttempt(attempt: UpstreamAttempt): string {
     const code = /failed: ([A-Z0-9_]+)/.exec(attempt.error ?? '')?.[1];
     return code === undefined ? 'connection failed' : `connection ${code}`;
   }
-  if (attempt.errorCode === 'token' && attempt.httpStatus !== null) return `token endpoint ${statusText(attempt.httpStatus)}`;
+  if (attempt.errorCode === 'token' && attempt.httpStatus !== null)
+    return `token endpoint ${statusText(attempt.httpStatus)}`;
   return attempt.errorCode ?? 'ok';
 }
 

@@ -1,4 +1,10 @@
-import { type DynamicModule, type InjectionToken, type ModuleMetadata, Module, type OptionalFactoryDependency } from '@nestjs/common';
+import {
+  type DynamicModule,
+  type InjectionToken,
+  type ModuleMetadata,
+  Module,
+  type OptionalFactoryDependency,
+} from '@nestjs/common';
 import { UpstreamBreakerRegistry } from './breaker';
 import { UPSTREAM_CLIENT_OPTIONS, UpstreamClient, type UpstreamClientOptions } from './upstream.client';
 
@@ -36,7 +42,9 @@ export class UpstreamModule {
       providers: [
         {
           provide: UPSTREAM_CLIENT_OPTIONS,
-          useFactory: options.useFactory as (...args: unknown[]) => UpstreamClientOptions | Promise<UpstreamClientOptions>,
+          useFactory: options.useFactory as (
+            ...args: unknown[]
+          ) => UpstreamClientOptions | Promise<UpstreamClientOptions>,
           inject: options.inject ?? [],
         },
         UpstreamBreakerRegistry,

@@ -5,7 +5,11 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EMBEDDED_POSTGRES_PASSWORD, createDatabase, startEmbeddedPostgres } from '../../src/embedded/embedded-postgres';
+import {
+  EMBEDDED_POSTGRES_PASSWORD,
+  createDatabase,
+  startEmbeddedPostgres,
+} from '../../src/embedded/embedded-postgres';
 
 async function query<T extends Record<string, unknown>>(url: string, sql: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
@@ -54,7 +58,10 @@ describe('startEmbeddedPostgres', () => {
       expect(first.port).not.toBe(5432);
       const [{ version }] = await query<{ version: string }>(first.url, 'select version()');
       expect(version.startsWith('PostgreSQL 18.')).toBe(true);
-      await query(first.url, "create table kept (id bigint primary key, note text); insert into kept values (9007199254740993, 'still here')");
+      await query(
+        first.url,
+        "create table kept (id bigint primary key, note text); insert into kept values (9007199254740993, 'still here')",
+      );
     } finally {
       await first.stop();
     }
@@ -76,7 +83,10 @@ describe('startEmbeddedPostgres', () => {
 
   it('removes a stale postmaster.pid whose process is gone', async () => {
     // A pid far above pid_max is never a running process.
-    writeFileSync(join(dataDir, 'postmaster.pid'), `99999999\n${dataDir}\n1700000000\n5999\n\n127.0.0.1\n  0   0\nready   \n`);
+    writeFileSync(
+      join(dataDir, 'postmaster.pid'),
+      `99999999\n${dataDir}\n1700000000\n5999\n\n127.0.0.1\n  0   0\nready   \n`,
+    );
     const logs: string[] = [];
     const db = await startEmbeddedPostgres({ dataDir, onLog: (l) => logs.push(l) });
     try {
@@ -108,7 +118,7 @@ describe('startEmbeddedPostgres', () => {
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     await new Promise<void>((resolveReady, reject) => {
-      child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolveReady());
+      child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolveReady());
       child.once('exit', (code) => reject(new Error(`child exited early with ${code}`)));
     });
     const orphanPid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
@@ -120,7 +130,9 @@ describe('startEmbeddedPostgres', () => {
     const db = await startEmbeddedPostgres({ dataDir, onLog: (l) => logs.push(l) });
     try {
       expect(isAlive(orphanPid)).toBe(false);
-      expect(logs).toContain(`[embedded-postgres] shutting down orphaned Postgres pid ${orphanPid} left by a previous run`);
+      expect(logs).toContain(
+        `[embedded-postgres] shutting down orphaned Postgres pid ${orphanPid} left by a previous run`,
+      );
       expect(await query(db.url, 'select count(*)::int as n from kept')).toEqual([{ n: 1 }]);
     } finally {
       await db.stop();
@@ -141,7 +153,9 @@ describe('startEmbeddedPostgres', () => {
 
   it('reports a port that is taken (no retry when the caller chose the port)', async () => {
     const blocker = createServer();
-    const port = await new Promise<number>((done) => blocker.listen(0, '127.0.0.1', () => done((blocker.address() as AddressInfo).port)));
+    const port = await new Promise<number>((done) =>
+      blocker.listen(0, '127.0.0.1', () => done((blocker.address() as AddressInfo).port)),
+    );
     const logs: string[] = [];
     try {
       await expect(startEmbeddedPostgres({ dataDir, port, onLog: (l) => logs.push(l) })).rejects.toThrow(

@@ -35,7 +35,11 @@ describe('connection pool limits', () => {
   });
 
   it('fails to connect to a closed port quickly and calls it transient', async () => {
-    const dataSource = createDataSource({ url: 'postgres://postgres@127.0.0.1:1/none', poolSize: 1, connectTimeoutMs: 500 });
+    const dataSource = createDataSource({
+      url: 'postgres://postgres@127.0.0.1:1/none',
+      poolSize: 1,
+      connectTimeoutMs: 500,
+    });
     const error = await dataSource.initialize().catch((e: unknown) => e);
     expect((error as { code?: string }).code).toBe('ECONNREFUSED');
     expect(isTransientDatabaseError(error)).toBe(true);

@@ -11,7 +11,11 @@ import { nextFireTime } from '../../src/scheduler/cron-schedule';
 import type { IntegrationStatus } from '../../src/upstream/integration-status';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
-const config = (sourceSystemId: number, integrationName: string, extra: Partial<IntegrationConfig> = {}): IntegrationConfig => ({
+const config = (
+  sourceSystemId: number,
+  integrationName: string,
+  extra: Partial<IntegrationConfig> = {},
+): IntegrationConfig => ({
   sourceSystemId,
   integrationName,
   cron: '0 */5 * * * *',
@@ -52,18 +56,23 @@ describe('StateRepository on real Postgres', () => {
   let dataSource: DataSource;
   let repo: StateRepository;
 
-  const sql = <T = Record<string, unknown>>(text: string, params: unknown[] = []) => dataSource.query(text, params) as Promise<T[]>;
+  const sql = <T = Record<string, unknown>>(text: string, params: unknown[] = []) =>
+    dataSource.query(text, params) as Promise<T[]>;
   const makeDue = (name: string, agoMs = 1_000) =>
-    sql(`UPDATE integration SET next_fire_at = date_trunc('second', now()) - make_interval(secs => $2::double precision / 1000) WHERE integration_name = $1`, [
-      name,
-      agoMs,
-    ]);
+    sql(
+      `UPDATE integration SET next_fire_at = date_trunc('second', now()) - make_interval(secs => $2::double precision / 1000) WHERE integration_name = $1`,
+      [name, agoMs],
+    );
 
   beforeAll(async () => {
     db = await createTestDatabase('repo');
     dataSource = createDataSource({ url: db.url, poolSize: 8, connectTimeoutMs: 5_000 });
     await dataSource.initialize();
-    expect(await runMigrationsLocked(dataSource)).toStrictEqual(['CreateIntegrationAndRunTables1795948200000', 'RecordAttemptsAndRegressions1795948500000', 'LetRunFinishesUpdateIntegrationsInPlace1795958400000']);
+    expect(await runMigrationsLocked(dataSource)).toStrictEqual([
+      'CreateIntegrationAndRunTables1795948200000',
+      'RecordAttemptsAndRegressions1795948500000',
+      'LetRunFinishesUpdateIntegrationsInPlace1795958400000',
+    ]);
     repo = new StateRepository(dataSource);
   });
 
@@ -101,7 +110,10 @@ describe('StateRepository on real Postgres', () => {
 
     it('recomputes the next fire time when the cron changes', async () => {
       await repo.syncIntegrations([config(1, 'Orders')], () => new Date('2030-01-01T00:00:00Z'));
-      await repo.syncIntegrations([config(1, 'Orders', { cron: '0 0 * * * *' })], () => new Date('2030-02-02T00:00:00Z'));
+      await repo.syncIntegrations(
+        [config(1, 'Orders', { cron: '0 0 * * * *' })],
+        () => new Date('2030-02-02T00:00:00Z'),
+      );
       const row = await repo.findIntegration(1, 'Orders');
       expect([row?.cron, row?.nextFireAt?.toISOString()]).toStrictEqual(['0 0 * * * *', '2030-02-02T00:00:00.000Z']);
     });
@@ -114,7 +126,11 @@ describe('StateRepository on real Postgres', () => {
       const [{ due }] = await sql<{ due: Date }>('SELECT next_fire_at AS due FROM integration');
       const claim = await repo.claimDue(claimOptions('replica-a'));
       expect(claim.started).toHaveLength(1);
-      expect(claim.started[0]).toMatchObject({ trigger: 'schedule', watermarkBefore: null, integration: { sourceSystemId: 1, integrationName: 'Orders' } });
+      expect(claim.started[0]).toMatchObject({
+        trigger: 'schedule',
+        watermarkBefore: null,
+        integration: { sourceSystemId: 1, integrationName: 'Orders' },
+      });
       expect(claim.started[0].scheduledFor?.toISOString()).toBe(due.toISOString());
       const [row] = await sql<{ lease_owner: string; lease_run_id: string; next_fire_at: Date; last_run_id: string }>(
         'SELECT lease_owner, lease_run_id::text, next_fire_at, last_run_id::text FROM integration',
@@ -123,13 +139,18 @@ describe('StateRepository on real Postgres', () => {
       expect(row.lease_run_id).toBe(claim.started[0].runId);
       expect(row.last_run_id).toBe(claim.started[0].runId);
       expect(row.next_fire_at.getTime()).toBe(due.getTime() + 1_000);
-      const [run] = await sql<{ outcome: string; trigger: string; replica_id: string }>('SELECT outcome, trigger, replica_id FROM run');
+      const [run] = await sql<{ outcome: string; trigger: string; replica_id: string }>(
+        'SELECT outcome, trigger, replica_id FROM run',
+      );
       expect(run).toStrictEqual({ outcome: 'running', trigger: 'schedule', replica_id: 'replica-a' });
     });
 
     it('gives each due integration to exactly one of several concurrent claimers', async () => {
       const names = Array.from({ length: 40 }, (_, i) => `Integration ${i}`);
-      await repo.syncIntegrations(names.map((n) => config(1, n)), nextFireTime);
+      await repo.syncIntegrations(
+        names.map((n) => config(1, n)),
+        nextFireTime,
+      );
       await sql(`UPDATE integration SET next_fire_at = date_trunc('second', now()) - interval '1 second'`);
       const others = await Promise.all(
         [0, 1].map(async () => {
@@ -174,7 +195,9 @@ describe('StateRepository on real Postgres', () => {
       expect(claim.started).toHaveLength(1);
       const again = await repo.claimDue(claimOptions('replica-a'));
       expect(again.started).toStrictEqual([]);
-      const [{ next, now }] = await sql<{ next: Date; now: Date }>('SELECT next_fire_at AS next, now() AS now FROM integration');
+      const [{ next, now }] = await sql<{ next: Date; now: Date }>(
+        'SELECT next_fire_at AS next, now() AS now FROM integration',
+      );
       expect(next.getTime()).toBeGreaterThan(now.getTime() - 1_000);
     });
 
@@ -210,15 +233,26 @@ describe('StateRepository on real Postgres', () => {
 
     /** Connections of this database's pool left inside a transaction (none may be, between calls). */
     const idleInTransaction = async () =>
-      (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`))[0]!.n;
+      (
+        await sql<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`,
+        )
+      )[0].n;
 
     it('ends its transaction when nothing is due, and when its write fails (rolled back: no run, no lease, still due)', async () => {
       await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
-      expect(await repo.claimDue(claimOptions('replica-a'))).toStrictEqual({ started: [], skippedOverlap: [], skippedMisfire: [], abandoned: [] });
+      expect(await repo.claimDue(claimOptions('replica-a'))).toStrictEqual({
+        started: [],
+        skippedOverlap: [],
+        skippedMisfire: [],
+        abandoned: [],
+      });
       expect(await idleInTransaction()).toBe(0);
 
       await makeDue('Orders');
-      await sql(`CREATE FUNCTION refuse_run() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`);
+      await sql(
+        `CREATE FUNCTION refuse_run() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`,
+      );
       await sql(`CREATE TRIGGER refuse_run BEFORE INSERT ON run FOR EACH ROW EXECUTE FUNCTION refuse_run()`);
       try {
         await expect(repo.claimDue(claimOptions('replica-a'))).rejects.toThrow('disk full');
@@ -229,7 +263,9 @@ describe('StateRepository on real Postgres', () => {
         await sql('DROP TRIGGER refuse_run ON run');
         await sql('DROP FUNCTION refuse_run()');
       }
-      expect((await repo.claimDue(claimOptions('replica-a'))).started.map((s) => s.integration.integrationName)).toStrictEqual(['Orders']);
+      expect(
+        (await repo.claimDue(claimOptions('replica-a'))).started.map((s) => s.integration.integrationName),
+      ).toStrictEqual(['Orders']);
     });
 
     it('fails with a transient error, without crashing the process, when its connection is cut mid-claim', async () => {
@@ -248,7 +284,7 @@ describe('StateRepository on real Postgres', () => {
             `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
              WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'BEGIN;%' AND wait_event_type = 'Lock'`,
           );
-          terminated = rows[0]!.n;
+          terminated = rows[0].n;
         }
         expect(terminated).toBe(1);
         const error = await claim;
@@ -260,7 +296,9 @@ describe('StateRepository on real Postgres', () => {
       }
       // An 'error' event the claim left unhandled would fail this test as an uncaught exception; give it a turn.
       await new Promise((resolve) => setTimeout(resolve, 50));
-      expect((await repo.claimDue(claimOptions('replica-a'))).started.map((s) => s.integration.integrationName)).toStrictEqual(['Orders']);
+      expect(
+        (await repo.claimDue(claimOptions('replica-a'))).started.map((s) => s.integration.integrationName),
+      ).toStrictEqual(['Orders']);
     });
   });
 
@@ -273,7 +311,13 @@ describe('StateRepository on real Postgres', () => {
 
     it('stores the watermark exactly: text, floored µs instant, bigint id; and releases the lease', async () => {
       const started = await startOne();
-      const { applied, finished } = await repo.finishRun(started, { outcome: 'succeeded', status: INT64_STATUS, httpStatus: 200, ...NO_ATTEMPTS, watermarkRegressed: false });
+      const { applied, finished } = await repo.finishRun(started, {
+        outcome: 'succeeded',
+        status: INT64_STATUS,
+        httpStatus: 200,
+        ...NO_ATTEMPTS,
+        watermarkRegressed: false,
+      });
       expect(applied).toBe(true);
       expect(finished).toMatchObject({
         id: started.runId,
@@ -307,7 +351,13 @@ describe('StateRepository on real Postgres', () => {
 
     it('a failed run never touches the watermark and counts consecutive failures', async () => {
       const first = await startOne();
-      await repo.finishRun(first, { outcome: 'succeeded', status: INT64_STATUS, httpStatus: 200, ...NO_ATTEMPTS, watermarkRegressed: false });
+      await repo.finishRun(first, {
+        outcome: 'succeeded',
+        status: INT64_STATUS,
+        httpStatus: 200,
+        ...NO_ATTEMPTS,
+        watermarkRegressed: false,
+      });
       const integration = (await repo.findIntegration(12, 'Invoices'))!;
       for (let i = 0; i < 2; i++) {
         const run = await repo.startManualRun(integration, 'replica-a', 30_000);
@@ -316,8 +366,20 @@ describe('StateRepository on real Postgres', () => {
           maxSyncDateTimeUtc: '2026-01-31T23:59:59.9999999Z',
           maxSyncDateMaxPkId: '9007199254740993',
         });
-        const { finished } = await repo.finishRun(run, { outcome: 'failed', errorCode: 'http_status', error: 'upstream answered 500', httpStatus: 500, ...NO_ATTEMPTS });
-        expect(finished).toMatchObject({ outcome: 'failed', errorCode: 'http_status', error: 'upstream answered 500', httpStatus: 500, watermarkAfter: null });
+        const { finished } = await repo.finishRun(run, {
+          outcome: 'failed',
+          errorCode: 'http_status',
+          error: 'upstream answered 500',
+          httpStatus: 500,
+          ...NO_ATTEMPTS,
+        });
+        expect(finished).toMatchObject({
+          outcome: 'failed',
+          errorCode: 'http_status',
+          error: 'upstream answered 500',
+          httpStatus: 500,
+          watermarkAfter: null,
+        });
       }
       const state = (await repo.findIntegration(12, 'Invoices'))!;
       expect(state.lastStatus).toStrictEqual(INT64_STATUS);
@@ -328,10 +390,22 @@ describe('StateRepository on real Postgres', () => {
 
     it('writes nothing when the state update fails: the run stays running and the watermark as it was', async () => {
       const started = await startOne();
-      await sql(`CREATE FUNCTION fail_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`);
-      await sql(`CREATE TRIGGER fail_watermark BEFORE UPDATE OF max_sync_pk_id ON integration FOR EACH ROW EXECUTE FUNCTION fail_update()`);
+      await sql(
+        `CREATE FUNCTION fail_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`,
+      );
+      await sql(
+        `CREATE TRIGGER fail_watermark BEFORE UPDATE OF max_sync_pk_id ON integration FOR EACH ROW EXECUTE FUNCTION fail_update()`,
+      );
       try {
-        await expect(repo.finishRun(started, { outcome: 'succeeded', status: INT64_STATUS, httpStatus: 200, ...NO_ATTEMPTS, watermarkRegressed: false })).rejects.toThrow('disk full');
+        await expect(
+          repo.finishRun(started, {
+            outcome: 'succeeded',
+            status: INT64_STATUS,
+            httpStatus: 200,
+            ...NO_ATTEMPTS,
+            watermarkRegressed: false,
+          }),
+        ).rejects.toThrow('disk full');
       } finally {
         await sql('DROP TRIGGER fail_watermark ON integration');
         await sql('DROP FUNCTION fail_update()');
@@ -345,8 +419,22 @@ describe('StateRepository on real Postgres', () => {
     it('keeps every attempt and the retry and regression flags of a run', async () => {
       const started = await startOne();
       const attempts = [
-        { attempt: 1, startedAt: '2026-11-29T10:00:00.000Z', durationMs: 5000, httpStatus: null, errorCode: 'timeout', error: 'no answer within 5000 ms' },
-        { attempt: 2, startedAt: '2026-11-29T10:00:05.500Z', durationMs: 12, httpStatus: 200, errorCode: null, error: null },
+        {
+          attempt: 1,
+          startedAt: '2026-11-29T10:00:00.000Z',
+          durationMs: 5000,
+          httpStatus: null,
+          errorCode: 'timeout',
+          error: 'no answer within 5000 ms',
+        },
+        {
+          attempt: 2,
+          startedAt: '2026-11-29T10:00:05.500Z',
+          durationMs: 12,
+          httpStatus: 200,
+          errorCode: null,
+          error: null,
+        },
       ];
       const { finished } = await repo.finishRun(started, {
         outcome: 'succeeded',
@@ -356,7 +444,11 @@ describe('StateRepository on real Postgres', () => {
         outcomeUnknownRetried: true,
         watermarkRegressed: true,
       });
-      expect([finished?.attempts, finished?.outcomeUnknownRetried, finished?.watermarkRegressed]).toStrictEqual([attempts, true, true]);
+      expect([finished?.attempts, finished?.outcomeUnknownRetried, finished?.watermarkRegressed]).toStrictEqual([
+        attempts,
+        true,
+        true,
+      ]);
       expect((await repo.findRun(started.runId))?.attempts).toStrictEqual(attempts);
     });
 
@@ -365,7 +457,13 @@ describe('StateRepository on real Postgres', () => {
       await sql(`UPDATE integration SET lease_expires_at = now() - interval '1 second'`);
       const reaped = await repo.reapExpiredLeases();
       expect(reaped.map((r) => [r.runId, r.replicaId])).toStrictEqual([[started.runId, 'replica-a']]);
-      const result = await repo.finishRun(started, { outcome: 'succeeded', status: INT64_STATUS, httpStatus: 200, ...NO_ATTEMPTS, watermarkRegressed: false });
+      const result = await repo.finishRun(started, {
+        outcome: 'succeeded',
+        status: INT64_STATUS,
+        httpStatus: 200,
+        ...NO_ATTEMPTS,
+        watermarkRegressed: false,
+      });
       expect(result).toStrictEqual({ applied: false, finished: null });
       const [run] = await sql(`SELECT outcome, error_code FROM run`);
       expect(run).toStrictEqual({ outcome: 'abandoned', error_code: 'lease_expired' });
@@ -374,13 +472,29 @@ describe('StateRepository on real Postgres', () => {
   });
 
   describe('finishRuns (group commit)', () => {
-    const succeeded = { outcome: 'succeeded' as const, status: INT64_STATUS, httpStatus: 200, ...NO_ATTEMPTS, watermarkRegressed: false };
-    const failed = { outcome: 'failed' as const, errorCode: 'http_status', error: 'upstream answered 500', httpStatus: 500, ...NO_ATTEMPTS };
+    const succeeded = {
+      outcome: 'succeeded' as const,
+      status: INT64_STATUS,
+      httpStatus: 200,
+      ...NO_ATTEMPTS,
+      watermarkRegressed: false,
+    };
+    const failed = {
+      outcome: 'failed' as const,
+      errorCode: 'http_status',
+      error: 'upstream answered 500',
+      httpStatus: 500,
+      ...NO_ATTEMPTS,
+    };
 
     async function startMany(names: string[]): Promise<StartedRun[]> {
-      await repo.syncIntegrations(names.map((n) => config(12, n)), nextFireTime);
+      await repo.syncIntegrations(
+        names.map((n) => config(12, n)),
+        nextFireTime,
+      );
       const started: StartedRun[] = [];
-      for (const name of names) started.push(await repo.startManualRun((await repo.findIntegration(12, name))!, 'replica-a', 30_000));
+      for (const name of names)
+        started.push(await repo.startManualRun((await repo.findIntegration(12, name))!, 'replica-a', 30_000));
       return started;
     }
 
@@ -401,16 +515,35 @@ describe('StateRepository on real Postgres', () => {
         maxSyncDateTimeUtc: '2026-01-31T23:59:59.9999999Z',
         maxSyncDateMaxPkId: '9007199254740993',
       });
-      expect([results[2].finished?.watermarkRegressed, results[2].finished?.outcomeUnknownRetried]).toStrictEqual([true, true]);
+      expect([results[2].finished?.watermarkRegressed, results[2].finished?.outcomeUnknownRetried]).toStrictEqual([
+        true,
+        true,
+      ]);
       const rows = await sql(
         `SELECT integration_name AS name, max_sync_pk_id::text AS pk, to_char(max_sync_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS at,
                 consecutive_failures AS failures, lease_owner, last_run_id::text AS last_run, last_succeeded_at IS NOT NULL AS ok
          FROM integration ORDER BY integration_name`,
       );
       expect(rows).toStrictEqual([
-        { name: 'A', pk: '9007199254740993', at: '2026-01-31T23:59:59.999999', failures: 0, lease_owner: null, last_run: a.runId, ok: true },
+        {
+          name: 'A',
+          pk: '9007199254740993',
+          at: '2026-01-31T23:59:59.999999',
+          failures: 0,
+          lease_owner: null,
+          last_run: a.runId,
+          ok: true,
+        },
         { name: 'B', pk: null, at: null, failures: 1, lease_owner: null, last_run: b.runId, ok: false },
-        { name: 'C', pk: '9007199254740993', at: '2026-01-31T23:59:59.999999', failures: 0, lease_owner: null, last_run: c.runId, ok: true },
+        {
+          name: 'C',
+          pk: '9007199254740993',
+          at: '2026-01-31T23:59:59.999999',
+          failures: 0,
+          lease_owner: null,
+          last_run: c.runId,
+          ok: true,
+        },
       ]);
       expect((await repo.findIntegration(12, 'A'))!.lastStatus).toStrictEqual(INT64_STATUS);
     });
@@ -421,22 +554,40 @@ describe('StateRepository on real Postgres', () => {
       const [scheduled] = (await repo.claimDue(claimOptions('replica-s'))).started;
       const manual = await repo.startManualRun((await repo.findIntegration(12, 'M'))!, 'replica-m', 30_000);
       const attempts = [
-        { attempt: 1, startedAt: '2026-11-29T10:00:00.125Z', durationMs: 12.3, httpStatus: 503, errorCode: 'http_status', error: 'upstream answered 503', retryAfterMs: 250 },
-        { attempt: 2, startedAt: '2026-11-29T10:00:00.400Z', durationMs: 7.5, httpStatus: 200, errorCode: null, error: null },
+        {
+          attempt: 1,
+          startedAt: '2026-11-29T10:00:00.125Z',
+          durationMs: 12.3,
+          httpStatus: 503,
+          errorCode: 'http_status',
+          error: 'upstream answered 503',
+          retryAfterMs: 250,
+        },
+        {
+          attempt: 2,
+          startedAt: '2026-11-29T10:00:00.400Z',
+          durationMs: 7.5,
+          httpStatus: 200,
+          errorCode: null,
+          error: null,
+        },
       ];
       const results = await repo.finishRuns([
-        { started: scheduled!, completion: { ...succeeded, attempts, outcomeUnknownRetried: true, watermarkRegressed: true } },
-        { started: manual!, completion: { ...failed, attempts: [attempts[0]!] } },
+        {
+          started: scheduled,
+          completion: { ...succeeded, attempts, outcomeUnknownRetried: true, watermarkRegressed: true },
+        },
+        { started: manual, completion: { ...failed, attempts: [attempts[0]] } },
       ]);
       expect(results.map((r) => r.applied)).toStrictEqual([true, true]);
-      expect(results[0].finished).toStrictEqual(await repo.findRun(scheduled!.runId));
-      expect(results[1].finished).toStrictEqual(await repo.findRun(manual!.runId));
-      expect([results[0].finished!.trigger, results[0].finished!.replicaId, results[1].finished!.trigger, results[1].finished!.errorCode]).toStrictEqual([
-        'schedule',
-        'replica-s',
-        'manual',
-        'http_status',
-      ]);
+      expect(results[0].finished).toStrictEqual(await repo.findRun(scheduled.runId));
+      expect(results[1].finished).toStrictEqual(await repo.findRun(manual.runId));
+      expect([
+        results[0].finished!.trigger,
+        results[0].finished!.replicaId,
+        results[1].finished!.trigger,
+        results[1].finished!.errorCode,
+      ]).toStrictEqual(['schedule', 'replica-s', 'manual', 'http_status']);
     });
 
     it('writes texts that hold its literal quoting (dollar tags, quotes, backslashes) exactly', async () => {
@@ -447,7 +598,10 @@ describe('StateRepository on real Postgres', () => {
         { started: b, completion: { ...failed, error: 'plain' } },
       ]);
       expect(results.map((r) => r.applied)).toStrictEqual([true, true]);
-      const [run] = await sql<{ error: string; error_code: string }>(`SELECT error, error_code FROM run WHERE id = $1`, [a.runId]);
+      const [run] = await sql<{ error: string; error_code: string }>(
+        `SELECT error, error_code FROM run WHERE id = $1`,
+        [a.runId],
+      );
       expect(run).toStrictEqual({ error: tricky, error_code: '$tm$' });
     });
 
@@ -466,17 +620,26 @@ describe('StateRepository on real Postgres', () => {
 
     it('refuses two runs of one integration in a batch', async () => {
       const [a] = await startMany(['A']);
-      await expect(repo.finishRuns([{ started: a, completion: succeeded }, { started: a, completion: failed }])).rejects.toThrow(/one run per integration/);
+      await expect(
+        repo.finishRuns([
+          { started: a, completion: succeeded },
+          { started: a, completion: failed },
+        ]),
+      ).rejects.toThrow(/one run per integration/);
     });
 
     it('a batch that fails writes nothing; the batcher then writes each run alone, so one bad run loses no other', async () => {
       const [a, b, c] = await startMany(['A', 'B', 'C']);
-      await sql(`CREATE FUNCTION fail_b() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'bad row B'; END $$`);
-      await sql(`CREATE TRIGGER fail_b BEFORE UPDATE OF max_sync_pk_id ON integration FOR EACH ROW WHEN (NEW.integration_name = 'B') EXECUTE FUNCTION fail_b()`);
+      await sql(
+        `CREATE FUNCTION fail_b() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'bad row B'; END $$`,
+      );
+      await sql(
+        `CREATE TRIGGER fail_b BEFORE UPDATE OF max_sync_pk_id ON integration FOR EACH ROW WHEN (NEW.integration_name = 'B') EXECUTE FUNCTION fail_b()`,
+      );
       try {
-        await expect(
-          repo.finishRuns([a, b, c].map((started) => ({ started, completion: succeeded }))),
-        ).rejects.toThrow('bad row B');
+        await expect(repo.finishRuns([a, b, c].map((started) => ({ started, completion: succeeded })))).rejects.toThrow(
+          'bad row B',
+        );
         const runs = await sql<{ outcome: string }>(`SELECT outcome FROM run ORDER BY id`);
         expect(runs.map((r) => r.outcome)).toStrictEqual(['running', 'running', 'running']);
 
@@ -488,7 +651,9 @@ describe('StateRepository on real Postgres', () => {
         await sql('DROP TRIGGER fail_b ON integration');
         await sql('DROP FUNCTION fail_b()');
       }
-      const rows = await sql(`SELECT i.integration_name AS name, r.outcome FROM run r JOIN integration i ON i.id = r.integration_id ORDER BY name`);
+      const rows = await sql(
+        `SELECT i.integration_name AS name, r.outcome FROM run r JOIN integration i ON i.id = r.integration_id ORDER BY name`,
+      );
       expect(rows).toStrictEqual([
         { name: 'A', outcome: 'succeeded' },
         { name: 'B', outcome: 'running' },
@@ -527,15 +692,15 @@ describe('StateRepository on real Postgres', () => {
         },
       };
       const batcher = new FinishBatcher(counting, isTransientDatabaseError, 256, 2, 300, 3);
-      const first = batcher.finish(started[0]!, succeeded);
+      const first = batcher.finish(started[0], succeeded);
       await new Promise((resolve) => setTimeout(resolve, 50));
-      await Promise.all([first, batcher.finish(started[1]!, succeeded)]);
+      await Promise.all([first, batcher.finish(started[1], succeeded)]);
       t0 = performance.now();
       await Promise.all(started.slice(2).map((s) => batcher.finish(s, succeeded)));
       expect(writes.map((w) => w.size)).toStrictEqual([2, 3]);
       // The first two waited out the gathering time; the next three were a full batch, written at once.
-      expect(writes[0]!.afterMs).toBeGreaterThanOrEqual(295);
-      expect(writes[1]!.afterMs).toBeLessThan(150);
+      expect(writes[0].afterMs).toBeGreaterThanOrEqual(295);
+      expect(writes[1].afterMs).toBeLessThan(150);
     });
 
     it('the batcher writes up to maxConcurrent batches at once, each an integration at most once, and commits every run', async () => {
@@ -545,7 +710,8 @@ describe('StateRepository on real Postgres', () => {
       let mostAtOnce = 0;
       const sizes: number[] = [];
       const counting = {
-        finishRun: (s: StartedRun, c: Parameters<StateRepository['finishRun']>[1]) => counting.finishRuns([{ started: s, completion: c }]).then((r) => r[0]),
+        finishRun: (s: StartedRun, c: Parameters<StateRepository['finishRun']>[1]) =>
+          counting.finishRuns([{ started: s, completion: c }]).then((r) => r[0]),
         finishRuns: async (items: Parameters<StateRepository['finishRuns']>[0]) => {
           writing += 1;
           mostAtOnce = Math.max(mostAtOnce, writing);
@@ -614,20 +780,35 @@ describe('StateRepository on real Postgres', () => {
         await makeDue('Orders');
         const claim = await repo.claimDue(claimOptions('replica-a'));
         expect(await next()).toBe(integration.id);
-        await repo.finishRuns([{ started: claim.started[0], completion: { outcome: 'failed', errorCode: 'x', error: 'x', httpStatus: null, ...NO_ATTEMPTS } }]);
+        await repo.finishRuns([
+          {
+            started: claim.started[0],
+            completion: { outcome: 'failed', errorCode: 'x', error: 'x', httpStatus: null, ...NO_ATTEMPTS },
+          },
+        ]);
         expect(await next()).toBe(integration.id);
         const manual = await repo.startManualRun(integration, 'replica-a', 30_000);
         expect(await next()).toBe(integration.id);
-        await repo.finishRun(manual, { outcome: 'failed', errorCode: 'x', error: 'x', httpStatus: null, ...NO_ATTEMPTS });
+        await repo.finishRun(manual, {
+          outcome: 'failed',
+          errorCode: 'x',
+          error: 'x',
+          httpStatus: null,
+          ...NO_ATTEMPTS,
+        });
         expect(await next()).toBe(integration.id);
         await repo.setPaused(integration, true, null);
         expect(await next()).toBe(integration.id);
         // A failed finish sends nothing: NOTIFY is transactional.
-        await sql(`CREATE FUNCTION fail_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`);
+        await sql(
+          `CREATE FUNCTION fail_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`,
+        );
         await sql(`CREATE TRIGGER fail_all BEFORE UPDATE ON run FOR EACH ROW EXECUTE FUNCTION fail_update()`);
         const doomed = await repo.startManualRun(integration, 'replica-a', 30_000);
         expect(await next()).toBe(integration.id);
-        await expect(repo.finishRun(doomed, { outcome: 'failed', errorCode: 'x', error: 'x', httpStatus: null, ...NO_ATTEMPTS })).rejects.toThrow('disk full');
+        await expect(
+          repo.finishRun(doomed, { outcome: 'failed', errorCode: 'x', error: 'x', httpStatus: null, ...NO_ATTEMPTS }),
+        ).rejects.toThrow('disk full');
         await sql('DROP TRIGGER fail_all ON run');
         await sql('DROP FUNCTION fail_update()');
         expect(await next()).toBe('');
@@ -640,7 +821,9 @@ describe('StateRepository on real Postgres', () => {
       expect(await repo.msUntilNextDue()).toBeNull();
       await repo.syncIntegrations([config(1, 'Orders'), config(1, 'Invoices')], nextFireTime);
       await sql(`UPDATE integration SET next_fire_at = now() + interval '5 seconds' WHERE integration_name = 'Orders'`);
-      await sql(`UPDATE integration SET next_fire_at = now() + interval '2 seconds', paused = true WHERE integration_name = 'Invoices'`);
+      await sql(
+        `UPDATE integration SET next_fire_at = now() + interval '2 seconds', paused = true WHERE integration_name = 'Invoices'`,
+      );
       const ms = (await repo.msUntilNextDue())!;
       expect(ms).toBeGreaterThan(4_000);
       expect(ms).toBeLessThanOrEqual(5_000);
@@ -680,7 +863,9 @@ describe('StateRepository on real Postgres', () => {
       // Due again, at a fire time other than the dead run's tick.
       await sql(`UPDATE integration SET next_fire_at = (SELECT scheduled_for FROM run) + interval '1 millisecond'`);
       const next = await repo.claimDue(claimOptions('replica-b'));
-      expect(next.abandoned.map((a) => [a.runId, a.replicaId])).toStrictEqual([[dead.started[0].runId, 'replica-dead']]);
+      expect(next.abandoned.map((a) => [a.runId, a.replicaId])).toStrictEqual([
+        [dead.started[0].runId, 'replica-dead'],
+      ]);
       expect(next.started).toHaveLength(1);
       const runs = await sql(`SELECT replica_id, outcome FROM run ORDER BY id`);
       expect(runs).toStrictEqual([

@@ -54,7 +54,10 @@ describe('facade fuzz: every route answers 4xx problem+json to bad input, never 
   });
 
   afterAll(async () => {
-    const statuses = [...stats.byStatus.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ');
+    const statuses = [...stats.byStatus.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([s, n]) => `${s}×${n}`)
+      .join(' ');
     console.log(`facade fuzz: ${stats.requests} requests, ${stats.serverErrors} 5xx (${statuses})`);
     await stack?.close();
   });
@@ -65,32 +68,51 @@ describe('facade fuzz: every route answers 4xx problem+json to bad input, never 
     return new Promise<RawResponse>((resolve, reject) => {
       const timer = setTimeout(() => {
         req.destroy();
-        reject(new Error(`hang: no complete answer within ${TIMEOUT_MS} ms to ${request.method} ${request.path.slice(0, 200)}`));
+        reject(
+          new Error(
+            `hang: no complete answer within ${TIMEOUT_MS} ms to ${request.method} ${request.path.slice(0, 200)}`,
+          ),
+        );
       }, TIMEOUT_MS);
       const headers = { ...request.headers };
       // Framed explicitly: Node sends a GET body with neither Content-Length nor chunked encoding otherwise.
-      if (request.body !== undefined && headers['transfer-encoding'] === undefined && headers['content-length'] === undefined) {
+      if (
+        request.body !== undefined &&
+        headers['transfer-encoding'] === undefined &&
+        headers['content-length'] === undefined
+      ) {
         headers['content-length'] = String(Buffer.byteLength(request.body));
       }
-      const req = http.request({ host, port, method: request.method, path: request.path, headers, agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], body: Buffer.concat(chunks) });
-        });
-        res.on('error', (error) => {
-          clearTimeout(timer);
-          reject(error);
-        });
-      });
+      const req = http.request(
+        { host, port, method: request.method, path: request.path, headers, agent: false },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            clearTimeout(timer);
+            resolve({
+              status: res.statusCode ?? 0,
+              contentType: res.headers['content-type'],
+              body: Buffer.concat(chunks),
+            });
+          });
+          res.on('error', (error) => {
+            clearTimeout(timer);
+            reject(error);
+          });
+        },
+      );
       // Node's client hands any answer to CONNECT to 'connect' (the rest of the stream is the tunnel)
       req.on('connect', (res: http.IncomingMessage, socket: Socket, head: Buffer) => {
         const chunks: Buffer[] = [head];
         socket.on('data', (chunk: Buffer) => chunks.push(chunk));
         socket.on('close', () => {
           clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], body: Buffer.concat(chunks) });
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: res.headers['content-type'],
+            body: Buffer.concat(chunks),
+          });
         });
       });
       req.on('error', (error) => {
@@ -135,10 +157,55 @@ describe('facade fuzz: every route answers 4xx problem+json to bad input, never 
     fc.tuple(fc.integer({ min: 0, max: 999 }), fc.integer({ min: 0, max: 99 })).map(([a, b]) => `${a}.${b}`),
     fc.integer({ min: -400, max: 400 }).map((e) => `1e${e}`),
     fc.constantFrom(
-      '', ' ', '+1', '-1', '-0', '00', '01', '007', '0x10', '0b1', '0o7', '1e3', '1E3', '1e+3', '1.0', '.5', '5.', '1_000', '1,000',
-      '2147483647', '2147483648', '4294967296', '9007199254740993', '9223372036854775807', '9223372036854775808', '-2147483649',
-      'NaN', 'Infinity', '-Infinity', 'null', 'undefined', 'true', '[]', '{}', '١٢', '１２', '%31', '1%00', '%00', '1%20', '%2B1',
-      '%', '%%', '%FF', '%C3%28', '200', '201', '0', '1',
+      '',
+      ' ',
+      '+1',
+      '-1',
+      '-0',
+      '00',
+      '01',
+      '007',
+      '0x10',
+      '0b1',
+      '0o7',
+      '1e3',
+      '1E3',
+      '1e+3',
+      '1.0',
+      '.5',
+      '5.',
+      '1_000',
+      '1,000',
+      '2147483647',
+      '2147483648',
+      '4294967296',
+      '9007199254740993',
+      '9223372036854775807',
+      '9223372036854775808',
+      '-2147483649',
+      'NaN',
+      'Infinity',
+      '-Infinity',
+      'null',
+      'undefined',
+      'true',
+      '[]',
+      '{}',
+      '١٢',
+      '１２',
+      '%31',
+      '1%00',
+      '%00',
+      '1%20',
+      '%2B1',
+      '%',
+      '%%',
+      '%FF',
+      '%C3%28',
+      '200',
+      '201',
+      '0',
+      '1',
     ),
   );
 
@@ -156,7 +223,11 @@ describe('facade fuzz: every route answers 4xx problem+json to bad input, never 
     fc.constantFrom('a'.repeat(10 * 1024), encodeSegment('ä'.repeat(1700)), '%41'.repeat(3400)),
     // NUL-laden and other control characters
     fc
-      .tuple(fc.string({ maxLength: 10 }), fc.constantFrom('%00', '%00%00%00', '%01', '%1F', '%7F', '%0A', '%0D%0A', '%09', '%C2%80'), fc.string({ maxLength: 10 }))
+      .tuple(
+        fc.string({ maxLength: 10 }),
+        fc.constantFrom('%00', '%00%00%00', '%01', '%1F', '%7F', '%0A', '%0D%0A', '%09', '%C2%80'),
+        fc.string({ maxLength: 10 }),
+      )
       .map(([a, nul, b]) => `${encodeSegment(a)}${nul}${encodeSegment(b)}`),
     // SQL-looking
     fc
@@ -175,31 +246,93 @@ describe('facade fuzz: every route answers 4xx problem+json to bad input, never 
         'orders',
         'ORDERS ',
       )
-      .chain((sql) => fc.constantFrom(encodeSegment(sql), sql.replace(/ /g, '%20').replace(/%(?![0-9A-F]{2})/g, '%25'))),
+      .chain((sql) =>
+        fc.constantFrom(encodeSegment(sql), sql.replace(/ /g, '%20').replace(/%(?![0-9A-F]{2})/g, '%25')),
+      ),
     // percent-encoded random bytes: valid or invalid UTF-8
-    fc.uint8Array({ minLength: 1, maxLength: 24 }).map((bytes) => [...bytes].map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join('')),
+    fc
+      .uint8Array({ minLength: 1, maxLength: 24 })
+      .map((bytes) => [...bytes].map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join('')),
     // invalid UTF-8 and broken percent-encodings
     fc.constantFrom(
-      '%FF', '%C3%28', '%', '%%', 'a%', '%4', '%G0', '%zz', '%E2%82', '%ED%A0%80', '%ED%BF%BF', '%C0%AF', '%C0%80', '%F8%88%80%80%80',
-      '%F4%90%80%80', '%FE%FF', '%EF%BB%BF', '%2500', '%252F', '%2F', '..', '%2E%2E', '.', 'a/b', '%5C', '%3F', '%23',
+      '%FF',
+      '%C3%28',
+      '%',
+      '%%',
+      'a%',
+      '%4',
+      '%G0',
+      '%zz',
+      '%E2%82',
+      '%ED%A0%80',
+      '%ED%BF%BF',
+      '%C0%AF',
+      '%C0%80',
+      '%F8%88%80%80%80',
+      '%F4%90%80%80',
+      '%FE%FF',
+      '%EF%BB%BF',
+      '%2500',
+      '%252F',
+      '%2F',
+      '..',
+      '%2E%2E',
+      '.',
+      'a/b',
+      '%5C',
+      '%3F',
+      '%23',
     ),
-    fc.tuple(fc.string({ maxLength: 8 }), fc.constantFrom('%FF', '%C3%28', '%', '%%', '%E2%82'), fc.string({ maxLength: 8 })).map(([a, bad, b]) => `${encodeSegment(a)}${bad}${encodeSegment(b)}`),
+    fc
+      .tuple(
+        fc.string({ maxLength: 8 }),
+        fc.constantFrom('%FF', '%C3%28', '%', '%%', '%E2%82'),
+        fc.string({ maxLength: 8 }),
+      )
+      .map(([a, bad, b]) => `${encodeSegment(a)}${bad}${encodeSegment(b)}`),
     // raw bytes 0x80-0xFF on the wire (node writes the path as latin1): invalid UTF-8 the parser sees
-    fc.string({ unit: fc.integer({ min: 0x80, max: 0xff }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 8 }),
+    fc.string({
+      unit: fc.integer({ min: 0x80, max: 0xff }).map((c) => String.fromCharCode(c)),
+      minLength: 1,
+      maxLength: 8,
+    }),
   );
 
   /** Cursor texts: garbage, base64url of almost-right JSON, huge, percent-broken. */
   const cursorText = fc.oneof(
     fc.string({ maxLength: 60 }).map(encodeURIComponent),
     fc.jsonValue({ maxDepth: 3 }).map((v) => b64(JSON.stringify(v))),
-    fc.tuple(fc.constantFrom('i', 'r', 'x', ''), fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(null)), fc.oneof(fc.string({ unit: 'binary', maxLength: 300 }), fc.integer()))
+    fc
+      .tuple(
+        fc.constantFrom('i', 'r', 'x', ''),
+        fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(null)),
+        fc.oneof(fc.string({ unit: 'binary', maxLength: 300 }), fc.integer()),
+      )
       .map((t) => b64(JSON.stringify(t))),
-    fc.tuple(fc.constantFrom('r', 'i'), fc.oneof(fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }).map(String), numberText)).map((t) => b64(JSON.stringify(t))),
+    fc
+      .tuple(
+        fc.constantFrom('r', 'i'),
+        fc.oneof(fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }).map(String), numberText),
+      )
+      .map((t) => b64(JSON.stringify(t))),
     // Postgres text can't hold NUL: a cursor naming "a\u0000" must be a 400, not a database error
     fc.string({ maxLength: 5 }).map((s) => b64(JSON.stringify(['i', 1, `${s}\u0000${s}`]))),
     fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes).toString('base64url')),
     fc.uint8Array({ maxLength: 64 }).map((bytes) => encodeURIComponent(Buffer.from(bytes).toString('base64'))),
-    fc.constantFrom('', 'bogus', '%FF', '%', '%%', '%C3%28', 'a'.repeat(10 * 1024), b64('["i",1,"a"]').repeat(200), b64('[]'), b64('null'), b64('["r","0"]'), b64('["r","01"]')),
+    fc.constantFrom(
+      '',
+      'bogus',
+      '%FF',
+      '%',
+      '%%',
+      '%C3%28',
+      'a'.repeat(10 * 1024),
+      b64('["i",1,"a"]').repeat(200),
+      b64('[]'),
+      b64('null'),
+      b64('["r","0"]'),
+      b64('["r","01"]'),
+    ),
   );
 
   /** A query string built from the route's parameters, unknown ones, duplicates and broken encodings. */
@@ -207,13 +340,29 @@ describe('facade fuzz: every route answers 4xx problem+json to bad input, never 
     fc
       .array(
         fc.tuple(
-          fc.oneof(fc.constantFrom(...names, ...names, 'color', '__proto__', 'constructor', 'limit[]', 'cursor[a]', '', '%FF', '%'), fc.string({ maxLength: 8 }).map(encodeURIComponent)),
+          fc.oneof(
+            fc.constantFrom(
+              ...names,
+              ...names,
+              'color',
+              '__proto__',
+              'constructor',
+              'limit[]',
+              'cursor[a]',
+              '',
+              '%FF',
+              '%',
+            ),
+            fc.string({ maxLength: 8 }).map(encodeURIComponent),
+          ),
           fc.oneof(numberText.map(encodeQueryValue), cursorText, fc.constantFrom('', '%00', '%', '%FF')),
           fc.boolean(),
         ),
         { maxLength: 4 },
       )
-      .map((pairs) => (pairs.length === 0 ? '' : `?${pairs.map(([k, v, bare]) => (bare && v === '' ? k : `${k}=${v}`)).join('&')}`));
+      .map((pairs) =>
+        pairs.length === 0 ? '' : `?${pairs.map(([k, v, bare]) => (bare && v === '' ? k : `${k}=${v}`)).join('&')}`,
+      );
 
   const NUM_RUNS = Number(process.env.FUZZ_RUNS ?? 150);
   const params = { numRuns: NUM_RUNS, endOnFailure: true } as const;
@@ -239,7 +388,10 @@ describe('facade fuzz: every route answers 4xx problem+json to bad input, never 
       fc.asyncProperty(fc.constantFrom('sourceSystemId', 'limit'), numberText, async (name, value) => {
         const response = await check({ method: 'GET', path: `/integrations?${name}=${encodeQueryValue(value)}` });
         const sent = safeDecode(encodeQueryValue(value));
-        const valid = name === 'limit' ? /^([1-9]|[1-9]\d|1\d\d|200)$/.test(sent) : SOURCE_SYSTEM_ID_TEXT.test(sent) && Number(sent) <= 2147483647;
+        const valid =
+          name === 'limit'
+            ? /^([1-9]|[1-9]\d|1\d\d|200)$/.test(sent)
+            : SOURCE_SYSTEM_ID_TEXT.test(sent) && Number(sent) <= 2147483647;
         expect([value, response.status]).toStrictEqual([value, valid ? 200 : 400]);
       }),
       params,
@@ -251,7 +403,8 @@ describe('facade fuzz: every route answers 4xx problem+json to bad input, never 
       fc.asyncProperty(fc.oneof(numberText, fc.constantFrom('7', '3')), encodedName, async (id, name) => {
         const response = await check({ method: 'GET', path: `/integrations/${encodeQueryValue(id)}/${name}` });
         const idValid = SOURCE_SYSTEM_ID_TEXT.test(id) && Number(id) <= 2147483647;
-        if (!idValid) expect([id, name.slice(0, 100), response.status >= 400]).toStrictEqual([id, name.slice(0, 100), true]);
+        if (!idValid)
+          expect([id, name.slice(0, 100), response.status >= 400]).toStrictEqual([id, name.slice(0, 100), true]);
       }),
       params,
     );
@@ -272,9 +425,15 @@ describe('facade fuzz: every route answers 4xx problem+json to bad input, never 
     );
     // the runs of a real integration, with number and cursor texts
     await fc.assert(
-      fc.asyncProperty(fc.oneof(numberText.map((n) => `limit=${encodeQueryValue(n)}`), cursorText.map((c) => `cursor=${c}`)), async (query) => {
-        await check({ method: 'GET', path: `/integrations/7/Orders/runs?${query}` });
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          numberText.map((n) => `limit=${encodeQueryValue(n)}`),
+          cursorText.map((c) => `cursor=${c}`),
+        ),
+        async (query) => {
+          await check({ method: 'GET', path: `/integrations/7/Orders/runs?${query}` });
+        },
+      ),
       params,
     );
   });
@@ -304,7 +463,14 @@ describe('facade fuzz: every route answers 4xx problem+json to bad input, never 
       fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v) ?? 'null'),
       fc.string({ maxLength: 200 }),
       fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
-      fc.constantFrom('{"__proto__":{"polluted":1}}', '{"constructor":{"prototype":{"polluted":1}}}', '{bad', '', 'a=%FF&b=%', '\u0000'),
+      fc.constantFrom(
+        '{"__proto__":{"polluted":1}}',
+        '{"constructor":{"prototype":{"polluted":1}}}',
+        '{bad',
+        '',
+        'a=%FF&b=%',
+        '\u0000',
+      ),
     );
     await fc.assert(
       fc.asyncProperty(
@@ -316,7 +482,12 @@ describe('facade fuzz: every route answers 4xx problem+json to bad input, never 
         async (action, id, name, type, payload) => {
           const headers: Record<string, string> = {};
           if (type !== '' || payload !== undefined) headers['content-type'] = type;
-          await check({ method: 'POST', path: `/integrations/${encodeQueryValue(id)}/${name}/${action}`, headers, body: payload });
+          await check({
+            method: 'POST',
+            path: `/integrations/${encodeQueryValue(id)}/${name}/${action}`,
+            headers,
+            body: payload,
+          });
         },
       ),
       params,
@@ -325,7 +496,12 @@ describe('facade fuzz: every route answers 4xx problem+json to bad input, never 
   });
 
   it('answers 413 problem+json to oversized bodies on every POST route (body limit 64 KiB)', async () => {
-    const routes = ['/integrations/7/Orders/runs', '/integrations/7/Orders/pause', '/integrations/7/Orders/resume', '/integrations/99/Nope/pause'];
+    const routes = [
+      '/integrations/7/Orders/runs',
+      '/integrations/7/Orders/pause',
+      '/integrations/7/Orders/resume',
+      '/integrations/99/Nope/pause',
+    ];
     const types = ['application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream'];
     await fc.assert(
       fc.asyncProperty(
@@ -362,7 +538,20 @@ describe('facade fuzz: every route answers 4xx problem+json to bad input, never 
       fc.asyncProperty(
         fc.constantFrom(...routes),
         // BREW is no HTTP method at all: Node's parser refuses it before Fastify sees it
-        fc.constantFrom('PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'PROPFIND', 'MKCOL', 'COPY', 'LINK', 'PURGE', 'SEARCH', 'BREW'),
+        fc.constantFrom(
+          'PUT',
+          'DELETE',
+          'PATCH',
+          'OPTIONS',
+          'TRACE',
+          'PROPFIND',
+          'MKCOL',
+          'COPY',
+          'LINK',
+          'PURGE',
+          'SEARCH',
+          'BREW',
+        ),
         async (path, method) => {
           const response = await check({ method, path });
           expect([method, path, response.status >= 400 && response.status < 500]).toStrictEqual([method, path, true]);
@@ -381,7 +570,9 @@ describe('facade fuzz: every route answers 4xx problem+json to bad input, never 
       ['POST', '/docs-json'],
     ]) {
       const response = await check({ method, path, headers: { 'content-type': 'application/json' }, body: '{}' });
-      expect([404, 405], `${method} ${path} → ${response.status} ${response.body.toString()}`).toContain(response.status);
+      expect([404, 405], `${method} ${path} → ${response.status} ${response.body.toString()}`).toContain(
+        response.status,
+      );
     }
     // CONNECT never reaches Fastify (Node hands it to the server's 'connect' event)
     for (const target of ['127.0.0.1:1', '/integrations', 'example.com:443']) {
@@ -392,10 +583,15 @@ describe('facade fuzz: every route answers 4xx problem+json to bad input, never 
 
   it('serves health and docs whatever the query string, and refuses broken URLs on them as problem+json', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom('/health/live', '/health/ready', '/docs-json'), queryText(['x']), fc.constantFrom('', '/', '%FF', '%', '/..', '/%00'), async (path, query, suffix) => {
-        const response = await check({ method: 'GET', path: `${path}${suffix}${query}` });
-        if (suffix === '') expect([path, query, response.status]).toStrictEqual([path, query, 200]);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom('/health/live', '/health/ready', '/docs-json'),
+        queryText(['x']),
+        fc.constantFrom('', '/', '%FF', '%', '/..', '/%00'),
+        async (path, query, suffix) => {
+          const response = await check({ method: 'GET', path: `${path}${suffix}${query}` });
+          if (suffix === '') expect([path, query, response.status]).toStrictEqual([path, query, 200]);
+        },
+      ),
       { numRuns: 60, endOnFailure: true },
     );
   });
@@ -407,7 +603,12 @@ describe('facade fuzz: every route answers 4xx problem+json to bad input, never 
       { method: 'GET', path: '/integrations', headers: { 'x-big': 'a'.repeat(20 * 1024) } },
       { method: 'GET', path: '/integrations/7/\u00ff\u00fe' },
       { method: 'GET', path: '/integrations/7/Orders', headers: { 'content-length': 'abc' } },
-      { method: 'POST', path: '/integrations/7/Orders/pause', headers: { 'content-type': 'application/json', 'content-length': '5', 'transfer-encoding': 'chunked' }, body: '{}' },
+      {
+        method: 'POST',
+        path: '/integrations/7/Orders/pause',
+        headers: { 'content-type': 'application/json', 'content-length': '5', 'transfer-encoding': 'chunked' },
+        body: '{}',
+      },
       { method: 'GET', path: '/integrations', headers: { authorization: 'Bearer ' + 'x'.repeat(2000) } },
       { method: 'GET', path: '/integrations', headers: { 'x-api-key': 'k'.repeat(2000) } },
     ];

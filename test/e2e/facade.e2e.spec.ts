@@ -42,7 +42,11 @@ describe('facade e2e: vectors through the whole app', () => {
   const post = (path: string) => fetch(app.url + path, { method: 'POST' });
   const getJson = async (path: string) => {
     const response = await fetch(app.url + path);
-    return { status: response.status, type: response.headers.get('content-type'), body: (await response.json()) as Record<string, any> };
+    return {
+      status: response.status,
+      type: response.headers.get('content-type'),
+      body: (await response.json()) as Record<string, any>,
+    };
   };
 
   it('serves null watermark keys before the first successful run', async () => {
@@ -67,12 +71,22 @@ describe('facade e2e: vectors through the whole app', () => {
   for (const vector of vectors) {
     it(`serves exactly expected/${vector.replace(/\.xml$/, '.json')} after the upstream answers responses/${vector}`, async () => {
       const expected = expectedOf(vector);
-      const key = { sourceSystemId: expected.sourceSystemId as number, integrationName: expected.integrationName as string };
+      const key = {
+        sourceSystemId: expected.sourceSystemId as number,
+        integrationName: expected.integrationName as string,
+      };
       simulator.script(key, { bodyFromVector: vector });
       const response = await post(`${integrationPath(key.sourceSystemId, key.integrationName)}/runs`);
       const run = (await response.json()) as Record<string, any>;
       expect(response.status).toBe(201);
-      expect(run).toMatchObject({ trigger: 'manual', outcome: 'succeeded', httpStatus: 200, errorCode: null, error: null, scheduledFor: null });
+      expect(run).toMatchObject({
+        trigger: 'manual',
+        outcome: 'succeeded',
+        httpStatus: 200,
+        errorCode: null,
+        error: null,
+        scheduledFor: null,
+      });
       expect(run.watermarkAfter).toStrictEqual({
         maxSyncDateTime: expected.maxSyncDateTime,
         maxSyncDateTimeUtc: expected.maxSyncDateTimeUtc,
@@ -92,18 +106,45 @@ describe('facade e2e: vectors through the whole app', () => {
     const before = (await getJson(integrationPath(12, 'Invoices'))).body;
 
     const unusable = [
-      { answer: { body: '<html><body>Sign in</body></html>', headers: { 'content-type': 'text/html' } }, code: 'body_unreadable' },
+      {
+        answer: { body: '<html><body>Sign in</body></html>', headers: { 'content-type': 'text/html' } },
+        code: 'body_unreadable',
+      },
       { answer: { body: 'null', headers: { 'content-type': 'application/json' } }, code: 'not_a_dto' },
-      { answer: { body: '{"IntegrationName":"Invoices","SourceSystemId":12,"MaxSyncDateMax', headers: { 'content-type': 'application/json' } }, code: 'body_unreadable' },
-      { answer: { body: '{"IntegrationName":"Invoices","SourceSystemId":"12"}', headers: { 'content-type': 'application/json' } }, code: 'not_a_dto' },
-      { answer: { status: 500, body: '{"Message":"An error has occurred.","ExceptionMessage":"Timeout expired","ExceptionType":"System.Data.SqlClient.SqlException"}', headers: { 'content-type': 'application/json' } }, code: 'http_status' },
+      {
+        answer: {
+          body: '{"IntegrationName":"Invoices","SourceSystemId":12,"MaxSyncDateMax',
+          headers: { 'content-type': 'application/json' },
+        },
+        code: 'body_unreadable',
+      },
+      {
+        answer: {
+          body: '{"IntegrationName":"Invoices","SourceSystemId":"12"}',
+          headers: { 'content-type': 'application/json' },
+        },
+        code: 'not_a_dto',
+      },
+      {
+        answer: {
+          status: 500,
+          body: '{"Message":"An error has occurred.","ExceptionMessage":"Timeout expired","ExceptionType":"System.Data.SqlClient.SqlException"}',
+          headers: { 'content-type': 'application/json' },
+        },
+        code: 'http_status',
+      },
       { answer: { bodyFromVector: 'seed-sample.json' }, code: 'identity_mismatch' },
     ];
     for (const { answer, code } of unusable) {
       simulator.script(key, answer);
       const response = await post(`${integrationPath(12, 'Invoices')}/runs`);
       const run = (await response.json()) as Record<string, any>;
-      expect([response.status, run.outcome, run.errorCode, run.watermarkAfter]).toStrictEqual([201, 'failed', code, null]);
+      expect([response.status, run.outcome, run.errorCode, run.watermarkAfter]).toStrictEqual([
+        201,
+        'failed',
+        code,
+        null,
+      ]);
       expect(run.error).toEqual(expect.any(String));
       expect(run.watermarkBefore).toStrictEqual({
         maxSyncDateTime: '2026-01-31T17:59:59.9999999-06:00',
@@ -113,9 +154,12 @@ describe('facade e2e: vectors through the whole app', () => {
     }
     const after = (await getJson(integrationPath(12, 'Invoices'))).body;
     expect(after.consecutiveFailures).toBe(unusable.length);
-    for (const key of Object.keys(expectedOf('int64-ids.json'))) expect([key, after[key]]).toStrictEqual([key, before[key]]);
+    for (const key of Object.keys(expectedOf('int64-ids.json')))
+      expect([key, after[key]]).toStrictEqual([key, before[key]]);
     const runs = (await getJson(`${integrationPath(12, 'Invoices')}/runs?limit=200`)).body;
-    expect(runs.items.slice(0, unusable.length).map((r: any) => r.errorCode)).toStrictEqual(unusable.map((u) => u.code).reverse());
+    expect(runs.items.slice(0, unusable.length).map((r: any) => r.errorCode)).toStrictEqual(
+      unusable.map((u) => u.code).reverse(),
+    );
     const http500 = runs.items.find((r: any) => r.errorCode === 'http_status');
     expect(http500.httpStatus).toBe(500);
     expect(http500.error).toContain('Timeout expired');
@@ -172,7 +216,11 @@ describe('facade e2e: vectors through the whole app', () => {
     for (const [path, status, param] of cases) {
       const response = await fetch(app.url + path);
       const body = (await response.json()) as Record<string, any>;
-      expect([path, response.status, response.headers.get('content-type')]).toStrictEqual([path, status, 'application/problem+json; charset=utf-8']);
+      expect([path, response.status, response.headers.get('content-type')]).toStrictEqual([
+        path,
+        status,
+        'application/problem+json; charset=utf-8',
+      ]);
       expect(body.status).toBe(status);
       expect(body.title).toEqual(expect.any(String));
       if (param) expect([path, body['invalid-params'].map((p: any) => p.name)]).toStrictEqual([path, [param]]);

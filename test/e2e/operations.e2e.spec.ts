@@ -67,10 +67,19 @@ describe('operations e2e: metrics, access control, health', () => {
       const testStartedS = Date.now() / 1000;
       // A generated answer (watermark: now), then the int64 vector twice (January: one regression, then equal),
       // then a 500.
-      simulator.script(INVOICES, {}, { bodyFromVector: 'int64-ids.json' }, { bodyFromVector: 'int64-ids.json' }, { status: 500 });
+      simulator.script(
+        INVOICES,
+        {},
+        { bodyFromVector: 'int64-ids.json' },
+        { bodyFromVector: 'int64-ids.json' },
+        { status: 500 },
+      );
       const outcomes: string[] = [];
       for (let i = 0; i < 4; i++) {
-        const response = await fetch(`${app.url}${integrationPath(12, 'Invoices')}/runs`, { method: 'POST', headers: bearer(OPERATE_KEY) });
+        const response = await fetch(`${app.url}${integrationPath(12, 'Invoices')}/runs`, {
+          method: 'POST',
+          headers: bearer(OPERATE_KEY),
+        });
         expect(response.status).toBe(201);
         outcomes.push(((await response.json()) as { outcome: string }).outcome);
       }
@@ -94,11 +103,17 @@ describe('operations e2e: metrics, access control, health', () => {
       expect(text).toContain(`tidemark_integration_paused{${labels}} 0\n`);
       // This replica's breaker for the upstream: one failure is below UPSTREAM_BREAKER_THRESHOLD, so closed.
       const breaker = `tidemark_upstream_breaker_state{upstream="${upstream.replace(/\/$/, '')}"`;
-      expect([sample(text, `${breaker},state="closed"}`), sample(text, `${breaker},state="open"}`), sample(text, `${breaker},state="half_open"}`)]).toStrictEqual([1, 0, 0]);
+      expect([
+        sample(text, `${breaker},state="closed"}`),
+        sample(text, `${breaker},state="open"}`),
+        sample(text, `${breaker},state="half_open"}`),
+      ]).toStrictEqual([1, 0, 0]);
       expect(text).toContain('tidemark_state_read_success 1\n');
       // Orders never ran: zero failures, no watermark and no success yet (absent, not 0).
       expect(text).toContain('tidemark_consecutive_failures{source_system_id="7",integration_name="Orders"} 0\n');
-      expect(text).toContain('tidemark_watermark_regressions_total{source_system_id="7",integration_name="Orders"} 0\n');
+      expect(text).toContain(
+        'tidemark_watermark_regressions_total{source_system_id="7",integration_name="Orders"} 0\n',
+      );
       expect(text).not.toContain('tidemark_watermark_lag_seconds{source_system_id="7"');
       expect(text).not.toContain('tidemark_last_success_timestamp_seconds{source_system_id="7"');
 
@@ -110,7 +125,12 @@ describe('operations e2e: metrics, access control, health', () => {
       expect(lastSuccess).toBeLessThanOrEqual(after / 1000 + 1);
 
       // Default process and Node.js metrics.
-      for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes']) {
+      for (const name of [
+        'process_cpu_seconds_total',
+        'process_resident_memory_bytes',
+        'nodejs_eventloop_lag_seconds',
+        'nodejs_heap_size_used_bytes',
+      ]) {
         expect(text).toMatch(new RegExp(`^${name} `, 'm'));
       }
     });
@@ -137,17 +157,32 @@ describe('operations e2e: metrics, access control, health', () => {
 
     it('lets a read key GET (Bearer or X-API-Key) and answers 403 to its trigger, pause and resume', async () => {
       expect((await fetch(`${app.url}/integrations`, { headers: bearer(READ_KEY) })).status).toBe(200);
-      expect((await fetch(`${app.url}${integrationPath(7, 'Orders')}`, { headers: { 'x-api-key': READ_KEY } })).status).toBe(200);
+      expect(
+        (await fetch(`${app.url}${integrationPath(7, 'Orders')}`, { headers: { 'x-api-key': READ_KEY } })).status,
+      ).toBe(200);
       for (const action of ['runs', 'pause', 'resume']) {
-        const response = await fetch(`${app.url}${integrationPath(7, 'Orders')}/${action}`, { method: 'POST', headers: bearer(READ_KEY) });
+        const response = await fetch(`${app.url}${integrationPath(7, 'Orders')}/${action}`, {
+          method: 'POST',
+          headers: bearer(READ_KEY),
+        });
         expect([action, response.status]).toStrictEqual([action, 403]);
         expect(response.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
         expect(await response.json()).toMatchObject({ type: 'https://tidemark.dev/problems/forbidden', status: 403 });
       }
       expect(simulator.callCount(ORDERS)).toBe(0);
-      const paused = await fetch(`${app.url}${integrationPath(7, 'Orders')}/pause`, { method: 'POST', headers: { 'x-api-key': OPERATE_KEY } });
+      const paused = await fetch(`${app.url}${integrationPath(7, 'Orders')}/pause`, {
+        method: 'POST',
+        headers: { 'x-api-key': OPERATE_KEY },
+      });
       expect(paused.status).toBe(200);
-      expect((await fetch(`${app.url}${integrationPath(7, 'Orders')}/resume`, { method: 'POST', headers: bearer(OPERATE_KEY) })).status).toBe(200);
+      expect(
+        (
+          await fetch(`${app.url}${integrationPath(7, 'Orders')}/resume`, {
+            method: 'POST',
+            headers: bearer(OPERATE_KEY),
+          })
+        ).status,
+      ).toBe(200);
     });
 
     it('keeps health, metrics and docs open without a key by default', async () => {
@@ -161,13 +196,15 @@ describe('operations e2e: metrics, access control, health', () => {
       expect(given.headers.get('x-request-id')).toBe('trace-42.a_b:c');
       for (const bad of ['has space', 'x'.repeat(129), 'semi;colon']) {
         const response = await fetch(`${app.url}/health/live`, { headers: { 'x-request-id': bad } });
-        expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+        expect(response.headers.get('x-request-id')).toMatch(
+          /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+        );
       }
       const problem = await fetch(`${app.url}/integrations`, { headers: { 'x-request-id': 'req-401' } });
       expect([problem.status, problem.headers.get('x-request-id')]).toStrictEqual([401, 'req-401']);
     });
 
-    it('sends the API security headers on JSON answers, helmet\'s full set on the Swagger UI, and no CORS headers when CORS_ORIGINS is unset', async () => {
+    it("sends the API security headers on JSON answers, helmet's full set on the Swagger UI, and no CORS headers when CORS_ORIGINS is unset", async () => {
       const api = {
         'content-security-policy': "default-src 'none';frame-ancestors 'none'",
         'cross-origin-opener-policy': null,
@@ -203,7 +240,8 @@ describe('operations e2e: metrics, access control, health', () => {
         'x-ratelimit-reset': null,
         'x-xss-protection': '0',
       };
-      const pick = (response: Response) => Object.fromEntries(Object.keys(api).map((name) => [name, response.headers.get(name)]));
+      const pick = (response: Response) =>
+        Object.fromEntries(Object.keys(api).map((name) => [name, response.headers.get(name)]));
       const origin = { origin: 'https://elsewhere.example' };
       for (const [path, headers] of [
         ['/integrations', { ...bearer(READ_KEY), ...origin }],
@@ -245,7 +283,11 @@ describe('operations e2e: metrics, access control, health', () => {
     // X-RateLimit-* headers.
     for (let i = 0; i < 3; i++) {
       const allowed = await fetch(`${app.url}/integrations`, { headers: bearer(READ_KEY) });
-      expect([i, allowed.status, [...allowed.headers.keys()].filter((name) => name.startsWith('x-ratelimit'))]).toStrictEqual([i, 200, []]);
+      expect([
+        i,
+        allowed.status,
+        [...allowed.headers.keys()].filter((name) => name.startsWith('x-ratelimit')),
+      ]).toStrictEqual([i, 200, []]);
     }
     const limited = await fetch(`${app.url}${integrationPath(12, 'Invoices')}`, { headers: { 'x-api-key': READ_KEY } });
     expect(limited.status).toBe(429);
@@ -253,10 +295,18 @@ describe('operations e2e: metrics, access control, health', () => {
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(limited.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
-    expect(await limited.json()).toMatchObject({ type: 'https://tidemark.dev/problems/rate-limited', title: 'Too Many Requests', status: 429 });
+    expect(await limited.json()).toMatchObject({
+      type: 'https://tidemark.dev/problems/rate-limited',
+      title: 'Too Many Requests',
+      status: 429,
+    });
     // A cached URL is refused alike.
     const cached = await fetch(`${app.url}/integrations`, { headers: bearer(READ_KEY) });
-    expect([cached.status, cached.headers.get('retry-after'), cached.headers.get('content-type')]).toStrictEqual([429, limited.headers.get('retry-after'), 'application/problem+json; charset=utf-8']);
+    expect([cached.status, cached.headers.get('retry-after'), cached.headers.get('content-type')]).toStrictEqual([
+      429,
+      limited.headers.get('retry-after'),
+      'application/problem+json; charset=utf-8',
+    ]);
     // Another key has its own budget; probes are never limited.
     expect((await fetch(`${app.url}/integrations`, { headers: bearer(OPERATE_KEY) })).status).toBe(200);
     expect((await fetch(`${app.url}/health/ready`)).status).toBe(200);
@@ -266,28 +316,52 @@ describe('operations e2e: metrics, access control, health', () => {
     const app = await launch({ METRICS_PUBLIC: 'false', DOCS_PUBLIC: 'false', CORS_ORIGINS: 'https://ops.example' });
     for (const path of ['/metrics', '/docs', '/docs-json']) {
       const anonymous = await fetch(app.url + path);
-      expect([path, anonymous.status, anonymous.headers.get('content-type')]).toStrictEqual([path, 401, 'application/problem+json; charset=utf-8']);
+      expect([path, anonymous.status, anonymous.headers.get('content-type')]).toStrictEqual([
+        path,
+        401,
+        'application/problem+json; charset=utf-8',
+      ]);
       expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="tidemark"');
       expect([path, (await fetch(app.url + path, { headers: bearer(READ_KEY) })).status]).toStrictEqual([path, 200]);
     }
     const preflight = await fetch(`${app.url}/integrations`, {
       method: 'OPTIONS',
-      headers: { origin: 'https://ops.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+      headers: {
+        origin: 'https://ops.example',
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'authorization',
+      },
     });
     expect(preflight.status).toBeLessThan(300);
     expect(preflight.headers.get('access-control-allow-origin')).toBe('https://ops.example');
-    const foreign = await fetch(`${app.url}/integrations`, { headers: { ...bearer(READ_KEY), origin: 'https://evil.example' } });
+    const foreign = await fetch(`${app.url}/integrations`, {
+      headers: { ...bearer(READ_KEY), origin: 'https://evil.example' },
+    });
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
     // The cached read path answers an allowed origin with the same CORS headers as Nest did.
-    const cors = (response: Response) => [response.status, response.headers.get('access-control-allow-origin'), response.headers.get('access-control-expose-headers'), response.headers.get('vary')];
+    const cors = (response: Response) => [
+      response.status,
+      response.headers.get('access-control-allow-origin'),
+      response.headers.get('access-control-expose-headers'),
+      response.headers.get('vary'),
+    ];
     const path = integrationPath(7, 'Orders');
     const viaNest = await fetch(app.url + path, { headers: { ...bearer(READ_KEY), origin: 'https://ops.example' } });
     const cached = await fetch(app.url + path, { headers: { ...bearer(READ_KEY), origin: 'https://ops.example' } });
-    expect(cors(viaNest)).toStrictEqual([200, 'https://ops.example', 'X-Request-Id, Retry-After, WWW-Authenticate', 'Origin']);
+    expect(cors(viaNest)).toStrictEqual([
+      200,
+      'https://ops.example',
+      'X-Request-Id, Retry-After, WWW-Authenticate',
+      'Origin',
+    ]);
     expect(cors(cached)).toStrictEqual(cors(viaNest));
     // Another origin gets no Allow-Origin on either path (@fastify/cors still lists the exposed headers).
-    const nestForeign = await fetch(`${app.url}${path}?via=nest`, { headers: { ...bearer(READ_KEY), origin: 'https://evil.example' } });
-    const cachedForeign = await fetch(app.url + path, { headers: { ...bearer(READ_KEY), origin: 'https://evil.example' } });
+    const nestForeign = await fetch(`${app.url}${path}?via=nest`, {
+      headers: { ...bearer(READ_KEY), origin: 'https://evil.example' },
+    });
+    const cachedForeign = await fetch(app.url + path, {
+      headers: { ...bearer(READ_KEY), origin: 'https://evil.example' },
+    });
     expect(cors(nestForeign)).toStrictEqual([200, null, 'X-Request-Id, Retry-After, WWW-Authenticate', 'Origin']);
     expect(cors(cachedForeign)).toStrictEqual(cors(nestForeign));
   });
@@ -303,12 +377,22 @@ describe('operations e2e: metrics, access control, health', () => {
     });
     expect(degraded.status).toBe(200);
     expect(degraded.body.details.integrations.status).toBe('degraded');
-    expect(degraded.body.details.integrations.stale.map((s: any) => [s.sourceSystemId, s.integrationName, s.lastSucceededAt, s.staleAfterMs])).toStrictEqual([
+    expect(
+      degraded.body.details.integrations.stale.map((s: any) => [
+        s.sourceSystemId,
+        s.integrationName,
+        s.lastSucceededAt,
+        s.staleAfterMs,
+      ]),
+    ).toStrictEqual([
       [7, 'Orders', null, 4000],
       [12, 'Invoices', null, 4000],
     ]);
     for (const key of [INVOICES, ORDERS]) {
-      const run = await fetch(`${app.url}${integrationPath(key.sourceSystemId, key.integrationName)}/runs`, { method: 'POST', headers: bearer(OPERATE_KEY) });
+      const run = await fetch(`${app.url}${integrationPath(key.sourceSystemId, key.integrationName)}/runs`, {
+        method: 'POST',
+        headers: bearer(OPERATE_KEY),
+      });
       expect(run.status).toBe(201);
     }
     // Past the 2 s state cache, the fresh successes count.
@@ -316,14 +400,22 @@ describe('operations e2e: metrics, access control, health', () => {
       const body = (await (await fetch(`${app.url}/health/ready`)).json()) as Record<string, any>;
       return body.status === 'ok' ? body : null;
     });
-    expect(ok.details).toMatchObject({ database: { status: 'up' }, scheduler: { status: 'up' }, shutdown: { status: 'up' }, integrations: { status: 'up' } });
+    expect(ok.details).toMatchObject({
+      database: { status: 'up' },
+      scheduler: { status: 'up' },
+      shutdown: { status: 'up' },
+      integrations: { status: 'up' },
+    });
   });
 
   it('turns readiness 503 while the replica drains a run at shutdown, and keeps serving the run to its end', async () => {
     const app = await launch({ SHUTDOWN_GRACE_MS: '10000' });
     expect((await fetch(`${app.url}/health/ready`)).status).toBe(200);
     simulator.script(ORDERS, { delayMs: 1_500 });
-    const run = fetch(`${app.url}${integrationPath(7, 'Orders')}/runs`, { method: 'POST', headers: bearer(OPERATE_KEY) });
+    const run = fetch(`${app.url}${integrationPath(7, 'Orders')}/runs`, {
+      method: 'POST',
+      headers: bearer(OPERATE_KEY),
+    });
     await eventually(async () => simulator.inFlight(ORDERS) === 1);
     const closing = app.tidemark.close();
     const response = await eventually(async () => {

@@ -24,7 +24,9 @@ describe('Postgres restarts under a running service', () => {
     const client = new Client({ connectionString: pg.url });
     await client.connect();
     try {
-      return (await client.query(`SELECT id::int, outcome, watermark_after->>'maxSyncDateMaxPkId' AS pk FROM run ORDER BY id`)).rows as Array<{
+      return (
+        await client.query(`SELECT id::int, outcome, watermark_after->>'maxSyncDateMaxPkId' AS pk FROM run ORDER BY id`)
+      ).rows as Array<{
         id: number;
         outcome: string;
         pk: string | null;
@@ -79,7 +81,12 @@ describe('Postgres restarts under a running service', () => {
     expect(Date.now() - upAt).toBeLessThan(5_000);
 
     const before = await runs();
-    await eventually(async () => (await runs()).filter((r) => r.outcome === 'succeeded').length >= before.filter((r) => r.outcome === 'succeeded').length + 2, 10_000);
+    await eventually(
+      async () =>
+        (await runs()).filter((r) => r.outcome === 'succeeded').length >=
+        before.filter((r) => r.outcome === 'succeeded').length + 2,
+      10_000,
+    );
     const after = await runs();
     // Nothing stays half-written: every run ended, or is the one going on right now.
     expect(after.filter((r) => r.outcome === 'running').length).toBeLessThanOrEqual(1);

@@ -34,7 +34,8 @@ describe('schedule e2e', () => {
     await db?.drop();
   });
 
-  const state = async (app: RunningApp) => (await (await fetch(app.url + integrationPath(41, 'Rack Prices'))).json()) as Record<string, any>;
+  const state = async (app: RunningApp) =>
+    (await (await fetch(app.url + integrationPath(41, 'Rack Prices'))).json()) as Record<string, any>;
 
   it('scheduled ticks store a watermark that moves forward, over the XML request format', async () => {
     const app = await startApp(env());
@@ -71,18 +72,35 @@ describe('schedule e2e', () => {
       await first.tidemark.app.get(SchedulerService).stop();
       await new Promise((resolve) => setTimeout(resolve, 300));
       before = await state(first);
-      runsBefore = ((await (await fetch(`${first.url}${integrationPath(41, 'Rack Prices')}/runs?limit=200`)).json()) as any).items;
+      runsBefore = (
+        (await (await fetch(`${first.url}${integrationPath(41, 'Rack Prices')}/runs?limit=200`)).json()) as any
+      ).items;
     } finally {
       await first.close();
     }
-    const second = await startApp({ ...env(), INTEGRATIONS: JSON.stringify([{ ...key, cron: '0 0 0 1 1 *', timeZone: 'America/Chicago' }]) });
+    const second = await startApp({
+      ...env(),
+      INTEGRATIONS: JSON.stringify([{ ...key, cron: '0 0 0 1 1 *', timeZone: 'America/Chicago' }]),
+    });
     try {
       const after = await state(second);
-      for (const name of ['maxSyncDateTime', 'maxSyncDateTimeUtc', 'maxSyncDateMaxPkId', 'sourceId', 'customDatabaseValues', 'lastRunStartDateTime', 'lastSucceededAt']) {
+      for (const name of [
+        'maxSyncDateTime',
+        'maxSyncDateTimeUtc',
+        'maxSyncDateMaxPkId',
+        'sourceId',
+        'customDatabaseValues',
+        'lastRunStartDateTime',
+        'lastSucceededAt',
+      ]) {
         expect([name, after[name]]).toStrictEqual([name, before[name]]);
       }
-      const runsAfter = ((await (await fetch(`${second.url}${integrationPath(41, 'Rack Prices')}/runs?limit=200`)).json()) as any).items;
-      expect(runsAfter.map((r: any) => [r.id, r.outcome, r.watermarkAfter])).toStrictEqual(runsBefore.map((r) => [r.id, r.outcome, r.watermarkAfter]));
+      const runsAfter = (
+        (await (await fetch(`${second.url}${integrationPath(41, 'Rack Prices')}/runs?limit=200`)).json()) as any
+      ).items;
+      expect(runsAfter.map((r: any) => [r.id, r.outcome, r.watermarkAfter])).toStrictEqual(
+        runsBefore.map((r) => [r.id, r.outcome, r.watermarkAfter]),
+      );
     } finally {
       await second.close();
     }
@@ -122,7 +140,9 @@ describe('run slots e2e', () => {
     const stack = await startStack('slots', {
       MAX_CONCURRENT_RUNS: '3',
       SCHEDULER_POLL_MS: '100',
-      INTEGRATIONS: JSON.stringify(names.map((integrationName) => ({ sourceSystemId: 70, integrationName, cron: '0 0 0 1 1 *' }))),
+      INTEGRATIONS: JSON.stringify(
+        names.map((integrationName) => ({ sourceSystemId: 70, integrationName, cron: '0 0 0 1 1 *' })),
+      ),
     });
     const sql = async (text: string) => {
       const client = new Client({ connectionString: stack.db.url });
@@ -136,8 +156,12 @@ describe('run slots e2e', () => {
     try {
       stack.simulator.setLatency(100);
       // Every statement that records run ends takes 300 ms more: recording is much slower than a call.
-      await sql(`CREATE FUNCTION slow_finish() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$`);
-      await sql(`CREATE TRIGGER slow_finish BEFORE UPDATE OF outcome ON run FOR EACH STATEMENT EXECUTE FUNCTION slow_finish()`);
+      await sql(
+        `CREATE FUNCTION slow_finish() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$`,
+      );
+      await sql(
+        `CREATE TRIGGER slow_finish BEFORE UPDATE OF outcome ON run FOR EACH STATEMENT EXECUTE FUNCTION slow_finish()`,
+      );
       await sql(`UPDATE integration SET next_fire_at = now()`);
       const runs = await eventually(async () => {
         const rows = await sql(`SELECT outcome, extract(epoch FROM finished_at) * 1000 AS finished_ms FROM run`);
@@ -147,7 +171,9 @@ describe('run slots e2e', () => {
       expect(calls.map((c) => c.integrationName).sort()).toStrictEqual(names);
       // The first claim took the 3 slots and ceil(3 × CLAIM_AHEAD_SHARE) = 2 runs ahead, all before any answer.
       const firstAnswered = Math.min(...calls.map((c) => c.finishedAt!));
-      const [claimedBefore] = await sql(`SELECT count(*)::int AS n FROM run WHERE started_at < to_timestamp(${firstAnswered} / 1000.0)`);
+      const [claimedBefore] = await sql(
+        `SELECT count(*)::int AS n FROM run WHERE started_at < to_timestamp(${firstAnswered} / 1000.0)`,
+      );
       expect(claimedBefore!.n).toBe(5);
       // The most calls open at one moment, from when each arrived and was answered.
       const events = calls.flatMap((c) => [
@@ -161,7 +187,7 @@ describe('run slots e2e', () => {
       expect(mostOpen).toBe(3);
       // The fourth call started before the first run's end was recorded.
       const firstRecorded = Math.min(...runs.map((r) => Number(r.finished_ms)));
-      const fourthCall = calls.map((c) => c.receivedAt).sort((a, b) => a - b)[3]!;
+      const fourthCall = calls.map((c) => c.receivedAt).sort((a, b) => a - b)[3];
       expect(fourthCall).toBeLessThan(firstRecorded);
     } finally {
       await stack.close();
@@ -172,24 +198,41 @@ describe('run slots e2e', () => {
     const scheduled = ['Queued 0', 'Queued 1'];
     const stack = await startStack('manualslot', {
       MAX_CONCURRENT_RUNS: '1',
-      INTEGRATIONS: JSON.stringify([...scheduled, 'By hand'].map((integrationName) => ({ sourceSystemId: 72, integrationName, cron: '0 0 0 1 1 *' }))),
+      INTEGRATIONS: JSON.stringify(
+        [...scheduled, 'By hand'].map((integrationName) => ({
+          sourceSystemId: 72,
+          integrationName,
+          cron: '0 0 0 1 1 *',
+        })),
+      ),
     });
     const client = new Client({ connectionString: stack.db.url });
     await client.connect();
     try {
-      for (const integrationName of scheduled) stack.simulator.script({ sourceSystemId: 72, integrationName }, { delayMs: 1_500 });
+      for (const integrationName of scheduled)
+        stack.simulator.script({ sourceSystemId: 72, integrationName }, { delayMs: 1_500 });
       stack.simulator.script({ sourceSystemId: 72, integrationName: 'By hand' }, { delayMs: 200 });
       await client.query(`UPDATE integration SET next_fire_at = now() WHERE integration_name LIKE 'Queued %'`);
       // One scheduled run calls, the other was claimed ahead and waits for the slot.
-      await eventually(async () => (await client.query(`SELECT count(*)::int AS n FROM run WHERE outcome = 'running'`)).rows[0].n === 2 && stack.simulator.calls.length === 1);
+      await eventually(
+        async () =>
+          (await client.query(`SELECT count(*)::int AS n FROM run WHERE outcome = 'running'`)).rows[0].n === 2 &&
+          stack.simulator.calls.length === 1,
+      );
       // The manual run calls at once, beyond the one slot, and ends long before the scheduled call.
       const manual = await fetch(`${stack.app.url}${integrationPath(72, 'By hand')}/runs`, { method: 'POST' });
       expect(manual.status).toBe(201);
-      await eventually(async () => (await client.query(`SELECT count(*)::int AS n FROM run WHERE outcome = 'succeeded'`)).rows[0].n === 3, 10_000);
-      const calls = stack.simulator.calls.filter((c) => c.integrationName !== 'By hand').sort((a, b) => a.receivedAt - b.receivedAt);
+      await eventually(
+        async () =>
+          (await client.query(`SELECT count(*)::int AS n FROM run WHERE outcome = 'succeeded'`)).rows[0].n === 3,
+        10_000,
+      );
+      const calls = stack.simulator.calls
+        .filter((c) => c.integrationName !== 'By hand')
+        .sort((a, b) => a.receivedAt - b.receivedAt);
       expect(calls.map((c) => c.integrationName).sort()).toStrictEqual(scheduled);
       // The waiting run got the slot when the first scheduled call ended, not when the manual one did.
-      expect(calls[1]!.receivedAt).toBeGreaterThanOrEqual(calls[0]!.finishedAt!);
+      expect(calls[1].receivedAt).toBeGreaterThanOrEqual(calls[0].finishedAt!);
     } finally {
       await client.end();
       await stack.close();
@@ -201,7 +244,9 @@ describe('run slots e2e', () => {
     const stack = await startStack('ahead', {
       MAX_CONCURRENT_RUNS: '1',
       SHUTDOWN_GRACE_MS: '5000',
-      INTEGRATIONS: JSON.stringify(names.map((integrationName) => ({ sourceSystemId: 71, integrationName, cron: '0 0 0 1 1 *' }))),
+      INTEGRATIONS: JSON.stringify(
+        names.map((integrationName) => ({ sourceSystemId: 71, integrationName, cron: '0 0 0 1 1 *' })),
+      ),
     });
     const client = new Client({ connectionString: stack.db.url });
     await client.connect();
@@ -209,12 +254,16 @@ describe('run slots e2e', () => {
       stack.simulator.setLatency(400);
       await client.query(`UPDATE integration SET next_fire_at = now()`);
       // One claim takes both: the slot, and ceil(1 × CLAIM_AHEAD_SHARE) = 1 run ahead.
-      await eventually(async () => (await client.query(`SELECT count(*)::int AS n FROM run WHERE outcome = 'running'`)).rows[0].n === 2 && stack.simulator.calls.length === 1);
+      await eventually(
+        async () =>
+          (await client.query(`SELECT count(*)::int AS n FROM run WHERE outcome = 'running'`)).rows[0].n === 2 &&
+          stack.simulator.calls.length === 1,
+      );
       const closing = Date.now();
       await stack.app.close();
       // The call in flight (400 ms) ended well within the grace period; the waiting run did not use the freed slot.
       expect(Date.now() - closing).toBeLessThan(5_000);
-      const calledName = stack.simulator.calls[0]!.integrationName;
+      const calledName = stack.simulator.calls[0].integrationName;
       const runs = (
         await client.query(
           `SELECT i.integration_name AS name, r.outcome, r.error_code, r.error, jsonb_array_length(r.attempts) AS attempts
@@ -233,7 +282,11 @@ describe('run slots e2e', () => {
         },
       ]);
       expect(stack.simulator.calls.length).toBe(1);
-      const leases = (await client.query(`SELECT count(*)::int AS n FROM integration WHERE lease_owner IS NOT NULL OR lease_run_id IS NOT NULL`)).rows;
+      const leases = (
+        await client.query(
+          `SELECT count(*)::int AS n FROM integration WHERE lease_owner IS NOT NULL OR lease_run_id IS NOT NULL`,
+        )
+      ).rows;
       expect(leases[0].n).toBe(0);
     } finally {
       await client.end();
@@ -253,11 +306,9 @@ describe('run slots e2e', () => {
       const integration = (await app.get(StateRepository).findIntegration(73, 'Late'))!;
       const result = await runs.runNow(integration);
       expect(result.kind).toBe('interrupted');
-      expect(result.kind === 'interrupted' ? [result.run?.errorCode, result.run?.error, result.run?.attempts] : null).toStrictEqual([
-        'shutdown',
-        'the replica had shut down before the run started; no call was made',
-        [],
-      ]);
+      expect(
+        result.kind === 'interrupted' ? [result.run?.errorCode, result.run?.error, result.run?.attempts] : null,
+      ).toStrictEqual(['shutdown', 'the replica had shut down before the run started; no call was made', []]);
       expect(stack.simulator.calls.length).toBe(0);
     } finally {
       await stack.close();
@@ -276,12 +327,16 @@ describe('run slots e2e', () => {
           `SELECT count(*)::int AS n FROM pg_stat_activity
            WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'BEGIN;%' AND wait_event_type = 'Lock'`,
         );
-        return rows[0]!.n === 1;
+        return rows[0].n === 1;
       });
     }
 
     /** One integration on a stack with SHUTDOWN_GRACE_MS `graceMs`, whose claim waits on `holder` while `test` runs. */
-    async function withClaimHeld(label: string, graceMs: number, test: (stack: Stack, holder: Client) => Promise<void>): Promise<void> {
+    async function withClaimHeld(
+      label: string,
+      graceMs: number,
+      test: (stack: Stack, holder: Client) => Promise<void>,
+    ): Promise<void> {
       const stack = await startStack(label, {
         SHUTDOWN_GRACE_MS: String(graceMs),
         INTEGRATIONS: JSON.stringify([{ sourceSystemId: 74, integrationName: label, cron: '0 0 0 1 1 *' }]),
@@ -321,7 +376,10 @@ describe('run slots e2e', () => {
           const { rows } = await holder.query(`SELECT outcome, error FROM run WHERE outcome <> 'running'`);
           return rows[0];
         });
-        expect(run).toStrictEqual({ outcome: 'interrupted', error: 'the replica had shut down before the run started; no call was made' });
+        expect(run).toStrictEqual({
+          outcome: 'interrupted',
+          error: 'the replica had shut down before the run started; no call was made',
+        });
         expect(stack.simulator.calls.length).toBe(0);
       });
     });

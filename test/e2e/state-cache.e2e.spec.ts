@@ -39,7 +39,11 @@ const readHeaders = (etag: string, length: number) => ({
 });
 /** A response's headers, sorted by name, without the two that differ on every response (Date, X-Request-Id). */
 const headersOf = (response: Response) =>
-  Object.fromEntries([...response.headers].filter(([name]) => name !== 'date' && name !== 'x-request-id').sort(([x], [y]) => (x < y ? -1 : 1)));
+  Object.fromEntries(
+    [...response.headers]
+      .filter(([name]) => name !== 'date' && name !== 'x-request-id')
+      .sort(([x], [y]) => (x < y ? -1 : 1)),
+  );
 
 describe('state cache across replicas', () => {
   let db: TestDatabase;
@@ -56,8 +60,16 @@ describe('state cache across replicas', () => {
       UPSTREAM_BASE_URL: upstream,
       UPSTREAM_TIMEOUT_MS: '2000',
       LOG_LEVEL: 'warn',
-      API_KEYS: JSON.stringify([{ name: 'e2e', keyHash: `sha256:${createHash('sha256').update(KEY).digest('hex')}`, scopes: ['read', 'operate'] }]),
-      INTEGRATIONS: JSON.stringify(NAMES.map((integrationName, i) => ({ sourceSystemId: 40 + i, integrationName, cron: NEVER }))),
+      API_KEYS: JSON.stringify([
+        {
+          name: 'e2e',
+          keyHash: `sha256:${createHash('sha256').update(KEY).digest('hex')}`,
+          scopes: ['read', 'operate'],
+        },
+      ]),
+      INTEGRATIONS: JSON.stringify(
+        NAMES.map((integrationName, i) => ({ sourceSystemId: 40 + i, integrationName, cron: NEVER })),
+      ),
     };
     a = await startApp({ ...env, REPLICA_ID: 'cache-a' });
     b = await startApp({ ...env, REPLICA_ID: 'cache-b' });
@@ -71,8 +83,10 @@ describe('state cache across replicas', () => {
     await db?.drop();
   });
 
-  const get = (app: RunningApp, path: string, headers: Record<string, string> = {}) => fetch(app.url + path, { headers: { ...AUTH, ...headers } });
-  const state = async (app: RunningApp, path: string) => (await (await get(app, path)).json()) as { lastRun: { id: string } | null };
+  const get = (app: RunningApp, path: string, headers: Record<string, string> = {}) =>
+    fetch(app.url + path, { headers: { ...AUTH, ...headers } });
+  const state = async (app: RunningApp, path: string) =>
+    (await (await get(app, path)).json()) as { lastRun: { id: string } | null };
   const runOn = async (app: RunningApp, path: string) => {
     const response = await fetch(`${app.url}${path}/runs`, { method: 'POST', headers: AUTH });
     expect(response.status).toBe(201);
@@ -157,13 +171,19 @@ describe('state cache across replicas', () => {
     try {
       const path = integrationPath(40, 'Orders');
       await state(b, path);
-      const cut = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tidemark-listener' AND datname = current_database()`);
+      const cut = await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tidemark-listener' AND datname = current_database()`,
+      );
       expect(cut.rowCount).toBe(2);
-      await eventually(async () => !b.tidemark.app.get(StateCache).listening || undefined, 2_000).catch(() => undefined);
+      await eventually(async () => !b.tidemark.app.get(StateCache).listening || undefined, 2_000).catch(
+        () => undefined,
+      );
       const run = await runOn(a, path);
       expect(await lagUntilServed(b, path, run.id, run.finishedAt)).toBeLessThan(1_000);
       await eventually(async () => {
-        const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'tidemark-listener' AND datname = current_database()`);
+        const { rows } = await admin.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'tidemark-listener' AND datname = current_database()`,
+        );
         return rows[0].n === 2 && a.tidemark.app.get(StateCache).listening && b.tidemark.app.get(StateCache).listening;
       }, 10_000);
       const next = await runOn(a, path);

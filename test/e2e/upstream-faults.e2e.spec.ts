@@ -22,7 +22,10 @@ const FIXTURES = join(process.cwd(), 'test/fixtures/upstream');
 const KEY = { sourceSystemId: 12, integrationName: 'Invoices' };
 const PATH = integrationPath(KEY.sourceSystemId, KEY.integrationName);
 /** The state served after the upstream answered responses/int64-ids.json: every key is compared byte for byte. */
-const SEEDED_STATE = JSON.parse(readFileSync(join(FIXTURES, 'expected/int64-ids.json'), 'utf8')) as Record<string, unknown>;
+const SEEDED_STATE = JSON.parse(readFileSync(join(FIXTURES, 'expected/int64-ids.json'), 'utf8')) as Record<
+  string,
+  unknown
+>;
 const SEEDED_WATERMARK = {
   maxSyncDateTime: SEEDED_STATE.maxSyncDateTime,
   maxSyncDateTimeUtc: SEEDED_STATE.maxSyncDateTimeUtc,
@@ -49,7 +52,8 @@ afterAll(() => {
 
 /** The facade of one app: trigger a run, read the state, probe liveness. */
 function facade(app: () => RunningApp) {
-  const request = (path: string, init: RequestInit = {}) => fetch(app().url + path, { ...init, signal: AbortSignal.timeout(20_000) });
+  const request = (path: string, init: RequestInit = {}) =>
+    fetch(app().url + path, { ...init, signal: AbortSignal.timeout(20_000) });
   return {
     async run(path = PATH): Promise<Run> {
       const response = await request(`${path}/runs`, { method: 'POST' });
@@ -113,13 +117,19 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
    * `outcome`), watermarkBefore is the seeded one, the stored state is byte-identical, the process serves, and
    * the simulator was called exactly `answers.length` times.
    */
-  async function fault(answers: ScriptedAnswer[], expected: { outcome?: string; errorCode: string | null; calls?: number }): Promise<Run> {
+  async function fault(
+    answers: ScriptedAnswer[],
+    expected: { outcome?: string; errorCode: string | null; calls?: number },
+  ): Promise<Run> {
     tally.faults += 1;
     const before = storedKeys(await api.state());
     expect(before).toStrictEqual(storedKeys(SEEDED_STATE));
     simulator.script(KEY, ...answers);
     const run = await api.run();
-    expect({ outcome: run.outcome, errorCode: run.errorCode }).toStrictEqual({ outcome: expected.outcome ?? 'failed', errorCode: expected.errorCode });
+    expect({ outcome: run.outcome, errorCode: run.errorCode }).toStrictEqual({
+      outcome: expected.outcome ?? 'failed',
+      errorCode: expected.errorCode,
+    });
     expect(run.watermarkBefore).toStrictEqual(SEEDED_WATERMARK);
     if ((expected.outcome ?? 'failed') === 'failed') {
       expect(run.watermarkAfter).toBeNull();
@@ -139,10 +149,14 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
    */
   function expectAttempts(run: Run, expected: Array<{ httpStatus?: number | null; errorCode: string | null }>): void {
     const seen = run.attempts.map((a: Run, i: number) =>
-      expected[i] && 'httpStatus' in expected[i] ? { httpStatus: a.httpStatus, errorCode: a.errorCode } : { errorCode: a.errorCode },
+      expected[i] && 'httpStatus' in expected[i]
+        ? { httpStatus: a.httpStatus, errorCode: a.errorCode }
+        : { errorCode: a.errorCode },
     );
     expect(seen).toStrictEqual(expected);
-    run.attempts.forEach((a: Run, i: number) => expect([a.attempt, a.startedAt, a.durationMs]).toStrictEqual([i + 1, expect.any(String), expect.any(Number)]));
+    run.attempts.forEach((a: Run, i: number) =>
+      expect([a.attempt, a.startedAt, a.durationMs]).toStrictEqual([i + 1, expect.any(String), expect.any(Number)]),
+    );
   }
 
   // ---- delay and trickle ------------------------------------------------------------------------
@@ -187,7 +201,11 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
     tally.faults += 1;
     simulator.script(KEY, { hangForever: true }, { bodyFromVector: 'int64-ids.json' });
     const run = await api.run();
-    expect([run.outcome, run.outcomeUnknownRetried, run.watermarkAfter]).toStrictEqual(['succeeded', true, SEEDED_WATERMARK]);
+    expect([run.outcome, run.outcomeUnknownRetried, run.watermarkAfter]).toStrictEqual([
+      'succeeded',
+      true,
+      SEEDED_WATERMARK,
+    ]);
     expectAttempts(run, [
       { httpStatus: null, errorCode: 'timeout' },
       { httpStatus: 200, errorCode: null },
@@ -207,14 +225,25 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
       expect(run.httpStatus).toBe(status);
       expect(run.error).toContain(`answered ${status}`);
       expect(run.error).toContain(`on all ${RETRY_MAX_ATTEMPTS} attempts`);
-      expectAttempts(run, Array.from({ length: RETRY_MAX_ATTEMPTS }, () => ({ httpStatus: status, errorCode: 'http_status' })));
+      expectAttempts(
+        run,
+        Array.from({ length: RETRY_MAX_ATTEMPTS }, () => ({ httpStatus: status, errorCode: 'http_status' })),
+      );
       expect(run.outcomeUnknownRetried).toBe(false);
     });
   }
 
   it('succeeds when a retry after 503 gets the answer (same watermark: stored state unchanged)', async () => {
-    const run = await fault([{ status: 503 }, { bodyFromVector: 'int64-ids.json' }], { outcome: 'succeeded', errorCode: null });
-    expect([run.httpStatus, run.error, run.watermarkAfter, run.watermarkRegressed]).toStrictEqual([200, null, SEEDED_WATERMARK, false]);
+    const run = await fault([{ status: 503 }, { bodyFromVector: 'int64-ids.json' }], {
+      outcome: 'succeeded',
+      errorCode: null,
+    });
+    expect([run.httpStatus, run.error, run.watermarkAfter, run.watermarkRegressed]).toStrictEqual([
+      200,
+      null,
+      SEEDED_WATERMARK,
+      false,
+    ]);
     expectAttempts(run, [
       { httpStatus: 503, errorCode: 'http_status' },
       { httpStatus: 200, errorCode: null },
@@ -274,7 +303,13 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
       '<div id="content"><fieldset><h2>500 - Internal server error.</h2>\r\n' +
       '<h3>There is a problem with the resource you are looking for, and it cannot be displayed.</h3></fieldset></div>\r\n</body>\r\n</html>\r\n';
     const run = await fault(
-      [{ status: 500, body: page, headers: { 'Content-Type': 'text/html', Server: 'Microsoft-IIS/10.0', 'X-Powered-By': 'ASP.NET' } }],
+      [
+        {
+          status: 500,
+          body: page,
+          headers: { 'Content-Type': 'text/html', Server: 'Microsoft-IIS/10.0', 'X-Powered-By': 'ASP.NET' },
+        },
+      ],
       { errorCode: 'http_status' },
     );
     expect(run.httpStatus).toBe(500);
@@ -294,7 +329,9 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
     const run = await fault([{ status: 500, body, headers: JSON_TYPE }], { errorCode: 'http_status' });
     expect(run.httpStatus).toBe(500);
     expect(run.error).toContain('Message: An error has occurred.');
-    expect(run.error).toContain('ExceptionMessage: Timeout expired. The timeout period elapsed prior to completion of the operation.');
+    expect(run.error).toContain(
+      'ExceptionMessage: Timeout expired. The timeout period elapsed prior to completion of the operation.',
+    );
     expect(run.error).toContain('ExceptionType: System.Data.SqlClient.SqlException');
     // 500 is not among the retried statuses (429, 502, 503, 504)
     expectAttempts(run, [{ httpStatus: 500, errorCode: 'http_status' }]);
@@ -303,8 +340,11 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
   // ---- bodies -----------------------------------------------------------------------------------
 
   it('refuses a 200 with an HTML login page', async () => {
-    const page = '<!DOCTYPE html><html><head><title>Sign in</title></head><body><form action="/login"><input name="user"></form></body></html>';
-    const run = await fault([{ body: page, headers: { 'Content-Type': 'text/html; charset=utf-8' } }], { errorCode: 'body_unreadable' });
+    const page =
+      '<!DOCTYPE html><html><head><title>Sign in</title></head><body><form action="/login"><input name="user"></form></body></html>';
+    const run = await fault([{ body: page, headers: { 'Content-Type': 'text/html; charset=utf-8' } }], {
+      errorCode: 'body_unreadable',
+    });
     expect(run.httpStatus).toBe(200);
     expect(run.error).toContain('is an HTML page');
     expectAttempts(run, [{ httpStatus: 200, errorCode: 'body_unreadable' }]);
@@ -328,7 +368,10 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
     const run = await fault([{ body: pkAsString, headers: JSON_TYPE }], { errorCode: 'not_a_dto' });
     expect(run.error).toContain('MaxSyncDateMaxPKId must be an integer');
     simulator.reset();
-    const dateAsNumber = editedSeed('"MaxSyncDateTime":"2026-01-31T17:59:59.9999999-06:00"', '"MaxSyncDateTime":20260131');
+    const dateAsNumber = editedSeed(
+      '"MaxSyncDateTime":"2026-01-31T17:59:59.9999999-06:00"',
+      '"MaxSyncDateTime":20260131',
+    );
     const second = await fault([{ body: dateAsNumber, headers: JSON_TYPE }], { errorCode: 'not_a_dto' });
     expect(second.error).toContain('MaxSyncDateTime must be a date string');
   });
@@ -347,17 +390,18 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
       '<IntegrationStatusDTO xmlns="http://schemas.datacontract.org/2004/07/Gravitate.Domain.Models.DTOs">' +
       '<IntegrationName>&lol9;</IntegrationName><SourceSystemId>12</SourceSystemId></IntegrationStatusDTO>';
     const started = Date.now();
-    const run = await fault([{ body: bomb, headers: { 'Content-Type': 'application/xml; charset=utf-8' } }], { errorCode: 'body_unreadable' });
+    const run = await fault([{ body: bomb, headers: { 'Content-Type': 'application/xml; charset=utf-8' } }], {
+      errorCode: 'body_unreadable',
+    });
     expect(run.error).toContain('DOCTYPE declaration');
     expectAttempts(run, [{ httpStatus: 200, errorCode: 'body_unreadable' }]);
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
   it('reports a body in a Content-Encoding it does not have (headers that lie)', async () => {
-    const run = await fault(
-      [{ bodyFromVector: 'int64-ids.json', headers: { 'Content-Encoding': 'gzip' } }],
-      { errorCode: 'body_unreadable' },
-    );
+    const run = await fault([{ bodyFromVector: 'int64-ids.json', headers: { 'Content-Encoding': 'gzip' } }], {
+      errorCode: 'body_unreadable',
+    });
     expect(run.error).toContain('could not be decoded');
     expectAttempts(run, [{ errorCode: 'body_unreadable' }]);
   });
@@ -369,7 +413,10 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
     const run = await fault([truncated, truncated], { errorCode: 'connection' });
     expect(run.error).toContain('connection to upstream');
     expect(run.error).toMatch(/ECONNRESET|closed before the answer was complete/);
-    expectAttempts(run, Array.from({ length: RETRY_MAX_ATTEMPTS }, () => ({ errorCode: 'connection' })));
+    expectAttempts(
+      run,
+      Array.from({ length: RETRY_MAX_ATTEMPTS }, () => ({ errorCode: 'connection' })),
+    );
     expect(run.outcomeUnknownRetried).toBe(true);
   });
 
@@ -377,7 +424,10 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
     const reset = { bodyFromVector: 'int64-ids.json', resetAfterBytes: 0 };
     const run = await fault([reset, reset], { errorCode: 'connection' });
     expect(run.error).toContain('ECONNRESET');
-    expectAttempts(run, Array.from({ length: RETRY_MAX_ATTEMPTS }, () => ({ errorCode: 'connection' })));
+    expectAttempts(
+      run,
+      Array.from({ length: RETRY_MAX_ATTEMPTS }, () => ({ errorCode: 'connection' })),
+    );
     expect(run.outcomeUnknownRetried).toBe(true);
   });
 
@@ -385,13 +435,18 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
 
   it('stores an older watermark than the stored one and flags the run watermarkRegressed', async () => {
     tally.faults += 1;
-    const body = editedSeed('"MaxSyncDateTime":"2026-01-31T17:59:59.9999999-06:00"', '"MaxSyncDateTime":"2025-06-30T08:00:00.0000000-05:00"').replace(
-      '"MaxSyncDateMaxPKId":9007199254740993',
-      '"MaxSyncDateMaxPKId":9007199254740990',
-    );
+    const body = editedSeed(
+      '"MaxSyncDateTime":"2026-01-31T17:59:59.9999999-06:00"',
+      '"MaxSyncDateTime":"2025-06-30T08:00:00.0000000-05:00"',
+    ).replace('"MaxSyncDateMaxPKId":9007199254740993', '"MaxSyncDateMaxPKId":9007199254740990');
     simulator.script(KEY, { body, headers: JSON_TYPE });
     const run = await api.run();
-    expect([run.outcome, run.errorCode, run.error, run.watermarkRegressed]).toStrictEqual(['succeeded', null, null, true]);
+    expect([run.outcome, run.errorCode, run.error, run.watermarkRegressed]).toStrictEqual([
+      'succeeded',
+      null,
+      null,
+      true,
+    ]);
     expect(run.watermarkBefore).toStrictEqual(SEEDED_WATERMARK);
     const regressed = {
       maxSyncDateTime: '2025-06-30T08:00:00.0000000-05:00',
@@ -400,7 +455,11 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
     };
     expect(run.watermarkAfter).toStrictEqual(regressed);
     const state = await api.state();
-    expect({ maxSyncDateTime: state.maxSyncDateTime, maxSyncDateTimeUtc: state.maxSyncDateTimeUtc, maxSyncDateMaxPkId: state.maxSyncDateMaxPkId }).toStrictEqual(regressed);
+    expect({
+      maxSyncDateTime: state.maxSyncDateTime,
+      maxSyncDateTimeUtc: state.maxSyncDateTimeUtc,
+      maxSyncDateMaxPkId: state.maxSyncDateMaxPkId,
+    }).toStrictEqual(regressed);
     expect((state.lastRun as Run).watermarkRegressed).toBe(true);
     await api.expectLive();
   });
@@ -438,7 +497,12 @@ describe('upstream faults e2e: connection refused and the circuit breaker', () =
     await simulator.stop();
     try {
       const run = await api.run();
-      expect([run.outcome, run.errorCode, run.httpStatus, run.watermarkAfter]).toStrictEqual(['failed', 'connection', null, null]);
+      expect([run.outcome, run.errorCode, run.httpStatus, run.watermarkAfter]).toStrictEqual([
+        'failed',
+        'connection',
+        null,
+        null,
+      ]);
       expect(run.error).toContain(`connection to upstream 127.0.0.1:${port} failed`);
       expect(run.error).toContain('ECONNREFUSED');
       expect(run.attempts.map((a: Run) => a.errorCode)).toStrictEqual(Array(RETRY_MAX_ATTEMPTS).fill('connection'));
@@ -464,7 +528,12 @@ describe('upstream faults e2e: connection refused and the circuit breaker', () =
     expect(simulator.callCount(KEY)).toBe(2 * RETRY_MAX_ATTEMPTS);
 
     const skipped = await api.run();
-    expect([skipped.outcome, skipped.errorCode, skipped.httpStatus, skipped.watermarkAfter]).toStrictEqual(['skipped_breaker_open', 'breaker_open', null, null]);
+    expect([skipped.outcome, skipped.errorCode, skipped.httpStatus, skipped.watermarkAfter]).toStrictEqual([
+      'skipped_breaker_open',
+      'breaker_open',
+      null,
+      null,
+    ]);
     expect(skipped.error).toEqual(expect.any(String));
     expect(skipped.attempts).toStrictEqual([]);
     expect(simulator.callCount(KEY)).toBe(2 * RETRY_MAX_ATTEMPTS);
@@ -475,12 +544,12 @@ describe('upstream faults e2e: connection refused and the circuit breaker', () =
     // Readiness shows the open breaker as degraded, not 503: this replica still serves the stored watermarks.
     const ready = await fetch(`${app.url}/health/ready`);
     const readiness = (await ready.json()) as Record<string, any>;
-    expect([ready.status, readiness.details.upstream.status, readiness.details.upstream.breaker, readiness.details.upstream.threshold]).toStrictEqual([
-      200,
-      'degraded',
-      'open',
-      2,
-    ]);
+    expect([
+      ready.status,
+      readiness.details.upstream.status,
+      readiness.details.upstream.breaker,
+      readiness.details.upstream.threshold,
+    ]).toStrictEqual([200, 'degraded', 'open', 2]);
 
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     simulator.script(KEY, { bodyFromVector: 'int64-ids.json' });

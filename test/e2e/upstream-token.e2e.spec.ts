@@ -28,7 +28,9 @@ describe('upstream token auth e2e (client_credentials)', () => {
   };
   /** Every access token the simulator has seen, to check none leaked into a run record. */
   const tokensSeen = () =>
-    simulator.calls.map((c) => String(c.headers.authorization ?? '').replace(/^Bearer /, '')).filter((t) => t.length > 0);
+    simulator.calls
+      .map((c) => String(c.headers.authorization ?? '').replace(/^Bearer /, ''))
+      .filter((t) => t.length > 0);
 
   beforeAll(async () => {
     db = await createTestDatabase('token');
@@ -63,7 +65,7 @@ describe('upstream token auth e2e (client_credentials)', () => {
     expect(second.outcome).toBe('succeeded');
     expect(simulator.tokenRequests).toBe(1);
     expect(simulator.calls.map((c) => c.status)).toStrictEqual([200, 200]);
-    expect(String(simulator.calls[0]!.headers.authorization)).toMatch(/^Bearer sim-/);
+    expect(String(simulator.calls[0].headers.authorization)).toMatch(/^Bearer sim-/);
   });
 
   it('refreshes an expired token once on the 401 and the run succeeds', async () => {
@@ -83,7 +85,11 @@ describe('upstream token auth e2e (client_credentials)', () => {
   });
 
   it('fails the run with errorCode token when the token endpoint refuses the client, without leaking the secret', async () => {
-    simulator.configureAuth({ mode: 'client_credentials', clientId: CLIENT.clientId, clientSecret: 'rotated-secret-0000' });
+    simulator.configureAuth({
+      mode: 'client_credentials',
+      clientId: CLIENT.clientId,
+      clientSecret: 'rotated-secret-0000',
+    });
     simulator.calls.length = 0;
     const failed = await run();
     expect([failed.outcome, failed.errorCode, failed.httpStatus]).toStrictEqual(['failed', 'token', 400]);

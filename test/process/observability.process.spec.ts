@@ -63,19 +63,35 @@ describe('logs of the built service', () => {
     // A scheduled run succeeds, so the upstream accepted the credentials.
     const deadline = Date.now() + 15_000;
     for (;;) {
-      const body = (await (await fetch(url + integrationPath(12, 'Invoices'), { headers: withKey })).json()) as Record<string, any>;
+      const body = (await (await fetch(url + integrationPath(12, 'Invoices'), { headers: withKey })).json()) as Record<
+        string,
+        any
+      >;
       if (body.lastRun?.trigger === 'schedule' && body.lastRun.outcome === 'succeeded') break;
       if (Date.now() > deadline) throw new Error(`no scheduled success: ${JSON.stringify(body)}\n${replica.output()}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    const manual = await fetch(`${url}${integrationPath(12, 'Invoices')}/runs`, { method: 'POST', headers: { ...withKey, 'x-request-id': 'manual-1' } });
+    const manual = await fetch(`${url}${integrationPath(12, 'Invoices')}/runs`, {
+      method: 'POST',
+      headers: { ...withKey, 'x-request-id': 'manual-1' },
+    });
     expect(manual.status).toBe(201);
     simulator.script(INVOICES, { status: 500, body: `{"Message":"An error has occurred.","ExceptionMessage":"bad"}` });
     await fetch(`${url}${integrationPath(12, 'Invoices')}/runs`, { method: 'POST', headers: withKey });
     expect((await fetch(`${url}/integrations`, { headers: { 'x-api-key': API_KEY } })).status).toBe(200);
-    expect((await fetch(`${url}/integrations?token=${MARKER}-8-query`, { headers: { 'x-api-key': API_KEY } })).status).toBe(400);
-    expect((await fetch(`${url}/integrations`, { headers: { authorization: `Bearer ${MARKER}-7-wrong-key` } })).status).toBe(401);
-    expect((await fetch(`${url}/integrations`, { headers: { 'x-api-key': `${MARKER}-7-wrong-key`, cookie: `session=${MARKER}-9` } })).status).toBe(401);
+    expect(
+      (await fetch(`${url}/integrations?token=${MARKER}-8-query`, { headers: { 'x-api-key': API_KEY } })).status,
+    ).toBe(400);
+    expect(
+      (await fetch(`${url}/integrations`, { headers: { authorization: `Bearer ${MARKER}-7-wrong-key` } })).status,
+    ).toBe(401);
+    expect(
+      (
+        await fetch(`${url}/integrations`, {
+          headers: { 'x-api-key': `${MARKER}-7-wrong-key`, cookie: `session=${MARKER}-9` },
+        })
+      ).status,
+    ).toBe(401);
     expect(await replica.stop('SIGTERM')).toBe(0);
     return replica.output();
   }
@@ -93,12 +109,19 @@ describe('logs of the built service', () => {
     // Run lines carry the run's identity; request lines the request id; the manual run's lines both.
     const runLines = parsed.filter((l) => typeof l.msg === 'string' && /^run \d+ of /.test(l.msg));
     expect(runLines.length).toBeGreaterThan(1);
-    for (const line of runLines) expect(line).toMatchObject({ runId: expect.any(String), sourceSystemId: 12, integrationName: 'Invoices' });
-    expect(parsed.some((l) => l.requestId === 'manual-1' && l.runId !== undefined && l.context === 'RunService')).toBe(true);
+    for (const line of runLines)
+      expect(line).toMatchObject({ runId: expect.any(String), sourceSystemId: 12, integrationName: 'Invoices' });
+    expect(parsed.some((l) => l.requestId === 'manual-1' && l.runId !== undefined && l.context === 'RunService')).toBe(
+      true,
+    );
     const completed = parsed.filter((l) => l.msg === 'request completed');
-    expect(completed.find((l) => l.requestId === 'manual-1')).toMatchObject({ apiKeyName: 'operator', res: { statusCode: 201 } });
+    expect(completed.find((l) => l.requestId === 'manual-1')).toMatchObject({
+      apiKeyName: 'operator',
+      res: { statusCode: 201 },
+    });
     expect(completed.some((l) => l.res.statusCode === 401 && l.level === 'warn')).toBe(true);
-    for (const line of parsed) expect(line).toMatchObject({ level: expect.any(String), time: expect.any(String), replicaId: 'logs' });
+    for (const line of parsed)
+      expect(line).toMatchObject({ level: expect.any(String), time: expect.any(String), replicaId: 'logs' });
     return parsed;
   }
 
@@ -108,7 +131,12 @@ describe('logs of the built service', () => {
     upstream.username = `${MARKER}-6-url-user`;
     upstream.password = `${MARKER}-5-url-password`;
     const output = await fullCycle(
-      { DATABASE_URL: databaseUrl, UPSTREAM_BASE_URL: upstream.toString(), UPSTREAM_AUTH: 'bearer', UPSTREAM_TOKEN: token },
+      {
+        DATABASE_URL: databaseUrl,
+        UPSTREAM_BASE_URL: upstream.toString(),
+        UPSTREAM_AUTH: 'bearer',
+        UPSTREAM_TOKEN: token,
+      },
       simulator,
     );
     expectCleanJsonLines(output);
@@ -119,7 +147,13 @@ describe('logs of the built service', () => {
     const password = `${MARKER}-2-basic-password`;
     const { simulator, upstream, databaseUrl } = await setUp({ mode: 'basic', username: 'tidemark', password });
     const output = await fullCycle(
-      { DATABASE_URL: databaseUrl, UPSTREAM_BASE_URL: upstream.toString(), UPSTREAM_AUTH: 'basic', UPSTREAM_USERNAME: 'tidemark', UPSTREAM_PASSWORD: password },
+      {
+        DATABASE_URL: databaseUrl,
+        UPSTREAM_BASE_URL: upstream.toString(),
+        UPSTREAM_AUTH: 'basic',
+        UPSTREAM_USERNAME: 'tidemark',
+        UPSTREAM_PASSWORD: password,
+      },
       simulator,
     );
     const parsed = expectCleanJsonLines(output);
@@ -128,7 +162,11 @@ describe('logs of the built service', () => {
 
   it('with client_credentials upstream auth', async () => {
     const clientSecret = `${MARKER}-10-client-secret`;
-    const { simulator, upstream, databaseUrl } = await setUp({ mode: 'client_credentials', clientId: 'tidemark', clientSecret });
+    const { simulator, upstream, databaseUrl } = await setUp({
+      mode: 'client_credentials',
+      clientId: 'tidemark',
+      clientSecret,
+    });
     const output = await fullCycle(
       {
         DATABASE_URL: databaseUrl,

@@ -33,12 +33,15 @@ describe('replicas of the built service', () => {
     for (const db of databases) await db.drop();
   });
 
-  async function database(): Promise<{ url: string; query: <T = Record<string, unknown>>(text: string, params?: unknown[]) => Promise<T[]> }> {
+  async function database(): Promise<{
+    url: string;
+    query: <T = Record<string, unknown>>(text: string, params?: unknown[]) => Promise<T[]>;
+  }> {
     const db = await createTestDatabase('proc');
     databases.push(db);
     return {
       url: db.url,
-      query: async <T,>(text: string, params: unknown[] = []) => {
+      query: async <T>(text: string, params: unknown[] = []) => {
         const client = new Client({ connectionString: db.url });
         await client.connect();
         try {
@@ -58,7 +61,14 @@ describe('replicas of the built service', () => {
 
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const integrations = (count: number, extra: Record<string, unknown> = {}) =>
-    JSON.stringify(Array.from({ length: count }, (_, i) => ({ sourceSystemId: 100 + i, integrationName: `Feed ${i}`, cron: '* * * * * *', ...extra })));
+    JSON.stringify(
+      Array.from({ length: count }, (_, i) => ({
+        sourceSystemId: 100 + i,
+        integrationName: `Feed ${i}`,
+        cron: '* * * * * *',
+        ...extra,
+      })),
+    );
 
   it('three replicas on a 1-second cron, with clocks 2 s apart, make exactly one call and one run per (integration, tick)', async () => {
     const db = await database();
@@ -67,7 +77,11 @@ describe('replicas of the built service', () => {
     const skews: Record<string, string> = { a: '0', b: '1000', c: '-1000' };
     const started = await Promise.all(
       ['a', 'b', 'c'].map((n) =>
-        launch(`replica-${n}`, { ...env, NODE_OPTIONS: `--require ${CLOCK_SKEW}`, TIDEMARK_TEST_CLOCK_SKEW_MS: skews[n] }),
+        launch(`replica-${n}`, {
+          ...env,
+          NODE_OPTIONS: `--require ${CLOCK_SKEW}`,
+          TIDEMARK_TEST_CLOCK_SKEW_MS: skews[n],
+        }),
       ),
     );
     await Promise.all(started.map((r) => r.ready()));
@@ -94,7 +108,9 @@ describe('replicas of the built service', () => {
       const key = { sourceSystemId: row.source_system_id, integrationName: `Feed ${row.source_system_id - 100}` };
       expect(simulator.callCount(key)).toBe(seconds.length);
     }
-    const [{ other }] = await db.query<{ other: string }>(`SELECT count(*)::text AS other FROM run WHERE outcome <> 'succeeded'`);
+    const [{ other }] = await db.query<{ other: string }>(
+      `SELECT count(*)::text AS other FROM run WHERE outcome <> 'succeeded'`,
+    );
     expect(other).toBe('0');
     // The work is shared: more than one replica ran ticks.
     expect(replicasUsed.size).toBeGreaterThan(1);
@@ -137,14 +153,20 @@ describe('replicas of the built service', () => {
     let runs: Array<{ replica_id: string; outcome: string; finished_at: Date | null }> = [];
     for (;;) {
       runs = await db.query(`SELECT replica_id, outcome, finished_at FROM run ORDER BY id`);
-      if (runs[0]?.outcome === 'abandoned' && runs.some((r) => r.replica_id === 'survivor' && r.outcome === 'succeeded')) break;
+      if (
+        runs[0]?.outcome === 'abandoned' &&
+        runs.some((r) => r.replica_id === 'survivor' && r.outcome === 'succeeded')
+      )
+        break;
       if (Date.now() - killedAt > 10_000) throw new Error(`not recovered: ${JSON.stringify(runs)}`);
       await sleep(100);
     }
     expect(runs[0]).toMatchObject({ replica_id: 'doomed', outcome: 'abandoned' });
     // Abandoned once the 3 s lease ran out (plus one poll), not later.
     expect(runs[0].finished_at!.getTime() - killedAt).toBeLessThan(3_000 + 2_000);
-    const [{ running }] = await db.query<{ running: string }>(`SELECT count(*)::text AS running FROM run WHERE outcome = 'running' AND replica_id = 'doomed'`);
+    const [{ running }] = await db.query<{ running: string }>(
+      `SELECT count(*)::text AS running FROM run WHERE outcome = 'running' AND replica_id = 'doomed'`,
+    );
     expect(running).toBe('0');
   }, 60_000);
 
@@ -152,7 +174,11 @@ describe('replicas of the built service', () => {
     const db = await database();
     const key = { sourceSystemId: 100, integrationName: 'Feed 0' };
     simulator.script(key, { delayMs: 2_000 });
-    const replica = await launch('graceful', { DATABASE_URL: db.url, INTEGRATIONS: integrations(1), SHUTDOWN_GRACE_MS: '10000' });
+    const replica = await launch('graceful', {
+      DATABASE_URL: db.url,
+      INTEGRATIONS: integrations(1),
+      SHUTDOWN_GRACE_MS: '10000',
+    });
     await replica.ready();
     while (simulator.inFlight(key) === 0) await sleep(50);
     const signalledAt = Date.now();
@@ -172,11 +198,17 @@ describe('replicas of the built service', () => {
     const db = await database();
     const key = { sourceSystemId: 100, integrationName: 'Feed 0' };
     simulator.script(key, { hangForever: true });
-    const replica = await launch('impatient', { DATABASE_URL: db.url, INTEGRATIONS: integrations(1), SHUTDOWN_GRACE_MS: '1000' });
+    const replica = await launch('impatient', {
+      DATABASE_URL: db.url,
+      INTEGRATIONS: integrations(1),
+      SHUTDOWN_GRACE_MS: '1000',
+    });
     await replica.ready();
     while (simulator.inFlight(key) === 0) await sleep(50);
     expect(await replica.stop('SIGTERM')).toBe(0);
-    const runs = await db.query<{ outcome: string; error_code: string }>(`SELECT outcome, error_code FROM run ORDER BY id`);
+    const runs = await db.query<{ outcome: string; error_code: string }>(
+      `SELECT outcome, error_code FROM run ORDER BY id`,
+    );
     expect(runs).toStrictEqual([{ outcome: 'interrupted', error_code: 'shutdown' }]);
     expect(await db.query(`SELECT id FROM integration WHERE lease_owner IS NOT NULL`)).toStrictEqual([]);
   }, 60_000);
@@ -206,8 +238,12 @@ describe('replicas of the built service', () => {
         [`after-${policy}`, restartedAt],
       );
       expect(catchUp.length).toBe(policy === 'skip' ? 0 : 1);
-      if (policy === 'fire_once_now') expect(catchUp[0].scheduled_for.getTime()).toBeLessThan(stoppedAt.getTime() + 1_000);
-      const after = await db.query(`SELECT id FROM run WHERE replica_id = $1 AND scheduled_for >= $2::timestamptz`, [`after-${policy}`, restartedAt]);
+      if (policy === 'fire_once_now')
+        expect(catchUp[0].scheduled_for.getTime()).toBeLessThan(stoppedAt.getTime() + 1_000);
+      const after = await db.query(`SELECT id FROM run WHERE replica_id = $1 AND scheduled_for >= $2::timestamptz`, [
+        `after-${policy}`,
+        restartedAt,
+      ]);
       expect(after.length).toBeGreaterThanOrEqual(1);
     }, 60_000);
   }
@@ -218,7 +254,11 @@ describe('replicas of the built service', () => {
     const trio = await Promise.all(['x', 'y', 'z'].map((n) => launch(`boot-${n}`, env)));
     await Promise.all(trio.map((r) => r.ready()));
     const migrations = await db.query<{ name: string }>(`SELECT name FROM tidemark_migrations`);
-    expect(migrations.map((m) => m.name)).toStrictEqual(['CreateIntegrationAndRunTables1795948200000', 'RecordAttemptsAndRegressions1795948500000', 'LetRunFinishesUpdateIntegrationsInPlace1795958400000']);
+    expect(migrations.map((m) => m.name)).toStrictEqual([
+      'CreateIntegrationAndRunTables1795948200000',
+      'RecordAttemptsAndRegressions1795948500000',
+      'LetRunFinishesUpdateIntegrationsInPlace1795958400000',
+    ]);
     expect(await db.query(`SELECT integration_name FROM integration ORDER BY 1`)).toStrictEqual([
       { integration_name: 'Feed 0' },
       { integration_name: 'Feed 1' },

@@ -58,7 +58,9 @@ export class AccessModule implements OnApplicationBootstrap {
     const { access, production } = this.config;
     if (!access.authDisabled) return;
     if (access.apiKeys.length === 0 && !production) {
-      this.logger.warn('no API_KEYS: the facade answers everyone without a key (set API_KEYS; npm run apikey makes one)');
+      this.logger.warn(
+        'no API_KEYS: the facade answers everyone without a key (set API_KEYS; npm run apikey makes one)',
+      );
     } else {
       this.logger.warn('AUTH_DISABLED=true: the facade answers everyone without a key');
     }

@@ -57,7 +57,10 @@ export class ApiKeyAuthenticator {
   authorize(request: { headers: HeaderBag }, scope: Scope): Principal {
     const credential = this.identify(request);
     if (credential.kind === 'missing') {
-      throw unauthorized('An API key is required: send it as "Authorization: Bearer <key>" or "X-API-Key: <key>".', `Bearer realm="${REALM}"`);
+      throw unauthorized(
+        'An API key is required: send it as "Authorization: Bearer <key>" or "X-API-Key: <key>".',
+        `Bearer realm="${REALM}"`,
+      );
     }
     if (credential.kind === 'unknown') {
       throw unauthorized('The API key is not recognised.', `Bearer realm="${REALM}", error="invalid_token"`);

@@ -37,17 +37,39 @@ export class BucketedThrottlerStorage implements ThrottlerStorage, OnApplication
   private readonly entries = new Map<string, Entry>();
   private sweeper: NodeJS.Timeout | undefined;
 
-  increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottleRecord> {
+  increment(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): Promise<ThrottleRecord> {
     return Promise.resolve(this.hit(key, ttl, limit, blockDuration, throttlerName));
   }
 
   /** `increment` without the promise, for the facade's fast read path. */
-  hit(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string, now = Date.now()): ThrottleRecord {
+  hit(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+    now = Date.now(),
+  ): ThrottleRecord {
     this.ensureSweeper(ttl);
     const id = `${throttlerName}\u0000${key}`;
     let entry = this.entries.get(id);
     if (!entry) {
-      entry = { expiries: [], counts: [], head: 0, total: 0, expiresAt: now + ttl, isBlocked: false, blockExpiresAt: 0, ttl };
+      entry = {
+        expiries: [],
+        counts: [],
+        head: 0,
+        total: 0,
+        expiresAt: now + ttl,
+        isBlocked: false,
+        blockExpiresAt: 0,
+        ttl,
+      };
       this.entries.set(id, entry);
     }
     prune(entry, now);
@@ -91,14 +113,17 @@ export class BucketedThrottlerStorage implements ThrottlerStorage, OnApplication
   /** Callers idle for a whole window are forgotten, so that memory follows the active callers. */
   private ensureSweeper(ttl: number): void {
     if (this.sweeper) return;
-    this.sweeper = setInterval(() => {
-      const now = Date.now();
-      for (const [id, entry] of this.entries) {
-        prune(entry, now);
-        if (entry.total === 0 && !entry.isBlocked && entry.expiresAt <= now) this.entries.delete(id);
-        else if (entry.isBlocked && entry.blockExpiresAt <= now && entry.total === 0) this.entries.delete(id);
-      }
-    }, Math.max(1_000, ttl));
+    this.sweeper = setInterval(
+      () => {
+        const now = Date.now();
+        for (const [id, entry] of this.entries) {
+          prune(entry, now);
+          if (entry.total === 0 && !entry.isBlocked && entry.expiresAt <= now) this.entries.delete(id);
+          else if (entry.isBlocked && entry.blockExpiresAt <= now && entry.total === 0) this.entries.delete(id);
+        }
+      },
+      Math.max(1_000, ttl),
+    );
     this.sweeper.unref();
   }
 }

@@ -6,7 +6,12 @@ export class WatermarkView implements Watermark {
   maxSyncDateTime!: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'Same instant, UTC, .NET "O" form, 7 digits, truncated.' })
   maxSyncDateTimeUtc!: string | null;
-  @ApiProperty({ nullable: true, type: String, description: '.NET long as a decimal string.', example: '9007199254740993' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: '.NET long as a decimal string.',
+    example: '9007199254740993',
+  })
   maxSyncDateMaxPkId!: string | null;
 }
 
@@ -17,28 +22,42 @@ export class AttemptView {
   @ApiProperty({ nullable: true, type: Number }) httpStatus!: number | null;
   @ApiProperty({ nullable: true, type: String }) errorCode!: string | null;
   @ApiProperty({ nullable: true, type: String }) error!: string | null;
-  @ApiProperty({ required: false, description: 'Wait before the next attempt that Retry-After asked for, ms.' }) retryAfterMs?: number;
+  @ApiProperty({ required: false, description: 'Wait before the next attempt that Retry-After asked for, ms.' })
+  retryAfterMs?: number;
 }
 
 export class RunView {
   @ApiProperty({ description: 'Run id (bigint as a decimal string).', example: '42' }) id!: string;
   @ApiProperty({ enum: ['schedule', 'manual'] }) trigger!: RunRecord['trigger'];
-  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'The fire time (tick) a scheduled run belongs to, UTC.' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    description: 'The fire time (tick) a scheduled run belongs to, UTC.',
+  })
   scheduledFor!: string | null;
   @ApiProperty({ description: 'Replica that executed it.' }) replicaId!: string;
   @ApiProperty({ format: 'date-time', description: 'UTC, ms precision.' }) startedAt!: string;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) finishedAt!: string | null;
   @ApiProperty({ enum: ['running', 'succeeded', 'failed', 'abandoned', 'interrupted', 'skipped_breaker_open'] })
   outcome!: RunRecord['outcome'];
-  @ApiProperty({ nullable: true, type: String, description: 'Stable error code, e.g. not_a_dto, http_status, timeout.' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'Stable error code, e.g. not_a_dto, http_status, timeout.',
+  })
   errorCode!: string | null;
   @ApiProperty({ nullable: true, type: String }) error!: string | null;
-  @ApiProperty({ nullable: true, type: Number, description: 'HTTP status of the upstream answer.' }) httpStatus!: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'HTTP status of the upstream answer.' }) httpStatus!:
+    number | null;
   @ApiProperty({ nullable: true, type: WatermarkView }) watermarkBefore!: WatermarkView | null;
   @ApiProperty({ nullable: true, type: WatermarkView }) watermarkAfter!: WatermarkView | null;
-  @ApiProperty({ type: [AttemptView], description: 'Every HTTP attempt of the run, retries included.' }) attempts!: AttemptView[];
-  @ApiProperty({ description: 'A timeout after the POST was sent (unknown outcome) was retried.' }) outcomeUnknownRetried!: boolean;
-  @ApiProperty({ description: 'The upstream answered an older watermark than the stored one; it was stored.' }) watermarkRegressed!: boolean;
+  @ApiProperty({ type: [AttemptView], description: 'Every HTTP attempt of the run, retries included.' })
+  attempts!: AttemptView[];
+  @ApiProperty({ description: 'A timeout after the POST was sent (unknown outcome) was retried.' })
+  outcomeUnknownRetried!: boolean;
+  @ApiProperty({ description: 'The upstream answered an older watermark than the stored one; it was stored.' })
+  watermarkRegressed!: boolean;
 }
 
 export class ScheduleView {
@@ -56,16 +75,33 @@ export class ScheduleView {
 export class IntegrationStateView {
   @ApiProperty() integrationName!: string;
   @ApiProperty({ description: '.NET int.' }) sourceSystemId!: number;
-  @ApiProperty({ nullable: true, type: String, example: '2025-12-10T08:22:52.8100855-06:00' }) lastRunStartDateTime!: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '2025-12-10T08:22:52.8100855-06:00' }) lastRunStartDateTime!:
+    string | null;
   @ApiProperty({ nullable: true, type: String }) lastRunEndDateTime!: string | null;
   @ApiProperty({ nullable: true, type: String }) processStatusMeaning!: string | null;
-  @ApiProperty({ nullable: true, type: String, example: '2025-12-10T08:22:52.8100855-06:00', description: 'Watermark date, upstream text unchanged.' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: '2025-12-10T08:22:52.8100855-06:00',
+    description: 'Watermark date, upstream text unchanged.',
+  })
   maxSyncDateTime!: string | null;
-  @ApiProperty({ nullable: true, type: String, example: '2025-12-10T14:22:52.8100855Z', description: 'Watermark instant, UTC "O" form, never rounded up.' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: '2025-12-10T14:22:52.8100855Z',
+    description: 'Watermark instant, UTC "O" form, never rounded up.',
+  })
   maxSyncDateTimeUtc!: string | null;
-  @ApiProperty({ nullable: true, type: String, example: '9007199254740993', description: 'Watermark PK id, .NET long as a decimal string.' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: '9007199254740993',
+    description: 'Watermark PK id, .NET long as a decimal string.',
+  })
   maxSyncDateMaxPkId!: string | null;
-  @ApiProperty({ nullable: true, type: String, description: '.NET long as a decimal string.' }) sourceId!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: '.NET long as a decimal string.' }) sourceId!:
+    string | null;
   @ApiProperty({ nullable: true, type: String }) sourceIdString!: string | null;
   @ApiProperty({ nullable: true, type: 'object', additionalProperties: { type: 'string', nullable: true } })
   customDatabaseValues!: Record<string, string | null> | null;
@@ -73,7 +109,12 @@ export class IntegrationStateView {
   @ApiProperty({ description: 'Paused integrations take no scheduled runs.' }) paused!: boolean;
   @ApiProperty({ type: ScheduleView }) schedule!: ScheduleView;
   @ApiProperty({ nullable: true, type: RunView }) lastRun!: RunView | null;
-  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'UTC, when the last successful run finished.' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    description: 'UTC, when the last successful run finished.',
+  })
   lastSucceededAt!: string | null;
   @ApiProperty() consecutiveFailures!: number;
 }

@@ -13,7 +13,9 @@ export class IntegrationEntity {
   @Column({ name: 'misfire_policy', type: 'text' }) misfirePolicy!: 'fire_once_now' | 'skip';
   @Column({ type: 'boolean', default: true }) enabled!: boolean;
   @Column({ type: 'boolean', default: false }) paused!: boolean;
-  @Index('integration_due') @Column({ name: 'next_fire_at', type: 'timestamptz', nullable: true }) nextFireAt!: Date | null;
+  @Index('integration_due')
+  @Column({ name: 'next_fire_at', type: 'timestamptz', nullable: true })
+  nextFireAt!: Date | null;
   @Column({ name: 'lease_owner', type: 'text', nullable: true }) leaseOwner!: string | null;
   @Column({ name: 'lease_run_id', type: 'bigint', nullable: true }) leaseRunId!: string | null;
   @Column({ name: 'lease_expires_at', type: 'timestamptz', nullable: true }) leaseExpiresAt!: Date | null;
@@ -26,7 +28,10 @@ export class IntegrationEntity {
   /** The same instant floored to µs, for range queries only (a JS Date read of it keeps ms). */
   @Column({ name: 'max_sync_at', type: 'timestamptz', nullable: true }) maxSyncAt!: Date | null;
   @Column({ name: 'max_sync_pk_id', type: 'bigint', nullable: true }) maxSyncPkId!: string | null;
-  @Column({ name: 'custom_database_values', type: 'jsonb', nullable: true }) customDatabaseValues!: Record<string, string | null> | null;
+  @Column({ name: 'custom_database_values', type: 'jsonb', nullable: true }) customDatabaseValues!: Record<
+    string,
+    string | null
+  > | null;
   @Column({ name: 'last_run_id', type: 'bigint', nullable: true }) lastRunId!: string | null;
   @Column({ name: 'last_succeeded_at', type: 'timestamptz', nullable: true }) lastSucceededAt!: Date | null;
   @Column({ name: 'consecutive_failures', type: 'integer', default: 0 }) consecutiveFailures!: number;

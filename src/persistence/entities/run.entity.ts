@@ -19,7 +19,13 @@ export class RunEntity {
   @Column({ name: 'error_code', type: 'text', nullable: true }) errorCode!: string | null;
   @Column({ type: 'text', nullable: true }) error!: string | null;
   @Column({ name: 'http_status', type: 'integer', nullable: true }) httpStatus!: number | null;
-  @Column({ name: 'watermark_before', type: 'jsonb', nullable: true }) watermarkBefore!: Record<string, string | null> | null;
-  @Column({ name: 'watermark_after', type: 'jsonb', nullable: true }) watermarkAfter!: Record<string, string | null> | null;
+  @Column({ name: 'watermark_before', type: 'jsonb', nullable: true }) watermarkBefore!: Record<
+    string,
+    string | null
+  > | null;
+  @Column({ name: 'watermark_after', type: 'jsonb', nullable: true }) watermarkAfter!: Record<
+    string,
+    string | null
+  > | null;
   @Column({ type: 'jsonb', nullable: true }) status!: Record<string, unknown> | null;
 }

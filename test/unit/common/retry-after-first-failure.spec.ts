@@ -25,7 +25,7 @@ describe('retryAfterFirstFailure', () => {
       },
       () => {
         const policy = retry(handleAll, { maxAttempts: 2, backoff: new ConstantBackoff(1) });
-        policy.onRetry((reason) => errors.push('error' in reason ? (reason.error as Error).message : 'value'));
+        policy.onRetry((reason) => errors.push('error' in reason ? (reason.error).message : 'value'));
         return policy;
       },
     );
@@ -41,7 +41,11 @@ describe('retryAfterFirstFailure', () => {
       asked += 1;
       return controller.signal;
     };
-    await retryAfterFirstFailure(async () => 'ok', () => retry(handleAll, { maxAttempts: 3 }), signal);
+    await retryAfterFirstFailure(
+      async () => 'ok',
+      () => retry(handleAll, { maxAttempts: 3 }),
+      signal,
+    );
     expect(asked).toBe(0);
     let calls = 0;
     const failure = retryAfterFirstFailure(

@@ -58,15 +58,30 @@ describe('loadConfig', () => {
     expect(config.dataDir).toBe('/srv/.data');
     expect(config.schedule.defaultCron).toBe('0 */5 * * * *');
     expect(config.integrations).toStrictEqual([
-      { sourceSystemId: 1, integrationName: 'Orders', cron: '*/10 * * * * *', timeZone: 'UTC', enabled: true, misfirePolicy: 'fire_once_now' },
-      { sourceSystemId: 2, integrationName: 'Invoices', cron: '*/10 * * * * *', timeZone: 'UTC', enabled: true, misfirePolicy: 'fire_once_now' },
+      {
+        sourceSystemId: 1,
+        integrationName: 'Orders',
+        cron: '*/10 * * * * *',
+        timeZone: 'UTC',
+        enabled: true,
+        misfirePolicy: 'fire_once_now',
+      },
+      {
+        sourceSystemId: 2,
+        integrationName: 'Invoices',
+        cron: '*/10 * * * * *',
+        timeZone: 'UTC',
+        enabled: true,
+        misfirePolicy: 'fire_once_now',
+      },
     ]);
   });
 
   it('reads INTEGRATIONS and applies schedule defaults', () => {
     const config = loadConfig(
       {
-        INTEGRATIONS: '[{"sourceSystemId":1,"integrationName":"Orders","cron":"0 */5 * * * *","timeZone":"America/Chicago","enabled":true},{"sourceSystemId":7,"integrationName":"Tank / Läger","misfirePolicy":"skip"}]',
+        INTEGRATIONS:
+          '[{"sourceSystemId":1,"integrationName":"Orders","cron":"0 */5 * * * *","timeZone":"America/Chicago","enabled":true},{"sourceSystemId":7,"integrationName":"Tank / Läger","misfirePolicy":"skip"}]',
         SCHEDULE_CRON: '*/30 * * * * *',
         SCHEDULE_TIMEZONE: 'Europe/Berlin',
       },
@@ -74,8 +89,22 @@ describe('loadConfig', () => {
     );
     expect(config.demoIntegrations).toBe(false);
     expect(config.integrations).toStrictEqual([
-      { sourceSystemId: 1, integrationName: 'Orders', cron: '0 */5 * * * *', timeZone: 'America/Chicago', enabled: true, misfirePolicy: 'fire_once_now' },
-      { sourceSystemId: 7, integrationName: 'Tank / Läger', cron: '*/30 * * * * *', timeZone: 'Europe/Berlin', enabled: true, misfirePolicy: 'skip' },
+      {
+        sourceSystemId: 1,
+        integrationName: 'Orders',
+        cron: '0 */5 * * * *',
+        timeZone: 'America/Chicago',
+        enabled: true,
+        misfirePolicy: 'fire_once_now',
+      },
+      {
+        sourceSystemId: 7,
+        integrationName: 'Tank / Läger',
+        cron: '*/30 * * * * *',
+        timeZone: 'Europe/Berlin',
+        enabled: true,
+        misfirePolicy: 'skip',
+      },
     ]);
   });
 
@@ -88,7 +117,12 @@ describe('loadConfig', () => {
 
   it('names the variable and the rule, one line per problem', () => {
     expect(
-      problemsOf({ UPSTREAM_TIMEOUT_MS: 'abc', UPSTREAM_FORMAT: 'yaml', PORT: '70000', SCHEDULE_TIMEZONE: 'Mars/Olympus' }),
+      problemsOf({
+        UPSTREAM_TIMEOUT_MS: 'abc',
+        UPSTREAM_FORMAT: 'yaml',
+        PORT: '70000',
+        SCHEDULE_TIMEZONE: 'Mars/Olympus',
+      }),
     ).toStrictEqual([
       'UPSTREAM_FORMAT: must be one of json, xml (got "yaml")',
       'UPSTREAM_TIMEOUT_MS: must be an integer from 1 to 3600000 (got "abc")',
@@ -121,7 +155,13 @@ describe('loadConfig', () => {
       'API_KEYS: must be set when NODE_ENV=production (or set AUTH_DISABLED=true to serve without keys)',
     ]);
     const explicit = loadConfig(
-      { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', UPSTREAM_BASE_URL: 'https://erp', AUTH_DISABLED: 'true', INTEGRATIONS: '[]' },
+      {
+        NODE_ENV: 'production',
+        DATABASE_URL: 'postgres://db/x',
+        UPSTREAM_BASE_URL: 'https://erp',
+        AUTH_DISABLED: 'true',
+        INTEGRATIONS: '[]',
+      },
       '/',
     );
     expect(explicit.access.authDisabled).toBe(true);
@@ -129,10 +169,17 @@ describe('loadConfig', () => {
 
   it('reads API_KEYS and never echoes them', () => {
     const hash = 'sha256:' + 'AB'.repeat(32);
-    const config = loadConfig({ API_KEYS: JSON.stringify([{ name: 'billing-sync', keyHash: hash, scopes: ['read', 'read'] }]) }, '/');
-    expect(config.access.apiKeys).toStrictEqual([{ name: 'billing-sync', sha256Hex: 'ab'.repeat(32), scopes: ['read'] }]);
+    const config = loadConfig(
+      { API_KEYS: JSON.stringify([{ name: 'billing-sync', keyHash: hash, scopes: ['read', 'read'] }]) },
+      '/',
+    );
+    expect(config.access.apiKeys).toStrictEqual([
+      { name: 'billing-sync', sha256Hex: 'ab'.repeat(32), scopes: ['read'] },
+    ]);
     expect(config.access.authDisabled).toBe(false);
-    const problems = problemsOf({ API_KEYS: JSON.stringify([{ name: 'x', keyHash: 'md5:SECRETMARK', scopes: ['admin'] }]) });
+    const problems = problemsOf({
+      API_KEYS: JSON.stringify([{ name: 'x', keyHash: 'md5:SECRETMARK', scopes: ['admin'] }]),
+    });
     expect(problems).toStrictEqual([
       'API_KEYS[0].keyHash: must be "sha256:" followed by 64 hex digits (npm run apikey prints one)',
       'API_KEYS[0].scopes: must hold only read and operate',
@@ -146,7 +193,12 @@ describe('loadConfig', () => {
       'UPSTREAM_CLIENT_SECRET: must be set when UPSTREAM_AUTH=client_credentials',
     ]);
     const config = loadConfig(
-      { UPSTREAM_AUTH: 'client_credentials', UPSTREAM_CLIENT_ID: 'tm', UPSTREAM_CLIENT_SECRET: 's3', UPSTREAM_TOKEN_REQUEST_FORMAT: 'form' },
+      {
+        UPSTREAM_AUTH: 'client_credentials',
+        UPSTREAM_CLIENT_ID: 'tm',
+        UPSTREAM_CLIENT_SECRET: 's3',
+        UPSTREAM_TOKEN_REQUEST_FORMAT: 'form',
+      },
       '/',
     );
     expect(config.upstream.auth).toStrictEqual({
@@ -160,8 +212,13 @@ describe('loadConfig', () => {
   });
 
   it('requires the token for bearer auth', () => {
-    expect(problemsOf({ UPSTREAM_AUTH: 'bearer' })).toStrictEqual(['UPSTREAM_TOKEN: must be set when UPSTREAM_AUTH=bearer']);
-    expect(loadConfig({ UPSTREAM_AUTH: 'bearer', UPSTREAM_TOKEN: 't0k' }, '/').upstream.auth).toStrictEqual({ kind: 'bearer', token: 't0k' });
+    expect(problemsOf({ UPSTREAM_AUTH: 'bearer' })).toStrictEqual([
+      'UPSTREAM_TOKEN: must be set when UPSTREAM_AUTH=bearer',
+    ]);
+    expect(loadConfig({ UPSTREAM_AUTH: 'bearer', UPSTREAM_TOKEN: 't0k' }, '/').upstream.auth).toStrictEqual({
+      kind: 'bearer',
+      token: 't0k',
+    });
   });
 
   it('refuses INTEGRATIONS together with INTEGRATIONS_FILE', () => {
@@ -190,7 +247,11 @@ describe('loadConfig', () => {
 
   it('checks cross-variable rules: retry base within the cap, a base URL without query or fragment', () => {
     expect(
-      problemsOf({ UPSTREAM_RETRY_BASE_MS: '100000', UPSTREAM_BASE_URL: 'https://erp.example.com/api?x=1', INTEGRATIONS: '[]' }),
+      problemsOf({
+        UPSTREAM_RETRY_BASE_MS: '100000',
+        UPSTREAM_BASE_URL: 'https://erp.example.com/api?x=1',
+        INTEGRATIONS: '[]',
+      }),
     ).toStrictEqual([
       'UPSTREAM_RETRY_BASE_MS: must not exceed UPSTREAM_RETRY_MAX_MS (30000)',
       'UPSTREAM_BASE_URL: must not have a query string or fragment (the endpoint path is appended to it)',

@@ -40,7 +40,9 @@ describe('deploy/prometheus/alerts.yml', () => {
       expect(group.name).toEqual(expect.any(String));
       expect(group.rules.length).toBeGreaterThan(0);
       for (const rule of group.rules) {
-        expect(Object.keys(rule).every((key) => ['alert', 'expr', 'for', 'labels', 'annotations'].includes(key))).toBe(true);
+        expect(Object.keys(rule).every((key) => ['alert', 'expr', 'for', 'labels', 'annotations'].includes(key))).toBe(
+          true,
+        );
         expect(rule.alert).toMatch(/^[A-Za-z_][A-Za-z0-9_]*$/);
         expect(rule.expr.trim()).not.toBe('');
         expect(rule.for).toMatch(/^\d+[smh]$/);
@@ -55,7 +57,8 @@ describe('deploy/prometheus/alerts.yml', () => {
     expect(byName.get('IntegrationWatermarkStale')?.expr).toContain('tidemark_watermark_lag_seconds');
     expect(byName.get('IntegrationFailing')?.expr).toMatch(/tidemark_consecutive_failures\)?\s*>=\s*\d+/);
     for (const rule of rules) {
-      for (const name of rule.expr.match(/\btidemark_[a-z_]+/g) ?? []) expect([rule.alert, TIDEMARK_METRICS.has(name)]).toStrictEqual([rule.alert, true]);
+      for (const name of rule.expr.match(/\btidemark_[a-z_]+/g) ?? [])
+        expect([rule.alert, TIDEMARK_METRICS.has(name)]).toStrictEqual([rule.alert, true]);
     }
   });
 

@@ -28,8 +28,9 @@ const k8sDocs: Array<{ file: string; doc: Obj }> = k8sFiles.flatMap((file) =>
 );
 const byKind = (kind: string): Obj => {
   const found = k8sDocs.filter(({ doc }) => doc?.kind === kind);
-  if (found.length !== 1) throw new Error(`expected exactly one ${kind} under deploy/kubernetes, found ${found.length}`);
-  return found[0]!.doc;
+  if (found.length !== 1)
+    throw new Error(`expected exactly one ${kind} under deploy/kubernetes, found ${found.length}`);
+  return found[0].doc;
 };
 
 const deployment = byKind('Deployment');
@@ -75,7 +76,7 @@ function composeDurationMs(value: string): number {
   const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|us|h|m|s)/g)];
   expect(parts.map((p) => p[0]).join(''), `duration ${value}`).toBe(value);
   const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001 };
-  return parts.reduce((sum, [, n, u]) => sum + Number(n) * unit[u!]!, 0);
+  return parts.reduce((sum, [, n, u]) => sum + Number(n) * unit[u], 0);
 }
 
 /** Replaces Compose's ${VAR}, ${VAR:-default} and ${VAR-default} with the default (or empty). */
@@ -84,7 +85,9 @@ function interpolateDefaults(value: string): string {
 }
 
 /** Names that docker-compose.yml interpolates from .env (for the postgres service), e.g. POSTGRES_PASSWORD. */
-const composeInterpolated = new Set([...read('docker-compose.yml').matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!));
+const composeInterpolated = new Set(
+  [...read('docker-compose.yml').matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]),
+);
 
 /** A Kubernetes memory quantity in bytes (Ki/Mi/Gi and plain). */
 function memoryBytes(quantity: string): number {
@@ -116,7 +119,7 @@ function dockerfileInstructions(text: string): Instruction[] {
     .filter((l) => l.trim() !== '')
     .map((l) => {
       const [, keyword, args] = /^(\S+)\s*(.*)$/.exec(l.trim())!;
-      return { keyword: keyword!.toUpperCase(), args: args!.trim() };
+      return { keyword: keyword.toUpperCase(), args: args.trim() };
     });
 }
 
@@ -142,7 +145,7 @@ function dockerIgnored(path: string, patterns: string[]): boolean {
         i += 1;
       } else if (p[i] === '*') body += '[^/]*';
       else if (p[i] === '?') body += '[^/]';
-      else body += p[i]!.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+      else body += p[i].replace(/[.+^${}()|[\]\\]/g, '\\$&');
     }
     // A pattern that matches a folder also covers everything inside it.
     return new RegExp(`^${body}(?:/.*)?$`);
@@ -170,14 +173,24 @@ describe('deploy/kubernetes', () => {
 
   it('kustomization lists every manifest except the example Secret', () => {
     expect(kustomization.apiVersion).toBe('kustomize.config.k8s.io/v1beta1');
-    expect([...kustomization.resources].sort()).toEqual(['configmap.yaml', 'deployment.yaml', 'poddisruptionbudget.yaml', 'service.yaml']);
-    expect(kustomization.images).toEqual([{ name: container.image.split(':')[0], newName: 'tidemark', newTag: packageJson.version }]);
+    expect([...kustomization.resources].sort()).toEqual([
+      'configmap.yaml',
+      'deployment.yaml',
+      'poddisruptionbudget.yaml',
+      'service.yaml',
+    ]);
+    expect(kustomization.images).toEqual([
+      { name: container.image.split(':')[0], newName: 'tidemark', newTag: packageJson.version },
+    ]);
   });
 
   it('runs 3 replicas, rolling one extra pod at a time without dropping below 3', () => {
     expect(deployment.apiVersion).toBe('apps/v1');
     expect(deployment.spec.replicas).toBe(3);
-    expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+    expect(deployment.spec.strategy).toEqual({
+      type: 'RollingUpdate',
+      rollingUpdate: { maxUnavailable: 0, maxSurge: 1 },
+    });
     expect(deployment.spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'tidemark' });
     expect(deployment.spec.template.metadata.labels).toMatchObject(deployment.spec.selector.matchLabels);
     expect(podSpec.containers).toHaveLength(1);
@@ -228,7 +241,9 @@ describe('deploy/kubernetes', () => {
       limits: { cpu: '1', memory: '512Mi' },
     });
     expect(memoryBytes(container.resources.requests.memory)).toBeGreaterThan(200 * 1024 ** 2);
-    expect(memoryBytes(container.resources.limits.memory)).toBeGreaterThan(memoryBytes(container.resources.requests.memory));
+    expect(memoryBytes(container.resources.limits.memory)).toBeGreaterThan(
+      memoryBytes(container.resources.requests.memory),
+    );
   });
 
   it('takes its environment from the ConfigMap and the Secret defined here', () => {
@@ -335,12 +350,14 @@ describe('docker-compose.yml', () => {
   });
 
   it('is a valid production configuration once .env supplies UPSTREAM_BASE_URL, API_KEYS and INTEGRATIONS', () => {
-    const env = Object.fromEntries(Object.entries(tidemark.environment as Record<string, string>).map(([k, v]) => [k, interpolateDefaults(v)]));
+    const env = Object.fromEntries(
+      Object.entries(tidemark.environment as Record<string, string>).map(([k, v]) => [k, interpolateDefaults(v)]),
+    );
     expect(() => loadConfig(env, root)).toThrow(/UPSTREAM_BASE_URL: must be set when NODE_ENV=production/);
     expect(() => loadConfig(env, root)).toThrow(/API_KEYS: must be set when NODE_ENV=production/);
-    expect(() => loadConfig({ ...env, UPSTREAM_BASE_URL: 'https://upstream.example.com', API_KEYS: placeholderApiKeys }, root)).toThrow(
-      /INTEGRATIONS: must be set/,
-    );
+    expect(() =>
+      loadConfig({ ...env, UPSTREAM_BASE_URL: 'https://upstream.example.com', API_KEYS: placeholderApiKeys }, root),
+    ).toThrow(/INTEGRATIONS: must be set/);
     const config = loadConfig(
       {
         ...env,
@@ -375,10 +392,10 @@ describe('.env.example', () => {
 
 describe('Dockerfile', () => {
   it('builds every stage from the same specific node 20 bookworm-slim tag satisfying engines.node', () => {
-    const froms = instructions.filter((i) => i.keyword === 'FROM').map((i) => i.args.split(/\s+/)[0]!);
+    const froms = instructions.filter((i) => i.keyword === 'FROM').map((i) => i.args.split(/\s+/)[0]);
     expect(froms).toHaveLength(3);
     expect(new Set(froms).size).toBe(1);
-    const [, minor] = /^node:20\.(\d+)(?:\.\d+)?-bookworm-slim$/.exec(froms[0]!) ?? [];
+    const [, minor] = /^node:20\.(\d+)(?:\.\d+)?-bookworm-slim$/.exec(froms[0]) ?? [];
     expect(minor, `tag ${froms[0]}`).toBeDefined();
     expect(packageJson.engines.node).toBe('>=20.19.0');
     expect(Number(minor)).toBeGreaterThanOrEqual(19);
@@ -402,7 +419,10 @@ describe('Dockerfile', () => {
   });
 
   it('runs in production as the non-root node user on port 3000', () => {
-    const env = finalStage.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ');
+    const env = finalStage
+      .filter((i) => i.keyword === 'ENV')
+      .map((i) => i.args)
+      .join(' ');
     expect(env).toMatch(/(^|\s)NODE_ENV=production(\s|$)/);
     expect(finalStage.filter((i) => i.keyword === 'USER').map((i) => i.args)).toEqual(['node']);
     expect(finalStage.filter((i) => i.keyword === 'EXPOSE').map((i) => i.args)).toEqual(['3000']);
@@ -411,7 +431,7 @@ describe('Dockerfile', () => {
   it('health-checks /health/live with node itself', () => {
     const checks = finalStage.filter((i) => i.keyword === 'HEALTHCHECK').map((i) => i.args);
     expect(checks).toHaveLength(1);
-    const exec = JSON.parse(checks[0]!.slice(checks[0]!.indexOf('CMD ') + 4)) as string[];
+    const exec = JSON.parse(checks[0].slice(checks[0].indexOf('CMD ') + 4)) as string[];
     expect(exec.slice(0, 2)).toEqual(['node', '-e']);
     expect(exec[2]).toContain('/health/live');
     expect(exec[2]).toContain('process.env.PORT || 3000');
@@ -420,7 +440,7 @@ describe('Dockerfile', () => {
   it('CMD, in exec form, is exactly `npm run start:prod`', () => {
     const cmds = finalStage.filter((i) => i.keyword === 'CMD').map((i) => i.args);
     expect(cmds).toHaveLength(1);
-    const exec = JSON.parse(cmds[0]!) as string[];
+    const exec = JSON.parse(cmds[0]) as string[];
     expect(exec).toEqual(packageJson.scripts['start:prod'].split(/\s+/));
     expect(exec).toEqual(['node', '--max-semi-space-size=32', 'dist/src/main.js']);
     expect(finalStage.some((i) => i.keyword === 'ENTRYPOINT')).toBe(false);
@@ -455,7 +475,12 @@ describe('.dockerignore', () => {
   it('sends everything the Dockerfile copies from the context', () => {
     const fromContext = instructions
       .filter((i) => i.keyword === 'COPY' && !i.args.startsWith('--from'))
-      .flatMap((i) => i.args.split(/\s+/).filter((a) => !a.startsWith('--')).slice(0, -1));
+      .flatMap((i) =>
+        i.args
+          .split(/\s+/)
+          .filter((a) => !a.startsWith('--'))
+          .slice(0, -1),
+      );
     expect([...new Set(fromContext)].sort()).toEqual([
       'migrations',
       'nest-cli.json',

@@ -17,16 +17,21 @@ const objects = readdirSync(DIR)
 
 describe('Kubernetes manifests against the API schemas (kubernetes-models)', () => {
   it('finds the expected objects', () => {
-    expect(objects.map(({ obj }) => obj.kind).sort()).toStrictEqual(['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Secret', 'Service']);
+    expect(objects.map(({ obj }) => obj.kind).sort()).toStrictEqual([
+      'ConfigMap',
+      'Deployment',
+      'PodDisruptionBudget',
+      'Secret',
+      'Service',
+    ]);
   });
 
   for (const { file, obj } of objects) {
     it(`${file}: ${obj.kind}/${obj.metadata?.name} is valid for ${obj.apiVersion}`, async () => {
       const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : [null, obj.apiVersion];
-      const models = (await import(group ? `kubernetes-models/${group}/${version}` : `kubernetes-models/${version}`)) as Record<
-        string,
-        new (data: unknown) => { validate(): void }
-      >;
+      const models = (await import(
+        group ? `kubernetes-models/${group}/${version}` : `kubernetes-models/${version}`
+      )) as Record<string, new (data: unknown) => { validate(): void }>;
       const Model = models[obj.kind];
       expect(Model, `no schema for ${obj.kind} ${obj.apiVersion}`).toBeDefined();
       expect(() => new Model(obj).validate()).not.toThrow();
@@ -34,7 +39,9 @@ describe('Kubernetes manifests against the API schemas (kubernetes-models)', () 
   }
 
   it('rejects a broken manifest (the check can fail)', async () => {
-    const { Deployment } = (await import('kubernetes-models/apps/v1')) as unknown as { Deployment: new (d: unknown) => { validate(): void } };
+    const { Deployment } = (await import('kubernetes-models/apps/v1')) as unknown as {
+      Deployment: new (d: unknown) => { validate(): void };
+    };
     const deployment = objects.find(({ obj }) => obj.kind === 'Deployment')!.obj as any;
     const broken = structuredClone(deployment);
     broken.spec.replicas = 'three';

@@ -22,9 +22,18 @@ function problemOf(fn: () => unknown): ProblemException {
 
 describe('ApiKeyAuthenticator', () => {
   it('reads the key from Authorization: Bearer (any case) or X-API-Key', () => {
-    expect(authenticator.identify(req({ authorization: 'Bearer read-key' }))).toMatchObject({ kind: 'key', key: { name: 'reader' } });
-    expect(authenticator.identify(req({ authorization: 'bearer   ops-key ' }))).toMatchObject({ kind: 'key', key: { name: 'ops' } });
-    expect(authenticator.identify(req({ 'x-api-key': 'ops-key' }))).toMatchObject({ kind: 'key', key: { name: 'ops' } });
+    expect(authenticator.identify(req({ authorization: 'Bearer read-key' }))).toMatchObject({
+      kind: 'key',
+      key: { name: 'reader' },
+    });
+    expect(authenticator.identify(req({ authorization: 'bearer   ops-key ' }))).toMatchObject({
+      kind: 'key',
+      key: { name: 'ops' },
+    });
+    expect(authenticator.identify(req({ 'x-api-key': 'ops-key' }))).toMatchObject({
+      kind: 'key',
+      key: { name: 'ops' },
+    });
     expect(authenticator.identify(req({ authorization: 'Basic cmVhZC1rZXk=' }))).toStrictEqual({ kind: 'missing' });
     expect(authenticator.identify(req({}))).toStrictEqual({ kind: 'missing' });
     expect(authenticator.identify(req({ 'x-api-key': 'read-key2' }))).toStrictEqual({ kind: 'unknown' });
@@ -33,12 +42,24 @@ describe('ApiKeyAuthenticator', () => {
 
   it('answers 401 with a challenge, 403 for a missing scope, and the principal otherwise', () => {
     const missing = problemOf(() => authenticator.authorize(req({}), 'read'));
-    expect([missing.problem.status, missing.headers['WWW-Authenticate']]).toStrictEqual([401, 'Bearer realm="tidemark"']);
+    expect([missing.problem.status, missing.headers['WWW-Authenticate']]).toStrictEqual([
+      401,
+      'Bearer realm="tidemark"',
+    ]);
     const unknown = problemOf(() => authenticator.authorize(req({ 'x-api-key': 'nope' }), 'read'));
-    expect([unknown.problem.status, unknown.headers['WWW-Authenticate']]).toStrictEqual([401, 'Bearer realm="tidemark", error="invalid_token"']);
+    expect([unknown.problem.status, unknown.headers['WWW-Authenticate']]).toStrictEqual([
+      401,
+      'Bearer realm="tidemark", error="invalid_token"',
+    ]);
     const forbidden = problemOf(() => authenticator.authorize(req({ 'x-api-key': 'read-key' }), 'operate'));
-    expect([forbidden.problem.status, forbidden.problem.type]).toStrictEqual([403, 'https://tidemark.dev/problems/forbidden']);
-    expect(authenticator.authorize(req({ 'x-api-key': 'ops-key' }), 'operate')).toStrictEqual({ name: 'ops', scopes: ['read', 'operate'] });
+    expect([forbidden.problem.status, forbidden.problem.type]).toStrictEqual([
+      403,
+      'https://tidemark.dev/problems/forbidden',
+    ]);
+    expect(authenticator.authorize(req({ 'x-api-key': 'ops-key' }), 'operate')).toStrictEqual({
+      name: 'ops',
+      scopes: ['read', 'operate'],
+    });
   });
 });
 
@@ -51,11 +72,21 @@ describe('ApiKeyAuthenticator remembers proven keys only', () => {
     const remembered = () => (fresh as unknown as { known: Map<string, unknown> }).known.size;
     for (let i = 0; i < 3; i++) {
       // A new request object each time: the per-request memo does not answer, the remembered key does.
-      expect(fresh.identify(req({ authorization: 'Bearer read-key' }))).toStrictEqual({ kind: 'key', key: { name: 'reader', sha256Hex: hex('read-key'), scopes: ['read'] } });
-      expect(fresh.identify(req({ 'x-api-key': 'ops-key' }))).toStrictEqual({ kind: 'key', key: { name: 'ops', sha256Hex: hex('ops-key'), scopes: ['read', 'operate'] } });
+      expect(fresh.identify(req({ authorization: 'Bearer read-key' }))).toStrictEqual({
+        kind: 'key',
+        key: { name: 'reader', sha256Hex: hex('read-key'), scopes: ['read'] },
+      });
+      expect(fresh.identify(req({ 'x-api-key': 'ops-key' }))).toStrictEqual({
+        kind: 'key',
+        key: { name: 'ops', sha256Hex: hex('ops-key'), scopes: ['read', 'operate'] },
+      });
     }
-    for (let i = 0; i < 1_000; i++) expect(fresh.identify(req({ 'x-api-key': `guess-${i}` }))).toStrictEqual({ kind: 'unknown' });
-    expect(fresh.identify(req({ 'x-api-key': 'read-key ' }))).toStrictEqual({ kind: 'key', key: { name: 'reader', sha256Hex: hex('read-key'), scopes: ['read'] } });
+    for (let i = 0; i < 1_000; i++)
+      expect(fresh.identify(req({ 'x-api-key': `guess-${i}` }))).toStrictEqual({ kind: 'unknown' });
+    expect(fresh.identify(req({ 'x-api-key': 'read-key ' }))).toStrictEqual({
+      kind: 'key',
+      key: { name: 'reader', sha256Hex: hex('read-key'), scopes: ['read'] },
+    });
     expect(fresh.identify(req({ 'x-api-key': 'read-keY' }))).toStrictEqual({ kind: 'unknown' });
     expect(remembered()).toBe(2);
   });

@@ -15,7 +15,15 @@ function capture(): { stream: Writable; lines: () => Array<Record<string, any>>;
       done();
     },
   });
-  return { stream, text: () => text, lines: () => text.trim().split('\n').map((line) => JSON.parse(line)) };
+  return {
+    stream,
+    text: () => text,
+    lines: () =>
+      text
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+  };
 }
 
 const config = loadConfig(
@@ -44,7 +52,9 @@ describe('log redaction', () => {
     const out = capture();
     loggerFor(out.stream).info(
       {
-        request: { headers: { authorization: `Bearer ${M}-1`, 'x-api-key': `${M}-2`, cookie: `s=${M}-3`, accept: 'json' } },
+        request: {
+          headers: { authorization: `Bearer ${M}-1`, 'x-api-key': `${M}-2`, cookie: `s=${M}-3`, accept: 'json' },
+        },
         token: `${M}-4`,
         upstream: { client_secret: `${M}-5`, password: `${M}-6`, nested: { access_token: `${M}-7` } },
       },
@@ -52,7 +62,12 @@ describe('log redaction', () => {
     );
     expect(out.text()).not.toContain(M);
     const [line] = out.lines();
-    expect(line.request.headers).toStrictEqual({ authorization: '[REDACTED]', 'x-api-key': '[REDACTED]', cookie: '[REDACTED]', accept: 'json' });
+    expect(line.request.headers).toStrictEqual({
+      authorization: '[REDACTED]',
+      'x-api-key': '[REDACTED]',
+      cookie: '[REDACTED]',
+      accept: 'json',
+    });
     expect(line.upstream.nested.access_token).toBe('[REDACTED]');
   });
 
@@ -60,7 +75,13 @@ describe('log redaction', () => {
     const out = capture();
     const log = loggerFor(out.stream);
     log.warn(`connect to postgres://svc:${M}-db@db.internal:5432/tidemark failed`);
-    log.warn({ target: `https://someone:${M}-other@host/x`, header: `Basic ${Buffer.from(`tidemark:${M}-basic`).toString('base64')}` }, 'call');
+    log.warn(
+      {
+        target: `https://someone:${M}-other@host/x`,
+        header: `Basic ${Buffer.from(`tidemark:${M}-basic`).toString('base64')}`,
+      },
+      'call',
+    );
     log.error({ err: new Error(`upstream said ${M}-basic was wrong; Authorization: Bearer ${M}-bearer-xyz`) }, 'boom');
     log.info('literal %s', `${M}-url`);
     expect(out.text()).not.toContain(M);
@@ -73,7 +94,15 @@ describe('log redaction', () => {
   it('writes one JSON line per event with level names, ISO time and the replica id', () => {
     const out = capture();
     loggerFor(out.stream).info({ runId: '7' }, 'hello');
-    expect(out.lines()).toStrictEqual([{ level: 'info', time: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/), replicaId: 'r1', runId: '7', msg: 'hello' }]);
+    expect(out.lines()).toStrictEqual([
+      {
+        level: 'info',
+        time: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/),
+        replicaId: 'r1',
+        runId: '7',
+        msg: 'hello',
+      },
+    ]);
   });
 
   it('lists the configured secret values, longest first, and scrubs free text', () => {
@@ -82,7 +111,9 @@ describe('log redaction', () => {
     // URL user names are cut only where the URL appears: out of context they would mangle words.
     expect(secrets).not.toContain('erp-user');
     expect(secrets).toStrictEqual([...secrets].sort((a, b) => b.length - a.length));
-    expect(scrubText('GET /x?api_key=abc&limit=2&token=def')).toBe('GET /x?api_key=[REDACTED]&limit=2&token=[REDACTED]');
+    expect(scrubText('GET /x?api_key=abc&limit=2&token=def')).toBe(
+      'GET /x?api_key=[REDACTED]&limit=2&token=[REDACTED]',
+    );
     expect(scrubText('WWW-Authenticate: Bearer realm="tidemark"')).toBe('WWW-Authenticate: Bearer realm="tidemark"');
   });
 });

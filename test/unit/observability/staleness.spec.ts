@@ -26,7 +26,13 @@ describe('findStale', () => {
     const fresh = row({ lastSucceededAtSeconds: NOW - 14 * 60 });
     const stale = row({ integrationName: 'Late', lastSucceededAtSeconds: NOW - 16 * 60 });
     expect(findStale([fresh, stale], null)).toStrictEqual([
-      { sourceSystemId: 1, integrationName: 'Late', lastSucceededAt: '2026-03-02T11:44:00.000Z', staleForSeconds: 960, staleAfterMs: 900_000 },
+      {
+        sourceSystemId: 1,
+        integrationName: 'Late',
+        lastSucceededAt: '2026-03-02T11:44:00.000Z',
+        staleForSeconds: 960,
+        staleAfterMs: 900_000,
+      },
     ]);
   });
 
@@ -34,9 +40,9 @@ describe('findStale', () => {
     const never = row({ integrationName: 'New', lastSucceededAtSeconds: null, createdAtSeconds: NOW - 120 });
     const paused = row({ integrationName: 'Paused', paused: true, lastSucceededAtSeconds: NOW - 3600 });
     const recent = row({ integrationName: 'Recent', lastSucceededAtSeconds: NOW - 30 });
-    expect(findStale([never, paused, recent], 60_000).map((s) => [s.integrationName, s.lastSucceededAt, s.staleForSeconds])).toStrictEqual([
-      ['New', null, 120],
-    ]);
+    expect(
+      findStale([never, paused, recent], 60_000).map((s) => [s.integrationName, s.lastSucceededAt, s.staleForSeconds]),
+    ).toStrictEqual([['New', null, 120]]);
   });
 
   it('measures an hourly cron in its own zone', () => {

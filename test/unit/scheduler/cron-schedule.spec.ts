@@ -47,7 +47,9 @@ describe('nextFireTime', () => {
   });
 
   it('evaluates the cron in the zone, not in UTC', () => {
-    expect(fireTimes('0 0 6 * * *', 'Asia/Kolkata', '2026-01-01T00:00:00Z', 1)).toStrictEqual(['2026-01-01T00:30:00.000Z']);
+    expect(fireTimes('0 0 6 * * *', 'Asia/Kolkata', '2026-01-01T00:00:00Z', 1)).toStrictEqual([
+      '2026-01-01T00:30:00.000Z',
+    ]);
   });
 
   it('answers the same whatever the milliseconds of `after` (memoized by second)', () => {
@@ -56,8 +58,8 @@ describe('nextFireTime', () => {
     expect(a.toISOString()).toBe('2026-01-01T00:00:05.000Z');
     expect(b.toISOString()).toBe('2026-01-01T00:00:05.000Z');
     a.setTime(0);
-    expect(nextFireTime({ cron: '*/5 * * * * *', timeZone: 'UTC' }, new Date('2026-01-01T00:00:01.500Z')).toISOString()).toBe(
-      '2026-01-01T00:00:05.000Z',
-    );
+    expect(
+      nextFireTime({ cron: '*/5 * * * * *', timeZone: 'UTC' }, new Date('2026-01-01T00:00:01.500Z')).toISOString(),
+    ).toBe('2026-01-01T00:00:05.000Z');
   });
 });

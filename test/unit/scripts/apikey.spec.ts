@@ -16,7 +16,9 @@ describe('npm run apikey (scripts/apikey.mjs)', () => {
     const apiKeys = /API_KEYS='(.*)'$/m.exec(output)![1];
     expect(JSON.parse(apiKeys)).toStrictEqual([{ name: 'billing-sync', keyHash: hash, scopes: ['read', 'operate'] }]);
     const config = loadConfig({ API_KEYS: apiKeys }, process.cwd());
-    expect(config.access.apiKeys).toStrictEqual([{ name: 'billing-sync', sha256Hex: hash.slice(7), scopes: ['read', 'operate'] }]);
+    expect(config.access.apiKeys).toStrictEqual([
+      { name: 'billing-sync', sha256Hex: hash.slice(7), scopes: ['read', 'operate'] },
+    ]);
     const again = execFileSync(process.execPath, [SCRIPT], { encoding: 'utf8' });
     expect(again).toContain('"scopes":["read"]');
     expect(/^ {2}([A-Za-z0-9_-]{43})$/m.exec(again)![1]).not.toBe(key);

@@ -5,7 +5,11 @@ const REQUEST = { SourceSystemId: 7, IntegrationName: 'Orders' };
 const TOKEN_PATH = '/api/token/authorize';
 
 async function token(base: string, body: string, contentType: string, headers: Record<string, string> = {}) {
-  const res = await fetch(base + TOKEN_PATH, { method: 'POST', headers: { 'Content-Type': contentType, ...headers }, body });
+  const res = await fetch(base + TOKEN_PATH, {
+    method: 'POST',
+    headers: { 'Content-Type': contentType, ...headers },
+    body,
+  });
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -13,16 +17,33 @@ describe('UpstreamSimulator auth', () => {
   it('issues client_credentials tokens for JSON and form bodies and accepts them until they expire', async () => {
     const clock = manualClock(T0_NS);
     const { sim, base } = await startSimulator({ clock: clock.clock });
-    sim.configureAuth({ mode: 'client_credentials', clientId: 'tidemark', clientSecret: 's3cr=t&x', tokenTtlSeconds: 60 });
+    sim.configureAuth({
+      mode: 'client_credentials',
+      clientId: 'tidemark',
+      clientSecret: 's3cr=t&x',
+      tokenTtlSeconds: 60,
+    });
 
-    const fromJson = await token(base, JSON.stringify({ client_id: 'tidemark', client_secret: 's3cr=t&x', scope: 'integration' }), 'application/json');
+    const fromJson = await token(
+      base,
+      JSON.stringify({ client_id: 'tidemark', client_secret: 's3cr=t&x', scope: 'integration' }),
+      'application/json',
+    );
     expect(fromJson.status).toBe(200);
     expect(fromJson.headers.get('cache-control')).toBe('no-store');
     expect(Object.keys(fromJson.body)).toEqual(['access_token', 'token_type', 'expires_in', 'scope']);
-    expect([fromJson.body.token_type, fromJson.body.expires_in, fromJson.body.scope]).toEqual(['bearer', 60, 'integration']);
+    expect([fromJson.body.token_type, fromJson.body.expires_in, fromJson.body.scope]).toEqual([
+      'bearer',
+      60,
+      'integration',
+    ]);
     expect(/^sim-[A-Za-z0-9_-]{24}$/.test(fromJson.body.access_token as string)).toBe(true);
 
-    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: 'tidemark', client_secret: 's3cr=t&x' }).toString();
+    const form = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: 'tidemark',
+      client_secret: 's3cr=t&x',
+    }).toString();
     const fromForm = await token(base, form, 'application/x-www-form-urlencoded');
     expect(fromForm.status).toBe(200);
     expect(Object.keys(fromForm.body)).toEqual(['access_token', 'token_type', 'expires_in']);
@@ -61,7 +82,9 @@ describe('UpstreamSimulator auth', () => {
       status: 400,
       body: { error: 'invalid_client' },
     });
-    expect(await token(base, 'grant_type=password&client_id=c&client_secret=s', 'application/x-www-form-urlencoded')).toMatchObject({
+    expect(
+      await token(base, 'grant_type=password&client_id=c&client_secret=s', 'application/x-www-form-urlencoded'),
+    ).toMatchObject({
       status: 400,
       body: { error: 'unsupported_grant_type' },
     });
@@ -87,13 +110,18 @@ describe('UpstreamSimulator auth', () => {
     const { sim, base } = await startSimulator();
     sim.configureAuth({ mode: 'bearer', token: 'static-token' });
     const missing = await postJson(base, REQUEST);
-    expect([missing.status, missing.headers.get('www-authenticate')]).toEqual([401, 'Bearer realm="tidemark-simulator"']);
+    expect([missing.status, missing.headers.get('www-authenticate')]).toEqual([
+      401,
+      'Bearer realm="tidemark-simulator"',
+    ]);
     expect((await postJson(base, REQUEST, { Authorization: 'Bearer static-token' })).status).toBe(200);
 
     sim.configureAuth({ mode: 'basic', username: 'u', password: 'p:w' });
     const wrong = await postJson(base, REQUEST, { Authorization: `Basic ${Buffer.from('u:nope').toString('base64')}` });
     expect([wrong.status, wrong.headers.get('www-authenticate')]).toEqual([401, 'Basic realm="tidemark-simulator"']);
-    expect((await postJson(base, REQUEST, { Authorization: `Basic ${Buffer.from('u:p:w').toString('base64')}` })).status).toBe(200);
+    expect(
+      (await postJson(base, REQUEST, { Authorization: `Basic ${Buffer.from('u:p:w').toString('base64')}` })).status,
+    ).toBe(200);
     expect(() => sim.configureAuth({ mode: 'basic', username: 'u' })).toThrow('auth mode basic needs password');
   });
 

@@ -11,7 +11,7 @@ async function control(base: string, action: string, body?: unknown) {
     headers: { 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as unknown };
+  return { status: res.status, body: (await res.json()) };
 }
 
 describe('UpstreamSimulator HTTP control', () => {
@@ -21,7 +21,10 @@ describe('UpstreamSimulator HTTP control', () => {
     expect(
       await control(base, 'script', {
         key: { sourceSystemId: 7, integrationName: 'orders' },
-        answers: [{ body: 'per-key', headers: { 'X-Test': '1' } }, { bodyBase64: Buffer.from('bin').toString('base64') }],
+        answers: [
+          { body: 'per-key', headers: { 'X-Test': '1' } },
+          { bodyBase64: Buffer.from('bin').toString('base64') },
+        ],
       }),
     ).toEqual({ status: 200, body: { queued: 2 } });
     const first = await postJson(base, REQUEST);
@@ -29,7 +32,12 @@ describe('UpstreamSimulator HTTP control', () => {
     expect(await (await postJson(base, REQUEST)).text()).toBe('bin');
     expect((await postJson(base, REQUEST)).status).toBe(502);
 
-    expect(await control(base, 'seed', { key: { sourceSystemId: 7, integrationName: 'Orders' }, maxSyncDateMaxPKId: '9007199254740993' })).toEqual({
+    expect(
+      await control(base, 'seed', {
+        key: { sourceSystemId: 7, integrationName: 'Orders' },
+        maxSyncDateMaxPKId: '9007199254740993',
+      }),
+    ).toEqual({
       status: 200,
       body: { seeded: true },
     });
@@ -83,12 +91,18 @@ describe('UpstreamSimulator HTTP control', () => {
       status: 400,
       body: { Message: 'status must be an integer from 200 to 599' },
     });
-    expect(await control(base, 'latency', { ms: -1 })).toEqual({ status: 400, body: { Message: 'latency must be >= 0 ms' } });
+    expect(await control(base, 'latency', { ms: -1 })).toEqual({
+      status: 400,
+      body: { Message: 'latency must be >= 0 ms' },
+    });
     expect(await control(base, 'seed', { key: { sourceSystemId: 7 } })).toEqual({
       status: 400,
       body: { Message: 'key must be {"sourceSystemId": number, "integrationName": string}' },
     });
-    expect(await control(base, 'nothing', {})).toEqual({ status: 404, body: { Message: 'Unknown simulator control POST /__simulator/nothing' } });
+    expect(await control(base, 'nothing', {})).toEqual({
+      status: 404,
+      body: { Message: 'Unknown simulator control POST /__simulator/nothing' },
+    });
   });
 });
 
@@ -100,10 +114,14 @@ describe('UpstreamSimulator lifecycle', () => {
     expect(sim.url).toBe(base);
     const agent = new http.Agent({ keepAlive: true });
     const keepAlive = await new Promise<number>((resolve, reject) => {
-      const req = http.request(base + START_PATH, { method: 'POST', agent, headers: { 'Content-Type': 'application/json' } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode!));
-      });
+      const req = http.request(
+        base + START_PATH,
+        { method: 'POST', agent, headers: { 'Content-Type': 'application/json' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        },
+      );
       req.on('error', reject);
       req.end(JSON.stringify(REQUEST));
     });
@@ -127,14 +145,24 @@ describe('UpstreamSimulator lifecycle', () => {
   it('refuses a second start and a bad offset', async () => {
     const { sim } = await startSimulator();
     await expect(sim.start()).rejects.toThrow('UpstreamSimulator is already started');
-    expect(() => new UpstreamSimulator({ timeZoneOffset: '-6:00' })).toThrow('Offset must look like +HH:MM or -HH:MM, got "-6:00"');
+    expect(() => new UpstreamSimulator({ timeZoneOffset: '-6:00' })).toThrow(
+      'Offset must look like +HH:MM or -HH:MM, got "-6:00"',
+    );
   });
 });
 
 describe('parseSimulatorArgs', () => {
   it('reads --port/--host/--latency/--offset/--first-run in both spellings', () => {
-    expect(parseSimulatorArgs([])).toEqual({ port: 0, host: '127.0.0.1', latencyMs: 0, timeZoneOffset: '+00:00', firstRun: false });
-    expect(parseSimulatorArgs(['--port', '5080', '--host=0.0.0.0', '--latency=25', '--offset', '-06:00', '--first-run'])).toEqual({
+    expect(parseSimulatorArgs([])).toEqual({
+      port: 0,
+      host: '127.0.0.1',
+      latencyMs: 0,
+      timeZoneOffset: '+00:00',
+      firstRun: false,
+    });
+    expect(
+      parseSimulatorArgs(['--port', '5080', '--host=0.0.0.0', '--latency=25', '--offset', '-06:00', '--first-run']),
+    ).toEqual({
       port: 5080,
       host: '0.0.0.0',
       latencyMs: 25,

@@ -1,7 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
-import { REQUEST_NS, START_PATH, T0_NS, manualClock, postJson, postXml, rawPost, startSimulator, xmlRequest } from './helpers';
+import {
+  REQUEST_NS,
+  START_PATH,
+  T0_NS,
+  manualClock,
+  postJson,
+  postXml,
+  rawPost,
+  startSimulator,
+  xmlRequest,
+} from './helpers';
 
 const ORDERS = { sourceSystemId: 7, integrationName: 'Orders' };
 const DTO_NS = 'http://schemas.datacontract.org/2004/07/Gravitate.WCF.DTO.Integration';
@@ -92,7 +102,9 @@ describe('UpstreamSimulator JSON answers', () => {
 
     const tooBig = await postJson(base, { SourceSystemId: 2147483648, IntegrationName: 'Orders' });
     expect(tooBig.status).toBe(400);
-    expect(Object.keys(((await tooBig.json()) as { ModelState: object }).ModelState)).toEqual(['request.SourceSystemId']);
+    expect(Object.keys(((await tooBig.json()) as { ModelState: object }).ModelState)).toEqual([
+      'request.SourceSystemId',
+    ]);
 
     const nullBody = await postJson(base, 'null');
     expect(nullBody.status).toBe(400);
@@ -122,7 +134,9 @@ describe('UpstreamSimulator JSON answers', () => {
     expect(get.headers.get('allow')).toBe('POST');
     const nowhere = await fetch(base + '/api/nothing');
     expect(nowhere.status).toBe(404);
-    expect(await nowhere.json()).toEqual({ Message: "No HTTP resource was found that matches the request URI '/api/nothing'." });
+    expect(await nowhere.json()).toEqual({
+      Message: "No HTTP resource was found that matches the request URI '/api/nothing'.",
+    });
   });
 });
 
@@ -157,11 +171,20 @@ describe('UpstreamSimulator XML answers', () => {
     // The vector file ends with a newline; DataContractSerializer writes none.
     expect(text).toBe(vector('responses/first-run-nil.xml').replace(/\n$/, ''));
 
-    const parsed = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', removeNSPrefix: false }).parse(text) as {
+    const parsed = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', removeNSPrefix: false }).parse(
+      text,
+    ) as {
       IntegrationStatusDTO: Record<string, unknown>;
     };
     const dto = parsed.IntegrationStatusDTO;
-    for (const name of ['CustomDatabaseValues', 'SourceId', 'SourceIdString', 'LastRunEndDateTime', 'MaxSyncDateMaxPKId', 'MaxSyncDateTime']) {
+    for (const name of [
+      'CustomDatabaseValues',
+      'SourceId',
+      'SourceIdString',
+      'LastRunEndDateTime',
+      'MaxSyncDateMaxPKId',
+      'MaxSyncDateTime',
+    ]) {
       expect((dto[name] as Record<string, string>)['@i:nil']).toBe('true');
     }
     expect(dto.IntegrationName).toBe('Orders');
@@ -170,11 +193,17 @@ describe('UpstreamSimulator XML answers', () => {
 
   it('writes the first-run answer as JSON equal to responses/first-run-null.json', async () => {
     const clock = manualClock(BigInt(Date.UTC(2026, 2, 2, 12)) * 1_000_000n + 100n);
-    const { base } = await startSimulator({ clock: clock.clock, timeZoneOffset: '-06:00', firstCallReturnsFirstRun: true });
+    const { base } = await startSimulator({
+      clock: clock.clock,
+      timeZoneOffset: '-06:00',
+      firstCallReturnsFirstRun: true,
+    });
     const first = await (await postJson(base, { SourceSystemId: 7, IntegrationName: 'Orders' })).text();
     expect(first).toBe(JSON.stringify(JSON.parse(vector('responses/first-run-null.json'))));
     const second = await (await postJson(base, { SourceSystemId: 7, IntegrationName: 'Orders' })).text();
-    expect(second).toContain('"ProcessStatusMeaning":"Complete","MaxSyncDateTime":"2026-03-02T06:00:00.0000001-06:00","MaxSyncDateMaxPKId":1000,');
+    expect(second).toContain(
+      '"ProcessStatusMeaning":"Complete","MaxSyncDateTime":"2026-03-02T06:00:00.0000001-06:00","MaxSyncDateMaxPKId":1000,',
+    );
   });
 
   it('negotiates like Web API: Accept first (q, then literal over ranges, JSON on ties), else the request type', async () => {
@@ -193,10 +222,15 @@ describe('UpstreamSimulator XML answers', () => {
     ];
     for (const [accept, requestFormat, expected] of cases) {
       // node:http, because fetch always sends an Accept header (*/*).
-      const res = await rawPost(base, START_PATH, requestFormat === 'xml' ? xmlRequest('Orders', 7) : JSON.stringify(json), {
-        'Content-Type': requestFormat === 'xml' ? 'application/xml' : 'application/json',
-        ...(accept ? { Accept: accept } : {}),
-      });
+      const res = await rawPost(
+        base,
+        START_PATH,
+        requestFormat === 'xml' ? xmlRequest('Orders', 7) : JSON.stringify(json),
+        {
+          'Content-Type': requestFormat === 'xml' ? 'application/xml' : 'application/json',
+          ...(accept ? { Accept: accept } : {}),
+        },
+      );
       expect([accept, requestFormat, res.headers['content-type']]).toEqual([accept, requestFormat, expected]);
       const text = res.body.toString('utf8');
       expect(text.startsWith(expected.startsWith('application/json') ? '{' : '<IntegrationStatusDTO')).toBe(true);
@@ -208,7 +242,8 @@ describe('UpstreamSimulator watermark', () => {
   it('moves the watermark strictly forward across 1,000 rapid calls on the real clock', async () => {
     const { base } = await startSimulator({ timeZoneOffset: '-06:00' });
     let previous: { ticks: bigint; pk: bigint } | undefined;
-    const pattern = /"MaxSyncDateTime":"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.(\d{7})-06:00","MaxSyncDateMaxPKId":(\d+),/;
+    const pattern =
+      /"MaxSyncDateTime":"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.(\d{7})-06:00","MaxSyncDateMaxPKId":(\d+),/;
     for (let i = 0; i < 1000; i++) {
       const text = await (await postJson(base, { SourceSystemId: 3, IntegrationName: 'Rapid' })).text();
       const m = pattern.exec(text);
@@ -227,7 +262,9 @@ describe('UpstreamSimulator watermark', () => {
     for (let batch = 0; batch < 20; batch++) {
       texts.push(
         ...(await Promise.all(
-          Array.from({ length: 50 }, async () => (await postJson(base, { SourceSystemId: 3, IntegrationName: 'Burst' })).text()),
+          Array.from({ length: 50 }, async () =>
+            (await postJson(base, { SourceSystemId: 3, IntegrationName: 'Burst' })).text(),
+          ),
         )),
       );
     }
@@ -253,19 +290,32 @@ describe('UpstreamSimulator watermark', () => {
 
   it('keeps a seeded .NET long beyond 2^53 exact in the JSON text and the XML', async () => {
     // The clock stands before the seeded instant, so the second answer is the seed plus one tick.
-    const { sim, base } = await startSimulator({ clock: manualClock(BigInt(Date.UTC(2026, 0, 31, 23)) * 1_000_000n).clock });
-    sim.seed(ORDERS, { maxSyncDateMaxPKId: '9007199254740993', sourceId: 9223372036854775807n, maxSyncDateTime: '2026-01-31T17:59:59.9999999-06:00' });
+    const { sim, base } = await startSimulator({
+      clock: manualClock(BigInt(Date.UTC(2026, 0, 31, 23)) * 1_000_000n).clock,
+    });
+    sim.seed(ORDERS, {
+      maxSyncDateMaxPKId: '9007199254740993',
+      sourceId: 9223372036854775807n,
+      maxSyncDateTime: '2026-01-31T17:59:59.9999999-06:00',
+    });
     const first = await (await postJson(base, { SourceSystemId: 7, IntegrationName: 'Orders' })).text();
     expect(first).toContain(
       '"MaxSyncDateTime":"2026-01-31T23:59:59.9999999+00:00","MaxSyncDateMaxPKId":9007199254740993,"SourceId":9223372036854775807,',
     );
-    const second = await (await postJson(base, { SourceSystemId: 7, IntegrationName: 'Orders' }, { Accept: 'application/xml' })).text();
+    const second = await (
+      await postJson(base, { SourceSystemId: 7, IntegrationName: 'Orders' }, { Accept: 'application/xml' })
+    ).text();
     expect(second).toContain('<SourceId>9223372036854775807</SourceId>');
-    expect(second).toContain('<MaxSyncDateMaxPKId>9007199254740994</MaxSyncDateMaxPKId><MaxSyncDateTime>2026-02-01T00:00:00.0000000+00:00</MaxSyncDateTime>');
+    expect(second).toContain(
+      '<MaxSyncDateMaxPKId>9007199254740994</MaxSyncDateMaxPKId><MaxSyncDateTime>2026-02-01T00:00:00.0000000+00:00</MaxSyncDateTime>',
+    );
   });
 
   it('can write dates the way real .NET does (FFFFFFF: trailing zeros dropped)', async () => {
-    const { base } = await startSimulator({ clock: manualClock(BigInt(Date.UTC(2026, 0, 1)) * 1_000_000n + 120_000_000n).clock, trimFractionZeros: true });
+    const { base } = await startSimulator({
+      clock: manualClock(BigInt(Date.UTC(2026, 0, 1)) * 1_000_000n + 120_000_000n).clock,
+      trimFractionZeros: true,
+    });
     const text = await (await postJson(base, { SourceSystemId: 1, IntegrationName: 'Trim' })).text();
     expect(text).toContain('"MaxSyncDateTime":"2026-01-01T00:00:00.12+00:00"');
   });
@@ -286,7 +336,9 @@ describe('UpstreamSimulator strict DataContractSerializer request reading', () =
   });
 
   it('skips a member that comes out of order: SourceSystemId then IntegrationName leaves IntegrationName null', async () => {
-    const r = await post(`<IntegrationStartRequest xmlns="${REQUEST_NS}"><SourceSystemId>7</SourceSystemId><IntegrationName>Orders</IntegrationName></IntegrationStartRequest>`);
+    const r = await post(
+      `<IntegrationStartRequest xmlns="${REQUEST_NS}"><SourceSystemId>7</SourceSystemId><IntegrationName>Orders</IntegrationName></IntegrationStartRequest>`,
+    );
     expect([r.call.format, r.call.sourceSystemId, r.call.integrationName]).toEqual(['xml', 7, null]);
     expect(r.status).toBe(400);
     expect(r.body).toEqual({
@@ -307,7 +359,9 @@ describe('UpstreamSimulator strict DataContractSerializer request reading', () =
   });
 
   it('skips unqualified children of a prefixed root (they are in no namespace): both members default', async () => {
-    const r = await post(`<p:IntegrationStartRequest xmlns:p="${REQUEST_NS}"><IntegrationName>Orders</IntegrationName><SourceSystemId>7</SourceSystemId></p:IntegrationStartRequest>`);
+    const r = await post(
+      `<p:IntegrationStartRequest xmlns:p="${REQUEST_NS}"><IntegrationName>Orders</IntegrationName><SourceSystemId>7</SourceSystemId></p:IntegrationStartRequest>`,
+    );
     expect([r.call.sourceSystemId, r.call.integrationName, r.status]).toEqual([0, null, 400]);
   });
 

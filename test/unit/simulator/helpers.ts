@@ -25,7 +25,9 @@ afterEach(async () => {
 });
 
 /** Starts a simulator that is stopped after the current test. */
-export async function startSimulator(options?: UpstreamSimulatorOptions): Promise<{ sim: UpstreamSimulator; base: string }> {
+export async function startSimulator(
+  options?: UpstreamSimulatorOptions,
+): Promise<{ sim: UpstreamSimulator; base: string }> {
   const sim = new UpstreamSimulator(options);
   running.push(sim);
   const base = await sim.start();
@@ -58,35 +60,45 @@ export interface RawResult {
 }
 
 /** A request over node:http that keeps every body chunk and the transport error, if any. */
-export function rawPost(base: string, path: string, body: string, headers: Record<string, string> = {}): Promise<RawResult> {
+export function rawPost(
+  base: string,
+  path: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<RawResult> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     let responded = false;
-    const req = http.request(base + path, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, agent: false }, (res) => {
-      responded = true;
-      const chunks: Buffer[] = [];
-      let settled = false;
-      const done = (error?: NodeJS.ErrnoException) => {
-        if (settled) return;
-        settled = true;
-        resolve({
-          status: res.statusCode!,
-          headers: res.headers,
-          chunks,
-          body: Buffer.concat(chunks),
-          error,
-          elapsedMs: performance.now() - started,
+    const req = http.request(
+      base + path,
+      { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, agent: false },
+      (res) => {
+        responded = true;
+        const chunks: Buffer[] = [];
+        let settled = false;
+        const done = (error?: NodeJS.ErrnoException) => {
+          if (settled) return;
+          settled = true;
+          resolve({
+            status: res.statusCode!,
+            headers: res.headers,
+            chunks,
+            body: Buffer.concat(chunks),
+            error,
+            elapsedMs: performance.now() - started,
+          });
+        };
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => done());
+        res.on('error', (err) => done(err));
+        // A reset after the headers is reported on the request as well; keep that error for the result.
+        req.on('error', (err) => done(err));
+        res.on('close', () => {
+          if (!res.complete)
+            done(Object.assign(new Error('closed before the body was complete'), { code: 'PREMATURE_CLOSE' }));
         });
-      };
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done());
-      res.on('error', (err) => done(err));
-      // A reset after the headers is reported on the request as well; keep that error for the result.
-      req.on('error', (err) => done(err));
-      res.on('close', () => {
-        if (!res.complete) done(Object.assign(new Error('closed before the body was complete'), { code: 'PREMATURE_CLOSE' }));
-      });
-    });
+      },
+    );
     req.on('error', (err) => {
       if (!responded) reject(err);
     });

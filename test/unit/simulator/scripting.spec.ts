@@ -13,7 +13,11 @@ describe('UpstreamSimulator scripting', () => {
     const first = await postJson(base, body(A));
     expect([first.status, await first.text()]).toEqual([500, '{"Message":"An error has occurred."}']);
     const second = await postJson(base, body(A));
-    expect([second.status, second.headers.get('content-type'), await second.text()]).toEqual([200, 'application/json; charset=utf-8', '{"Custom":1}']);
+    expect([second.status, second.headers.get('content-type'), await second.text()]).toEqual([
+      200,
+      'application/json; charset=utf-8',
+      '{"Custom":1}',
+    ]);
     const third = await postJson(base, body(A));
     expect((await third.text()).includes('"MaxSyncDateMaxPKId":1000,')).toBe(true);
     expect(sim.calls.map((c) => c.scripted)).toEqual([true, true, false]);

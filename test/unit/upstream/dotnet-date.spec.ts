@@ -263,7 +263,12 @@ describe('formatUtc', () => {
 
 describe('upstreamEpochNanoseconds', () => {
   it('gives the instant parseUpstreamDate gives, and refuses what it refuses with the same error', () => {
-    for (const text of ['2025-12-10T08:22:52.8100855-06:00', '2025-12-10T14:22:52Z', '/Date(1765376572810-0600)/', '2025-03-09T02:30:00']) {
+    for (const text of [
+      '2025-12-10T08:22:52.8100855-06:00',
+      '2025-12-10T14:22:52Z',
+      '/Date(1765376572810-0600)/',
+      '2025-03-09T02:30:00',
+    ]) {
       expect(upstreamEpochNanoseconds(text, CHICAGO)).toBe(parseUpstreamDate(text, CHICAGO).epochNanoseconds);
     }
     expect(upstreamEpochNanoseconds('2025-12-10T08:22:52.8100855-06:00', CHICAGO)).toBe(1765376572810085500n);

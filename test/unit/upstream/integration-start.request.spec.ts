@@ -39,7 +39,9 @@ function integrationNameOf(xml: string): string {
 describe('buildIntegrationStartRequest: JSON', () => {
   it('equals requests/seed-request.json', () => {
     const request = buildIntegrationStartRequest('json', SEED_KEY);
-    expect(JSON.parse(request.body)).toStrictEqual(JSON.parse(readFileSync(resolve(REQUESTS, 'seed-request.json'), 'utf8')));
+    expect(JSON.parse(request.body)).toStrictEqual(
+      JSON.parse(readFileSync(resolve(REQUESTS, 'seed-request.json'), 'utf8')),
+    );
     expect(request).toStrictEqual({
       // The help page's compact text/html sample, byte for byte.
       body: '{"SourceSystemId":1,"IntegrationName":"sample string 2"}',
@@ -75,8 +77,20 @@ describe('buildIntegrationStartRequest: XML', () => {
       declarations: { i: XSI, '': INTEGRATION_START_REQUEST_NAMESPACE },
       attributes: [],
       children: [
-        { name: 'IntegrationName', namespaceUri: INTEGRATION_START_REQUEST_NAMESPACE, declarations: {}, attributes: [], text: 'sample string 2' },
-        { name: 'SourceSystemId', namespaceUri: INTEGRATION_START_REQUEST_NAMESPACE, declarations: {}, attributes: [], text: '1' },
+        {
+          name: 'IntegrationName',
+          namespaceUri: INTEGRATION_START_REQUEST_NAMESPACE,
+          declarations: {},
+          attributes: [],
+          text: 'sample string 2',
+        },
+        {
+          name: 'SourceSystemId',
+          namespaceUri: INTEGRATION_START_REQUEST_NAMESPACE,
+          declarations: {},
+          attributes: [],
+          text: '1',
+        },
       ],
     });
   });
@@ -123,19 +137,25 @@ describe('buildIntegrationStartRequest: XML', () => {
 describe('buildIntegrationStartRequest: keys', () => {
   it.each([1.5, 2147483648, -2147483649, Number.NaN, Number.POSITIVE_INFINITY])('refuses SourceSystemId %s', (id) => {
     for (const format of ['json', 'xml'] as const) {
-      expect(() => buildIntegrationStartRequest(format, { sourceSystemId: id, integrationName: 'x' })).toThrow(UpstreamRequestError);
+      expect(() => buildIntegrationStartRequest(format, { sourceSystemId: id, integrationName: 'x' })).toThrow(
+        UpstreamRequestError,
+      );
     }
   });
 
   it('refuses a non-string name and an unknown format', () => {
-    expect(() => buildIntegrationStartRequest('json', { sourceSystemId: 1, integrationName: null as unknown as string })).toThrow(
-      /IntegrationName must be a string/,
-    );
+    expect(() =>
+      buildIntegrationStartRequest('json', { sourceSystemId: 1, integrationName: null as unknown as string }),
+    ).toThrow(/IntegrationName must be a string/);
     expect(() => buildIntegrationStartRequest('yaml' as 'json', SEED_KEY)).toThrow(UpstreamRequestError);
   });
 
   it('writes -0 as 0', () => {
-    expect(buildIntegrationStartRequest('json', { sourceSystemId: -0, integrationName: 'x' }).body).toBe('{"SourceSystemId":0,"IntegrationName":"x"}');
-    expect(buildIntegrationStartRequest('xml', { sourceSystemId: -0, integrationName: 'x' }).body).toContain('<SourceSystemId>0</SourceSystemId>');
+    expect(buildIntegrationStartRequest('json', { sourceSystemId: -0, integrationName: 'x' }).body).toBe(
+      '{"SourceSystemId":0,"IntegrationName":"x"}',
+    );
+    expect(buildIntegrationStartRequest('xml', { sourceSystemId: -0, integrationName: 'x' }).body).toContain(
+      '<SourceSystemId>0</SourceSystemId>',
+    );
   });
 });

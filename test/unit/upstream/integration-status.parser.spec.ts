@@ -200,15 +200,21 @@ describe('content type and charset', () => {
     const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(SEED_JSON, 'utf8')]);
     expect(parseJson(bytes)).toStrictEqual(SEED_EXPECTED);
     expect(parseJson(`\uFEFF${SEED_JSON}`)).toStrictEqual(SEED_EXPECTED);
-    expect(parseXml(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(SEED_XML, 'utf8')]))).toStrictEqual(SEED_EXPECTED);
+    expect(parseXml(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(SEED_XML, 'utf8')]))).toStrictEqual(
+      SEED_EXPECTED,
+    );
   });
 
   it('decodes UTF-16 when declared (little-endian without BOM, either order with one)', () => {
-    expect(parseJson(Buffer.from(SEED_JSON, 'utf16le'), 'application/json; charset=utf-16')).toStrictEqual(SEED_EXPECTED);
+    expect(parseJson(Buffer.from(SEED_JSON, 'utf16le'), 'application/json; charset=utf-16')).toStrictEqual(
+      SEED_EXPECTED,
+    );
     const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(SEED_XML, 'utf16le')]);
     expect(parseXml(le, 'application/xml; charset=utf-16')).toStrictEqual(SEED_EXPECTED);
     const be = Buffer.from(SEED_XML, 'utf16le').swap16();
-    expect(parseXml(Buffer.concat([Buffer.from([0xfe, 0xff]), be]), 'text/xml; charset=UTF-16')).toStrictEqual(SEED_EXPECTED);
+    expect(parseXml(Buffer.concat([Buffer.from([0xfe, 0xff]), be]), 'text/xml; charset=UTF-16')).toStrictEqual(
+      SEED_EXPECTED,
+    );
     expect(parseXml(be, 'text/xml; charset=utf-16be')).toStrictEqual(SEED_EXPECTED);
     // A BOM alone decides when no charset is declared.
     expect(parseXml(le, 'text/xml')).toStrictEqual(SEED_EXPECTED);
@@ -223,15 +229,18 @@ describe('content type and charset', () => {
     expect(unreadable(() => parseJson(Buffer.from(SEED_JSON), 'application/json; charset=iso-8859-1')).message).toMatch(
       /unsupported charset "iso-8859-1"/,
     );
-    expect(unreadable(() => parseJson(Buffer.from(SEED_JSON), 'application/json; charset=x-evil\u0007')).message).not.toContain('\u0007');
+    expect(
+      unreadable(() => parseJson(Buffer.from(SEED_JSON), 'application/json; charset=x-evil\u0007')).message,
+    ).not.toContain('\u0007');
     const invalidUtf8 = Buffer.from(seedJsonWith({ IntegrationName: '"XX"' }), 'utf8');
     invalidUtf8[invalidUtf8.indexOf('XX')] = 0xff;
     expect(unreadable(() => parseJson(invalidUtf8)).message).toMatch(/not valid utf-8/);
     const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(SEED_JSON, 'utf16le')]);
     expect(unreadable(() => parseJson(le, 'application/json; charset=utf-8')).message).toMatch(/byte-order mark/);
-    expect(unreadable(() => parseJson(Buffer.from(SEED_JSON, 'utf16le').subarray(1), 'application/json; charset=utf-16le')).code).toBe(
-      'body_unreadable',
-    );
+    expect(
+      unreadable(() => parseJson(Buffer.from(SEED_JSON, 'utf16le').subarray(1), 'application/json; charset=utf-16le'))
+        .code,
+    ).toBe('body_unreadable');
     const nonAscii = Buffer.from(seedJsonWith({ IntegrationName: '"é"' }), 'utf8');
     expect(unreadable(() => parseJson(nonAscii, 'application/json; charset=us-ascii')).message).toMatch(/us-ascii/);
     expect(parseJson(Buffer.from(SEED_JSON), 'application/json; charset=us-ascii')).toStrictEqual(SEED_EXPECTED);
@@ -240,11 +249,16 @@ describe('content type and charset', () => {
 
 describe('JSON members', () => {
   it('matches member names case-insensitively (camelCase, MaxSyncDateMaxPkId, lower case)', () => {
-    const camel = SEED_JSON.replace(/"([A-Z])([A-Za-z]*)":/g, (_m, first: string, rest: string) => `"${first.toLowerCase()}${rest}":`);
+    const camel = SEED_JSON.replace(
+      /"([A-Z])([A-Za-z]*)":/g,
+      (_m, first: string, rest: string) => `"${first.toLowerCase()}${rest}":`,
+    );
     expect(camel).toContain('"maxSyncDateMaxPKId":');
     expect(parseJson(camel)).toStrictEqual(SEED_EXPECTED);
     expect(parseJson(camel.replace('"maxSyncDateMaxPKId":', '"MaxSyncDateMaxPkId":'))).toStrictEqual(SEED_EXPECTED);
-    expect(parseJson(SEED_JSON.replace(/"([A-Za-z]+)":/g, (_m, name: string) => `"${name.toLowerCase()}":`))).toStrictEqual(SEED_EXPECTED);
+    expect(
+      parseJson(SEED_JSON.replace(/"([A-Za-z]+)":/g, (_m, name: string) => `"${name.toLowerCase()}":`)),
+    ).toStrictEqual(SEED_EXPECTED);
   });
 
   it('ignores unknown members, whatever their type', () => {
@@ -448,9 +462,16 @@ describe('JSON CustomDatabaseValues', () => {
 
   it('accepts the [{Key, Value}] form', () => {
     const status = parseJson(
-      seedJsonWith({ CustomDatabaseValues: '[{"Key":"sample string 1","Value":"sample string 2"},{"key":"sample string 3","value":"sample string 4"},{"Key":"n","Value":null}]' }),
+      seedJsonWith({
+        CustomDatabaseValues:
+          '[{"Key":"sample string 1","Value":"sample string 2"},{"key":"sample string 3","value":"sample string 4"},{"Key":"n","Value":null}]',
+      }),
     );
-    expect(status.customDatabaseValues).toStrictEqual({ 'sample string 1': 'sample string 2', 'sample string 3': 'sample string 4', n: null });
+    expect(status.customDatabaseValues).toStrictEqual({
+      'sample string 1': 'sample string 2',
+      'sample string 3': 'sample string 4',
+      n: null,
+    });
     expect(parseJson(seedJsonWith({ CustomDatabaseValues: '[]' })).customDatabaseValues).toStrictEqual({});
   });
 
@@ -461,7 +482,10 @@ describe('JSON CustomDatabaseValues', () => {
     ['[{"Key":"a","Value":"1"},{"Key":"a","Value":"2"}]', 'CustomDatabaseValues has the key "a" twice'],
     ['[{"Key":null,"Value":"1"}]', 'CustomDatabaseValues[0].Key must be a string, got null'],
     ['[{"Key":"a"}]', 'CustomDatabaseValues[0] must have both Key and Value'],
-    ['[{"Key":"a","Value":"1","Other":1}]', 'CustomDatabaseValues[0] has unexpected member "Other"; expected only Key and Value'],
+    [
+      '[{"Key":"a","Value":"1","Other":1}]',
+      'CustomDatabaseValues[0] has unexpected member "Other"; expected only Key and Value',
+    ],
     ['[{"Key":"a","Value":1}]', 'CustomDatabaseValues[0].Value must be a string or null, got the number 1'],
     ['["a"]', 'CustomDatabaseValues[0] must be an object {Key, Value}, got a string'],
   ])('refuses %s', (value, message) => {
@@ -476,7 +500,9 @@ describe('JSON CustomDatabaseValues', () => {
     expect(Object.getPrototypeOf(values)).toBe(Object.prototype);
     expect(Object.keys(values)).toStrictEqual(['__proto__', 'constructor']);
     expect(Object.getOwnPropertyDescriptor(values, '__proto__')?.value).toBe('x');
-    const fromArray = parseJson(seedJsonWith({ CustomDatabaseValues: '[{"Key":"__proto__","Value":"x"}]' })).customDatabaseValues!;
+    const fromArray = parseJson(
+      seedJsonWith({ CustomDatabaseValues: '[{"Key":"__proto__","Value":"x"}]' }),
+    ).customDatabaseValues!;
     expect(Object.getOwnPropertyDescriptor(fromArray, '__proto__')?.value).toBe('x');
   });
 });
@@ -510,14 +536,22 @@ describe('bodies that are not a DTO', () => {
   it('refuses an HTML login page, whatever the Content-Type says', () => {
     const login =
       '<!DOCTYPE html>\r\n<html lang="en"><head><title>Sign in</title></head><body><form method="post"><input name="password"></form></body></html>';
-    for (const contentType of ['text/html; charset=utf-8', undefined, 'application/json', 'application/xml', 'text/plain']) {
+    for (const contentType of [
+      'text/html; charset=utf-8',
+      undefined,
+      'application/json',
+      'application/xml',
+      'text/plain',
+    ]) {
       const error = unreadable(() => parseIntegrationStatus(login, contentType, OPTIONS));
       expect(error.message).toMatch(/is an HTML page \(e\.g\. a login or error page\), not an IntegrationStatusDTO/);
     }
     const noDoctype = '\n  <HTML><body>Please log in</body></HTML>';
     expect(unreadable(() => parseIntegrationStatus(noDoctype, 'text/html', OPTIONS)).message).toMatch(/HTML page/);
     const xhtml = '<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body/></html>';
-    expect(unreadable(() => parseIntegrationStatus(xhtml, 'application/xhtml+xml', OPTIONS)).message).toMatch(/HTML page/);
+    expect(unreadable(() => parseIntegrationStatus(xhtml, 'application/xhtml+xml', OPTIONS)).message).toMatch(
+      /HTML page/,
+    );
   });
 
   it('refuses other markup under text/html as an HTML or error page', () => {
@@ -590,9 +624,7 @@ describe('XML', () => {
     const root = parseXmlDocument(SEED_XML);
     const reversed =
       '<IntegrationStatusDTO xmlns:i="http://www.w3.org/2001/XMLSchema-instance" xmlns="http://schemas.datacontract.org/2004/07/Gravitate.WCF.DTO.Integration">' +
-      seedXmlChildren()
-        .reverse()
-        .join('') +
+      seedXmlChildren().reverse().join('') +
       '</IntegrationStatusDTO>';
     expect(root.localName).toBe('IntegrationStatusDTO');
     expect(parseXml(reversed)).toStrictEqual(SEED_EXPECTED);
@@ -612,7 +644,9 @@ describe('XML', () => {
   });
 
   it('normalizes literal line breaks as XML requires (CR LF → LF)', () => {
-    const status = parseXml(seedXmlWith({ ProcessStatusMeaning: '<ProcessStatusMeaning>a\r\nb\rc</ProcessStatusMeaning>' }));
+    const status = parseXml(
+      seedXmlWith({ ProcessStatusMeaning: '<ProcessStatusMeaning>a\r\nb\rc</ProcessStatusMeaning>' }),
+    );
     expect(status.processStatusMeaning).toBe('a\nb\nc');
   });
 
@@ -642,7 +676,11 @@ describe('XML', () => {
   });
 
   it.each([
-    ['SourceSystemId', '<SourceSystemId/>', 'SourceSystemId must be an integer (.NET int) or xsi:nil, got an empty element'],
+    [
+      'SourceSystemId',
+      '<SourceSystemId/>',
+      'SourceSystemId must be an integer (.NET int) or xsi:nil, got an empty element',
+    ],
     ['SourceId', '<SourceId></SourceId>', 'SourceId must be an integer (.NET long) or xsi:nil, got an empty element'],
     ['MaxSyncDateTime', '<MaxSyncDateTime/>', 'MaxSyncDateTime must be a date or xsi:nil, got an empty element'],
     ['SourceId', '<SourceId>00123</SourceId>', /SourceId must be an integer literal .* got "00123"/],
@@ -652,11 +690,23 @@ describe('XML', () => {
     ['SourceId', '<SourceId>9223372036854775808</SourceId>', /outside the \.NET long \(int64\) range/],
     ['SourceSystemId', '<SourceSystemId>2147483648</SourceSystemId>', /outside the \.NET int \(int32\) range/],
     ['SourceSystemId', '<SourceSystemId>2e0</SourceSystemId>', /must be an integer literal/],
-    ['MaxSyncDateTime', '<MaxSyncDateTime>2025-13-10T08:22:52Z</MaxSyncDateTime>', /MaxSyncDateTime: invalid date .*month 13/],
-    ['IntegrationName', '<IntegrationName><b>x</b></IntegrationName>', 'IntegrationName must contain only text, found the element <b>'],
+    [
+      'MaxSyncDateTime',
+      '<MaxSyncDateTime>2025-13-10T08:22:52Z</MaxSyncDateTime>',
+      /MaxSyncDateTime: invalid date .*month 13/,
+    ],
+    [
+      'IntegrationName',
+      '<IntegrationName><b>x</b></IntegrationName>',
+      'IntegrationName must contain only text, found the element <b>',
+    ],
     ['SourceId', '<SourceId i:nil="true">1</SourceId>', 'SourceId is xsi:nil="true" but has content'],
     ['SourceId', '<SourceId i:nil="maybe"/>', 'SourceId has xsi:nil="maybe", expected true or false'],
-    ['SourceIdString', '<SourceIdString nil="true"/>', /nil attribute nil that is not in the XML Schema instance namespace/],
+    [
+      'SourceIdString',
+      '<SourceIdString nil="true"/>',
+      /nil attribute nil that is not in the XML Schema instance namespace/,
+    ],
   ])('refuses %s written as %s', (name, element, message) => {
     const error = notDto(() => parseXml(seedXmlWith({ [name]: element })));
     if (typeof message === 'string') expect(error.message).toBe(message);
@@ -696,19 +746,38 @@ describe('XML', () => {
   });
 
   it('refuses a wrong root element as not a DTO', () => {
-    const error = notDto(() => parseXml('<IntegrationStartRequest><IntegrationName>x</IntegrationName></IntegrationStartRequest>'));
+    const error = notDto(() =>
+      parseXml('<IntegrationStartRequest><IntegrationName>x</IntegrationName></IntegrationStartRequest>'),
+    );
     expect(error.message).toBe('upstream XML root element is <IntegrationStartRequest>, expected IntegrationStatusDTO');
     expect(notDto(() => parseXml('<a:Error xmlns:a="urn:x"/>')).message).toMatch(/root element is <a:Error>/);
-    expect(notDto(() => parseXml('<IntegrationStatusDTO xmlns:i="http://www.w3.org/2001/XMLSchema-instance" i:nil="true"/>')).message).toMatch(
-      /is xsi:nil/,
-    );
+    expect(
+      notDto(() => parseXml('<IntegrationStatusDTO xmlns:i="http://www.w3.org/2001/XMLSchema-instance" i:nil="true"/>'))
+        .message,
+    ).toMatch(/is xsi:nil/);
   });
 
   it.each([
-    ['KeyValueOfstringstring with a nil Key', '<CustomDatabaseValues><KeyValueOfstringstring><Key i:nil="true"/><Value>v</Value></KeyValueOfstringstring></CustomDatabaseValues>', /Key is xsi:nil/],
-    ['a repeated key', '<CustomDatabaseValues><KeyValueOfstringstring><Key>k</Key><Value>1</Value></KeyValueOfstringstring><KeyValueOfstringstring><Key>k</Key><Value>2</Value></KeyValueOfstringstring></CustomDatabaseValues>', /has the key "k" twice/],
-    ['a missing Value', '<CustomDatabaseValues><KeyValueOfstringstring><Key>k</Key></KeyValueOfstringstring></CustomDatabaseValues>', /must have both Key and Value/],
-    ['another item element', '<CustomDatabaseValues><Item>k</Item></CustomDatabaseValues>', /contains <Item>; expected KeyValueOfstringstring/],
+    [
+      'KeyValueOfstringstring with a nil Key',
+      '<CustomDatabaseValues><KeyValueOfstringstring><Key i:nil="true"/><Value>v</Value></KeyValueOfstringstring></CustomDatabaseValues>',
+      /Key is xsi:nil/,
+    ],
+    [
+      'a repeated key',
+      '<CustomDatabaseValues><KeyValueOfstringstring><Key>k</Key><Value>1</Value></KeyValueOfstringstring><KeyValueOfstringstring><Key>k</Key><Value>2</Value></KeyValueOfstringstring></CustomDatabaseValues>',
+      /has the key "k" twice/,
+    ],
+    [
+      'a missing Value',
+      '<CustomDatabaseValues><KeyValueOfstringstring><Key>k</Key></KeyValueOfstringstring></CustomDatabaseValues>',
+      /must have both Key and Value/,
+    ],
+    [
+      'another item element',
+      '<CustomDatabaseValues><Item>k</Item></CustomDatabaseValues>',
+      /contains <Item>; expected KeyValueOfstringstring/,
+    ],
     ['text', '<CustomDatabaseValues>k=v</CustomDatabaseValues>', /has text directly inside it/],
   ])('refuses CustomDatabaseValues with %s', (_what, element, message) => {
     const error = notDto(() => parseXml(seedXmlWith({ CustomDatabaseValues: element })));
@@ -744,7 +813,9 @@ describe('XML', () => {
   it('refuses DOCTYPE and ENTITY declarations before parsing (billion laughs)', () => {
     const bomb =
       '<?xml version="1.0"?>\n<!DOCTYPE IntegrationStatusDTO [\n <!ENTITY lol "lol">\n' +
-      Array.from({ length: 9 }, (_, i) => ` <!ENTITY lol${i + 1} "${`&lol${i === 0 ? '' : i};`.repeat(10)}">`).join('\n') +
+      Array.from({ length: 9 }, (_, i) => ` <!ENTITY lol${i + 1} "${`&lol${i === 0 ? '' : i};`.repeat(10)}">`).join(
+        '\n',
+      ) +
       '\n]>\n' +
       seedXmlWith({ IntegrationName: '<IntegrationName>&lol9;</IntegrationName>' });
     for (const contentType of [XML_TYPE, 'text/html', undefined]) {
@@ -772,7 +843,9 @@ function seedXmlChildren(): string[] {
   const body = SEED_XML.slice(SEED_XML.indexOf('>') + 1, SEED_XML.lastIndexOf('</IntegrationStatusDTO>'));
   const parts = body
     .replace(/\n/g, '')
-    .split(/(?=<(?:CustomDatabaseValues|SourceId>|SourceIdString|IntegrationName|LastRunEndDateTime|LastRunStartDateTime|MaxSyncDateMaxPKId|MaxSyncDateTime>|ProcessStatusMeaning|SourceSystemId))/);
+    .split(
+      /(?=<(?:CustomDatabaseValues|SourceId>|SourceIdString|IntegrationName|LastRunEndDateTime|LastRunStartDateTime|MaxSyncDateMaxPKId|MaxSyncDateTime>|ProcessStatusMeaning|SourceSystemId))/,
+    );
   expect(parts).toHaveLength(10);
   return parts;
 }
@@ -781,17 +854,28 @@ describe('assertSameIntegration', () => {
   const status = SEED_EXPECTED; // SourceSystemId 2, "sample string 1"
 
   it('passes for the same id and name, ignoring letter case, width and trailing spaces', () => {
-    expect(() => assertSameIntegration(status, { sourceSystemId: 2, integrationName: 'sample string 1' })).not.toThrow();
-    expect(() => assertSameIntegration(status, { sourceSystemId: 2, integrationName: 'SAMPLE String 1' })).not.toThrow();
-    expect(() => assertSameIntegration(status, { sourceSystemId: 2, integrationName: 'sample string 1  ' })).not.toThrow();
-    expect(() => assertSameIntegration(status, { sourceSystemId: 2, integrationName: 'ｓａｍｐｌｅ string 1' })).not.toThrow();
+    expect(() =>
+      assertSameIntegration(status, { sourceSystemId: 2, integrationName: 'sample string 1' }),
+    ).not.toThrow();
+    expect(() =>
+      assertSameIntegration(status, { sourceSystemId: 2, integrationName: 'SAMPLE String 1' }),
+    ).not.toThrow();
+    expect(() =>
+      assertSameIntegration(status, { sourceSystemId: 2, integrationName: 'sample string 1  ' }),
+    ).not.toThrow();
+    expect(() =>
+      assertSameIntegration(status, { sourceSystemId: 2, integrationName: 'ｓａｍｐｌｅ string 1' }),
+    ).not.toThrow();
     expect(sameIntegrationName('Órdenes', 'óRDENES')).toBe(true);
     expect(sameIntegrationName('e\u0301', 'é')).toBe(true);
   });
 
   it('fails on an accent difference (accent-sensitive)', () => {
     const error = thrown(() =>
-      assertSameIntegration({ ...status, integrationName: 'Ordenes' }, { sourceSystemId: 2, integrationName: 'Órdenes' }),
+      assertSameIntegration(
+        { ...status, integrationName: 'Ordenes' },
+        { sourceSystemId: 2, integrationName: 'Órdenes' },
+      ),
     );
     expect(error).toBeInstanceOf(UpstreamIdentityMismatchError);
     expect(error.code).toBe('identity_mismatch');
@@ -803,18 +887,30 @@ describe('assertSameIntegration', () => {
   });
 
   it('fails on another SourceSystemId', () => {
-    const error = thrown(() => assertSameIntegration(status, { sourceSystemId: 3, integrationName: 'sample string 1' })) as UpstreamIdentityMismatchError;
+    const error = thrown(() =>
+      assertSameIntegration(status, { sourceSystemId: 3, integrationName: 'sample string 1' }),
+    ) as UpstreamIdentityMismatchError;
     expect(error).toBeInstanceOf(UpstreamIdentityMismatchError);
     expect(error.expected).toStrictEqual({ sourceSystemId: 3, integrationName: 'sample string 1' });
     expect(error.received).toStrictEqual({ sourceSystemId: 2, integrationName: 'sample string 1' });
   });
 
   it('treats a null IntegrationName or SourceSystemId as a mismatch', () => {
-    const noName = thrown(() => assertSameIntegration({ ...status, integrationName: null }, { sourceSystemId: 2, integrationName: 'sample string 1' }));
+    const noName = thrown(() =>
+      assertSameIntegration(
+        { ...status, integrationName: null },
+        { sourceSystemId: 2, integrationName: 'sample string 1' },
+      ),
+    );
     expect(noName.message).toBe(
       'upstream answered for SourceSystemId=2 IntegrationName=null but was asked for SourceSystemId=2 IntegrationName="sample string 1"',
     );
-    const noId = thrown(() => assertSameIntegration({ ...status, sourceSystemId: null }, { sourceSystemId: 2, integrationName: 'sample string 1' }));
+    const noId = thrown(() =>
+      assertSameIntegration(
+        { ...status, sourceSystemId: null },
+        { sourceSystemId: 2, integrationName: 'sample string 1' },
+      ),
+    );
     expect(noId).toBeInstanceOf(UpstreamIdentityMismatchError);
   });
 });

@@ -11,7 +11,11 @@ import { LosslessNumber, parse as parseLossless } from 'lossless-json';
 import { describe, expect, it } from 'vitest';
 import { UpstreamError } from '../../../src/upstream/errors';
 import type { IntegrationStatus } from '../../../src/upstream/integration-status';
-import { type XmlElement, parseIntegrationStatus, parseXmlDocument } from '../../../src/upstream/integration-status.parser';
+import {
+  type XmlElement,
+  parseIntegrationStatus,
+  parseXmlDocument,
+} from '../../../src/upstream/integration-status.parser';
 
 const FIXTURES = resolve(__dirname, '../../fixtures/upstream');
 const OPTIONS = { defaultTimeZone: 'America/Chicago' };
@@ -25,7 +29,11 @@ const JSON_VECTORS = ['seed-sample', 'seed-sample-compact', 'int64-ids', 'first-
   raw: read(`responses/${name}.json`),
   expected: expectedOf(name),
 }));
-const XML_VECTORS = ['seed-sample', 'first-run-nil'].map((name) => ({ name, raw: read(`responses/${name}.xml`), expected: expectedOf(name) }));
+const XML_VECTORS = ['seed-sample', 'first-run-nil'].map((name) => ({
+  name,
+  raw: read(`responses/${name}.xml`),
+  expected: expectedOf(name),
+}));
 
 type Outcome = { ok: IntegrationStatus } | { error: UpstreamError };
 
@@ -58,12 +66,22 @@ function expectDtoShape(status: IntegrationStatus): void {
   expect(Object.keys(status)).toStrictEqual(STATUS_KEYS);
   const nullableString = (v: unknown) => v === null || typeof v === 'string';
   expect(nullableString(status.integrationName)).toBe(true);
-  expect(status.sourceSystemId === null || (Number.isSafeInteger(status.sourceSystemId) && Math.abs(status.sourceSystemId) <= 2 ** 31)).toBe(true);
-  for (const key of ['lastRunStartDateTime', 'lastRunEndDateTime', 'processStatusMeaning', 'maxSyncDateTime', 'sourceIdString'] as const) {
+  expect(
+    status.sourceSystemId === null ||
+      (Number.isSafeInteger(status.sourceSystemId) && Math.abs(status.sourceSystemId) <= 2 ** 31),
+  ).toBe(true);
+  for (const key of [
+    'lastRunStartDateTime',
+    'lastRunEndDateTime',
+    'processStatusMeaning',
+    'maxSyncDateTime',
+    'sourceIdString',
+  ] as const) {
     expect(nullableString(status[key])).toBe(true);
   }
   expect(status.maxSyncDateTimeUtc === null).toBe(status.maxSyncDateTime === null);
-  if (status.maxSyncDateTimeUtc !== null) expect(status.maxSyncDateTimeUtc).toMatch(/^-?\d{4,6}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z$/);
+  if (status.maxSyncDateTimeUtc !== null)
+    expect(status.maxSyncDateTimeUtc).toMatch(/^-?\d{4,6}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z$/);
   for (const key of ['maxSyncDateMaxPkId', 'sourceId'] as const) {
     const v = status[key];
     if (v !== null) {
@@ -99,13 +117,15 @@ const casing = fc.array(fc.boolean(), { minLength: 32, maxLength: 32 });
 const casings = fc.array(casing, { minLength: 16, maxLength: 16 });
 
 function recase(name: string, flips: boolean[]): string {
-  return [...name].map((c, i) => (flips[i % flips.length] ? (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase()) : c)).join('');
+  return [...name]
+    .map((c, i) => (flips[i % flips.length] ? (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase()) : c))
+    .join('');
 }
 
 /** A cycling supply of whitespace strings. */
 function wsSupply(list: string[]): () => string {
   let i = 0;
-  return () => list[i++ % list.length]!;
+  return () => list[i++ % list.length];
 }
 
 type Encoding = 'utf-8' | 'utf-8-bom' | 'utf-16le-bom';
@@ -142,7 +162,9 @@ function writeJson(value: Json, ws: () => string): string {
 }
 
 function writeObject(entries: Array<[string, Json]> | Array<[string, string]>, ws: () => string, raw = false): string {
-  const members = entries.map(([k, v]) => `${ws()}${JSON.stringify(k)}${ws()}:${ws()}${raw ? (v as string) : writeJson(v as Json, ws)}${ws()}`);
+  const members = entries.map(
+    ([k, v]) => `${ws()}${JSON.stringify(k)}${ws()}:${ws()}${raw ? (v as string) : writeJson(v, ws)}${ws()}`,
+  );
   return `{${members.join(',')}${ws()}}`;
 }
 
@@ -175,24 +197,27 @@ type JsonVariation = typeof jsonVariation extends fc.Arbitrary<infer T> ? T : ne
 
 /** A meaning-preserving rewrite of a JSON vector. */
 function buildJson(v: JsonVariation): { body: Buffer; contentType: string | undefined; expected: IntegrationStatus } {
-  const vector = JSON_VECTORS[v.vector]!;
+  const vector = JSON_VECTORS[v.vector];
   const ws = wsSupply(v.whitespaces);
   const fields = parseVector(vector.raw);
   const members: Array<[string, string]> = v.order
     .filter((i) => i < fields.length)
     .map((i) => {
-      const [name, value] = fields[i]!;
+      const [name, value] = fields[i];
       let text: string;
-      if (name === 'SourceSystemId' && value instanceof LosslessNumber) text = INT32_FORMS[v.idForm]!(value.value);
+      if (name === 'SourceSystemId' && value instanceof LosslessNumber) text = INT32_FORMS[v.idForm](value.value);
       else if (name === 'CustomDatabaseValues' && value !== null && v.dictAsArray) {
         const entries = Object.entries(value as Record<string, Json>);
-        const ordered = v.dictOrder.filter((j) => j < entries.length).map((j) => entries[j]!);
+        const ordered = v.dictOrder.filter((j) => j < entries.length).map((j) => entries[j]);
         text = writeJson(
-          ordered.map(([key, val], j) => ({ [recase('Key', v.casings[j % 16]!)]: key, [recase('Value', v.casings[(j + 5) % 16]!)]: val })),
+          ordered.map(([key, val], j) => ({
+            [recase('Key', v.casings[j % 16])]: key,
+            [recase('Value', v.casings[(j + 5) % 16])]: val,
+          })),
           ws,
         );
       } else text = writeJson(value, ws);
-      return [recase(name, v.casings[i]!), text];
+      return [recase(name, v.casings[i]), text];
     });
   // Unknown members anywhere among the known ones; their names cannot fold to a field name.
   v.extras.forEach(([at, suffix, value], j) => {
@@ -208,8 +233,10 @@ function buildJson(v: JsonVariation): { body: Buffer; contentType: string | unde
 
 describe('parser fuzz: JSON', () => {
   it('the vectors themselves parse to their expected twins', () => {
-    for (const v of JSON_VECTORS) expect(parseIntegrationStatus(v.raw, 'application/json; charset=utf-8', OPTIONS)).toStrictEqual(v.expected);
-    for (const v of XML_VECTORS) expect(parseIntegrationStatus(v.raw, 'application/xml; charset=utf-8', OPTIONS)).toStrictEqual(v.expected);
+    for (const v of JSON_VECTORS)
+      expect(parseIntegrationStatus(v.raw, 'application/json; charset=utf-8', OPTIONS)).toStrictEqual(v.expected);
+    for (const v of XML_VECTORS)
+      expect(parseIntegrationStatus(v.raw, 'application/xml; charset=utf-8', OPTIONS)).toStrictEqual(v.expected);
   });
 
   it('name casing, whitespace, member order, unknown members, number forms, dictionary forms and encodings keep the values', () => {
@@ -217,7 +244,10 @@ describe('parser fuzz: JSON', () => {
       fc.property(jsonVariation, (v) => {
         const { body, contentType, expected } = buildJson(v);
         const result = outcome(body, contentType);
-        if ('error' in result) throw new Error(`a meaning-preserving variation was refused: ${result.error.message}\n${body.toString(v.encoding === 'utf-16le-bom' ? 'utf16le' : 'utf8')}`);
+        if ('error' in result)
+          throw new Error(
+            `a meaning-preserving variation was refused: ${result.error.message}\n${body.toString(v.encoding === 'utf-16le-bom' ? 'utf16le' : 'utf8')}`,
+          );
         expect(result.ok).toStrictEqual(expected);
       }),
       { numRuns: RUNS },
@@ -225,10 +255,18 @@ describe('parser fuzz: JSON', () => {
   });
 
   it('other spellings of the int64 fields are exact or a typed error', () => {
-    const forms = fc.constantFrom<(n: string) => string>((n) => n, (n) => `${n}.0`, (n) => `${n}e0`, (n) => `0${n}`, (n) => `-${n}`, (n) => `"${n}"`, (n) => `${n}${n}`);
+    const forms = fc.constantFrom<(n: string) => string>(
+      (n) => n,
+      (n) => `${n}.0`,
+      (n) => `${n}e0`,
+      (n) => `0${n}`,
+      (n) => `-${n}`,
+      (n) => `"${n}"`,
+      (n) => `${n}${n}`,
+    );
     fc.assert(
       fc.property(fc.nat(JSON_VECTORS.length - 1), forms, forms, (index, pkForm, idForm) => {
-        const vector = JSON_VECTORS[index]!;
+        const vector = JSON_VECTORS[index];
         const members = parseVector(vector.raw).map(([name, value]): [string, string] => {
           const text = writeJson(value, () => '');
           if (!(value instanceof LosslessNumber)) return [name, text];
@@ -254,9 +292,17 @@ describe('parser fuzz: JSON', () => {
         fc.nat(JSON_VECTORS.length - 1),
         fc.array(fc.tuple(fc.nat(9), fc.jsonValue({ maxDepth: 3 })), { minLength: 1, maxLength: 3 }),
         (index, replacements) => {
-          const members = parseVector(JSON_VECTORS[index]!.raw).map(([name, value]): [string, string] => [name, writeJson(value, () => '')]);
-          for (const [at, value] of replacements) members[at]![1] = JSON.stringify(value) ?? 'null';
-          expectShapeOrTyped(outcome(writeObject(members, () => ' ', true), 'application/json'));
+          const members = parseVector(JSON_VECTORS[index].raw).map(([name, value]): [string, string] => [
+            name,
+            writeJson(value, () => ''),
+          ]);
+          for (const [at, value] of replacements) members[at][1] = JSON.stringify(value) ?? 'null';
+          expectShapeOrTyped(
+            outcome(
+              writeObject(members, () => ' ', true),
+              'application/json',
+            ),
+          );
         },
       ),
       { numRuns: RUNS },
@@ -298,7 +344,7 @@ function xmlModel(raw: Buffer): XmlField[] {
       ? {
           items: elementsOf(element).map((item) => {
             const [key, value] = ['Key', 'Value'].map((n) => elementsOf(item).find((e) => e.localName === n)!);
-            return { key: textOf(key!), value: nilOf(value!) ? null : textOf(value!) };
+            return { key: textOf(key), value: nilOf(value) ? null : textOf(value) };
           }),
         }
       : {}),
@@ -334,7 +380,10 @@ const xmlVariation = fc.record({
   whitespaces,
   textStyles: fc.array(fc.nat(2), { minLength: 16, maxLength: 16 }),
   nilStyle: fc.constantFrom('self', 'pair', 'one'),
-  extras: fc.array(fc.tuple(fc.nat(20), fc.constantFrom('text', 'nested', 'empty', 'comment'), fc.string({ maxLength: 12 })), { maxLength: 4 }),
+  extras: fc.array(
+    fc.tuple(fc.nat(20), fc.constantFrom('text', 'nested', 'empty', 'comment'), fc.string({ maxLength: 12 })),
+    { maxLength: 4 },
+  ),
   encoding: encodings,
   contentType: fc.constantFrom('application/xml', 'text/xml', 'application/atom+xml', 'text/html', undefined),
   withCharset: fc.boolean(),
@@ -344,7 +393,7 @@ type XmlVariation = typeof xmlVariation extends fc.Arbitrary<infer T> ? T : neve
 
 /** A meaning-preserving rewrite of an XML vector. */
 function buildXml(v: XmlVariation): { body: Buffer; contentType: string | undefined; expected: IntegrationStatus } {
-  const vector = XML_VECTORS[v.vector]!;
+  const vector = XML_VECTORS[v.vector];
   const ws = wsSupply(v.whitespaces);
   const [dtoPrefix, xsiPrefix, arraysPrefix] = v.prefixes as [string, string, string];
   const q = (name: string) => (v.rootPrefixed ? `${dtoPrefix}:${name}` : name);
@@ -358,8 +407,8 @@ function buildXml(v: XmlVariation): { body: Buffer; contentType: string | undefi
   const parts = v.order
     .filter((i) => i < fields.length)
     .map((i) => {
-      const field = fields[i]!;
-      const name = q(recase(field.name, v.casings[i]!));
+      const field = fields[i];
+      const name = q(recase(field.name, v.casings[i]));
       if (field.nil) return nil(name);
       if (field.items !== undefined) {
         const itemName = v.itemsDefaultNs ? 'KeyValueOfstringstring' : `${arraysPrefix}:KeyValueOfstringstring`;
@@ -367,10 +416,13 @@ function buildXml(v: XmlVariation): { body: Buffer; contentType: string | undefi
         const items = v.itemOrder
           .filter((j) => j < field.items!.length)
           .map((j) => {
-            const { key, value } = field.items![j]!;
-            const k = `<${inner(recase('Key', v.casings[j]!))}>${writeText(key, v.textStyles[j]!, v.casings[j]!)}</${inner(recase('Key', v.casings[j]!))}>`;
-            const valueName = inner(recase('Value', v.casings[(j + 7) % 16]!));
-            const val = value === null ? nil(valueName) : `<${valueName}>${writeText(value, v.textStyles[j + 8]!, v.casings[j + 1]!)}</${valueName}>`;
+            const { key, value } = field.items![j];
+            const k = `<${inner(recase('Key', v.casings[j]))}>${writeText(key, v.textStyles[j], v.casings[j])}</${inner(recase('Key', v.casings[j]))}>`;
+            const valueName = inner(recase('Value', v.casings[(j + 7) % 16]));
+            const val =
+              value === null
+                ? nil(valueName)
+                : `<${valueName}>${writeText(value, v.textStyles[j + 8], v.casings[j + 1])}</${valueName}>`;
             const pair = v.valueFirst[j] ? [val, k] : [k, val];
             const decl = v.itemsDefaultNs ? ` xmlns="${ARRAYS_NS}"` : '';
             return `${ws()}<${itemName}${decl}>${ws()}${pair.join(ws())}${ws()}</${itemName}>`;
@@ -379,7 +431,7 @@ function buildXml(v: XmlVariation): { body: Buffer; contentType: string | undefi
         const decl = v.itemsDefaultNs ? '' : ` xmlns:${arraysPrefix}="${ARRAYS_NS}"`;
         return `<${name}${decl}>${items}${ws()}</${name}>`;
       }
-      return `<${name}>${writeText(field.text, v.textStyles[i]!, v.casings[i]!)}</${name}>`;
+      return `<${name}>${writeText(field.text, v.textStyles[i], v.casings[i])}</${name}>`;
     });
   v.extras.forEach(([at, kind, text], j) => {
     const safe = writeText(text, 0, []);
@@ -395,12 +447,18 @@ function buildXml(v: XmlVariation): { body: Buffer; contentType: string | undefi
     parts.splice(at % (parts.length + 1), 0, extra);
   });
   const rootDecl = v.rootPrefixed ? `xmlns:${dtoPrefix}="${DTO_NS}"` : `xmlns="${DTO_NS}"`;
-  const declaration = v.declaration ? `<?xml version="1.0" encoding="${v.encoding === 'utf-16le-bom' ? 'utf-16' : 'utf-8'}"?>${ws()}` : '';
+  const declaration = v.declaration
+    ? `<?xml version="1.0" encoding="${v.encoding === 'utf-16le-bom' ? 'utf-16' : 'utf-8'}"?>${ws()}`
+    : '';
   const text =
     `${declaration}<${q('IntegrationStatusDTO')} xmlns:${xsiPrefix}="${XSI_NS}" ${rootDecl}${ws()}>` +
     parts.map((p) => `${ws()}${p}`).join('') +
     `${ws()}</${q('IntegrationStatusDTO')}>${ws()}`;
-  return { body: encode(text, v.encoding), contentType: contentTypeFor(v.contentType, v.encoding, v.withCharset), expected: vector.expected };
+  return {
+    body: encode(text, v.encoding),
+    contentType: contentTypeFor(v.contentType, v.encoding, v.withCharset),
+    expected: vector.expected,
+  };
 }
 
 describe('parser fuzz: XML', () => {
@@ -409,7 +467,10 @@ describe('parser fuzz: XML', () => {
       fc.property(xmlVariation, (v) => {
         const { body, contentType, expected } = buildXml(v);
         const result = outcome(body, contentType);
-        if ('error' in result) throw new Error(`a meaning-preserving variation was refused: ${result.error.message}\n${body.toString(v.encoding === 'utf-16le-bom' ? 'utf16le' : 'utf8')}`);
+        if ('error' in result)
+          throw new Error(
+            `a meaning-preserving variation was refused: ${result.error.message}\n${body.toString(v.encoding === 'utf-16le-bom' ? 'utf16le' : 'utf8')}`,
+          );
         expect(result.ok).toStrictEqual(expected);
       }),
       { numRuns: RUNS },
@@ -440,12 +501,15 @@ describe('parser fuzz: damaged and random input', () => {
     fc.assert(
       fc.property(
         anyVariation,
-        fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }),
+        fc.array(
+          fc.tuple(fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), fc.integer({ min: 1, max: 255 })),
+          { minLength: 1, maxLength: 4 },
+        ),
         (doc, flips) => {
           const body = Buffer.from(doc.body);
           for (const [where, mask] of flips) {
             const at = Math.floor(where * body.length);
-            body[at] = body[at]! ^ mask;
+            body[at] = body[at] ^ mask;
           }
           expectShapeOrTyped(outcome(body, doc.contentType));
         },
@@ -456,11 +520,16 @@ describe('parser fuzz: damaged and random input', () => {
 
   it('random junk spliced into a vector gives a well-formed DTO or a typed error', () => {
     fc.assert(
-      fc.property(anyVariation, fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), fc.uint8Array({ minLength: 1, maxLength: 32 }), (doc, where, junk) => {
-        const at = Math.floor(where * doc.body.length);
-        const body = Buffer.concat([doc.body.subarray(0, at), junk, doc.body.subarray(at)]);
-        expectShapeOrTyped(outcome(body, doc.contentType));
-      }),
+      fc.property(
+        anyVariation,
+        fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+        fc.uint8Array({ minLength: 1, maxLength: 32 }),
+        (doc, where, junk) => {
+          const at = Math.floor(where * doc.body.length);
+          const body = Buffer.concat([doc.body.subarray(0, at), junk, doc.body.subarray(at)]);
+          expectShapeOrTyped(outcome(body, doc.contentType));
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -485,7 +554,10 @@ describe('parser fuzz: damaged and random input', () => {
           fc.string({ unit: 'binary', maxLength: 256 }),
           fc.jsonValue({ maxDepth: 4 }).map((j) => JSON.stringify(j) ?? ''),
           fc
-            .dictionary(fc.constantFrom(...STATUS_KEYS, 'SourceSystemId', 'MaxSyncDateTime', 'CustomDatabaseValues', 'x'), fc.jsonValue({ maxDepth: 2 }))
+            .dictionary(
+              fc.constantFrom(...STATUS_KEYS, 'SourceSystemId', 'MaxSyncDateTime', 'CustomDatabaseValues', 'x'),
+              fc.jsonValue({ maxDepth: 2 }),
+            )
             .map((o) => JSON.stringify(o)),
         ),
         contentTypes,
@@ -498,22 +570,52 @@ describe('parser fuzz: damaged and random input', () => {
   });
 
   it('random markup gives a well-formed DTO or a typed error', () => {
-    const name = fc.constantFrom('IntegrationStatusDTO', 'SourceSystemId', 'IntegrationName', 'CustomDatabaseValues', 'KeyValueOfstringstring', 'Key', 'Value', 'html', 'a:b', 'x');
-    const text = fc.constantFrom('', '7', '-1', 'Orders', '2025-12-10T08:22:52.8100855-06:00', '&amp;', '&bogus;', '<![CDATA[x]]>', ']]>', ' ');
+    const name = fc.constantFrom(
+      'IntegrationStatusDTO',
+      'SourceSystemId',
+      'IntegrationName',
+      'CustomDatabaseValues',
+      'KeyValueOfstringstring',
+      'Key',
+      'Value',
+      'html',
+      'a:b',
+      'x',
+    );
+    const text = fc.constantFrom(
+      '',
+      '7',
+      '-1',
+      'Orders',
+      '2025-12-10T08:22:52.8100855-06:00',
+      '&amp;',
+      '&bogus;',
+      '<![CDATA[x]]>',
+      ']]>',
+      ' ',
+    );
     const leaf = fc.tuple(name, text).map(([n, t]) => `<${n}>${t}</${n}>`);
     const tree = fc.letrec<{ node: string }>((tie) => ({
       node: fc.oneof(
         { depthSize: 'small', withCrossShrink: true },
         leaf,
-        fc.tuple(name, fc.array(tie('node'), { maxLength: 5 }), fc.constantFrom('', ' xmlns="urn:x"', ` xmlns:i="${XSI_NS}" i:nil="true"`, ' a="1" a="2"')).map(
-          ([n, kids, attrs]) => `<${n}${attrs}>${kids.join('')}</${n}>`,
-        ),
+        fc
+          .tuple(
+            name,
+            fc.array(tie('node'), { maxLength: 5 }),
+            fc.constantFrom('', ' xmlns="urn:x"', ` xmlns:i="${XSI_NS}" i:nil="true"`, ' a="1" a="2"'),
+          )
+          .map(([n, kids, attrs]) => `<${n}${attrs}>${kids.join('')}</${n}>`),
       ),
     })).node;
     fc.assert(
-      fc.property(fc.tuple(fc.constantFrom('', '<?xml version="1.0"?>', '<!DOCTYPE x>', '<!-- c -->'), tree), contentTypes, ([prolog, doc], contentType) => {
-        expectShapeOrTyped(outcome(prolog + doc, contentType));
-      }),
+      fc.property(
+        fc.tuple(fc.constantFrom('', '<?xml version="1.0"?>', '<!DOCTYPE x>', '<!-- c -->'), tree),
+        contentTypes,
+        ([prolog, doc], contentType) => {
+          expectShapeOrTyped(outcome(prolog + doc, contentType));
+        },
+      ),
       { numRuns: RUNS },
     );
   });

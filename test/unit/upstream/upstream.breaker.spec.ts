@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Test } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { UpstreamBreakerRegistry, countsForBreaker, defaultUpstreamBreakerRegistry } from '../../../src/upstream/breaker';
+import {
+  UpstreamBreakerRegistry,
+  countsForBreaker,
+  defaultUpstreamBreakerRegistry,
+} from '../../../src/upstream/breaker';
 import {
   UpstreamAbortedError,
   UpstreamBreakerOpenError,
@@ -37,7 +41,11 @@ afterEach(cleanUp);
 describe('circuit breaker: opening and failing fast', () => {
   it('opens after `threshold` consecutive failed runs (a run includes its retries), then fails fast without a request', async () => {
     const server = await startServer(unavailable);
-    const c = makeClient({ baseUrl: server.baseUrl, retry: { maxAttempts: 2, baseMs: 1, maxMs: 1 }, breaker: { threshold: 3, halfOpenAfterMs: 60_000 } });
+    const c = makeClient({
+      baseUrl: server.baseUrl,
+      retry: { maxAttempts: 2, baseMs: 1, maxMs: 1 },
+      breaker: { threshold: 3, halfOpenAfterMs: 60_000 },
+    });
     expect(c.breakerState()).toBe('closed');
     for (let run = 1; run <= 3; run += 1) {
       const error = await failure(c.integrationStart(SEED_KEY));
@@ -104,7 +112,11 @@ describe('circuit breaker: opening and failing fast', () => {
 describe('circuit breaker: half-open', () => {
   it('half-opens after halfOpenAfterMs and closes when the trial run succeeds', async () => {
     const { server, set } = await switchable(unavailable);
-    const c = makeClient({ baseUrl: server.baseUrl, retry: { maxAttempts: 1 }, breaker: { threshold: 2, halfOpenAfterMs: 200 } });
+    const c = makeClient({
+      baseUrl: server.baseUrl,
+      retry: { maxAttempts: 1 },
+      breaker: { threshold: 2, halfOpenAfterMs: 200 },
+    });
     await failure(c.integrationStart(SEED_KEY));
     await failure(c.integrationStart(SEED_KEY));
     expect(c.breakerState()).toBe('open');
@@ -122,7 +134,11 @@ describe('circuit breaker: half-open', () => {
 
   it('opens again when the trial run fails, and fails fast again', async () => {
     const server = await startServer(unavailable);
-    const c = makeClient({ baseUrl: server.baseUrl, retry: { maxAttempts: 1 }, breaker: { threshold: 1, halfOpenAfterMs: 150 } });
+    const c = makeClient({
+      baseUrl: server.baseUrl,
+      retry: { maxAttempts: 1 },
+      breaker: { threshold: 1, halfOpenAfterMs: 150 },
+    });
     await failure(c.integrationStart(SEED_KEY));
     expect(c.breakerState()).toBe('open');
     await new Promise((r) => setTimeout(r, 200));
@@ -135,14 +151,22 @@ describe('circuit breaker: half-open', () => {
 
   it('lets exactly one trial run through; concurrent calls wait for its outcome', async () => {
     const { server, set } = await switchable(unavailable);
-    const c = makeClient({ baseUrl: server.baseUrl, retry: { maxAttempts: 1 }, breaker: { threshold: 1, halfOpenAfterMs: 100 } });
+    const c = makeClient({
+      baseUrl: server.baseUrl,
+      retry: { maxAttempts: 1 },
+      breaker: { threshold: 1, halfOpenAfterMs: 100 },
+    });
     await failure(c.integrationStart(SEED_KEY));
     await new Promise((r) => setTimeout(r, 150));
     set((req, res, r) => setTimeout(() => ok(req, res, r), 100));
-    const results = await Promise.all([c.integrationStart(SEED_KEY), c.integrationStart(SEED_KEY), c.integrationStart(SEED_KEY)]);
+    const results = await Promise.all([
+      c.integrationStart(SEED_KEY),
+      c.integrationStart(SEED_KEY),
+      c.integrationStart(SEED_KEY),
+    ]);
     expect(results.map((r) => r.httpStatus)).toStrictEqual([200, 200, 200]);
     // The trial went alone; the others went after it closed the breaker.
-    const trialAt = server.received[1]!.at;
+    const trialAt = server.received[1].at;
     expect(server.received.slice(2).every((r) => r.at >= trialAt + 90)).toBe(true);
     expect(c.breakerState()).toBe('closed');
   });
@@ -178,10 +202,16 @@ describe('circuit breaker: what counts', () => {
     ['HTTP 401', answer(401, null, '')],
     ['HTTP 404', answer(404, null, '')],
     ['HTTP 422', answer(422, null, '')],
-    ['an identity mismatch', answer(200, 'application/json', SEED_JSON.toString().replace('sample string 1', 'someone else'))],
+    [
+      'an identity mismatch',
+      answer(200, 'application/json', SEED_JSON.toString().replace('sample string 1', 'someone else')),
+    ],
     // One integration's bad data must not open the breaker that every integration behind the base URL shares.
     ['a body that is not a DTO', answer(200, 'application/json', '[]')],
-    ['a DTO with a bad date', answer(200, 'application/json', SEED_JSON.toString().replace('08:22:52.8100855', '08:22:52.81008551'))],
+    [
+      'a DTO with a bad date',
+      answer(200, 'application/json', SEED_JSON.toString().replace('08:22:52.8100855', '08:22:52.81008551')),
+    ],
   ];
   it.each(notCounted)('%s does not count (the caller’s problem, or one integration’s data)', async (_name, handler) => {
     const server = await startServer(handler);
@@ -208,13 +238,19 @@ describe('circuit breaker: what counts', () => {
     const c = makeClient({ baseUrl: server.baseUrl, breaker: { threshold: 1 } });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
-    expect(await failure(c.integrationStart(SEED_KEY, { signal: controller.signal }))).toBeInstanceOf(UpstreamAbortedError);
+    expect(await failure(c.integrationStart(SEED_KEY, { signal: controller.signal }))).toBeInstanceOf(
+      UpstreamAbortedError,
+    );
     expect(c.breakerState()).toBe('closed');
   });
 
   it('a half-open trial that ends with a 4xx closes the breaker (the upstream answered)', async () => {
     const { server, set } = await switchable(unavailable);
-    const c = makeClient({ baseUrl: server.baseUrl, retry: { maxAttempts: 1 }, breaker: { threshold: 1, halfOpenAfterMs: 100 } });
+    const c = makeClient({
+      baseUrl: server.baseUrl,
+      retry: { maxAttempts: 1 },
+      breaker: { threshold: 1, halfOpenAfterMs: 100 },
+    });
     await failure(c.integrationStart(SEED_KEY));
     await new Promise((r) => setTimeout(r, 150));
     set(answer(404, null, ''));
@@ -227,13 +263,31 @@ describe('circuit breaker: what counts', () => {
     expect(countsForBreaker(http(502))).toBe(true);
     expect(countsForBreaker(http(429))).toBe(true);
     expect(countsForBreaker(http(409))).toBe(false);
-    expect(countsForBreaker(new UpstreamTimeoutError({ timeoutMs: 1, target: 'x', requestSent: true, responseStarted: false }))).toBe(true);
+    expect(
+      countsForBreaker(
+        new UpstreamTimeoutError({ timeoutMs: 1, target: 'x', requestSent: true, responseStarted: false }),
+      ),
+    ).toBe(true);
     expect(countsForBreaker(new UpstreamTokenError('x', { httpStatus: 503 }))).toBe(true);
-    expect(countsForBreaker(new UpstreamTokenError('x', { httpStatus: 400, oauthError: 'invalid_client' }))).toBe(false);
-    expect(countsForBreaker(new UpstreamIdentityMismatchError({ sourceSystemId: 1, integrationName: 'a' }, { sourceSystemId: 2, integrationName: 'b' }))).toBe(false);
+    expect(countsForBreaker(new UpstreamTokenError('x', { httpStatus: 400, oauthError: 'invalid_client' }))).toBe(
+      false,
+    );
+    expect(
+      countsForBreaker(
+        new UpstreamIdentityMismatchError(
+          { sourceSystemId: 1, integrationName: 'a' },
+          { sourceSystemId: 2, integrationName: 'b' },
+        ),
+      ),
+    ).toBe(false);
     expect(countsForBreaker(new Error('not ours'))).toBe(false);
     // A run that made no request says nothing about the upstream.
-    const noRequest: UpstreamError = new UpstreamTimeoutError({ timeoutMs: 1, target: 'x', requestSent: false, responseStarted: false });
+    const noRequest: UpstreamError = new UpstreamTimeoutError({
+      timeoutMs: 1,
+      target: 'x',
+      requestSent: false,
+      responseStarted: false,
+    });
     noRequest.attempts = [];
     expect(countsForBreaker(noRequest)).toBe(false);
   });
@@ -243,9 +297,18 @@ describe('circuit breaker: one per upstream base URL', () => {
   it('is shared by clients of the same base URL, credentials and trailing slashes aside', async () => {
     const server = await startServer(unavailable);
     const registry = new UpstreamBreakerRegistry();
-    const plain = makeClient({ baseUrl: server.baseUrl, retry: { maxAttempts: 1 }, breaker: { threshold: 1 } }, registry);
-    const withCredentials = makeClient({ baseUrl: `http://svc:pw-secret@127.0.0.1:${server.port}//`, retry: { maxAttempts: 1 } }, registry);
-    const otherPath = makeClient({ baseUrl: `${server.baseUrl}/other`, retry: { maxAttempts: 1 }, breaker: { threshold: 1 } }, registry);
+    const plain = makeClient(
+      { baseUrl: server.baseUrl, retry: { maxAttempts: 1 }, breaker: { threshold: 1 } },
+      registry,
+    );
+    const withCredentials = makeClient(
+      { baseUrl: `http://svc:pw-secret@127.0.0.1:${server.port}//`, retry: { maxAttempts: 1 } },
+      registry,
+    );
+    const otherPath = makeClient(
+      { baseUrl: `${server.baseUrl}/other`, retry: { maxAttempts: 1 }, breaker: { threshold: 1 } },
+      registry,
+    );
     expect(withCredentials.baseUrl).toBe(server.baseUrl);
     expect(otherPath.baseUrl).toBe(`${server.baseUrl}/other`);
 
@@ -278,7 +341,9 @@ describe('circuit breaker: one per upstream base URL', () => {
     try {
       await failure(a.integrationStart(SEED_KEY));
       expect(b.breakerState()).toBe('open');
-      expect(defaultUpstreamBreakerRegistry.snapshots().some((s) => s.baseUrl === base && s.state === 'open')).toBe(true);
+      expect(defaultUpstreamBreakerRegistry.snapshots().some((s) => s.baseUrl === base && s.state === 'open')).toBe(
+        true,
+      );
     } finally {
       a.onModuleDestroy();
       b.onModuleDestroy();

@@ -26,7 +26,9 @@ import { cleanUp, makeClient, startServer, type Handler } from './support/loopba
 const FIXTURES = resolve(__dirname, '../../fixtures/upstream');
 const SEED_JSON = readFileSync(resolve(FIXTURES, 'responses/seed-sample.json'));
 const SEED_XML = readFileSync(resolve(FIXTURES, 'responses/seed-sample.xml'));
-const SEED_EXPECTED = JSON.parse(readFileSync(resolve(FIXTURES, 'expected/seed-sample.json'), 'utf8')) as IntegrationStatus;
+const SEED_EXPECTED = JSON.parse(
+  readFileSync(resolve(FIXTURES, 'expected/seed-sample.json'), 'utf8'),
+) as IntegrationStatus;
 const SEED_KEY = { sourceSystemId: 2, integrationName: 'sample string 1' };
 const ENDPOINT = '/api/integration/IntegrationStatus/IntegrationStart';
 
@@ -73,12 +75,12 @@ describe('UpstreamClient: successful calls', () => {
 
     expect(server.received).toHaveLength(1);
     const [request] = server.received;
-    expect(request!.method).toBe('POST');
-    expect(request!.url).toBe(ENDPOINT);
-    expect(request!.headers['content-type']).toBe('application/json; charset=utf-8');
-    expect(request!.headers.accept).toBe('application/json');
-    expect(request!.headers.authorization).toBeUndefined();
-    expect(request!.body).toBe('{"SourceSystemId":2,"IntegrationName":"sample string 1"}');
+    expect(request.method).toBe('POST');
+    expect(request.url).toBe(ENDPOINT);
+    expect(request.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(request.headers.accept).toBe('application/json');
+    expect(request.headers.authorization).toBeUndefined();
+    expect(request.body).toBe('{"SourceSystemId":2,"IntegrationName":"sample string 1"}');
   });
 
   it('sends exactly the builder XML with XML Content-Type and Accept, and parses an XML answer', async () => {
@@ -87,12 +89,12 @@ describe('UpstreamClient: successful calls', () => {
 
     expect(result.status).toStrictEqual(SEED_EXPECTED);
     const [request] = server.received;
-    expect(request!.body).toBe(buildIntegrationStartRequest('xml', SEED_KEY).body);
-    expect(request!.body).toBe(
+    expect(request.body).toBe(buildIntegrationStartRequest('xml', SEED_KEY).body);
+    expect(request.body).toBe(
       '<IntegrationStartRequest xmlns:i="http://www.w3.org/2001/XMLSchema-instance" xmlns="http://schemas.datacontract.org/2004/07/Gravitate.WCF.Integration.IntegrationStatusModels"><IntegrationName>sample string 1</IntegrationName><SourceSystemId>2</SourceSystemId></IntegrationStartRequest>',
     );
-    expect(request!.headers['content-type']).toBe('application/xml; charset=utf-8');
-    expect(request!.headers.accept).toBe('application/xml');
+    expect(request.headers['content-type']).toBe('application/xml; charset=utf-8');
+    expect(request.headers.accept).toBe('application/xml');
   });
 
   it('keeps a base path and drops trailing slashes; reads JSON sent as text/html', async () => {
@@ -101,14 +103,19 @@ describe('UpstreamClient: successful calls', () => {
       sourceSystemId: 2,
       integrationName: 'SAMPLE STRING 1',
     });
-    expect(server.received[0]!.url).toBe(`/gravitate${ENDPOINT}`);
+    expect(server.received[0].url).toBe(`/gravitate${ENDPOINT}`);
     expect(result.status).toStrictEqual(SEED_EXPECTED);
     expect(result.contentType).toBe('text/html; charset=utf-8');
   });
 
   it('keeps longs exact end to end (int64-ids.json)', async () => {
-    const server = await startServer(answer(200, 'application/json', readFileSync(resolve(FIXTURES, 'responses/int64-ids.json'))));
-    const result = await client({ baseUrl: server.baseUrl }).integrationStart({ sourceSystemId: 12, integrationName: 'Invoices' });
+    const server = await startServer(
+      answer(200, 'application/json', readFileSync(resolve(FIXTURES, 'responses/int64-ids.json'))),
+    );
+    const result = await client({ baseUrl: server.baseUrl }).integrationStart({
+      sourceSystemId: 12,
+      integrationName: 'Invoices',
+    });
     expect(result.status.maxSyncDateMaxPkId).toBe('9007199254740993');
     expect(result.status.sourceId).toBe('9223372036854775807');
   });
@@ -119,7 +126,7 @@ describe('UpstreamClient: successful calls', () => {
     await c.integrationStart(SEED_KEY);
     await c.integrationStart(SEED_KEY);
     expect(server.received.map((r) => r.headers.connection)).toStrictEqual(['keep-alive', 'keep-alive']);
-    expect(server.received[1]!.remotePort).toBe(server.received[0]!.remotePort);
+    expect(server.received[1].remotePort).toBe(server.received[0].remotePort);
   });
 });
 
@@ -149,17 +156,25 @@ describe('UpstreamClient: HTTP status mapping', () => {
 
   it('maps an ASP.NET error XML too', async () => {
     const server = await startServer(
-      answer(404, 'application/xml; charset=utf-8', '<Error><Message>No HTTP resource was found.</Message><MessageDetail>No action.</MessageDetail></Error>'),
+      answer(
+        404,
+        'application/xml; charset=utf-8',
+        '<Error><Message>No HTTP resource was found.</Message><MessageDetail>No action.</MessageDetail></Error>',
+      ),
     );
     const error = await failure(client({ baseUrl: server.baseUrl, format: 'xml' }).integrationStart(SEED_KEY));
-    expect(error.message).toBe('upstream answered HTTP 404 Not Found: Message: No HTTP resource was found.; MessageDetail: No action.');
+    expect(error.message).toBe(
+      'upstream answered HTTP 404 Not Found: Message: No HTTP resource was found.; MessageDetail: No action.',
+    );
     expect(error.httpStatus).toBe(404);
   });
 
   it('puts a short control-char-free excerpt of any other body in the message', async () => {
     const page = `<html>\r\n<body>\u001b[31mBad gateway\u0000${'x'.repeat(500)}</body></html>`;
     const server = await startServer(answer(502, 'text/html', page));
-    const error = (await failure(client({ baseUrl: server.baseUrl }).integrationStart(SEED_KEY))) as UpstreamHttpStatusError;
+    const error = (await failure(
+      client({ baseUrl: server.baseUrl }).integrationStart(SEED_KEY),
+    )) as UpstreamHttpStatusError;
     expect(error).toBeInstanceOf(UpstreamHttpStatusError);
     expect(error.httpStatus).toBe(502);
     const excerpt = `<html> <body> [31mBad gateway ${'x'.repeat(200 - 30)}…`;
@@ -202,7 +217,9 @@ describe('UpstreamClient: HTTP status mapping', () => {
   });
 
   it('maps an HTML login page with status 200 to body_unreadable', async () => {
-    const server = await startServer(answer(200, 'text/html', '<!DOCTYPE html><html><body><form>Sign in</form></body></html>'));
+    const server = await startServer(
+      answer(200, 'text/html', '<!DOCTYPE html><html><body><form>Sign in</form></body></html>'),
+    );
     const error = await failure(client({ baseUrl: server.baseUrl }).integrationStart(SEED_KEY));
     expect(error).toBeInstanceOf(UpstreamBodyUnreadableError);
     expect(error.message).toMatch(/HTML page/);
@@ -210,7 +227,9 @@ describe('UpstreamClient: HTTP status mapping', () => {
 
   it('refuses a DTO for another integration', async () => {
     const server = await startServer(answer(200, 'application/json', SEED_JSON));
-    const error = await failure(client({ baseUrl: server.baseUrl }).integrationStart({ sourceSystemId: 2, integrationName: 'sample strïng 1' }));
+    const error = await failure(
+      client({ baseUrl: server.baseUrl }).integrationStart({ sourceSystemId: 2, integrationName: 'sample strïng 1' }),
+    );
     expect(error).toBeInstanceOf(UpstreamIdentityMismatchError);
     expect(error.code).toBe('identity_mismatch');
     expect(error.httpStatus).toBe(200);
@@ -218,7 +237,12 @@ describe('UpstreamClient: HTTP status mapping', () => {
 
   it('refuses a key it cannot send before calling', async () => {
     const server = await startServer(answer(200, 'application/xml', SEED_XML));
-    const error = await failure(client({ baseUrl: server.baseUrl, format: 'xml' }).integrationStart({ sourceSystemId: 2, integrationName: 'a\u0000b' }));
+    const error = await failure(
+      client({ baseUrl: server.baseUrl, format: 'xml' }).integrationStart({
+        sourceSystemId: 2,
+        integrationName: 'a\u0000b',
+      }),
+    );
     expect(error).toBeInstanceOf(UpstreamRequestError);
     expect(server.received).toHaveLength(0);
   });
@@ -239,7 +263,9 @@ describe('UpstreamClient: deadlines, connections and limits', () => {
       tick();
     });
     const started = performance.now();
-    const error = (await failure(client({ baseUrl: server.baseUrl, timeoutMs: 500 }).integrationStart(SEED_KEY))) as UpstreamTimeoutError;
+    const error = (await failure(
+      client({ baseUrl: server.baseUrl, timeoutMs: 500 }).integrationStart(SEED_KEY),
+    )) as UpstreamTimeoutError;
     const elapsed = performance.now() - started;
     timers.forEach(clearTimeout);
 
@@ -260,7 +286,9 @@ describe('UpstreamClient: deadlines, connections and limits', () => {
       /* never answers */
     });
     const started = performance.now();
-    const error = (await failure(client({ baseUrl: server.baseUrl, timeoutMs: 300 }).integrationStart(SEED_KEY))) as UpstreamTimeoutError;
+    const error = (await failure(
+      client({ baseUrl: server.baseUrl, timeoutMs: 300 }).integrationStart(SEED_KEY),
+    )) as UpstreamTimeoutError;
     expect(error).toBeInstanceOf(UpstreamTimeoutError);
     expect(error.requestSent).toBe(true);
     expect(error.responseStarted).toBe(false);
@@ -310,7 +338,9 @@ describe('UpstreamClient: deadlines, connections and limits', () => {
       pump();
     });
     const started = performance.now();
-    const error = (await failure(client({ baseUrl: server.baseUrl, maxBodyBytes: 1_048_576 }).integrationStart(SEED_KEY))) as UpstreamBodyTooLargeError;
+    const error = (await failure(
+      client({ baseUrl: server.baseUrl, maxBodyBytes: 1_048_576 }).integrationStart(SEED_KEY),
+    )) as UpstreamBodyTooLargeError;
     expect(error).toBeInstanceOf(UpstreamBodyTooLargeError);
     expect(error.code).toBe('body_too_large');
     expect(error.limitBytes).toBe(1_048_576);
@@ -360,12 +390,16 @@ describe('UpstreamClient: deadlines, connections and limits', () => {
     });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
-    const error = await failure(client({ baseUrl: server.baseUrl }).integrationStart(SEED_KEY, { signal: controller.signal }));
+    const error = await failure(
+      client({ baseUrl: server.baseUrl }).integrationStart(SEED_KEY, { signal: controller.signal }),
+    );
     expect(error).toBeInstanceOf(UpstreamAbortedError);
     expect(error.code).toBe('aborted');
     expect((error as UpstreamAbortedError).requestSent).toBe(true);
 
-    const already = await failure(client({ baseUrl: server.baseUrl }).integrationStart(SEED_KEY, { signal: AbortSignal.abort() }));
+    const already = await failure(
+      client({ baseUrl: server.baseUrl }).integrationStart(SEED_KEY, { signal: AbortSignal.abort() }),
+    );
     expect(already).toBeInstanceOf(UpstreamAbortedError);
     expect(server.received).toHaveLength(1);
   });
@@ -376,7 +410,10 @@ describe('UpstreamClient: deadlines, connections and limits', () => {
     });
     const shutdown = new CallStop();
     const upstream = client({ baseUrl: server.baseUrl });
-    const calls = [upstream.integrationStart(SEED_KEY, { signal: shutdown }), upstream.integrationStart(SEED_KEY, { signal: shutdown })];
+    const calls = [
+      upstream.integrationStart(SEED_KEY, { signal: shutdown }),
+      upstream.integrationStart(SEED_KEY, { signal: shutdown }),
+    ];
     await new Promise((resolve) => setTimeout(resolve, 100));
     shutdown.abort(new Error('shutdown'));
     const errors = await Promise.all(calls.map(failure));
@@ -391,55 +428,82 @@ describe('UpstreamClient: deadlines, connections and limits', () => {
 describe('UpstreamClient: authentication and secrets', () => {
   it('sends a bearer token', async () => {
     const server = await startServer(answer(200, 'application/json', SEED_JSON));
-    await client({ baseUrl: server.baseUrl, auth: { kind: 'bearer', token: 'tok-3f9a.b_c~' } }).integrationStart(SEED_KEY);
-    expect(server.received[0]!.headers.authorization).toBe('Bearer tok-3f9a.b_c~');
+    await client({ baseUrl: server.baseUrl, auth: { kind: 'bearer', token: 'tok-3f9a.b_c~' } }).integrationStart(
+      SEED_KEY,
+    );
+    expect(server.received[0].headers.authorization).toBe('Bearer tok-3f9a.b_c~');
   });
 
   it('sends Basic credentials, UTF-8 encoded', async () => {
     const server = await startServer(answer(200, 'application/json', SEED_JSON));
-    await client({ baseUrl: server.baseUrl, auth: { kind: 'basic', username: 'svc-tidemark', password: 'pä:ss wörd' } }).integrationStart(SEED_KEY);
-    expect(server.received[0]!.headers.authorization).toBe(`Basic ${Buffer.from('svc-tidemark:pä:ss wörd', 'utf8').toString('base64')}`);
+    await client({
+      baseUrl: server.baseUrl,
+      auth: { kind: 'basic', username: 'svc-tidemark', password: 'pä:ss wörd' },
+    }).integrationStart(SEED_KEY);
+    expect(server.received[0].headers.authorization).toBe(
+      `Basic ${Buffer.from('svc-tidemark:pä:ss wörd', 'utf8').toString('base64')}`,
+    );
   });
 
   it('uses URL credentials as Basic auth but never in the request line or in messages', async () => {
     const server = await startServer(answer(500, 'text/plain', 'denied for url-user:url-secret-pw'));
     const base = `http://url-user:url-secret-pw@127.0.0.1:${server.port}/base`;
     const error = await failure(client({ baseUrl: base }).integrationStart(SEED_KEY));
-    expect(server.received[0]!.url).toBe(`/base${ENDPOINT}`);
-    expect(server.received[0]!.headers.authorization).toBe(`Basic ${Buffer.from('url-user:url-secret-pw').toString('base64')}`);
-    expect(error.message).toBe('upstream answered HTTP 500 Internal Server Error; body: denied for [redacted]:[redacted]');
+    expect(server.received[0].url).toBe(`/base${ENDPOINT}`);
+    expect(server.received[0].headers.authorization).toBe(
+      `Basic ${Buffer.from('url-user:url-secret-pw').toString('base64')}`,
+    );
+    expect(error.message).toBe(
+      'upstream answered HTTP 500 Internal Server Error; body: denied for [redacted]:[redacted]',
+    );
   });
 
   it('never puts the token or password in a message, even when the upstream echoes them', async () => {
     const token = 'very-secret-token-123';
-    const server = await startServer(answer(401, 'application/json', JSON.stringify({ Message: `Token ${token} is expired` })));
-    const error = await failure(client({ baseUrl: server.baseUrl, auth: { kind: 'bearer', token } }).integrationStart(SEED_KEY));
+    const server = await startServer(
+      answer(401, 'application/json', JSON.stringify({ Message: `Token ${token} is expired` })),
+    );
+    const error = await failure(
+      client({ baseUrl: server.baseUrl, auth: { kind: 'bearer', token } }).integrationStart(SEED_KEY),
+    );
     expect(error.message).toBe('upstream answered HTTP 401 Unauthorized: Message: Token [redacted] is expired');
     expect(JSON.stringify(error)).not.toContain(token);
     expect(String(error.cause ?? '')).not.toContain(token);
 
     const timeoutServer = await startServer(() => undefined);
     const timeout = await failure(
-      client({ baseUrl: `http://u:hunter2-secret@127.0.0.1:${timeoutServer.port}`, timeoutMs: 100 }).integrationStart(SEED_KEY),
+      client({ baseUrl: `http://u:hunter2-secret@127.0.0.1:${timeoutServer.port}`, timeoutMs: 100 }).integrationStart(
+        SEED_KEY,
+      ),
     );
     expect(timeout.message).not.toContain('hunter2-secret');
     expect(timeout.message).toContain(`http://127.0.0.1:${timeoutServer.port}${ENDPOINT}`);
   });
 
   it('refuses bad options at construction without echoing secrets', () => {
-    const base = { format: 'json', timeoutMs: 1_000, defaultTimeZone: 'America/Chicago', auth: { kind: 'none' } } as const;
+    const base = {
+      format: 'json',
+      timeoutMs: 1_000,
+      defaultTimeZone: 'America/Chicago',
+      auth: { kind: 'none' },
+    } as const;
     expect(() => new UpstreamClient({ ...base, baseUrl: 'not a url' })).toThrow(TypeError);
     expect(() => new UpstreamClient({ ...base, baseUrl: 'ftp://x' })).toThrow(/http:\/\/ or https:\/\//);
     expect(() => new UpstreamClient({ ...base, baseUrl: 'http://u:secret-pw@h/x?k=v' })).toThrow(
       'upstream baseUrl http://h/x must not have a query string or fragment',
     );
-    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', defaultTimeZone: 'Nowhere/Else' })).toThrow(RangeError);
+    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', defaultTimeZone: 'Nowhere/Else' })).toThrow(
+      RangeError,
+    );
     expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', timeoutMs: 0 })).toThrow(RangeError);
     expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', maxBodyBytes: 1.5 })).toThrow(RangeError);
-    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', auth: { kind: 'bearer', token: 'a b\r\n' } })).toThrow(
-      'upstream bearer token must be non-empty visible ASCII (no spaces or line breaks)',
-    );
-    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', auth: { kind: 'basic', username: 'a:b', password: 'p' } })).toThrow(/RFC 7617/);
+    expect(
+      () => new UpstreamClient({ ...base, baseUrl: 'http://h', auth: { kind: 'bearer', token: 'a b\r\n' } }),
+    ).toThrow('upstream bearer token must be non-empty visible ASCII (no spaces or line breaks)');
+    expect(
+      () =>
+        new UpstreamClient({ ...base, baseUrl: 'http://h', auth: { kind: 'basic', username: 'a:b', password: 'p' } }),
+    ).toThrow(/RFC 7617/);
     const unsupported = { kind: 'oauth_magic', secret: 'cs-secret' } as unknown as UpstreamClientOptions['auth'];
     expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', auth: unsupported })).toThrow(
       'upstream auth.kind "oauth_magic" is not supported (supported: "none", "bearer", "basic", "client_credentials")',
@@ -454,9 +518,9 @@ describe('UpstreamClient: authentication and secrets', () => {
     expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', auth: { ...cc, tokenUrl: '/relative' } })).toThrow(
       'upstream client_credentials tokenUrl is not an absolute URL',
     );
-    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', auth: { ...cc, tokenUrl: 'http://u:p@h/token' } })).toThrow(
-      'upstream client_credentials tokenUrl must not contain credentials',
-    );
+    expect(
+      () => new UpstreamClient({ ...base, baseUrl: 'http://h', auth: { ...cc, tokenUrl: 'http://u:p@h/token' } }),
+    ).toThrow('upstream client_credentials tokenUrl must not contain credentials');
     const badFormat = { ...cc, requestFormat: 'xml' } as unknown as UpstreamClientOptions['auth'];
     expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', auth: badFormat })).toThrow(
       'upstream client_credentials requestFormat must be "json" or "form", got "xml"',
@@ -469,9 +533,13 @@ describe('UpstreamClient: authentication and secrets', () => {
       'upstream connectTimeoutMs must be a positive number of milliseconds, got 0',
     );
     expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h', attemptTimeoutMs: -5 })).toThrow(RangeError);
-    expect(() => new UpstreamClient({ ...base, baseUrl: 'http://h-breaker-test', breaker: { threshold: 0 } }, new UpstreamBreakerRegistry())).toThrow(
-      'upstream breaker threshold must be a positive integer, got 0',
-    );
+    expect(
+      () =>
+        new UpstreamClient(
+          { ...base, baseUrl: 'http://h-breaker-test', breaker: { threshold: 0 } },
+          new UpstreamBreakerRegistry(),
+        ),
+    ).toThrow('upstream breaker threshold must be a positive integer, got 0');
   });
 });
 
@@ -500,7 +568,7 @@ describe('UpstreamModule', () => {
     expect(upstream).toBeInstanceOf(UpstreamClient);
     const result = await upstream.integrationStart(SEED_KEY);
     expect(result.status).toStrictEqual(SEED_EXPECTED);
-    expect(server.received[0]!.headers.authorization).toBe('Bearer module-token');
+    expect(server.received[0].headers.authorization).toBe('Bearer module-token');
   });
 
   it('provides a working UpstreamClient from registerAsync()', async () => {

@@ -56,7 +56,7 @@ describe('retries: what is retried', () => {
       errorCode: null,
       error: null,
     });
-    expect(Math.abs(Date.parse(attempt!.startedAt) - Date.now())).toBeLessThan(5_000);
+    expect(Math.abs(Date.parse(attempt.startedAt) - Date.now())).toBeLessThan(5_000);
   });
 
   it.each([502, 503, 504])('retries HTTP %i and records every attempt', async (code) => {
@@ -67,9 +67,21 @@ describe('retries: what is retried', () => {
     expect(result.httpStatus).toBe(200);
     expect(result.outcomeUnknownRetried).toBe(false);
     const reason = { 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' }[code];
-    expect(result.attempts.map(({ attempt, httpStatus, errorCode, error }) => ({ attempt, httpStatus, errorCode, error }))).toStrictEqual([
-      { attempt: 1, httpStatus: code, errorCode: 'http_status', error: `upstream answered HTTP ${code} ${reason}: Message: An error has occurred.` },
-      { attempt: 2, httpStatus: code, errorCode: 'http_status', error: `upstream answered HTTP ${code} ${reason}: Message: An error has occurred.` },
+    expect(
+      result.attempts.map(({ attempt, httpStatus, errorCode, error }) => ({ attempt, httpStatus, errorCode, error })),
+    ).toStrictEqual([
+      {
+        attempt: 1,
+        httpStatus: code,
+        errorCode: 'http_status',
+        error: `upstream answered HTTP ${code} ${reason}: Message: An error has occurred.`,
+      },
+      {
+        attempt: 2,
+        httpStatus: code,
+        errorCode: 'http_status',
+        error: `upstream answered HTTP ${code} ${reason}: Message: An error has occurred.`,
+      },
       { attempt: 3, httpStatus: 200, errorCode: null, error: null },
     ]);
     for (const a of result.attempts) expect(a.startedAt).toMatch(ISO_UTC);
@@ -77,7 +89,9 @@ describe('retries: what is retried', () => {
 
   it('gives up after maxAttempts with a message summarising the attempts, and attaches them to the error', async () => {
     const server = await startServer(status(503));
-    const error = (await failure(makeClient({ baseUrl: server.baseUrl }).integrationStart(SEED_KEY))) as UpstreamHttpStatusError;
+    const error = (await failure(
+      makeClient({ baseUrl: server.baseUrl }).integrationStart(SEED_KEY),
+    )) as UpstreamHttpStatusError;
 
     expect(server.received).toHaveLength(4);
     expect(error).toBeInstanceOf(UpstreamHttpStatusError);
@@ -131,7 +145,12 @@ describe('retries: what is retried', () => {
     const server = await startServer(ok);
     const { port } = server;
     await server.close();
-    const error = await failure(makeClient({ baseUrl: `http://127.0.0.1:${port}`, retry: { maxAttempts: 3, baseMs: 1, maxMs: 1 } }).integrationStart(SEED_KEY));
+    const error = await failure(
+      makeClient({
+        baseUrl: `http://127.0.0.1:${port}`,
+        retry: { maxAttempts: 3, baseMs: 1, maxMs: 1 },
+      }).integrationStart(SEED_KEY),
+    );
     expect(error).toBeInstanceOf(UpstreamConnectionError);
     expect(error.message).toBe(
       `upstream 127.0.0.1:${port} failed on all 3 attempts: connection ECONNREFUSED (last: connection to upstream 127.0.0.1:${port} failed: ECONNREFUSED)`,
@@ -150,7 +169,9 @@ describe('retries: what is retried', () => {
     expect(server.received).toHaveLength(2);
     expect(result.outcomeUnknownRetried).toBe(true);
     expect(result.attempts[0]).toMatchObject({ attempt: 1, httpStatus: null, errorCode: 'connection' });
-    expect(result.attempts[0]!.error).toMatch(new RegExp(`^connection to upstream 127\\.0\\.0\\.1:${server.port} failed: ECONNRESET`));
+    expect(result.attempts[0].error).toMatch(
+      new RegExp(`^connection to upstream 127\\.0\\.0\\.1:${server.port} failed: ECONNRESET`),
+    );
   });
 
   it('names every kind of failure when they differ, and says the last one is not retried', async () => {
@@ -181,22 +202,37 @@ describe('retries: what is retried', () => {
   it.each([
     ['an unreadable body', answer(200, 'text/html', '<!DOCTYPE html><html></html>'), UpstreamBodyUnreadableError],
     ['a JSON null', answer(200, 'application/json', 'null'), UpstreamNotDtoError],
-    ['a DTO with a missing field', answer(200, 'application/json', '{"IntegrationName":"sample string 1"}'), UpstreamNotDtoError],
-    ['a DTO about another integration', answer(200, 'application/json', SEED_JSON.toString().replace('"SourceSystemId": 2', '"SourceSystemId": 3')), UpstreamIdentityMismatchError],
+    [
+      'a DTO with a missing field',
+      answer(200, 'application/json', '{"IntegrationName":"sample string 1"}'),
+      UpstreamNotDtoError,
+    ],
+    [
+      'a DTO about another integration',
+      answer(200, 'application/json', SEED_JSON.toString().replace('"SourceSystemId": 2', '"SourceSystemId": 3')),
+      UpstreamIdentityMismatchError,
+    ],
     ['a body over the limit', answer(200, 'application/json', Buffer.alloc(4_096, 0x20)), UpstreamBodyTooLargeError],
   ] as const)('does not retry %s', async (_name, handler, type) => {
     const server = await startServer(handler);
-    const error = await failure(makeClient({ baseUrl: server.baseUrl, maxBodyBytes: 2_048 }).integrationStart(SEED_KEY));
+    const error = await failure(
+      makeClient({ baseUrl: server.baseUrl, maxBodyBytes: 2_048 }).integrationStart(SEED_KEY),
+    );
     expect(error).toBeInstanceOf(type);
     expect(server.received).toHaveLength(1);
     expect(error.attempts).toHaveLength(1);
-    expect(error.attempts![0]!.errorCode).toBe(error.code);
-    expect(error.attempts![0]!.httpStatus).toBe(200);
+    expect(error.attempts![0].errorCode).toBe(error.code);
+    expect(error.attempts![0].httpStatus).toBe(200);
   });
 
   it('attaches an empty attempt list to a request that cannot be built', async () => {
     const server = await startServer(ok);
-    const error = await failure(makeClient({ baseUrl: server.baseUrl, format: 'xml' }).integrationStart({ sourceSystemId: 2, integrationName: 'a\u0000b' }));
+    const error = await failure(
+      makeClient({ baseUrl: server.baseUrl, format: 'xml' }).integrationStart({
+        sourceSystemId: 2,
+        integrationName: 'a\u0000b',
+      }),
+    );
     expect(error).toBeInstanceOf(UpstreamRequestError);
     expect(error.attempts).toStrictEqual([]);
     expect(error.outcomeUnknownRetried).toBe(false);
@@ -219,18 +255,22 @@ describe('retries: backoff and Retry-After', () => {
     expect(result.attempts).toHaveLength(4);
     expect(draws).toHaveLength(3);
     // floor(0.999 * min(250, 100 * 2^(n-1))): 99, 199, 249 ms.
-    const gaps = server.received.slice(1).map((r, i) => r.at - server.received[i]!.at);
+    const gaps = server.received.slice(1).map((r, i) => r.at - server.received[i].at);
     const waits = [99, 199, 249];
     gaps.forEach((gap, i) => {
-      expect(gap).toBeGreaterThanOrEqual(waits[i]! - 5);
-      expect(gap).toBeLessThan(waits[i]! + 150);
+      expect(gap).toBeGreaterThanOrEqual(waits[i] - 5);
+      expect(gap).toBeLessThan(waits[i] + 150);
     });
   });
 
   it('waits nothing with a zero draw', async () => {
     const server = await startServer(sequence(status(502), ok));
     const started = performance.now();
-    await makeClient({ baseUrl: server.baseUrl, retry: { baseMs: 10_000, maxMs: 10_000 }, random: () => 0 }).integrationStart(SEED_KEY);
+    await makeClient({
+      baseUrl: server.baseUrl,
+      retry: { baseMs: 10_000, maxMs: 10_000 },
+      random: () => 0,
+    }).integrationStart(SEED_KEY);
     expect(performance.now() - started).toBeLessThan(1_000);
   });
 
@@ -238,10 +278,15 @@ describe('retries: backoff and Retry-After', () => {
     const server = await startServer(sequence(status(429, { 'Retry-After': '1' }), ok));
     const result = await makeClient({ baseUrl: server.baseUrl, random: () => 0 }).integrationStart(SEED_KEY);
     expect(server.received).toHaveLength(2);
-    const gap = server.received[1]!.at - server.received[0]!.at;
+    const gap = server.received[1].at - server.received[0].at;
     expect(gap).toBeGreaterThanOrEqual(990);
     expect(gap).toBeLessThan(1_500);
-    expect(result.attempts[0]).toMatchObject({ attempt: 1, httpStatus: 429, errorCode: 'http_status', retryAfterMs: 1_000 });
+    expect(result.attempts[0]).toMatchObject({
+      attempt: 1,
+      httpStatus: 429,
+      errorCode: 'http_status',
+      retryAfterMs: 1_000,
+    });
     expect(result.attempts[1]).not.toHaveProperty('retryAfterMs');
   });
 
@@ -253,19 +298,23 @@ describe('retries: backoff and Retry-After', () => {
       } else ok(req, res, received);
     });
     const result = await makeClient({ baseUrl: server.baseUrl, random: () => 0 }).integrationStart(SEED_KEY);
-    const gap = server.received[1]!.at - server.received[0]!.at;
+    const gap = server.received[1].at - server.received[0].at;
     expect(gap).toBeGreaterThanOrEqual(950);
     expect(gap).toBeLessThan(2_500);
-    expect(result.attempts[0]!.retryAfterMs).toBeGreaterThan(950);
-    expect(result.attempts[0]!.retryAfterMs).toBeLessThanOrEqual(2_000);
+    expect(result.attempts[0].retryAfterMs).toBeGreaterThan(950);
+    expect(result.attempts[0].retryAfterMs).toBeLessThanOrEqual(2_000);
   });
 
   it('honours Retry-After on 503 too', async () => {
     const server = await startServer(sequence(status(503, { 'Retry-After': '0' }), ok));
-    const result = await makeClient({ baseUrl: server.baseUrl, retry: { baseMs: 10_000, maxMs: 10_000 }, random: () => 0.99 }).integrationStart(SEED_KEY);
-    expect(result.attempts[0]!.retryAfterMs).toBe(0);
+    const result = await makeClient({
+      baseUrl: server.baseUrl,
+      retry: { baseMs: 10_000, maxMs: 10_000 },
+      random: () => 0.99,
+    }).integrationStart(SEED_KEY);
+    expect(result.attempts[0].retryAfterMs).toBe(0);
     // The backoff (~9.9 s) was replaced by Retry-After: 0.
-    expect(server.received[1]!.at - server.received[0]!.at).toBeLessThan(1_000);
+    expect(server.received[1].at - server.received[0].at).toBeLessThan(1_000);
   });
 
   it('retries 429 without Retry-After after the normal backoff', async () => {
@@ -278,7 +327,9 @@ describe('retries: backoff and Retry-After', () => {
   it('gives up at once when Retry-After is longer than what is left of the deadline', async () => {
     const server = await startServer(status(429, { 'Retry-After': '30' }));
     const started = performance.now();
-    const error = (await failure(makeClient({ baseUrl: server.baseUrl, timeoutMs: 2_000 }).integrationStart(SEED_KEY))) as UpstreamHttpStatusError;
+    const error = (await failure(
+      makeClient({ baseUrl: server.baseUrl, timeoutMs: 2_000 }).integrationStart(SEED_KEY),
+    )) as UpstreamHttpStatusError;
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(server.received).toHaveLength(1);
     expect(error.httpStatus).toBe(429);
@@ -291,7 +342,7 @@ describe('retries: backoff and Retry-After', () => {
       ),
     );
     expect(error.attempts).toHaveLength(1);
-    expect(error.attempts![0]!.retryAfterMs).toBe(30_000);
+    expect(error.attempts![0].retryAfterMs).toBe(30_000);
   });
 });
 
@@ -301,7 +352,12 @@ describe('retries: the deadline covers the whole call', () => {
     const started = performance.now();
     // Waits of 495 ms; an attempt needs min(1 s, 1500/10) = 150 ms after its wait: attempts at ~0, ~500, ~1000 ms.
     const error = await failure(
-      makeClient({ baseUrl: server.baseUrl, timeoutMs: 1_500, retry: { maxAttempts: 10, baseMs: 500, maxMs: 500 }, random: () => 0.99 }).integrationStart(SEED_KEY),
+      makeClient({
+        baseUrl: server.baseUrl,
+        timeoutMs: 1_500,
+        retry: { maxAttempts: 10, baseMs: 500, maxMs: 500 },
+        random: () => 0.99,
+      }).integrationStart(SEED_KEY),
     );
     const elapsed = performance.now() - started;
     expect(elapsed).toBeLessThan(1_500);
@@ -320,7 +376,9 @@ describe('retries: the deadline covers the whole call', () => {
   it('ends a slow attempt at the call deadline, after earlier attempts, as a timeout', async () => {
     const server = await startServer(sequence(status(503), silent));
     const started = performance.now();
-    const error = (await failure(makeClient({ baseUrl: server.baseUrl, timeoutMs: 600 }).integrationStart(SEED_KEY))) as UpstreamTimeoutError;
+    const error = (await failure(
+      makeClient({ baseUrl: server.baseUrl, timeoutMs: 600 }).integrationStart(SEED_KEY),
+    )) as UpstreamTimeoutError;
     expect(performance.now() - started).toBeLessThan(900);
     expect(error).toBeInstanceOf(UpstreamTimeoutError);
     expect(error.timeoutMs).toBe(600);
@@ -334,7 +392,11 @@ describe('retries: the deadline covers the whole call', () => {
 
   it('retries an attempt that timed out after sending (attemptTimeoutMs) and flags outcomeUnknownRetried', async () => {
     const server = await startServer(sequence(silent, ok));
-    const result = await makeClient({ baseUrl: server.baseUrl, timeoutMs: 3_000, attemptTimeoutMs: 200 }).integrationStart(SEED_KEY);
+    const result = await makeClient({
+      baseUrl: server.baseUrl,
+      timeoutMs: 3_000,
+      attemptTimeoutMs: 200,
+    }).integrationStart(SEED_KEY);
     expect(server.received).toHaveLength(2);
     expect(result.outcomeUnknownRetried).toBe(true);
     expect(result.attempts.map((a) => [a.httpStatus, a.errorCode, a.error])).toStrictEqual([
@@ -345,12 +407,14 @@ describe('retries: the deadline covers the whole call', () => {
       ],
       [200, null, null],
     ]);
-    expect(result.attempts[0]!.durationMs).toBeGreaterThanOrEqual(190);
+    expect(result.attempts[0].durationMs).toBeGreaterThanOrEqual(190);
   });
 
   it('fails with outcomeUnknownRetried when every attempt times out after sending', async () => {
     const server = await startServer(silent);
-    const error = await failure(makeClient({ baseUrl: server.baseUrl, timeoutMs: 2_000, attemptTimeoutMs: 150 }).integrationStart(SEED_KEY));
+    const error = await failure(
+      makeClient({ baseUrl: server.baseUrl, timeoutMs: 2_000, attemptTimeoutMs: 150 }).integrationStart(SEED_KEY),
+    );
     expect(error).toBeInstanceOf(UpstreamTimeoutError);
     expect(server.received).toHaveLength(4);
     expect(error.outcomeUnknownRetried).toBe(true);
@@ -365,7 +429,11 @@ describe('retries: the deadline covers the whole call', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 150);
     const started = performance.now();
-    const error = await failure(makeClient({ baseUrl: server.baseUrl, timeoutMs: 10_000 }).integrationStart(SEED_KEY, { signal: controller.signal }));
+    const error = await failure(
+      makeClient({ baseUrl: server.baseUrl, timeoutMs: 10_000 }).integrationStart(SEED_KEY, {
+        signal: controller.signal,
+      }),
+    );
     expect(performance.now() - started).toBeLessThan(600);
     expect(error).toBeInstanceOf(UpstreamAbortedError);
     expect(error.message).toBe(
@@ -386,9 +454,12 @@ describe('connect deadline', () => {
     if (listener === null) return ctx.skip('loopback connects never hung on this kernel');
     const started = performance.now();
     const error = (await failure(
-      makeClient({ baseUrl: `http://127.0.0.1:${listener.port}`, connectTimeoutMs: 150, timeoutMs: 5_000, retry: { maxAttempts: 2, baseMs: 1, maxMs: 1 } }).integrationStart(
-        SEED_KEY,
-      ),
+      makeClient({
+        baseUrl: `http://127.0.0.1:${listener.port}`,
+        connectTimeoutMs: 150,
+        timeoutMs: 5_000,
+        retry: { maxAttempts: 2, baseMs: 1, maxMs: 1 },
+      }).integrationStart(SEED_KEY),
     )) as UpstreamConnectionError;
     const elapsed = performance.now() - started;
     expect(error).toBeInstanceOf(UpstreamConnectionError);
@@ -412,7 +483,11 @@ describe('connect deadline', () => {
     if (listener === null) return ctx.skip('loopback connects never hung on this kernel');
     const started = performance.now();
     const error = (await failure(
-      makeClient({ baseUrl: `http://127.0.0.1:${listener.port}`, connectTimeoutMs: 5_000, timeoutMs: 300 }).integrationStart(SEED_KEY),
+      makeClient({
+        baseUrl: `http://127.0.0.1:${listener.port}`,
+        connectTimeoutMs: 5_000,
+        timeoutMs: 300,
+      }).integrationStart(SEED_KEY),
     )) as UpstreamTimeoutError;
     // The deadline stops a connect that hangs, rather than waiting for the connect timeout.
     expect(performance.now() - started).toBeLessThan(1_500);
@@ -428,7 +503,11 @@ describe('connect deadline', () => {
     setTimeout(() => controller.abort(), 200);
     const started = performance.now();
     const error = await failure(
-      makeClient({ baseUrl: `http://127.0.0.1:${listener.port}`, connectTimeoutMs: 5_000, timeoutMs: 3_000 }).integrationStart(SEED_KEY, {
+      makeClient({
+        baseUrl: `http://127.0.0.1:${listener.port}`,
+        connectTimeoutMs: 5_000,
+        timeoutMs: 3_000,
+      }).integrationStart(SEED_KEY, {
         signal: controller.signal,
       }),
     );
@@ -441,7 +520,7 @@ describe('connect deadline', () => {
     const c = makeClient({ baseUrl: server.baseUrl, connectTimeoutMs: 1_000 });
     await c.integrationStart(SEED_KEY);
     await c.integrationStart(SEED_KEY);
-    expect(server.received[1]!.remotePort).toBe(server.received[0]!.remotePort);
+    expect(server.received[1].remotePort).toBe(server.received[0].remotePort);
   });
 });
 
@@ -459,7 +538,10 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(text, now)).toBe(ms);
   });
 
-  it.each([undefined, '', '-1', '1.5', 'soon', '2025-12-10T14:00:05Z', 'Wed, 10 Dec 2025 14:00:05 +0000'])('ignores %j', (text) => {
-    expect(parseRetryAfter(text, now)).toBeUndefined();
-  });
+  it.each([undefined, '', '-1', '1.5', 'soon', '2025-12-10T14:00:05Z', 'Wed, 10 Dec 2025 14:00:05 +0000'])(
+    'ignores %j',
+    (text) => {
+      expect(parseRetryAfter(text, now)).toBeUndefined();
+    },
+  );
 });

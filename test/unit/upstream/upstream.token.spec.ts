@@ -2,7 +2,17 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UpstreamSimulator } from '../../../src/simulator';
 import { UpstreamHttpStatusError, UpstreamTimeoutError, UpstreamTokenError } from '../../../src/upstream/errors';
 import type { UpstreamAuth } from '../../../src/upstream/upstream.client';
-import { ENDPOINT, type Handler, answer, cleanUp, failure, makeClient, sequence, silent, startServer } from './support/loopback';
+import {
+  ENDPOINT,
+  type Handler,
+  answer,
+  cleanUp,
+  failure,
+  makeClient,
+  sequence,
+  silent,
+  startServer,
+} from './support/loopback';
 
 const KEY = { sourceSystemId: 7, integrationName: 'Invoices' };
 const CLIENT = { clientId: 'tidemark-svc', clientSecret: 'cs-8f2d-very-secret' };
@@ -50,13 +60,17 @@ describe('client_credentials: getting a token (simulator)', () => {
     expect(result.httpStatus).toBe(200);
     expect(sim.tokenRequests).toBe(1);
     expect(sim.calls).toHaveLength(1);
-    expect(authorizationOf(sim.calls[0]!)).toMatch(/^Bearer sim-[A-Za-z0-9_-]+$/);
+    expect(authorizationOf(sim.calls[0])).toMatch(/^Bearer sim-[A-Za-z0-9_-]+$/);
     expect(result.attempts).toHaveLength(1);
   });
 
   it('fetches a token with a form body too', async () => {
     sim.configureAuth({ mode: 'client_credentials', ...CLIENT });
-    const result = await makeClient({ baseUrl: base, auth: ccAuth({ requestFormat: 'form', scope: 'watermarks' }), now }).integrationStart(KEY);
+    const result = await makeClient({
+      baseUrl: base,
+      auth: ccAuth({ requestFormat: 'form', scope: 'watermarks' }),
+      now,
+    }).integrationStart(KEY);
     expect(result.httpStatus).toBe(200);
     expect(sim.tokenRequests).toBe(1);
   });
@@ -65,7 +79,7 @@ describe('client_credentials: getting a token (simulator)', () => {
     sim.configureAuth({ mode: 'client_credentials', ...CLIENT, prefixBearer: true });
     const result = await makeClient({ baseUrl: base, auth: ccAuth(), now }).integrationStart(KEY);
     expect(result.httpStatus).toBe(200);
-    expect(authorizationOf(sim.calls[0]!)).toMatch(/^Bearer sim-[A-Za-z0-9_-]+$/);
+    expect(authorizationOf(sim.calls[0])).toMatch(/^Bearer sim-[A-Za-z0-9_-]+$/);
   });
 
   it('caches the token: one token request for many calls', async () => {
@@ -79,7 +93,9 @@ describe('client_credentials: getting a token (simulator)', () => {
   it('shares one in-flight token request between concurrent calls (single-flight)', async () => {
     sim.configureAuth({ mode: 'client_credentials', ...CLIENT });
     const c = makeClient({ baseUrl: base, auth: ccAuth(), now });
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => c.integrationStart({ sourceSystemId: 7, integrationName: `Pair ${i}` })));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => c.integrationStart({ sourceSystemId: 7, integrationName: `Pair ${i}` })),
+    );
     expect(results.every((r) => r.httpStatus === 200)).toBe(true);
     expect(sim.tokenRequests).toBe(1);
     expect(new Set(sim.calls.map(authorizationOf)).size).toBe(1);
@@ -97,7 +113,7 @@ describe('client_credentials: getting a token (simulator)', () => {
     expect(sim.tokenRequests).toBe(2);
     expect(result.attempts).toHaveLength(1);
     expect(sim.calls.map((call) => call.status)).toStrictEqual([200, 200, 200]);
-    expect(authorizationOf(sim.calls[2]!)).not.toBe(authorizationOf(sim.calls[0]!));
+    expect(authorizationOf(sim.calls[2])).not.toBe(authorizationOf(sim.calls[0]));
   });
 
   it('on a 401 for an expired token, refreshes once and sends again', async () => {
@@ -110,7 +126,12 @@ describe('client_credentials: getting a token (simulator)', () => {
     expect(sim.tokenRequests).toBe(2);
     expect(sim.calls.map((call) => call.status)).toStrictEqual([200, 401, 200]);
     expect(result.attempts.map((a) => [a.attempt, a.httpStatus, a.errorCode, a.error])).toStrictEqual([
-      [1, 401, 'http_status', 'upstream answered HTTP 401 Unauthorized: Message: Authorization has been denied for this request. (token refreshed, sending again)'],
+      [
+        1,
+        401,
+        'http_status',
+        'upstream answered HTTP 401 Unauthorized: Message: Authorization has been denied for this request. (token refreshed, sending again)',
+      ],
       [2, 200, null, null],
     ]);
     expect(result.outcomeUnknownRetried).toBe(false);
@@ -121,7 +142,9 @@ describe('client_credentials: getting a token (simulator)', () => {
     const c = makeClient({ baseUrl: base, auth: ccAuth(), now });
     await c.integrationStart(KEY);
     sim.expireTokens();
-    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => c.integrationStart({ sourceSystemId: 7, integrationName: `Pair ${i}` })));
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => c.integrationStart({ sourceSystemId: 7, integrationName: `Pair ${i}` })),
+    );
     expect(results.every((r) => r.httpStatus === 200)).toBe(true);
     expect(sim.tokenRequests).toBe(2);
   });
@@ -162,13 +185,20 @@ describe('client_credentials: getting a token (simulator)', () => {
 
   it('refuses wrong client credentials as a token error, without calling IntegrationStart or retrying', async () => {
     sim.configureAuth({ mode: 'client_credentials', ...CLIENT });
-    const c = makeClient({ baseUrl: base, auth: ccAuth({ clientSecret: 'wrong-secret-value' }), now, breaker: { threshold: 1 } });
+    const c = makeClient({
+      baseUrl: base,
+      auth: ccAuth({ clientSecret: 'wrong-secret-value' }),
+      now,
+      breaker: { threshold: 1 },
+    });
     const error = (await failure(c.integrationStart(KEY))) as UpstreamTokenError;
     expect(error).toBeInstanceOf(UpstreamTokenError);
     expect(error.code).toBe('token');
     expect(error.httpStatus).toBe(400);
     expect(error.oauthError).toBe('invalid_client');
-    expect(error.message).toBe(`token endpoint ${base.replace('http://', '')} answered HTTP 400 Bad Request: invalid_client`);
+    expect(error.message).toBe(
+      `token endpoint ${base.replace('http://', '')} answered HTTP 400 Bad Request: invalid_client`,
+    );
     expect(error.attempts).toHaveLength(1);
     expect(error.attempts![0]).toMatchObject({ httpStatus: 400, errorCode: 'token' });
     expect(sim.tokenRequests).toBe(1);
@@ -182,21 +212,24 @@ describe('client_credentials: the token request on the wire', () => {
   it('POSTs grant_type, client_id, client_secret and scope as JSON', async () => {
     const tokens = await startServer(tokenIssuer());
     const upstream = await startServer(answer(200, 'application/json', JSON.stringify(dto())));
-    await makeClient({ baseUrl: upstream.baseUrl, auth: ccAuth({ tokenUrl: `${tokens.baseUrl}/oauth/token`, scope: 'watermarks read' }) }).integrationStart(KEY);
+    await makeClient({
+      baseUrl: upstream.baseUrl,
+      auth: ccAuth({ tokenUrl: `${tokens.baseUrl}/oauth/token`, scope: 'watermarks read' }),
+    }).integrationStart(KEY);
     expect(tokens.received).toHaveLength(1);
     const [request] = tokens.received;
-    expect(request!.method).toBe('POST');
-    expect(request!.url).toBe('/oauth/token');
-    expect(request!.headers['content-type']).toBe('application/json; charset=utf-8');
-    expect(request!.headers.accept).toBe('application/json');
-    expect(request!.headers.authorization).toBeUndefined();
-    expect(JSON.parse(request!.body)).toStrictEqual({
+    expect(request.method).toBe('POST');
+    expect(request.url).toBe('/oauth/token');
+    expect(request.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(request.headers.accept).toBe('application/json');
+    expect(request.headers.authorization).toBeUndefined();
+    expect(JSON.parse(request.body)).toStrictEqual({
       grant_type: 'client_credentials',
       client_id: 'tidemark-svc',
       client_secret: 'cs-8f2d-very-secret',
       scope: 'watermarks read',
     });
-    expect(upstream.received[0]!.headers.authorization).toBe('Bearer tok-1-abcdef');
+    expect(upstream.received[0].headers.authorization).toBe('Bearer tok-1-abcdef');
   });
 
   it('POSTs them as form data, without scope when there is none', async () => {
@@ -206,11 +239,11 @@ describe('client_credentials: the token request on the wire', () => {
     });
     await makeClient({ baseUrl: upstream.baseUrl, auth: ccAuth({ requestFormat: 'form' }) }).integrationStart(KEY);
     const [token, call] = upstream.received;
-    expect(token!.url).toBe(TOKEN_PATH);
-    expect(token!.headers['content-type']).toBe('application/x-www-form-urlencoded');
-    expect(token!.body).toBe('grant_type=client_credentials&client_id=tidemark-svc&client_secret=cs-8f2d-very-secret');
-    expect(call!.url).toBe(ENDPOINT);
-    expect(call!.headers.authorization).toBe('Bearer tok-1-abcdef');
+    expect(token.url).toBe(TOKEN_PATH);
+    expect(token.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(token.body).toBe('grant_type=client_credentials&client_id=tidemark-svc&client_secret=cs-8f2d-very-secret');
+    expect(call.url).toBe(ENDPOINT);
+    expect(call.headers.authorization).toBe('Bearer tok-1-abcdef');
   });
 
   it('keeps the token until a 401 when the answer has no expires_in', async () => {
@@ -227,7 +260,10 @@ describe('client_credentials: the token request on the wire', () => {
   it('retries a token endpoint that answers 503, within the same call', async () => {
     const tokens = await startServer(sequence(answer(503, 'text/plain', 'busy'), tokenIssuer()));
     const upstream = await startServer(answer(200, 'application/json', JSON.stringify(dto())));
-    const result = await makeClient({ baseUrl: upstream.baseUrl, auth: ccAuth({ tokenUrl: tokens.baseUrl }) }).integrationStart(KEY);
+    const result = await makeClient({
+      baseUrl: upstream.baseUrl,
+      auth: ccAuth({ tokenUrl: tokens.baseUrl }),
+    }).integrationStart(KEY);
     expect(result.attempts.map((a) => [a.httpStatus, a.errorCode, a.error])).toStrictEqual([
       [503, 'token', `token endpoint 127.0.0.1:${tokens.port} answered HTTP 503 Service Unavailable; body: busy`],
       [200, null, null],
@@ -252,7 +288,11 @@ describe('client_credentials: the token request on the wire', () => {
       retry: { maxAttempts: 2, baseMs: 10, maxMs: 40 },
       random: () => 0,
     });
-    const failureOf = (integrationName: string) => client.integrationStart({ sourceSystemId: 7, integrationName }).then(() => null, (error: unknown) => error);
+    const failureOf = (integrationName: string) =>
+      client.integrationStart({ sourceSystemId: 7, integrationName }).then(
+        () => null,
+        (error: unknown) => error,
+      );
     const a = failureOf('A');
     await new Promise((resolve) => setTimeout(resolve, 50));
     const b = failureOf('B');
@@ -266,7 +306,9 @@ describe('client_credentials: the token request on the wire', () => {
         [1, 'token', tokenFailure],
         [2, 'token', tokenFailure],
       ]);
-      expect(error.message).toBe(`upstream 127.0.0.1:${upstream.port} failed on all 2 attempts: token endpoint 503 Service Unavailable (last: ${tokenFailure})`);
+      expect(error.message).toBe(
+        `upstream 127.0.0.1:${upstream.port} failed on all 2 attempts: token endpoint 503 Service Unavailable (last: ${tokenFailure})`,
+      );
     }
     expect(new Set(errors).size).toBe(3);
     expect(upstream.received).toHaveLength(0);
@@ -279,7 +321,9 @@ describe('client_credentials: the token request on the wire', () => {
     });
     const error = await failure(makeClient({ baseUrl: upstream.baseUrl, auth: ccAuth() }).integrationStart(KEY));
     expect(error).toBeInstanceOf(UpstreamTokenError);
-    expect(error.message).toBe(`token endpoint 127.0.0.1:${upstream.port} answered HTTP 200 OK without an access_token (the body is not a JSON object)`);
+    expect(error.message).toBe(
+      `token endpoint 127.0.0.1:${upstream.port} answered HTTP 200 OK without an access_token (the body is not a JSON object)`,
+    );
     expect(upstream.received).toHaveLength(1);
   });
 
@@ -287,12 +331,18 @@ describe('client_credentials: the token request on the wire', () => {
     const tokens = await startServer(silent);
     const started = performance.now();
     const error = (await failure(
-      makeClient({ baseUrl: 'http://127.0.0.1:9', auth: ccAuth({ tokenUrl: `${tokens.baseUrl}${TOKEN_PATH}` }), timeoutMs: 300 }).integrationStart(KEY),
+      makeClient({
+        baseUrl: 'http://127.0.0.1:9',
+        auth: ccAuth({ tokenUrl: `${tokens.baseUrl}${TOKEN_PATH}` }),
+        timeoutMs: 300,
+      }).integrationStart(KEY),
     )) as UpstreamTimeoutError;
     expect(performance.now() - started).toBeLessThan(800);
     expect(error).toBeInstanceOf(UpstreamTimeoutError);
     expect(error.message).toMatch(
-      new RegExp(`^upstream ${tokens.baseUrl}${TOKEN_PATH} did not answer completely within \\d+ ms: the request had been sent but no response headers had arrived$`),
+      new RegExp(
+        `^upstream ${tokens.baseUrl}${TOKEN_PATH} did not answer completely within \\d+ ms: the request had been sent but no response headers had arrived$`,
+      ),
     );
   });
 
@@ -302,12 +352,20 @@ describe('client_credentials: the token request on the wire', () => {
       res.end(JSON.stringify({ access_token: 'Bearer echoed-token-0123456789', expires_in: 3600 }));
     });
     const upstream = await startServer((req, res) =>
-      answer(500, 'application/json', JSON.stringify({ Message: `bad token ${req.headers.authorization} for ${CLIENT.clientSecret}` }))(req, res, undefined as never),
+      answer(
+        500,
+        'application/json',
+        JSON.stringify({ Message: `bad token ${req.headers.authorization} for ${CLIENT.clientSecret}` }),
+      )(req, res, undefined as never),
     );
-    const error = await failure(makeClient({ baseUrl: upstream.baseUrl, auth: ccAuth({ tokenUrl: tokens.baseUrl }) }).integrationStart(KEY));
-    expect(upstream.received[0]!.headers.authorization).toBe('Bearer echoed-token-0123456789');
-    expect(error.message).toBe(// The raw access_token (with its "Bearer ") is a secret too, so the whole echo goes.
-      'upstream answered HTTP 500 Internal Server Error: Message: bad token [redacted] for [redacted]');
+    const error = await failure(
+      makeClient({ baseUrl: upstream.baseUrl, auth: ccAuth({ tokenUrl: tokens.baseUrl }) }).integrationStart(KEY),
+    );
+    expect(upstream.received[0].headers.authorization).toBe('Bearer echoed-token-0123456789');
+    expect(error.message).toBe(
+      // The raw access_token (with its "Bearer ") is a secret too, so the whole echo goes.
+      'upstream answered HTTP 500 Internal Server Error: Message: bad token [redacted] for [redacted]',
+    );
     const everything = JSON.stringify({ error, message: error.message, attempts: error.attempts });
     expect(everything).not.toContain('echoed-token-0123456789');
     expect(everything).not.toContain(CLIENT.clientSecret);
@@ -316,8 +374,12 @@ describe('client_credentials: the token request on the wire', () => {
       res.writeHead(401, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ error: 'invalid_client', error_description: `secret ${CLIENT.clientSecret} unknown` }));
     });
-    const refused = await failure(makeClient({ baseUrl: upstream.baseUrl, auth: ccAuth({ tokenUrl: refusing.baseUrl }) }).integrationStart(KEY));
-    expect(refused.message).toBe(`token endpoint 127.0.0.1:${refusing.port} answered HTTP 401 Unauthorized: invalid_client (secret [redacted] unknown)`);
+    const refused = await failure(
+      makeClient({ baseUrl: upstream.baseUrl, auth: ccAuth({ tokenUrl: refusing.baseUrl }) }).integrationStart(KEY),
+    );
+    expect(refused.message).toBe(
+      `token endpoint 127.0.0.1:${refusing.port} answered HTTP 401 Unauthorized: invalid_client (secret [redacted] unknown)`,
+    );
   });
 });
 

@@ -84,13 +84,18 @@ export async function startServer(handler: Handler): Promise<TestServer> {
 export function sequence(...answers: Handler[]): Handler {
   let i = 0;
   return (req, res, received) => {
-    const h = answers[Math.min(i, answers.length - 1)]!;
+    const h = answers[Math.min(i, answers.length - 1)];
     i += 1;
     h(req, res, received);
   };
 }
 
-export function answer(status: number, contentType: string | null, body: string | Buffer, headers: Record<string, string> = {}): Handler {
+export function answer(
+  status: number,
+  contentType: string | null,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): Handler {
   return (_req, res) => {
     res.statusCode = status;
     if (contentType !== null) res.setHeader('Content-Type', contentType);
