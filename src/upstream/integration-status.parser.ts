@@ -820,7 +820,7 @@ function decodeReferences(raw: string, where: string): string {
       }
       out += replacement;
     } else {
-      const digits = (hex ?? dec);
+      const digits = hex ?? dec;
       const code = digits.length > 8 ? Number.POSITIVE_INFINITY : Number.parseInt(digits, hex !== undefined ? 16 : 10);
       if (!(code >= 1 && code <= 0x10ffff)) {
         throw new UpstreamBodyUnreadableError(
