@@ -5,6 +5,7 @@ import type { Params as LoggerParams } from 'nestjs-pino';
 import type { DataSource } from 'typeorm';
 import { StateCache } from './cache/state-cache';
 import { ConfigModule, type AppConfig } from './config';
+import { EventsModule } from './events/events.module';
 import { AccessModule } from './http/auth/access.module';
 import { HealthController } from './http/health.controller';
 import { IntegrationsController } from './http/integrations.controller';
@@ -59,6 +60,7 @@ export class AppModule {
             halfOpenAfterMs: config.upstream.breaker.halfOpenAfterMs,
           },
         }),
+        EventsModule,
       ],
       controllers: [IntegrationsController, HealthController],
       providers: [

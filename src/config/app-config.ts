@@ -1,4 +1,5 @@
 import type { UpstreamAuth } from '../upstream/upstream.client';
+import type { EventsConfig } from './events-config';
 
 /**
  * The typed configuration, built once at boot by `loadConfig` from environment variables.
@@ -117,4 +118,6 @@ export interface AppConfig {
   /** Identifies this replica in leases and run rows. */
   replicaId: string;
   integrations: IntegrationConfig[];
+  /** Events: the outbox, webhooks and the live stream. */
+  events: EventsConfig;
 }

@@ -7,3 +7,11 @@ export {
   SOURCE_SYSTEM_ID_MAX,
   isValidTimeZone,
 } from './env.schema';
+export {
+  DEFAULT_RETRY_SCHEDULE,
+  EVENT_DEFAULTS,
+  EVENT_ENV_KEYS,
+  loadEventsConfig,
+  type EventsConfig,
+  type WebhookSubscription,
+} from './events-config';

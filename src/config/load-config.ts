@@ -13,6 +13,7 @@ import type {
   UpstreamFormat,
 } from './app-config';
 import { ApiKeyList, EnvironmentVariables, IntegrationEntry, SECRET_VARIABLES } from './env.schema';
+import { EVENT_ENV_KEYS, loadEventsConfig } from './events-config';
 
 /** Thrown by `loadConfig`; `problems` holds one line per bad variable, naming it and the rule. */
 export class ConfigError extends Error {
@@ -137,6 +138,9 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     problems.push('API_KEYS: must be set when NODE_ENV=production (or set AUTH_DISABLED=true to serve without keys)');
   }
 
+  // Events: outbox, webhooks and the live stream (src/config/events-config.ts).
+  const events = loadEventsConfig(env, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   const auth: UpstreamAuth =
@@ -216,6 +220,7 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     },
     replicaId: vars.REPLICA_ID ?? `${hostname()}-${process.pid}`,
     integrations,
+    events,
   };
 }
 
@@ -271,6 +276,7 @@ export const ENV_KEYS = [
   'CORS_ORIGINS',
   'PORT',
   'HOST',
+  ...EVENT_ENV_KEYS,
 ] as const;
 
 function describe(error: ValidationError, prefix: string, raw: Record<string, string>): string[] {

@@ -1,8 +1,17 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { Pool, PoolClient, QueryResult } from 'pg';
 import { epochMs, sqlCount, sqlIds, sqlText, sqlTextArray } from './sql-literals';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { IntegrationConfig } from '../config/app-config';
+import type { AppConfig, IntegrationConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import {
+  DEFAULT_EVENT_SETTINGS,
+  finishEventCandidates,
+  finishEvents,
+  pauseEvent,
+  type EventSettings,
+} from '../events/finish-events';
+import { eventsJson, finishEventsCte, insertEvents } from './event-outbox';
 import type { IntegrationStatus } from '../upstream/integration-status';
 import {
   RunInProgressError,
@@ -73,7 +82,17 @@ type Row = Record<string, unknown>;
  */
 @Injectable()
 export class StateRepository {
-  constructor(@Inject(TIDEMARK_DATA_SOURCE) private readonly dataSource: DataSource) {}
+  /** How the outbox events written with run ends and pauses are made. */
+  private readonly eventSettings: EventSettings;
+
+  constructor(
+    @Inject(TIDEMARK_DATA_SOURCE) private readonly dataSource: DataSource,
+    @Optional() @Inject(APP_CONFIG) config?: AppConfig,
+  ) {
+    this.eventSettings = config
+      ? { source: config.events.source, failureRepeat: config.events.failureRepeat }
+      : DEFAULT_EVENT_SETTINGS;
+  }
 
   /** The pg pool under TypeORM's connection, for the sweep's statement groups (see inOneRoundTrip). */
   private pgPool(): Pool {
@@ -390,6 +409,7 @@ export class StateRepository {
         ],
       );
       if (!run) return { applied: false, finished: null };
+      let consecutiveFailures: number | null = null;
       if (succeeded) {
         const status = completion.status;
         await tx.query(
@@ -413,17 +433,21 @@ export class StateRepository {
           ],
         );
       } else {
-        await tx.query(
+        const [loss] = await returning(
+          tx,
           `UPDATE integration SET
              consecutive_failures = consecutive_failures + CASE WHEN $3 THEN 1 ELSE 0 END,
              last_run_id = $2, version = version + 1, updated_at = clock_timestamp(),
              lease_owner = CASE WHEN lease_run_id = $2 THEN NULL ELSE lease_owner END,
              lease_expires_at = CASE WHEN lease_run_id = $2 THEN NULL ELSE lease_expires_at END,
              lease_run_id = CASE WHEN lease_run_id = $2 THEN NULL ELSE lease_run_id END
-           WHERE id = $1`,
+           WHERE id = $1
+           RETURNING consecutive_failures`,
           [started.integration.id, started.runId, completion.outcome === 'failed'],
         );
+        consecutiveFailures = (loss?.consecutive_failures as number | undefined) ?? null;
       }
+      await insertEvents(tx, finishEvents(started, completion, consecutiveFailures, this.eventSettings));
       await notifyChanged(tx, [started.integration.id]);
       return { applied: true, finished: toRun(run) };
     });
@@ -471,6 +495,7 @@ export class StateRepository {
         };
       }),
     );
+    const events = eventsJson(finishEventCandidates(items, this.eventSettings));
     // One round trip, one transaction (see inOneRoundTrip): the integration rows are locked in id order, then one
     // statement records the runs, updates their integrations (only for runs still 'running', i.e. not abandoned
     // meanwhile) and notifies the replicas' caches. An integration's lease is released only if this run holds it.
@@ -514,7 +539,9 @@ export class StateRepository {
            lease_run_id = CASE WHEN i.lease_run_id = a.id THEN NULL ELSE i.lease_run_id END
          FROM applied a
          WHERE i.id = a.integration_id AND a.outcome <> 'succeeded'
+         RETURNING i.id AS integration_id, i.consecutive_failures
        ),
+       ${finishEventsCte(`${sqlText(events)}::jsonb`, `${sqlCount(this.eventSettings.failureRepeat)}::int`)},
        n AS (SELECT pg_notify(${sqlText(STATE_CHANNEL)}, string_agg(a.integration_id::text, ',')) FROM applied a HAVING count(*) > 0)
        SELECT r.id::text AS id, r.replica_id, ${epochMs('r.started_at')} AS started_at, ${epochMs('r.finished_at')} AS finished_at,
               (SELECT count(*) FROM n) AS notified
@@ -619,12 +646,16 @@ export class StateRepository {
   /** Sets or clears `paused`; on resume the next fire time starts from `resumeFrom` so no backlog is replayed. */
   async setPaused(ref: IntegrationRef, paused: boolean, nextFireAt: Date | null): Promise<void> {
     await this.dataSource.transaction(async (tx) => {
+      const [previous]: Row[] = await tx.query('SELECT paused FROM integration WHERE id = $1 FOR UPDATE', [ref.id]);
       await tx.query(
         `UPDATE integration SET paused = $2, next_fire_at = COALESCE($3, next_fire_at), version = version + 1,
            updated_at = now()
          WHERE id = $1`,
         [ref.id, paused, nextFireAt?.toISOString() ?? null],
       );
+      if (previous && previous.paused !== paused) {
+        await insertEvents(tx, [pauseEvent(ref, paused, nextFireAt, this.eventSettings)]);
+      }
       await notifyChanged(tx, [ref.id]);
     });
   }

@@ -72,6 +72,7 @@ describe('StateRepository on real Postgres', () => {
       'CreateIntegrationAndRunTables1795948200000',
       'RecordAttemptsAndRegressions1795948500000',
       'LetRunFinishesUpdateIntegrationsInPlace1795958400000',
+      'EventOutbox1795970000000',
     ]);
     repo = new StateRepository(dataSource);
   });

@@ -1,0 +1,94 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsOptional, IsString, Matches, MaxLength, Validate } from 'class-validator';
+import type { DeliveryRecord } from '../../persistence/outbox.repository';
+import { IsSourceSystemIdText, ListQuery } from './requests';
+
+export const TYPES_RULE =
+  'must be a comma-separated list of event types, each exact (tidemark.watermark.advanced) or ending in * (tidemark.watermark.*)';
+const TYPE_LIST = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\.\*|\*)?|\*)(?:,(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\.\*|\*)?|\*))*$/;
+
+export class EventStreamQuery {
+  @ApiPropertyOptional({
+    description: 'Only these event types: exact types or prefixes ending in `*`, comma-separated.',
+    example: 'tidemark.watermark.*,tidemark.run.failed',
+  })
+  @IsOptional()
+  @IsString({ message: TYPES_RULE })
+  @MaxLength(1024, { message: TYPES_RULE })
+  @Matches(TYPE_LIST, { message: TYPES_RULE })
+  types?: string;
+
+  @ApiPropertyOptional({ description: 'Only events of integrations of this source system.', example: 7 })
+  @IsOptional()
+  @Validate(IsSourceSystemIdText)
+  sourceSystemId?: string;
+}
+
+export const SUBSCRIPTION_RULE = "must be 1 to 64 letters, digits, '.', '_' or '-'";
+
+export class SubscriptionPathParams {
+  @IsString({ message: SUBSCRIPTION_RULE })
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { message: SUBSCRIPTION_RULE })
+  name!: string;
+}
+
+export const DELIVERY_ID_RULE = 'must be a delivery id (a positive integer)';
+
+export class DeliveryPathParams extends SubscriptionPathParams {
+  @IsString({ message: DELIVERY_ID_RULE })
+  @Matches(/^[1-9]\d{0,17}$/, { message: DELIVERY_ID_RULE })
+  id!: string;
+}
+
+export class ListDeliveriesQuery extends ListQuery {
+  @ApiPropertyOptional({ enum: ['pending', 'delivered', 'exhausted'], description: 'Only deliveries in this status.' })
+  @IsOptional()
+  @IsIn(['pending', 'delivered', 'exhausted'], { message: 'must be pending, delivered or exhausted' })
+  status?: DeliveryRecord['status'];
+}
+
+export class DeliveryView {
+  @ApiProperty({ description: 'Delivery id (bigint as a decimal string).', example: '17' }) id!: string;
+  @ApiProperty({ description: 'The subscription (WEBHOOKS name).' }) subscription!: string;
+  @ApiProperty({ description: 'The event: its CloudEvents id, webhook-id and SSE id.', example: '42' })
+  eventId!: string;
+  @ApiProperty({ example: 'tidemark.watermark.advanced' }) eventType!: string;
+  @ApiProperty({ description: 'The event subject, {sourceSystemId}/{integrationName}.', example: '7/Orders' })
+  subject!: string;
+  @ApiProperty({ enum: ['pending', 'delivered', 'exhausted'] }) status!: DeliveryRecord['status'];
+  @ApiProperty({ description: 'Attempts made so far.' }) attempts!: number;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'When a pending delivery is tried next.' })
+  nextAttemptAt!: string | null;
+  @ApiProperty({ nullable: true, type: Number, description: "HTTP status of the last attempt's answer." })
+  lastStatus!: number | null;
+  @ApiProperty({ nullable: true, type: String, description: 'Why the last attempt failed.' }) lastError!: string | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Duration of the last attempt, ms.' })
+  latencyMs!: number | null;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'When it was delivered or exhausted.' })
+  finishedAt!: string | null;
+}
+
+export class DeliveryPage {
+  @ApiProperty({ type: [DeliveryView] }) items!: DeliveryView[];
+  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next (older) page.' })
+  nextCursor!: string | null;
+}
+
+export function toDeliveryView(record: DeliveryRecord): DeliveryView {
+  return {
+    id: record.id,
+    subscription: record.subscription,
+    eventId: record.eventId,
+    eventType: record.eventType,
+    subject: record.subject,
+    status: record.status,
+    attempts: record.attempts,
+    nextAttemptAt: record.nextAttemptAt?.toISOString() ?? null,
+    lastStatus: record.lastStatus,
+    lastError: record.lastError,
+    latencyMs: record.latencyMs,
+    createdAt: record.createdAt.toISOString(),
+    finishedAt: record.finishedAt?.toISOString() ?? null,
+  };
+}

@@ -1,0 +1,461 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { NewEvent, OutboxEvent } from '../events/event-types';
+import { eventsJson } from './event-outbox';
+import { TIDEMARK_DATA_SOURCE } from './state.repository';
+import type { Page } from './types';
+
+/**
+ * A position in the event stream: events are taken in (txid, id) order, and only those of transactions older than
+ * every transaction still running, so the order is final once read (see the event-outbox migration).
+ */
+export interface StreamPosition {
+  /** xid8 of the inserting transaction, decimal. */
+  txid: string;
+  /** Outbox id, decimal. */
+  id: string;
+}
+
+export const STREAM_START: StreamPosition = { txid: '0', id: '0' };
+
+/** A delivery claimed for sending, with its event. */
+export interface ClaimedDelivery {
+  id: string;
+  subscription: string;
+  /** Attempts so far, this one included. */
+  attempts: number;
+  event: OutboxEvent;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'exhausted';
+
+export interface DeliveryRecord {
+  id: string;
+  subscription: string;
+  eventId: string;
+  eventType: string;
+  subject: string;
+  status: DeliveryStatus;
+  attempts: number;
+  nextAttemptAt: Date | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  latencyMs: number | null;
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
+/** One enabled integration as the staleness decider reads it. */
+export interface StalenessRow {
+  id: string;
+  sourceSystemId: number;
+  integrationName: string;
+  cron: string;
+  timeZone: string;
+  paused: boolean;
+  lastSucceededAtSeconds: number | null;
+  /** Exact text of last_succeeded_at, to guard the flip against a success that lands meanwhile. */
+  lastSucceededAtText: string | null;
+  createdAtSeconds: number;
+  nowSeconds: number;
+  stale: boolean;
+}
+
+/** A stale flag to flip, with the event that reports the flip. */
+export interface StalenessFlip {
+  integrationId: string;
+  stale: boolean;
+  lastSucceededAtText: string | null;
+  event: NewEvent;
+}
+
+type Row = Record<string, unknown>;
+
+const EVENT_COLUMNS = `e.id::text AS id, e.txid::text AS txid, e.type, e.source, e.subject,
+  e.integration_id::text AS integration_id, e.run_id::text AS run_id, e.time, e.data`;
+
+/** Reads and writes of the outbox, the webhook deliveries and the stale flags. */
+@Injectable()
+export class OutboxRepository {
+  constructor(@Inject(TIDEMARK_DATA_SOURCE) private readonly dataSource: DataSource) {}
+
+  /**
+   * Events after `after` in stream order, at most `limit`.
+   * @returns the events, and `blocked`: later events exist that a transaction still running keeps back
+   */
+  async readAfter(after: StreamPosition, limit: number): Promise<{ events: OutboxEvent[]; blocked: boolean }> {
+    const rows: Row[] = await this.dataSource.query(
+      `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
+       SELECT ${EVENT_COLUMNS}
+       FROM event e, h
+       WHERE (e.txid, e.id) > ($1::xid8, $2::bigint) AND e.txid < h.xmin
+       ORDER BY e.txid, e.id
+       LIMIT $3`,
+      [after.txid, after.id, limit],
+    );
+    const events = rows.map(toEvent);
+    const blocked =
+      events.length < limit &&
+      ((await this.dataSource.query(
+        `SELECT 1 FROM event e
+         WHERE (e.txid, e.id) > ($1::xid8, $2::bigint) AND e.txid >= pg_snapshot_xmin(pg_current_snapshot()) LIMIT 1`,
+        [events.at(-1)?.txid ?? after.txid, events.at(-1)?.id ?? after.id],
+      )) as Row[]).length > 0;
+    return { events, blocked };
+  }
+
+  /** The position of the last event every reader can see now; STREAM_START when there is none. */
+  async head(): Promise<StreamPosition> {
+    const [row]: Row[] = await this.dataSource.query(
+      `SELECT e.txid::text AS txid, e.id::text AS id FROM event e
+       WHERE e.txid < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY e.txid DESC, e.id DESC LIMIT 1`,
+    );
+    return row ? { txid: row.txid as string, id: row.id as string } : STREAM_START;
+  }
+
+  /**
+   * Where a client that last saw event `id` resumes: that event's position; STREAM_START when the id is older than
+   * every kept event (pruned: the client gets all that is kept); null when no such event exists otherwise.
+   */
+  async positionOf(id: string): Promise<StreamPosition | null> {
+    const [row]: Row[] = await this.dataSource.query(
+      `SELECT (SELECT e.txid::text FROM event e WHERE e.id = $1::bigint) AS txid,
+              (SELECT min(e.id)::text FROM event e) AS oldest`,
+      [id],
+    );
+    if (row.txid !== null) return { txid: row.txid as string, id };
+    if (row.oldest === null || BigInt(id) < BigInt(row.oldest as string)) return STREAM_START;
+    return null;
+  }
+
+  /** Starts the cursor of each new subscription at the present: it gets the events committed from now on. */
+  async ensureCursors(subscriptions: readonly string[]): Promise<void> {
+    if (subscriptions.length === 0) return;
+    await this.dataSource.query(
+      `INSERT INTO webhook_cursor (subscription, txid, event_id)
+       SELECT s, pg_snapshot_xmin(pg_current_snapshot()), 0 FROM unnest($1::text[]) AS s
+       ON CONFLICT (subscription) DO NOTHING`,
+      [subscriptions],
+    );
+  }
+
+  /**
+   * Turns the next events of the stream into deliveries of one subscription, in stream order, and moves its cursor
+   * past them: one statement, under the cursor row's lock (a replica that finds it locked skips it).
+   * @param types the subscription's type patterns (exact, or a prefix ending in `*`)
+   * @returns events read, deliveries created, and whether later events are still held back by running transactions
+   */
+  async fanOut(
+    subscription: string,
+    types: readonly string[],
+    limit: number,
+  ): Promise<{ scanned: number; created: number; blocked: boolean }> {
+    const [row]: Row[] = await this.dataSource.query(
+      `WITH cur AS (SELECT txid, event_id FROM webhook_cursor WHERE subscription = $1 FOR UPDATE SKIP LOCKED),
+       h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+       batch AS (
+         SELECT e.id, e.txid, e.type, e.integration_id FROM event e, cur, h
+         WHERE (e.txid, e.id) > (cur.txid, cur.event_id) AND e.txid < h.xmin
+         ORDER BY e.txid, e.id LIMIT $3
+       ),
+       last AS (SELECT txid, id FROM batch ORDER BY txid DESC, id DESC LIMIT 1),
+       ins AS (
+         INSERT INTO webhook_delivery (event_id, subscription, integration_id)
+         SELECT b.id, $1, b.integration_id FROM batch b
+         WHERE EXISTS (
+           SELECT 1 FROM unnest($2::text[]) AS p
+           WHERE b.type = p OR (right(p, 1) = '*' AND starts_with(b.type, left(p, -1))))
+         ORDER BY b.txid, b.id
+         ON CONFLICT (subscription, event_id) DO NOTHING
+         RETURNING id
+       ),
+       moved AS (
+         UPDATE webhook_cursor c SET txid = last.txid, event_id = last.id FROM last
+         WHERE c.subscription = $1 RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM batch)::int AS scanned, (SELECT count(*) FROM ins)::int AS created,
+              (SELECT count(*) FROM moved)::int AS moved,
+              EXISTS (SELECT 1 FROM event e, cur, h WHERE (e.txid, e.id) > (cur.txid, cur.event_id) AND e.txid >= h.xmin)
+                AS blocked`,
+      [subscription, types, limit],
+    );
+    return { scanned: row.scanned as number, created: row.created as number, blocked: row.blocked as boolean };
+  }
+
+  /**
+   * Claims due deliveries of these subscriptions for `replicaId`: only the oldest pending delivery of each
+   * (subscription, integration) is eligible, so a later event waits while an earlier one is retried. A claim takes
+   * a lease (`leaseMs`) and counts the attempt; rows other replicas are claiming are skipped.
+   */
+  async claimDeliveries(
+    subscriptions: readonly string[],
+    replicaId: string,
+    limit: number,
+    leaseMs: number,
+  ): Promise<ClaimedDelivery[]> {
+    if (subscriptions.length === 0 || limit <= 0) return [];
+    const rows: Row[] = await this.dataSource.query(
+      `WITH heads AS (
+         SELECT DISTINCT ON (d.subscription, d.integration_id) d.id, d.next_attempt_at, d.lease_expires_at
+         FROM webhook_delivery d
+         WHERE d.status = 'pending' AND d.subscription = ANY($1::text[])
+         ORDER BY d.subscription, d.integration_id, d.id
+       ),
+       ready AS (
+         SELECT d.id FROM webhook_delivery d
+         WHERE d.id IN (SELECT h.id FROM heads h
+                        WHERE h.next_attempt_at <= now() AND (h.lease_expires_at IS NULL OR h.lease_expires_at < now()))
+           AND d.status = 'pending' AND d.next_attempt_at <= now()
+           AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
+         ORDER BY d.id LIMIT $2
+         FOR UPDATE SKIP LOCKED
+       ),
+       claimed AS (
+         UPDATE webhook_delivery d SET attempts = d.attempts + 1, lease_owner = $3,
+           lease_expires_at = now() + make_interval(secs => $4::double precision / 1000)
+         FROM ready WHERE d.id = ready.id
+         RETURNING d.id, d.event_id, d.subscription, d.attempts
+       )
+       SELECT c.id::text AS delivery_id, c.subscription, c.attempts, ${EVENT_COLUMNS}
+       FROM claimed c JOIN event e ON e.id = c.event_id
+       ORDER BY c.id`,
+      [subscriptions, limit, replicaId, leaseMs],
+    );
+    return rows.map((row) => ({
+      id: row.delivery_id as string,
+      subscription: row.subscription as string,
+      attempts: row.attempts as number,
+      event: toEvent(row),
+    }));
+  }
+
+  /** Records a 2xx answer; false when the delivery was no longer pending (a hand retry, say). */
+  async recordDelivered(id: string, httpStatus: number, latencyMs: number): Promise<boolean> {
+    const rows: Row[] = await this.dataSource.query(
+      `UPDATE webhook_delivery SET status = 'delivered', last_status = $2, last_error = NULL, latency_ms = $3,
+         finished_at = now(), lease_owner = NULL, lease_expires_at = NULL
+       WHERE id = $1 AND status = 'pending'
+       RETURNING id`,
+      [id, httpStatus, latencyMs],
+    );
+    return firstRows(rows).length > 0;
+  }
+
+  /**
+   * Records a failed attempt: the delivery waits `retryInMs` for its next one, or with `retryInMs` null it is
+   * `exhausted` and `exhaustedEvent` (if any) is inserted in the same statement.
+   * @returns the new status, or null when the delivery was no longer pending
+   */
+  async recordFailed(
+    id: string,
+    failure: { httpStatus: number | null; error: string; latencyMs: number },
+    retryInMs: number | null,
+    exhaustedEvent: NewEvent | null,
+  ): Promise<DeliveryStatus | null> {
+    const [row]: Row[] = await this.dataSource.query(
+      `WITH d AS (
+         UPDATE webhook_delivery SET
+           status = CASE WHEN $5::float8 IS NULL THEN 'exhausted' ELSE 'pending' END,
+           next_attempt_at = CASE WHEN $5::float8 IS NULL THEN next_attempt_at
+                                  ELSE now() + make_interval(secs => $5::float8 / 1000) END,
+           finished_at = CASE WHEN $5::float8 IS NULL THEN now() END,
+           last_status = $2, last_error = $3, latency_ms = $4, lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = $1 AND status = 'pending'
+         RETURNING status
+       ),
+       ev AS (
+         INSERT INTO event (type, source, subject, integration_id, run_id, data)
+         SELECT c.type, c.source, c.subject, c.integration_id, c.run_id, c.data
+         FROM jsonb_to_recordset($6::jsonb)
+           AS c(type text, source text, subject text, integration_id bigint, run_id bigint, data jsonb)
+         WHERE EXISTS (SELECT 1 FROM d WHERE d.status = 'exhausted')
+         RETURNING id
+       )
+       SELECT (SELECT status FROM d) AS status, (SELECT count(*) FROM ev)::int AS events`,
+      [
+        id,
+        failure.httpStatus,
+        failure.error.slice(0, 1_000),
+        failure.latencyMs,
+        retryInMs,
+        eventsJson(exhaustedEvent ? [exhaustedEvent] : []),
+      ],
+    );
+    return (row?.status as DeliveryStatus | null) ?? null;
+  }
+
+  /** Deliveries of one subscription, newest first, with ids below `beforeId`. */
+  async listDeliveries(
+    subscription: string,
+    options: { limit: number; beforeId?: string; status?: DeliveryStatus },
+  ): Promise<Page<DeliveryRecord>> {
+    const rows: Row[] = await this.dataSource.query(
+      `SELECT d.id::text AS id, d.subscription, d.event_id::text AS event_id, e.type AS event_type, e.subject,
+              d.status, d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.latency_ms, d.created_at,
+              d.finished_at
+       FROM webhook_delivery d JOIN event e ON e.id = d.event_id
+       WHERE d.subscription = $1 AND ($3::bigint IS NULL OR d.id < $3::bigint) AND ($4::text IS NULL OR d.status = $4)
+       ORDER BY d.id DESC LIMIT $2`,
+      [subscription, options.limit + 1, options.beforeId ?? null, options.status ?? null],
+    );
+    return { items: rows.slice(0, options.limit).map(toDelivery), hasMore: rows.length > options.limit };
+  }
+
+  /**
+   * Makes a delivery of `subscription` pending and due now, whatever its status: one more attempt by hand (and, as
+   * the oldest pending delivery of its integration, it goes before later ones).
+   * @returns the delivery, or null when the subscription has no delivery with this id
+   */
+  async retryDelivery(subscription: string, id: string): Promise<DeliveryRecord | null> {
+    const rows: Row[] = await this.dataSource.query(
+      `UPDATE webhook_delivery SET status = 'pending', next_attempt_at = now(), finished_at = NULL,
+         attempts = CASE WHEN status = 'pending' THEN attempts ELSE 0 END
+       WHERE id = $1::bigint AND subscription = $2
+       RETURNING id`,
+      [id, subscription],
+    );
+    if (firstRows(rows).length === 0) return null;
+    const page = await this.listDeliveries(subscription, { limit: 1, beforeId: (BigInt(id) + 1n).toString() });
+    return page.items[0] ?? null;
+  }
+
+  /** Age of the oldest event with a pending delivery, s (database clock); 0 when none waits. */
+  async outboxLagSeconds(): Promise<number> {
+    const [row]: Row[] = await this.dataSource.query(
+      `SELECT coalesce(extract(epoch FROM now() - min(e.time)), 0)::float8 AS lag
+       FROM webhook_delivery d JOIN event e ON e.id = d.event_id WHERE d.status = 'pending'`,
+    );
+    return Math.max(0, row.lag as number);
+  }
+
+  /** Deletes events older than `days`, at most `batchSize`, never one with a pending delivery. */
+  async pruneEvents(days: number, batchSize: number): Promise<number> {
+    const rows: Row[] = await this.dataSource.query(
+      `DELETE FROM event WHERE id IN (
+         SELECT e.id FROM event e
+         WHERE e.time < now() - make_interval(days => $1)
+           AND NOT EXISTS (SELECT 1 FROM webhook_delivery d WHERE d.event_id = e.id AND d.status = 'pending')
+         ORDER BY e.time LIMIT $2
+         FOR UPDATE SKIP LOCKED)
+       RETURNING id`,
+      [days, batchSize],
+    );
+    return firstRows(rows).length;
+  }
+
+  /** Every enabled integration with what the staleness rule needs and its stored stale flag. */
+  async stalenessRows(): Promise<StalenessRow[]> {
+    const rows: Row[] = await this.dataSource.query(
+      `SELECT i.id::text AS id, i.source_system_id, i.integration_name, i.cron, i.time_zone, i.paused,
+              extract(epoch FROM i.last_succeeded_at)::float8 AS last_succeeded_s,
+              i.last_succeeded_at::text AS last_succeeded_text,
+              extract(epoch FROM i.created_at)::float8 AS created_s,
+              extract(epoch FROM now())::float8 AS now_s,
+              coalesce(s.stale, false) AS stale
+       FROM integration i LEFT JOIN integration_staleness s ON s.integration_id = i.id
+       WHERE i.enabled
+       ORDER BY i.id`,
+    );
+    return rows.map((row) => ({
+      id: row.id as string,
+      sourceSystemId: row.source_system_id as number,
+      integrationName: row.integration_name as string,
+      cron: row.cron as string,
+      timeZone: row.time_zone as string,
+      paused: row.paused as boolean,
+      lastSucceededAtSeconds: row.last_succeeded_s as number | null,
+      lastSucceededAtText: row.last_succeeded_text as string | null,
+      createdAtSeconds: row.created_s as number,
+      nowSeconds: row.now_s as number,
+      stale: row.stale as boolean,
+    }));
+  }
+
+  /**
+   * Flips stale flags and inserts the events of the flips that happened, in one statement. A flip happens only if
+   * the flag still has the other value (so of replicas deciding together, one flips and emits) and the integration's
+   * last success is still the one the decision saw.
+   * @returns the integration ids flipped
+   */
+  async flipStaleness(flips: readonly StalenessFlip[]): Promise<string[]> {
+    if (flips.length === 0) return [];
+    const rows: Row[] = await this.dataSource.query(
+      `WITH c AS (
+         SELECT (x.doc->>'integration_id')::bigint AS integration_id, (x.doc->>'stale')::boolean AS stale,
+                (x.doc->>'last_succeeded_at')::timestamptz AS last_succeeded_at, x.doc->>'type' AS type,
+                x.doc->>'source' AS source, x.doc->>'subject' AS subject, x.doc->'data' AS data, x.n
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(doc, n)
+       ),
+       flipped AS (
+         INSERT INTO integration_staleness AS s (integration_id, stale)
+         SELECT c.integration_id, c.stale FROM c JOIN integration i ON i.id = c.integration_id
+         WHERE i.last_succeeded_at IS NOT DISTINCT FROM c.last_succeeded_at
+         ON CONFLICT (integration_id) DO UPDATE SET stale = EXCLUDED.stale, changed_at = now()
+           WHERE s.stale <> EXCLUDED.stale
+         RETURNING s.integration_id
+       ),
+       ev AS (
+         INSERT INTO event (type, source, subject, integration_id, data)
+         SELECT c.type, c.source, c.subject, c.integration_id, c.data
+         FROM c JOIN flipped f ON f.integration_id = c.integration_id
+         ORDER BY c.n
+       )
+       SELECT integration_id::text AS id FROM flipped`,
+      [
+        JSON.stringify(
+          flips.map((f) => ({
+            integration_id: f.integrationId,
+            stale: f.stale,
+            last_succeeded_at: f.lastSucceededAtText,
+            type: f.event.type,
+            source: f.event.source,
+            subject: f.event.subject,
+            data: f.event.data,
+          })),
+        ),
+      ],
+    );
+    return rows.map((row) => row.id as string);
+  }
+}
+
+/** TypeORM answers UPDATE and DELETE … RETURNING with [rows, rowCount]. */
+function firstRows(result: unknown): Row[] {
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') {
+    return result[0] as Row[];
+  }
+  return result as Row[];
+}
+
+function toEvent(row: Row): OutboxEvent {
+  return {
+    id: row.id as string,
+    txid: row.txid as string,
+    type: row.type as string,
+    source: row.source as string,
+    subject: row.subject as string,
+    integrationId: row.integration_id as string | null,
+    runId: row.run_id as string | null,
+    time: row.time as Date,
+    data: row.data as Record<string, unknown>,
+  };
+}
+
+function toDelivery(row: Row): DeliveryRecord {
+  return {
+    id: row.id as string,
+    subscription: row.subscription as string,
+    eventId: row.event_id as string,
+    eventType: row.event_type as string,
+    subject: row.subject as string,
+    status: row.status as DeliveryStatus,
+    attempts: row.attempts as number,
+    nextAttemptAt: row.status === 'pending' ? (row.next_attempt_at as Date) : null,
+    lastStatus: row.last_status as number | null,
+    lastError: row.last_error as string | null,
+    latencyMs: row.latency_ms as number | null,
+    createdAt: row.created_at as Date,
+    finishedAt: row.finished_at as Date | null,
+  };
+}
