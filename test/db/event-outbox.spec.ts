@@ -1,0 +1,252 @@
+import { Client } from 'pg';
+import type { DataSource } from 'typeorm';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { AppConfig } from '../../src/config';
+import { createDataSource, runMigrationsLocked } from '../../src/persistence/data-source';
+import { OutboxRepository, STREAM_START } from '../../src/persistence/outbox.repository';
+import { StateRepository } from '../../src/persistence/state.repository';
+import type { RunCompletion, StartedRun } from '../../src/persistence/types';
+import { nextFireTime } from '../../src/scheduler/cron-schedule';
+import type { IntegrationStatus } from '../../src/upstream/integration-status';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+
+const NO_ATTEMPTS = { attempts: [], outcomeUnknownRetried: false };
+
+function status(name: string, utc: string, pk: string): IntegrationStatus {
+  return {
+    integrationName: name,
+    sourceSystemId: 12,
+    lastRunStartDateTime: '2026-01-31T23:59:59.9999999+00:00',
+    lastRunEndDateTime: '2026-01-31T23:59:59.9999999+00:00',
+    processStatusMeaning: 'Complete',
+    maxSyncDateTime: utc.replace('Z', '+00:00'),
+    maxSyncDateTimeUtc: utc,
+    maxSyncDateMaxPkId: pk,
+    sourceId: '1',
+    sourceIdString: 'ERP-12',
+    customDatabaseValues: {},
+  };
+}
+
+const success = (s: IntegrationStatus, regressed = false): RunCompletion => ({
+  outcome: 'succeeded',
+  status: s,
+  httpStatus: 200,
+  watermarkRegressed: regressed,
+  ...NO_ATTEMPTS,
+});
+const failure: RunCompletion = {
+  outcome: 'failed',
+  errorCode: 'http_status',
+  error: 'HTTP 500',
+  httpStatus: 500,
+  ...NO_ATTEMPTS,
+};
+
+describe('event outbox on real Postgres', () => {
+  let db: TestDatabase;
+  let dataSource: DataSource;
+  let repo: StateRepository;
+  let outbox: OutboxRepository;
+  const sql = <T = Record<string, unknown>>(text: string, params: unknown[] = []) =>
+    dataSource.query(text, params) as Promise<T[]>;
+  const events = () =>
+    sql<{ type: string; subject: string; run_id: string | null; data: Record<string, unknown> }>(
+      `SELECT type, subject, run_id::text AS run_id, data FROM event ORDER BY id`,
+    );
+
+  beforeAll(async () => {
+    db = await createTestDatabase('outbox');
+    dataSource = createDataSource({ url: db.url, poolSize: 6, connectTimeoutMs: 5_000 });
+    await dataSource.initialize();
+    await runMigrationsLocked(dataSource);
+    repo = new StateRepository(dataSource, { events: { source: 'urn:test', failureRepeat: 3 } } as AppConfig);
+    outbox = new OutboxRepository(dataSource);
+  });
+
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await db?.drop();
+  });
+
+  beforeEach(async () => {
+    await sql('TRUNCATE event, webhook_delivery, webhook_cursor, integration_staleness, run, integration CASCADE');
+  });
+
+  async function start(names: string[]): Promise<StartedRun[]> {
+    await repo.syncIntegrations(
+      names.map((integrationName) => ({
+        sourceSystemId: 12,
+        integrationName,
+        cron: '0 0 0 1 1 *',
+        timeZone: 'UTC',
+        enabled: true,
+        misfirePolicy: 'fire_once_now' as const,
+      })),
+      nextFireTime,
+    );
+    const started: StartedRun[] = [];
+    for (const name of names) {
+      started.push(await repo.startManualRun((await repo.findIntegration(12, name))!, 'replica-a', 30_000));
+    }
+    return started;
+  }
+
+  it('a run end that fails to commit emits no event; the same end committed emits exactly one', async () => {
+    const [a, b] = await start(['A', 'B']);
+    await sql(`CREATE FUNCTION fail_b() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'bad row B'; END $$`);
+    await sql(
+      `CREATE TRIGGER fail_b BEFORE UPDATE OF max_sync_pk_id ON integration FOR EACH ROW WHEN (NEW.integration_name = 'B') EXECUTE FUNCTION fail_b()`,
+    );
+    const completion = success(status('A', '2026-02-01T00:00:00.0000000Z', '5'));
+    try {
+      await expect(repo.finishRuns([a, b].map((started) => ({ started, completion })))).rejects.toThrow('bad row B');
+      await expect(repo.finishRun(b, completion)).rejects.toThrow('bad row B');
+      expect(await events()).toStrictEqual([]);
+    } finally {
+      await sql('DROP TRIGGER fail_b ON integration');
+      await sql('DROP FUNCTION fail_b()');
+    }
+    expect((await repo.finishRun(a, completion)).applied).toBe(true);
+    expect(await events()).toStrictEqual([
+      {
+        type: 'tidemark.watermark.advanced',
+        subject: '12/A',
+        run_id: a.runId,
+        data: {
+          runId: a.runId,
+          trigger: 'manual',
+          before: null,
+          after: {
+            maxSyncDateTime: '2026-02-01T00:00:00.0000000+00:00',
+            maxSyncDateTimeUtc: '2026-02-01T00:00:00.0000000Z',
+            maxSyncDateMaxPkId: '5',
+          },
+        },
+      },
+    ]);
+    // A run already finished is not applied again, and emits nothing more.
+    expect((await repo.finishRuns([{ started: a, completion }]))[0].applied).toBe(false);
+    expect(await events()).toHaveLength(1);
+  });
+
+  it('group commits emit advanced, regressed, nothing for an equal watermark, and run.failed at 1 and every 3rd failure', async () => {
+    const later = status('A', '2026-02-02T00:00:00.0000000Z', '9');
+    const earlier = status('A', '2026-02-01T00:00:00.0000000Z', '9');
+    const finishOne = async (completion: RunCompletion) => {
+      const [started] = await start(['A']);
+      await repo.finishRuns([{ started, completion }]);
+    };
+    await finishOne(success(later));
+    await finishOne(success(later));
+    await finishOne(success(earlier, true));
+    for (let i = 0; i < 7; i++) await finishOne(failure);
+    const written = await events();
+    expect(written.map((e) => e.type)).toStrictEqual([
+      'tidemark.watermark.advanced',
+      'tidemark.watermark.regressed',
+      'tidemark.run.failed',
+      'tidemark.run.failed',
+      'tidemark.run.failed',
+    ]);
+    expect(written.slice(2).map((e) => e.data.consecutiveFailures)).toStrictEqual([1, 3, 6]);
+    expect(written[1].data.before).toStrictEqual({
+      maxSyncDateTime: '2026-02-02T00:00:00.0000000+00:00',
+      maxSyncDateTimeUtc: '2026-02-02T00:00:00.0000000Z',
+      maxSyncDateMaxPkId: '9',
+    });
+    expect(written[2].data).toMatchObject({ errorCode: 'http_status', error: 'HTTP 500', httpStatus: 500 });
+  });
+
+  it('pausing emits paused once, resuming emits resumed with the next fire time', async () => {
+    await start(['A']);
+    const ref = (await repo.findIntegration(12, 'A'))!;
+    await repo.setPaused(ref, true, null);
+    await repo.setPaused(ref, true, null);
+    const next = new Date('2027-01-01T00:00:00.000Z');
+    await repo.setPaused(ref, false, next);
+    expect((await events()).map((e) => [e.type, e.data])).toStrictEqual([
+      ['tidemark.integration.paused', { paused: true }],
+      ['tidemark.integration.resumed', { paused: false, nextFireAt: '2027-01-01T00:00:00.000Z' }],
+    ]);
+  });
+
+  it('the stream never passes an event whose transaction is still open, and gives it once it commits', async () => {
+    const open = new Client({ connectionString: db.url });
+    await open.connect();
+    try {
+      await open.query('BEGIN');
+      await open.query(
+        `INSERT INTO event (type, source, subject, data) VALUES ('tidemark.integration.paused', 'urn:test', '1/late', '{}')`,
+      );
+      await sql(
+        `INSERT INTO event (type, source, subject, data) VALUES ('tidemark.integration.paused', 'urn:test', '1/early', '{}')`,
+      );
+      const blocked = await outbox.readAfter(STREAM_START, 100);
+      expect(blocked.events).toStrictEqual([]);
+      expect(blocked.blocked).toBe(true);
+      await open.query('COMMIT');
+      const read = await outbox.readAfter(STREAM_START, 100);
+      expect(read.events.map((e) => e.subject)).toStrictEqual(['1/late', '1/early']);
+      expect(read.blocked).toBe(false);
+      expect(await outbox.head()).toStrictEqual({ txid: read.events[1].txid, id: read.events[1].id });
+    } finally {
+      await open.end();
+    }
+  });
+
+  it('deliveries of one integration are claimed one at a time in order; an exhausted one is reported once', async () => {
+    const [a] = await start(['A']);
+    await outbox.ensureCursors(['hook']);
+    await repo.finishRun(a, success(status('A', '2026-02-01T00:00:00.0000000Z', '1')));
+    const [a2] = await start(['A']);
+    await repo.finishRun(a2, success(status('A', '2026-02-02T00:00:00.0000000Z', '2')));
+    expect(await outbox.fanOut('hook', ['tidemark.watermark.*'], 100)).toStrictEqual({
+      scanned: 2,
+      created: 2,
+      blocked: false,
+    });
+    const first = await outbox.claimDeliveries(['hook'], 'r1', 10, 60_000);
+    expect(first.map((d) => [d.event.runId, d.attempts])).toStrictEqual([[a.runId, 1]]);
+    expect(await outbox.claimDeliveries(['hook'], 'r2', 10, 60_000)).toStrictEqual([]);
+    const exhausted = {
+      type: 'tidemark.webhook.exhausted' as const,
+      source: 'urn:test',
+      subject: '12/A',
+      integrationId: first[0].event.integrationId,
+      runId: null,
+      data: { deliveryId: first[0].id },
+    };
+    expect(await outbox.recordFailed(first[0].id, { httpStatus: 500, error: 'HTTP 500', latencyMs: 3 }, null, exhausted)).toBe(
+      'exhausted',
+    );
+    expect(await outbox.recordFailed(first[0].id, { httpStatus: 500, error: 'HTTP 500', latencyMs: 3 }, null, exhausted)).toBe(
+      null,
+    );
+    const second = await outbox.claimDeliveries(['hook'], 'r2', 10, 60_000);
+    expect(second.map((d) => d.event.runId)).toStrictEqual([a2.runId]);
+    expect(await outbox.recordDelivered(second[0].id, 204, 2)).toBe(true);
+    expect((await events()).map((e) => e.type)).toStrictEqual([
+      'tidemark.watermark.advanced',
+      'tidemark.watermark.advanced',
+      'tidemark.webhook.exhausted',
+    ]);
+    const page = await outbox.listDeliveries('hook', { limit: 10 });
+    expect(page.items.map((d) => [d.status, d.attempts, d.lastStatus])).toStrictEqual([
+      ['delivered', 1, 204],
+      ['exhausted', 1, 500],
+    ]);
+  });
+
+  it('prunes events older than the retention in batches, never one with a pending delivery', async () => {
+    await sql(
+      `INSERT INTO event (type, source, subject, data, time)
+       SELECT 'tidemark.integration.paused', 'urn:test', '1/x', '{}', now() - interval '8 days' FROM generate_series(1, 5)`,
+    );
+    const [kept] = await sql<{ id: string }>(`SELECT min(id)::text AS id FROM event`);
+    await sql(`INSERT INTO webhook_delivery (event_id, subscription) VALUES ($1, 'hook')`, [kept.id]);
+    expect(await outbox.pruneEvents(7, 3)).toBe(3);
+    expect(await outbox.pruneEvents(7, 3)).toBe(1);
+    expect(await sql(`SELECT id::text AS id FROM event`)).toStrictEqual([{ id: kept.id }]);
+  });
+});
