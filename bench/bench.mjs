@@ -75,6 +75,12 @@ async function main() {
   const databaseUrl = dbUrl.toString();
   const sql = (text, params) => query(databaseUrl, text, params);
 
+  // Delivery load (bench/events.mjs): a database and a service of its own; its result is logged.
+  if (wants('events')) {
+    const { measureDeliveries } = await import('./events.mjs');
+    results.deliveries = await measureDeliveries({ adminUrl, quick: QUICK, log });
+  }
+
   // --- upstream simulator, configuration ---------------------------------------------------------------------------
   const profileArgs = (name) =>
     PROFILE

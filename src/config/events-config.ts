@@ -66,9 +66,11 @@ export function loadEventsConfig(env: Env, problems: string[]): EventsConfig {
   }
   return {
     source,
-    failureRepeat: readInt(value('EVENT_FAILURE_REPEAT'), 'EVENT_FAILURE_REPEAT', 1, 1_000_000, problems) ??
+    failureRepeat:
+      readInt(value('EVENT_FAILURE_REPEAT'), 'EVENT_FAILURE_REPEAT', 1, 1_000_000, problems) ??
       EVENT_DEFAULTS.EVENT_FAILURE_REPEAT,
-    retentionDays: readInt(value('EVENT_RETENTION_DAYS'), 'EVENT_RETENTION_DAYS', 1, 3_650, problems) ??
+    retentionDays:
+      readInt(value('EVENT_RETENTION_DAYS'), 'EVENT_RETENTION_DAYS', 1, 3_650, problems) ??
       EVENT_DEFAULTS.EVENT_RETENTION_DAYS,
     webhooks: readWebhooks(value('WEBHOOKS'), problems),
     retryScheduleMs: readSchedule(value('WEBHOOK_RETRY_SCHEDULE') ?? DEFAULT_RETRY_SCHEDULE, problems),

@@ -67,7 +67,5 @@ export function subjectOf(integration: { sourceSystemId: number; integrationName
 
 /** Whether `type` matches one of `patterns`: an exact type, a prefix ending in `*`, or `*` alone. */
 export function matchesType(patterns: readonly string[], type: string): boolean {
-  return patterns.some((pattern) =>
-    pattern.endsWith('*') ? type.startsWith(pattern.slice(0, -1)) : pattern === type,
-  );
+  return patterns.some((pattern) => (pattern.endsWith('*') ? type.startsWith(pattern.slice(0, -1)) : pattern === type));
 }

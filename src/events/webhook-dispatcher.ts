@@ -63,9 +63,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
   async onApplicationBootstrap(): Promise<void> {
     if (this.names.length === 0) return;
     await this.repository.ensureCursors(this.names);
-    this.wakeups = this.events.wakeups.subscribe((wakeup) =>
-      wakeup === 'events' ? this.fanOut() : this.pump(),
-    );
+    this.wakeups = this.events.wakeups.subscribe((wakeup) => (wakeup === 'events' ? this.fanOut() : this.pump()));
     this.poll = setInterval(() => {
       this.fanOut();
       this.pump();
@@ -146,12 +144,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
   private async claimWhileFree(): Promise<void> {
     while (!this.stopped && this.inFlight < MAX_IN_FLIGHT) {
       const free = MAX_IN_FLIGHT - this.inFlight;
-      const claimed = await this.repository.claimDeliveries(
-        this.names,
-        this.config.replicaId,
-        free,
-        DELIVERY_LEASE_MS,
-      );
+      const claimed = await this.repository.claimDeliveries(this.names, this.config.replicaId, free, DELIVERY_LEASE_MS);
       for (const delivery of claimed) this.start(delivery);
       if (claimed.length < free) return;
     }
@@ -160,7 +153,9 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
   private start(delivery: ClaimedDelivery): void {
     this.inFlight += 1;
     const sending = this.deliver(delivery)
-      .catch((error: Error) => this.logger.warn(`delivery ${delivery.id}: recording the attempt failed: ${error.message}`))
+      .catch((error: Error) =>
+        this.logger.warn(`delivery ${delivery.id}: recording the attempt failed: ${error.message}`),
+      )
       .finally(() => {
         this.inFlight -= 1;
         this.sending.delete(sending);

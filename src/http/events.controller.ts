@@ -42,7 +42,11 @@ export class EventsController {
       'Each SSE `id` is the outbox id. Reconnect with `Last-Event-ID` to get what was missed, within EVENT_RETENTION_DAYS. A comment is sent every 15 s.',
   })
   @ApiProduces('text/event-stream')
-  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'The last SSE id received; replay starts after it.' })
+  @ApiHeader({
+    name: 'Last-Event-ID',
+    required: false,
+    description: 'The last SSE id received; replay starts after it.',
+  })
   @ApiOkResponse({ description: 'An endless text/event-stream.' })
   async stream(
     @Query() query: EventStreamQuery,

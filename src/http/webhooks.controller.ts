@@ -62,7 +62,8 @@ export class WebhooksController {
   @RequireScope('operate')
   @HttpCode(200)
   @ApiOperation({
-    summary: 'Retry a delivery now, whatever its status; an exhausted or delivered one starts its retry schedule again.',
+    summary:
+      'Retry a delivery now, whatever its status; an exhausted or delivered one starts its retry schedule again.',
   })
   @ApiOkResponse({ type: DeliveryView })
   async retry(@Param() params: DeliveryPathParams): Promise<DeliveryView> {

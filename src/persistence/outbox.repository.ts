@@ -94,13 +94,14 @@ export class OutboxRepository {
       [after.txid, after.id, limit],
     );
     const events = rows.map(toEvent);
-    const blocked =
-      events.length < limit &&
-      ((await this.dataSource.query(
-        `SELECT 1 FROM event e
-         WHERE (e.txid, e.id) > ($1::xid8, $2::bigint) AND e.txid >= pg_snapshot_xmin(pg_current_snapshot()) LIMIT 1`,
-        [events.at(-1)?.txid ?? after.txid, events.at(-1)?.id ?? after.id],
-      )) as Row[]).length > 0;
+    if (events.length === limit) return { events, blocked: false };
+    const last = events.at(-1);
+    const later: Row[] = await this.dataSource.query(
+      `SELECT 1 FROM event e
+       WHERE (e.txid, e.id) > ($1::xid8, $2::bigint) AND e.txid >= pg_snapshot_xmin(pg_current_snapshot()) LIMIT 1`,
+      [last?.txid ?? after.txid, last?.id ?? after.id],
+    );
+    const blocked = later.length > 0;
     return { events, blocked };
   }
 

@@ -48,8 +48,8 @@ describe('event outbox on real Postgres', () => {
   let dataSource: DataSource;
   let repo: StateRepository;
   let outbox: OutboxRepository;
-  const sql = <T = Record<string, unknown>>(text: string, params: unknown[] = []) =>
-    dataSource.query(text, params) as Promise<T[]>;
+  const sql = <T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> =>
+    dataSource.query(text, params);
   const events = () =>
     sql<{ type: string; subject: string; run_id: string | null; data: Record<string, unknown> }>(
       `SELECT type, subject, run_id::text AS run_id, data FROM event ORDER BY id`,
@@ -94,7 +94,9 @@ describe('event outbox on real Postgres', () => {
 
   it('a run end that fails to commit emits no event; the same end committed emits exactly one', async () => {
     const [a, b] = await start(['A', 'B']);
-    await sql(`CREATE FUNCTION fail_b() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'bad row B'; END $$`);
+    await sql(
+      `CREATE FUNCTION fail_b() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'bad row B'; END $$`,
+    );
     await sql(
       `CREATE TRIGGER fail_b BEFORE UPDATE OF max_sync_pk_id ON integration FOR EACH ROW WHEN (NEW.integration_name = 'B') EXECUTE FUNCTION fail_b()`,
     );
@@ -217,12 +219,12 @@ describe('event outbox on real Postgres', () => {
       runId: null,
       data: { deliveryId: first[0].id },
     };
-    expect(await outbox.recordFailed(first[0].id, { httpStatus: 500, error: 'HTTP 500', latencyMs: 3 }, null, exhausted)).toBe(
-      'exhausted',
-    );
-    expect(await outbox.recordFailed(first[0].id, { httpStatus: 500, error: 'HTTP 500', latencyMs: 3 }, null, exhausted)).toBe(
-      null,
-    );
+    expect(
+      await outbox.recordFailed(first[0].id, { httpStatus: 500, error: 'HTTP 500', latencyMs: 3 }, null, exhausted),
+    ).toBe('exhausted');
+    expect(
+      await outbox.recordFailed(first[0].id, { httpStatus: 500, error: 'HTTP 500', latencyMs: 3 }, null, exhausted),
+    ).toBe(null);
     const second = await outbox.claimDeliveries(['hook'], 'r2', 10, 60_000);
     expect(second.map((d) => d.event.runId)).toStrictEqual([a2.runId]);
     expect(await outbox.recordDelivered(second[0].id, 204, 2)).toBe(true);

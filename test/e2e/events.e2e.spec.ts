@@ -119,7 +119,11 @@ describe('events e2e: signed webhooks and the live stream', () => {
     expect((await stream.next()).value).toStrictEqual({ comment: 'open' });
     const run = await runNow(7, 'Orders');
     const seen = (await stream.next()).value as { id: string; data: string };
-    expect(JSON.parse(seen.data)).toMatchObject({ id: seen.id, type: 'tidemark.watermark.advanced', subject: '7/Orders' });
+    expect(JSON.parse(seen.data)).toMatchObject({
+      id: seen.id,
+      type: 'tidemark.watermark.advanced',
+      subject: '7/Orders',
+    });
     expect(JSON.parse(seen.data).data.runId).toBe(run.id);
     await stream.return(undefined);
 
@@ -182,11 +186,7 @@ describe('events e2e: signed webhooks and the live stream', () => {
     );
     const doc = (await (await fetch(`${app.url}/docs-json`)).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining([
-        '/events',
-        '/webhooks/{name}/deliveries',
-        '/webhooks/{name}/deliveries/{id}/retry',
-      ]),
+      expect.arrayContaining(['/events', '/webhooks/{name}/deliveries', '/webhooks/{name}/deliveries/{id}/retry']),
     );
   });
 });

@@ -41,7 +41,11 @@ describe('events across replicas of the built service', () => {
       DATABASE_URL: db.url,
       UPSTREAM_BASE_URL: simulator.url,
       INTEGRATIONS: JSON.stringify(
-        Array.from({ length: 6 }, (_, i) => ({ sourceSystemId: 300 + i, integrationName: `Feed ${i}`, cron: '* * * * * *' })),
+        Array.from({ length: 6 }, (_, i) => ({
+          sourceSystemId: 300 + i,
+          integrationName: `Feed ${i}`,
+          cron: '* * * * * *',
+        })),
       ),
       WEBHOOKS: JSON.stringify([
         { name: 'sink', url, secret: `whsec_${randomBytes(32).toString('base64')}`, types: ['tidemark.watermark.*'] },

@@ -5,7 +5,8 @@ import { IsSourceSystemIdText, ListQuery } from './requests';
 
 export const TYPES_RULE =
   'must be a comma-separated list of event types, each exact (tidemark.watermark.advanced) or ending in * (tidemark.watermark.*)';
-const TYPE_LIST = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\.\*|\*)?|\*)(?:,(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\.\*|\*)?|\*))*$/;
+const TYPE_LIST =
+  /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\.\*|\*)?|\*)(?:,(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\.\*|\*)?|\*))*$/;
 
 export class EventStreamQuery {
   @ApiPropertyOptional({
@@ -57,7 +58,12 @@ export class DeliveryView {
   subject!: string;
   @ApiProperty({ enum: ['pending', 'delivered', 'exhausted'] }) status!: DeliveryRecord['status'];
   @ApiProperty({ description: 'Attempts made so far.' }) attempts!: number;
-  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'When a pending delivery is tried next.' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    description: 'When a pending delivery is tried next.',
+  })
   nextAttemptAt!: string | null;
   @ApiProperty({ nullable: true, type: Number, description: "HTTP status of the last attempt's answer." })
   lastStatus!: number | null;
@@ -65,7 +71,12 @@ export class DeliveryView {
   @ApiProperty({ nullable: true, type: Number, description: 'Duration of the last attempt, ms.' })
   latencyMs!: number | null;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
-  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'When it was delivered or exhausted.' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    description: 'When it was delivered or exhausted.',
+  })
   finishedAt!: string | null;
 }
 

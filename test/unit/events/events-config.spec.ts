@@ -28,7 +28,9 @@ describe('event configuration', () => {
 
   it('reads a valid WEBHOOKS entry, decoding the secret', () => {
     const { config, problems } = load({
-      WEBHOOKS: JSON.stringify([{ name: 'erp', url: 'https://hooks.example.com/t', secret: SECRET, types: ['tidemark.*'] }]),
+      WEBHOOKS: JSON.stringify([
+        { name: 'erp', url: 'https://hooks.example.com/t', secret: SECRET, types: ['tidemark.*'] },
+      ]),
     });
     expect(problems).toStrictEqual([]);
     expect(config.webhooks).toStrictEqual([
