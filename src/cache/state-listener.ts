@@ -18,6 +18,8 @@ export interface StateListenerOptions {
   /** A heartbeat unanswered this long counts as a dead connection, ms. */
   heartbeatTimeoutMs: number;
   connectTimeoutMs: number;
+  /** The connection's application_name; default `tidemark-listener`. */
+  applicationName?: string;
   /** Reconnect backoff: first and longest wait, ms. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -72,7 +74,7 @@ export class StateListener {
     const client = new Client({
       connectionString: this.options.connectionString,
       connectionTimeoutMillis: this.options.connectTimeoutMs,
-      application_name: 'tidemark-listener',
+      application_name: this.options.applicationName ?? 'tidemark-listener',
       keepAlive: true,
     });
     this.client = client;

@@ -30,6 +30,7 @@ export class EventWakeups implements OnApplicationBootstrap, OnApplicationShutdo
         heartbeatMs: 5_000,
         heartbeatTimeoutMs: 5_000,
         connectTimeoutMs: config.database.connectTimeoutMs,
+        applicationName: 'tidemark-events',
       },
       {
         onPayload: (payload) => this.wakeups.next(payload === 'd' ? 'deliveries' : 'events'),

@@ -242,6 +242,7 @@ describe('facade e2e: vectors through the whole app', () => {
     const docs = await getJson('/docs-json');
     expect(docs.status).toBe(200);
     expect(Object.keys(docs.body.paths).sort()).toStrictEqual([
+      '/events',
       '/health/live',
       '/health/ready',
       '/integrations',
@@ -249,6 +250,8 @@ describe('facade e2e: vectors through the whole app', () => {
       '/integrations/{sourceSystemId}/{integrationName}/pause',
       '/integrations/{sourceSystemId}/{integrationName}/resume',
       '/integrations/{sourceSystemId}/{integrationName}/runs',
+      '/webhooks/{name}/deliveries',
+      '/webhooks/{name}/deliveries/{id}/retry',
     ]);
     expect((await fetch(`${app.url}/docs`)).status).toBe(200);
     expect(await getJson('/health/live')).toMatchObject({ status: 200, body: { status: 'ok' } });
