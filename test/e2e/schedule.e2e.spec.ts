@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SchedulerService } from '../../src/scheduler/scheduler.service';
-import { StateRepository } from '../../src/persistence/state.repository';
+import { IntegrationsRepository } from '../../src/persistence/integrations.repository';
 import { RunService } from '../../src/runs/run.service';
 import { ShutdownCoordinator } from '../../src/lifecycle/shutdown.coordinator';
 import { UpstreamSimulator } from '../../src/simulator';
@@ -303,7 +303,7 @@ describe('run slots e2e', () => {
       const { app } = stack.app.tidemark;
       const runs = app.get(RunService);
       expect(await runs.drain(1_000)).toStrictEqual({ finished: 0, interrupted: 0 });
-      const integration = (await app.get(StateRepository).findIntegration(73, 'Late'))!;
+      const integration = (await app.get(IntegrationsRepository).findIntegration(73, 'Late'))!;
       const result = await runs.runNow(integration);
       expect(result.kind).toBe('interrupted');
       expect(
