@@ -8,8 +8,8 @@ interface Pending {
   queuedAt: number;
   started: StartedRun;
   completion: RunCompletion;
-  resolve(result: FinishResult): void;
-  reject(error: unknown): void;
+  resolve: (result: FinishResult) => void;
+  reject: (error: unknown) => void;
 }
 
 /** Most runs finished by one statement. */

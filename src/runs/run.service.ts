@@ -142,11 +142,7 @@ export class RunService implements OnApplicationShutdown {
    * @throws RunInProgressError (from the repository) when a run of the integration holds the lease
    */
   async runNow(integration: IntegrationRef): Promise<RunResult> {
-    const started = await this.claims.startManualRun(
-      integration,
-      this.config.replicaId,
-      this.config.schedule.leaseMs,
-    );
+    const started = await this.claims.startManualRun(integration, this.config.replicaId, this.config.schedule.leaseMs);
     return this.execute(started);
   }
 

@@ -62,7 +62,7 @@ describe('StateRepository on real Postgres', () => {
   let claimsRepo: ClaimsRepository;
 
   const sql = <T = Record<string, unknown>>(text: string, params: unknown[] = []) =>
-    dataSource.query(text, params) as Promise<T[]>;
+    dataSource.query<T[]>(text, params);
   const makeDue = (name: string, agoMs = 1_000) =>
     sql(
       `UPDATE integration SET next_fire_at = date_trunc('second', now()) - make_interval(secs => $2::double precision / 1000) WHERE integration_name = $1`,
