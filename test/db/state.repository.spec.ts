@@ -292,7 +292,7 @@ describe('StateRepository on real Postgres', () => {
           await new Promise((resolve) => setTimeout(resolve, 10));
           const { rows } = await holder.query<{ n: number }>(
             `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
-             WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%FROM integration i%SKIP LOCKED%' AND wait_event_type = 'Lock'`,
+             WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%db_now%FOR UPDATE SKIP LOCKED%' AND wait_event_type = 'Lock'`,
           );
           terminated = rows[0].n;
         }

@@ -325,7 +325,7 @@ describe('run slots e2e', () => {
         await client.query('SELECT pg_stat_clear_snapshot()');
         const { rows } = await client.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_stat_activity
-           WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'BEGIN;%' AND wait_event_type = 'Lock'`,
+           WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%db_now%FOR UPDATE SKIP LOCKED%' AND wait_event_type = 'Lock'`,
         );
         return rows[0].n === 1;
       });
