@@ -6,7 +6,7 @@ import type { FastifyReply } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { ShutdownState } from '../lifecycle/shutdown-state';
 import { StalenessCheck } from '../observability/integration-states';
-import { StateRepository } from '../persistence/state.repository';
+import { IntegrationsRepository } from '../persistence/integrations.repository';
 import { SchedulerService } from '../scheduler/scheduler.service';
 import { UpstreamClient } from '../upstream/upstream.client';
 import { Public } from './auth/access.decorators';
@@ -37,7 +37,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
-    private readonly repository: StateRepository,
+    private readonly repository: IntegrationsRepository,
     private readonly scheduler: SchedulerService,
     private readonly shutdown: ShutdownState,
     private readonly staleness: StalenessCheck,

@@ -15,7 +15,8 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StateCache, type Rendered } from '../cache/state-cache';
-import { StateRepository } from '../persistence/state.repository';
+import { IntegrationsRepository } from '../persistence/integrations.repository';
+import { RunsRepository } from '../persistence/runs.repository';
 import { RunInProgressError, type IntegrationRecord } from '../persistence/types';
 import { IntegrationControlService } from '../runs/integration-control.service';
 import { RequireScope } from './auth/access.decorators';
@@ -41,7 +42,8 @@ const DEFAULT_LIMIT = 50;
 @Controller('integrations')
 export class IntegrationsController {
   constructor(
-    private readonly repository: StateRepository,
+    private readonly repository: IntegrationsRepository,
+    private readonly runRecords: RunsRepository,
     private readonly control: IntegrationControlService,
     private readonly cache: StateCache,
   ) {}
@@ -88,7 +90,7 @@ export class IntegrationsController {
     const integration = await this.find(params);
     const limit = query.limit ? Number(query.limit) : DEFAULT_LIMIT;
     const before = query.cursor === undefined ? undefined : decodeRunsCursor(query.cursor).beforeId;
-    const page = await this.repository.listRuns(integration.id, { limit, beforeId: before });
+    const page = await this.runRecords.listRuns(integration.id, { limit, beforeId: before });
     const last = page.items.at(-1);
     return {
       items: page.items.map(toRunView),
