@@ -391,14 +391,12 @@ describe('.env.example', () => {
 });
 
 describe('Dockerfile', () => {
-  it('builds every stage from the same specific node 20 bookworm-slim tag satisfying engines.node', () => {
+  it('builds every stage from the same node 24 LTS bookworm-slim tag, which satisfies engines.node', () => {
     const froms = instructions.filter((i) => i.keyword === 'FROM').map((i) => i.args.split(/\s+/)[0]);
     expect(froms).toHaveLength(3);
     expect(new Set(froms).size).toBe(1);
-    const [, minor] = /^node:20\.(\d+)(?:\.\d+)?-bookworm-slim$/.exec(froms[0]) ?? [];
-    expect(minor, `tag ${froms[0]}`).toBeDefined();
-    expect(packageJson.engines.node).toBe('>=20.19.0');
-    expect(Number(minor)).toBeGreaterThanOrEqual(19);
+    expect(froms[0]).toBe('node:24-bookworm-slim');
+    expect(packageJson.engines.node).toBe('>=22.12.0');
   });
 
   it('installs from the lockfile, builds, and keeps only production dependencies', () => {
