@@ -306,8 +306,8 @@ describe('docker-compose.yml', () => {
   const postgres: Obj = compose.services.postgres;
   const tidemark: Obj = compose.services.tidemark;
 
-  it('defines postgres and tidemark and nothing else, with no obsolete version key', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['postgres', 'tidemark']);
+  it('defines postgres, tidemark and the demo profile's simulator and tidemark-demo, with no obsolete version key', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['postgres', 'simulator', 'tidemark', 'tidemark-demo']);
     expect(compose.version).toBeUndefined();
   });
 
@@ -439,7 +439,8 @@ describe('Dockerfile', () => {
     const cmds = finalStage.filter((i) => i.keyword === 'CMD').map((i) => i.args);
     expect(cmds).toHaveLength(1);
     const exec = JSON.parse(cmds[0]) as string[];
-    expect(exec).toEqual(packageJson.scripts['start:prod'].split(/\s+/));
+    // The script execs node, so that npm's shell hands a signal straight to it.
+    expect(['exec', ...exec]).toEqual(packageJson.scripts['start:prod'].split(/\s+/));
     expect(exec).toEqual(['node', '--max-semi-space-size=32', 'dist/src/main.js']);
     expect(finalStage.some((i) => i.keyword === 'ENTRYPOINT')).toBe(false);
   });
