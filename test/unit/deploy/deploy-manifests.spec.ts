@@ -306,7 +306,7 @@ describe('docker-compose.yml', () => {
   const postgres: Obj = compose.services.postgres;
   const tidemark: Obj = compose.services.tidemark;
 
-  it('defines postgres, tidemark and the demo profile's simulator and tidemark-demo, with no obsolete version key', () => {
+  it('defines postgres, tidemark and the demo profile (simulator, tidemark-demo), with no obsolete version key', () => {
     expect(Object.keys(compose.services).sort()).toEqual(['postgres', 'simulator', 'tidemark', 'tidemark-demo']);
     expect(compose.version).toBeUndefined();
   });
