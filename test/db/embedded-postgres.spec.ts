@@ -9,7 +9,7 @@ import {
   EMBEDDED_POSTGRES_PASSWORD,
   createDatabase,
   startEmbeddedPostgres,
-} from '../../src/embedded/embedded-postgres';
+} from '../../src/demo/embedded-postgres';
 
 async function query<T extends Record<string, unknown>>(url: string, sql: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
