@@ -11,7 +11,7 @@ async function control(base: string, action: string, body?: unknown) {
     headers: { 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) };
+  return { status: res.status, body: await res.json() };
 }
 
 describe('UpstreamSimulator HTTP control', () => {
