@@ -70,8 +70,8 @@ export async function createTidemarkApp(
     } else {
       const dataDir = join(config.dataDir, 'postgres');
       log.warn(`DEMO MODE: no DATABASE_URL, starting an embedded Postgres with data in ${dataDir}`);
-      // Demo-only modules load on demand: a production start does not pay for them (issue 6, start to ready).
-      const { startEmbeddedPostgres } = await import('./embedded/embedded-postgres.js');
+      // Demo-only modules load on demand, so a production start never loads or pays for them.
+      const { startEmbeddedPostgres } = await import('./demo/embedded-postgres.js');
       const pg = await startEmbeddedPostgres({ dataDir });
       cleanups.push(() => pg.stop());
       databaseUrl = await ensureDatabase(pg.url, DEMO_DATABASE);
@@ -83,7 +83,7 @@ export async function createTidemarkApp(
     } else {
       // Keyset ids start from the clock so that they keep rising across restarts, and beyond 2^53 so that the
       // demo shows them served exactly.
-      const { UpstreamSimulator } = await import('./simulator/upstream-simulator.js');
+      const { UpstreamSimulator } = await import('./demo/simulator/upstream-simulator.js');
       const simulator = new UpstreamSimulator({ pkStart: BigInt(Date.now()) * 10_000n });
       upstreamBaseUrl = await simulator.start(0, '127.0.0.1');
       cleanups.push(() => simulator.stop());

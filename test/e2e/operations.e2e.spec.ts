@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UpstreamSimulator } from '../../src/simulator';
+import { UpstreamSimulator } from '../../src/demo/simulator';
 import { eventually, integrationPath, NEVER, startApp, type RunningApp } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/embedded/embedded-postgres';
-import { UpstreamSimulator } from '../../src/simulator';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/demo/embedded-postgres';
+import { UpstreamSimulator } from '../../src/demo/simulator';
 import { eventually, integrationPath, startApp, type RunningApp } from '../support/app';
 
 /**

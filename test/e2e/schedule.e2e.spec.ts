@@ -3,7 +3,7 @@ import { SchedulerService } from '../../src/scheduler/scheduler.service';
 import { IntegrationsRepository } from '../../src/persistence/integrations.repository';
 import { RunService } from '../../src/runs/run.service';
 import { ShutdownCoordinator } from '../../src/lifecycle/shutdown.coordinator';
-import { UpstreamSimulator } from '../../src/simulator';
+import { UpstreamSimulator } from '../../src/demo/simulator';
 import { eventually, integrationPath, startApp, type RunningApp } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startStack, type Stack } from '../support/stack';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StateCache } from '../../src/cache/state-cache';
-import { UpstreamSimulator } from '../../src/simulator';
+import { UpstreamSimulator } from '../../src/demo/simulator';
 import { NEVER, eventually, integrationPath, startApp, type RunningApp } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
