@@ -82,6 +82,9 @@ const STATUSES: Record<string, number[]> = {
 /** Operations open without a key whatever the configuration. */
 const PUBLIC_OPERATIONS = new Set(['getLiveness', 'getReadiness']);
 
+/** Either key scheme will do (OpenAPI "or"). */
+const KEY_SECURITY = [{ bearer: [] }, { apiKey: [] }];
+
 const ETAG_HEADER = { description: 'Strong ETag of the body.', required: true, schema: { type: 'string' } };
 
 const SCHEMAS: Record<string, Json> = {
@@ -158,7 +161,7 @@ export function completeDocument(document: OpenAPIObject, access: DocumentAccess
   ];
   (doc.info as Json).license = { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' };
   (doc.info as Json).contact = { name: 'Tidemark maintainers' };
-  doc.security = [{ bearer: [] }, { apiKey: [] }];
+  doc.security = KEY_SECURITY;
   const components = doc.components;
   const schemes = components.securitySchemes as Record<string, Json>;
   delete schemes.bearer.bearerFormat;
@@ -183,8 +186,8 @@ function completeOperation(operation: Json, access: DocumentAccess): void {
       };
     }
   }
-  if (PUBLIC_OPERATIONS.has(id) || (id === 'getMetrics' && access.metricsPublic)) operation.security = [];
-  else delete operation.security;
+  operation.security =
+    PUBLIC_OPERATIONS.has(id) || (id === 'getMetrics' && access.metricsPublic) ? [] : KEY_SECURITY;
   if (id === 'getLiveness') {
     responses['200'] = jsonResponse('The process is alive.', 'Liveness');
   }

@@ -3,6 +3,13 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import type { AppConfig } from '../config';
 import { completeDocument } from './openapi-document';
 
+const served = new WeakMap<NestFastifyApplication, OpenAPIObject>();
+
+/** The document an app serves at /docs-json (for tests that check responses against it). */
+export function openApiDocumentOf(app: NestFastifyApplication): OpenAPIObject | undefined {
+  return served.get(app);
+}
+
 /**
  * Builds the OpenAPI document from the controllers, completes it into the published contract, and serves it at
  * `/docs` (Swagger UI) and `/docs-json`. Returns the document (the known query parameters are read from it).
@@ -26,5 +33,6 @@ export function setupOpenApi(app: NestFastifyApplication, config: AppConfig): Op
   );
   const document = completeDocument(generated, { metricsPublic: config.access.metricsPublic });
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  served.set(app, document);
   return document;
 }

@@ -24,7 +24,7 @@ export class WatermarkView implements Watermark {
 export class AttemptView {
   @ApiProperty({ ...INT32, minimum: 1, description: '1 for the first attempt.' }) attempt!: number;
   @ApiProperty({ format: 'date-time', description: 'UTC.' }) startedAt!: string;
-  @ApiProperty({ type: 'integer', minimum: 0, description: 'Milliseconds.' }) durationMs!: number;
+  @ApiProperty({ type: 'number', minimum: 0, description: 'Milliseconds.' }) durationMs!: number;
   @ApiProperty({ ...INT32, nullable: true }) httpStatus!: number | null;
   @ApiProperty({ nullable: true, type: String }) errorCode!: string | null;
   @ApiProperty({ nullable: true, type: String }) error!: string | null;
