@@ -186,8 +186,7 @@ function completeOperation(operation: Json, access: DocumentAccess): void {
       };
     }
   }
-  operation.security =
-    PUBLIC_OPERATIONS.has(id) || (id === 'getMetrics' && access.metricsPublic) ? [] : KEY_SECURITY;
+  operation.security = PUBLIC_OPERATIONS.has(id) || (id === 'getMetrics' && access.metricsPublic) ? [] : KEY_SECURITY;
   if (id === 'getLiveness') {
     responses['200'] = jsonResponse('The process is alive.', 'Liveness');
   }

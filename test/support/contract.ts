@@ -32,11 +32,11 @@ export function watchContract(baseUrl: string, document: object): void {
   addFormats(ajv);
   const schemas = rewriteRefs((document as Json).components?.schemas ?? {});
   ajv.addSchema({ $id: 'tidemark:components', $defs: schemas });
-  contracts.set(new URL(baseUrl).origin, { document: document as Json, ajv, compiled: new Map() });
+  contracts.set(new URL(baseUrl).origin, { document: document, ajv, compiled: new Map() });
   if (nativeFetch) return;
   nativeFetch = globalThis.fetch;
   const original = nativeFetch;
-  globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+  globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const response = await original(input, init);
     const url = new URL(input instanceof Request ? input.url : String(input));
     const contract = contracts.get(url.origin);
