@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger as PinoNestLogger, PinoLogger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { Client } from 'pg';
@@ -13,6 +12,9 @@ import { protectDocs } from './http/auth/docs-access';
 import { problemServerOptions, refuseConnect } from './http/framework-errors';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { FastReadPath } from './http/fast-read';
+import { RouteMethods, applyHttpConventions } from './http/http-conventions';
+import { KnownQueryInterceptor } from './http/known-query.interceptor';
+import { setupOpenApi } from './http/openapi';
 import { registerSecurityHeaders } from './http/security-headers';
 import { createValidationPipe } from './http/validation';
 import { ShutdownCoordinator } from './lifecycle/shutdown.coordinator';
@@ -133,35 +135,21 @@ export async function createTidemarkApp(
     });
     // A compact set for the JSON API, helmet's full set for the Swagger UI (src/http/security-headers.ts).
     await registerSecurityHeaders(app);
+    const routes = new RouteMethods();
+    applyHttpConventions(app, routes);
     if (config.access.corsOrigins.length > 0) {
       app.enableCors({
         origin: config.access.corsOrigins,
         methods: ['GET', 'POST'],
-        allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'X-Request-Id'],
-        exposedHeaders: ['X-Request-Id', 'Retry-After', 'WWW-Authenticate'],
+        allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'X-Request-Id', 'If-None-Match'],
+        exposedHeaders: ['X-Request-Id', 'Retry-After', 'WWW-Authenticate', 'ETag', 'Location', 'Allow'],
         maxAge: 600,
       });
     }
     protectDocs(fastify, config, app.get(ApiKeyAuthenticator));
     app.useGlobalPipes(createValidationPipe());
-    app.useGlobalFilters(new ProblemDetailsFilter());
-    const document = SwaggerModule.createDocument(
-      app,
-      new DocumentBuilder()
-        .setTitle('Tidemark')
-        .setDescription('Integration watermarks from IntegrationStart, exact and with history.')
-        .setVersion('1')
-        .addBearerAuth(
-          { type: 'http', scheme: 'bearer', description: 'An API key (npm run apikey) as a bearer token.' },
-          'bearer',
-        )
-        .addApiKey(
-          { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same API key, in X-API-Key.' },
-          'apiKey',
-        )
-        .build(),
-    );
-    SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+    app.useGlobalFilters(new ProblemDetailsFilter(routes));
+    app.useGlobalInterceptors(new KnownQueryInterceptor(setupOpenApi(app, config)));
     await app.init();
     await fastReads.arm(app, config, !silent && ['info', 'debug', 'trace'].includes(config.observability.logLevel));
 

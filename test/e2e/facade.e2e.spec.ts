@@ -249,6 +249,8 @@ describe('facade e2e: vectors through the whole app', () => {
       '/integrations/{sourceSystemId}/{integrationName}/pause',
       '/integrations/{sourceSystemId}/{integrationName}/resume',
       '/integrations/{sourceSystemId}/{integrationName}/runs',
+      '/integrations/{sourceSystemId}/{integrationName}/runs/{runId}',
+      '/metrics',
     ]);
     expect((await fetch(`${app.url}/docs`)).status).toBe(200);
     expect(await getJson('/health/live')).toMatchObject({ status: 200, body: { status: 'ok' } });
