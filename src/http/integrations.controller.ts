@@ -107,7 +107,7 @@ export class IntegrationsController {
   @ApiOkResponse({ type: RunView, description: 'The run.' })
   async run(@Param() params: RunPathParams): Promise<RunView> {
     const integration = await this.find(params);
-    const run = await this.repository.findRun(params.runId);
+    const run = await this.runRecords.findRun(params.runId);
     if (!run || run.integrationId !== integration.id)
       throw ProblemException.notFound(`no run ${params.runId} of this integration`);
     return toRunView(run);
