@@ -8,6 +8,7 @@ import type { DestinationStream } from 'pino';
 import { Client } from 'pg';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config';
+import { databaseUnreachable } from './config/boot-failure';
 import { ApiKeyAuthenticator } from './http/auth/api-key.authenticator';
 import { protectDocs } from './http/auth/docs-access';
 import { problemServerOptions, refuseConnect } from './http/framework-errors';
@@ -98,7 +99,9 @@ export async function createTidemarkApp(
       poolSize: config.database.poolSize,
       connectTimeoutMs: config.database.connectTimeoutMs,
     });
-    await dataSource.initialize();
+    await dataSource.initialize().catch((error: unknown) => {
+      throw config.database.url ? databaseUnreachable(config.database.url, error) : error;
+    });
     cleanups.push(async () => {
       if (dataSource.isInitialized) await dataSource.destroy();
     });

@@ -6,6 +6,7 @@ import type { Params } from 'nestjs-pino';
 import pino, { type DestinationStream, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
 import type { AppConfig } from '../config';
+import { BootFailure } from '../config/boot-failure';
 import { REDACT_PATHS, REDACTED, scrubText, scrubValue, secretValuesOf } from './redaction';
 
 /** The request id header: honoured when a client or proxy sends a sane one, and always echoed. */
@@ -139,4 +140,25 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
     // request: without this, the request logger never runs on Fastify.
     forRoutes: [{ path: '/{*splat}', method: RequestMethod.ALL }],
   };
+}
+
+/**
+ * The one JSON line the entry point prints when the service can't start: `level` fatal, the message (naming the
+ * variable at fault for a {@link BootFailure}, which also gets a `variable` field), and for any other error its
+ * type, message and stack as one string, all with secrets removed.
+ * @param config the configuration when it was loaded, for its secret values
+ */
+export function fatalStartLine(error: unknown, config: AppConfig | null): string {
+  const secrets = config ? secretValuesOf(config) : [];
+  const line: Record<string, unknown> = { level: 'fatal', time: new Date().toISOString() };
+  if (config) line.replicaId = config.replicaId;
+  if (error instanceof BootFailure) {
+    line.variable = error.variable;
+    line.msg = scrubText(error.message, secrets);
+  } else {
+    const err = error instanceof Error ? error : new Error(String(error));
+    line.msg = scrubText(`tidemark failed to start: ${err.message}`, secrets);
+    line.err = scrubValue({ type: err.name, message: err.message, stack: err.stack }, secrets);
+  }
+  return JSON.stringify(line);
 }

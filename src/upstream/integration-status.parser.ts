@@ -10,6 +10,7 @@
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { parse as parseLosslessJson } from 'lossless-json';
+import { sameIntegrationName as oneIdentityRule } from '../common/integration-name';
 import { parseUpstreamDate, upstreamEpochNanoseconds } from './dotnet-date';
 import {
   type AspNetErrorDetails,
@@ -148,9 +149,8 @@ export function parseIntegrationStatus(
  *
  * `SourceSystemId` must be equal; `IntegrationName` is compared like SQL Server's default
  * collation (SQL_Latin1_General_CP1_CI_AS), where the upstream looks the row up: case-insensitive,
- * accent-sensitive, trailing spaces ignored. Implemented with ICU (`Intl.Collator`, sensitivity
- * `accent`), which also treats canonically equivalent forms (é vs e + combining acute) and width
- * variants as equal, as Windows collations do.
+ * accent-sensitive, trailing spaces ignored; the rule of src/common/integration-name.ts, which the
+ * configuration's duplicate check uses too.
  *
  * @throws UpstreamIdentityMismatchError when they differ, or when the DTO's SourceSystemId or
  *   IntegrationName is null.
@@ -166,14 +166,12 @@ export function assertSameIntegration(status: IntegrationStatus, key: Integratio
   }
 }
 
-const NAME_COLLATOR = new Intl.Collator('en-US', { sensitivity: 'accent' });
-
 /**
  * `true` when two IntegrationNames are the same for SQL Server's default collation: case- and
  * width-insensitive, accent-sensitive, trailing spaces ignored (ANSI padding).
  */
 export function sameIntegrationName(a: string, b: string): boolean {
-  return NAME_COLLATOR.compare(trimTrailingSpaces(a), trimTrailingSpaces(b)) === 0;
+  return oneIdentityRule(a, b);
 }
 
 /**
@@ -1171,11 +1169,6 @@ function setOwn(target: Record<string, string | null>, key: string, value: strin
   Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
 }
 
-function trimTrailingSpaces(text: string): string {
-  let end = text.length;
-  while (end > 0 && text.charCodeAt(end - 1) === 0x20) end -= 1;
-  return text.slice(0, end);
-}
 
 function firstNonXmlWhitespace(text: string): number {
   for (let i = 0; i < text.length; i++) {
