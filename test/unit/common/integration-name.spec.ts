@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { integrationNameKey, sameIntegrationName } from '../../../src/common/integration-name';
+import { ConfigError, loadConfig } from '../../../src/config';
+import { UpstreamIdentityMismatchError, assertSameIntegration, type IntegrationStatus } from '../../../src/upstream';
 
 /** [a, b, same?, why]: SQL Server's default collation, as the upstream compares IntegrationNames. */
 const PAIRS: Array<[string, string, boolean, string]> = [
@@ -43,5 +45,35 @@ describe('sameIntegrationName', () => {
     expect(integrationNameKey('Orders  ')).toBe('orders');
     expect(integrationNameKey('Ｏｒｄｅｒｓ ')).toBe('orders');
     expect(integrationNameKey('STRAßE')).toBe('strasse');
+  });
+});
+
+describe('the one rule, where names are compared', () => {
+  function configProblems(names: string[]): string[] {
+    const integrations = names.map((integrationName) => ({ sourceSystemId: 1, integrationName }));
+    try {
+      loadConfig({ INTEGRATIONS: JSON.stringify(integrations) }, '/');
+      return [];
+    } catch (error) {
+      if (error instanceof ConfigError) return error.problems;
+      throw error;
+    }
+  }
+
+  it('makes the configuration refuse names the upstream treats as one', () => {
+    expect(configProblems(['Orders', 'Ｏｒｄｅｒｓ', 'Strasse', 'STRAßE'])).toStrictEqual([
+      'INTEGRATIONS[1]: duplicates INTEGRATIONS[0] (sourceSystemId 1, integrationName "Ｏｒｄｅｒｓ"; names compare case-insensitively, ignoring trailing spaces)',
+      'INTEGRATIONS[3]: duplicates INTEGRATIONS[2] (sourceSystemId 1, integrationName "STRAßE"; names compare case-insensitively, ignoring trailing spaces)',
+    ]);
+    expect(configProblems(['name', 'name\u200b', 'resume', 'résumé'])).toStrictEqual([]);
+  });
+
+  it('makes an answer for a name with an invisible character an answer about another integration', () => {
+    const answer = { sourceSystemId: 1, integrationName: 'name\u200b' } as IntegrationStatus;
+    expect(() => assertSameIntegration(answer, { sourceSystemId: 1, integrationName: 'name' })).toThrow(
+      UpstreamIdentityMismatchError,
+    );
+    const wide = { sourceSystemId: 1, integrationName: 'ＳＴＲＡßＥ ' } as IntegrationStatus;
+    expect(() => assertSameIntegration(wide, { sourceSystemId: 1, integrationName: 'strasse' })).not.toThrow();
   });
 });
