@@ -818,7 +818,7 @@ function decodeReferences(raw: string, where: string): string {
       }
       out += replacement;
     } else {
-      const digits = (hex ?? dec);
+      const digits = hex ?? dec;
       const code = digits.length > 8 ? Number.POSITIVE_INFINITY : Number.parseInt(digits, hex !== undefined ? 16 : 10);
       if (!(code >= 1 && code <= 0x10ffff)) {
         throw new UpstreamBodyUnreadableError(
@@ -1168,7 +1168,6 @@ function asciiLower(text: string): string {
 function setOwn(target: Record<string, string | null>, key: string, value: string | null): void {
   Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
 }
-
 
 function firstNonXmlWhitespace(text: string): number {
   for (let i = 0; i < text.length; i++) {

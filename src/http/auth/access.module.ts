@@ -62,7 +62,10 @@ export class AccessModule implements OnApplicationBootstrap {
 }
 
 /** The boot log line that says how facade requests are authenticated, and so which variable decided it. */
-export function authBootLine(config: Pick<AppConfig, 'authMode' | 'access'>): { level: 'info' | 'warn'; message: string } {
+export function authBootLine(config: Pick<AppConfig, 'authMode' | 'access'>): {
+  level: 'info' | 'warn';
+  message: string;
+} {
   const keys = config.access.apiKeys;
   switch (config.authMode) {
     case 'keys':

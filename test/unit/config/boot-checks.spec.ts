@@ -119,9 +119,10 @@ describe('configuration values checked at boot by the code that uses them', () =
 
   it('reads the HTTP limits, with their defaults and ranges', () => {
     expect(loadConfig({}, '/').httpLimits).toStrictEqual({ requestTimeoutMs: 30000, maxConnections: 1024 });
-    expect(
-      loadConfig({ HTTP_REQUEST_TIMEOUT_MS: '5000', HTTP_MAX_CONNECTIONS: '64' }, '/').httpLimits,
-    ).toStrictEqual({ requestTimeoutMs: 5000, maxConnections: 64 });
+    expect(loadConfig({ HTTP_REQUEST_TIMEOUT_MS: '5000', HTTP_MAX_CONNECTIONS: '64' }, '/').httpLimits).toStrictEqual({
+      requestTimeoutMs: 5000,
+      maxConnections: 64,
+    });
     expect(problemsOf({ HTTP_REQUEST_TIMEOUT_MS: '0', HTTP_MAX_CONNECTIONS: 'many' })).toStrictEqual([
       'HTTP_REQUEST_TIMEOUT_MS: must be an integer from 100 to 3600000 (got "0")',
       'HTTP_MAX_CONNECTIONS: must be an integer from 1 to 1000000 (got "many")',
