@@ -15,6 +15,7 @@ import { problemServerOptions, refuseConnect } from './http/framework-errors';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { FastReadPath } from './http/fast-read';
 import { registerSecurityHeaders } from './http/security-headers';
+import { capConnections, closeConnectionsWithin, serverLimitOptions } from './http/server-limits';
 import { createValidationPipe } from './http/validation';
 import { ShutdownCoordinator } from './lifecycle/shutdown.coordinator';
 import { REQUEST_ID_HEADER, createLoggerParams, requestIdFor } from './observability/logging';
@@ -116,6 +117,7 @@ export async function createTidemarkApp(
       // Names are up to 256 characters, and a percent-encoded non-ASCII character takes up to 12.
       routerOptions: { maxParamLength: 4096 },
       bodyLimit: 64 * 1024,
+      ...serverLimitOptions(config),
       // One id per request for Fastify, pino-http's log lines and the echoed X-Request-Id.
       genReqId: requestIdFor,
       // Bad percent-encoding, over-long parameters and unparsable requests as problem+json too.
@@ -131,6 +133,7 @@ export async function createTidemarkApp(
     else app.flushLogs();
     const fastify = app.getHttpAdapter().getInstance();
     fastify.server.on('connect', refuseConnect);
+    capConnections(fastify.server, config);
     fastify.addHook('onRequest', async (request, reply) => {
       void reply.header(REQUEST_ID_HEADER, request.id);
     });
@@ -173,11 +176,17 @@ export async function createTidemarkApp(
       upstreamBaseUrl,
       databaseUrl,
       close: async (signal?: string) => {
-        await app.get(ShutdownCoordinator).drain(signal);
-        // From here Fastify answers every request, 503 while it closes.
-        fastReads.disarm();
-        await app.close();
-        await cleanup();
+        // No client holds the shutdown past its grace period, whatever it sends or doesn't.
+        const stopClosing = closeConnectionsWithin(fastify.server, config.schedule.shutdownGraceMs);
+        try {
+          await app.get(ShutdownCoordinator).drain(signal);
+          // From here Fastify answers every request, 503 while it closes.
+          fastReads.disarm();
+          await app.close();
+          await cleanup();
+        } finally {
+          stopClosing();
+        }
       },
     };
   } catch (error) {
