@@ -86,15 +86,42 @@ export function scrubText(text: string, secrets: readonly string[] = [], keyDige
       isCredentialParameter(name, value, keyDigests) ? `${separator}${name}=${REDACTED}` : whole,
     );
   if (keyDigests.size === 0) return out;
-  return out.replace(KEY_CANDIDATE, (candidate) => {
-    if (isApiKey(candidate, keyDigests)) return REDACTED;
-    // A key in one path segment: the run of characters spans its neighbours.
-    if (!candidate.includes('/')) return candidate;
-    return candidate
-      .split('/')
-      .map((part) => (part.length >= 16 && isApiKey(part, keyDigests) ? REDACTED : part))
-      .join('/');
-  });
+  return out.replace(KEY_CANDIDATE, (candidate) =>
+    isApiKey(candidate, keyDigests)
+      ? REDACTED
+      : candidate.includes('/')
+        ? redactKeysBetweenSlashes(candidate, keyDigests)
+        : candidate,
+  );
+}
+
+/** Most segments a run of characters is searched in for a key, as `/` separates path segments (and is base64). */
+const MAX_SEGMENTS = 16;
+
+/**
+ * A key in a path segment, or one containing `/` after other text: the run of characters spans its neighbours, so
+ * every sequence of whole `/`-separated segments is tried, longest first from the left.
+ */
+function redactKeysBetweenSlashes(run: string, keyDigests: KeyDigests): string {
+  const parts = run.split('/');
+  if (parts.length > MAX_SEGMENTS) return run;
+  const out: string[] = [];
+  for (let start = 0; start < parts.length;) {
+    let end = parts.length;
+    while (end > start) {
+      const candidate = parts.slice(start, end).join('/');
+      if (candidate.length >= 16 && isApiKey(candidate, keyDigests)) break;
+      end -= 1;
+    }
+    if (end > start) {
+      out.push(REDACTED);
+      start = end;
+    } else {
+      out.push(parts[start]);
+      start += 1;
+    }
+  }
+  return out.join('/');
 }
 
 function isCredentialParameter(name: string, value: string, keyDigests: KeyDigests): boolean {
