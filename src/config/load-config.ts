@@ -375,7 +375,7 @@ function readIntegrations(
       problems.push(`${source}[${index}]: must be an object`);
       return;
     }
-    for (const [key, value] of Object.entries(item)) {
+    for (const [key, value] of Object.entries(item as Record<string, unknown>)) {
       // A number too large or not integral stays text, so the integer rule rejects it by name.
       if (isLosslessNumber(value)) (item as Record<string, unknown>)[key] = value.toString();
       if (!KNOWN_INTEGRATION_KEYS.has(key)) problems.push(`${source}[${index}].${key}: is not a known setting`);
@@ -385,7 +385,7 @@ function readIntegrations(
   // class-transformer took about as long as the validation itself on a 10,000-entry file (issue 6, start to ready).
   const entries = (parsed as unknown[]).map((item) => Object.assign(new IntegrationEntry(), item));
   entries.forEach((entry, index) => {
-    const item = parsed[index];
+    const item: unknown = parsed[index];
     if (item === null || typeof item !== 'object' || Array.isArray(item)) return;
     for (const error of validateSync(entry)) problems.push(...describe(error, `${source}[${index}]`, {}));
   });

@@ -179,7 +179,7 @@ export function scrubValue(
   if (Array.isArray(value))
     return value.slice(0, 200).map((item) => scrubValue(item, secrets, keyDigests, depth + 1, seen));
   // Class instances (an IncomingMessage, a socket) are left to their serializers: walking them would be huge.
-  const proto = Object.getPrototypeOf(value);
+  const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return value;
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) out[key] = scrubValue(item, secrets, keyDigests, depth + 1, seen);
