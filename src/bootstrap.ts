@@ -7,6 +7,7 @@ import type { DestinationStream } from 'pino';
 import { Client } from 'pg';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config';
+import { databaseUnreachable } from './config/boot-failure';
 import { ApiKeyAuthenticator } from './http/auth/api-key.authenticator';
 import { protectDocs } from './http/auth/docs-access';
 import { problemServerOptions, refuseConnect } from './http/framework-errors';
@@ -16,6 +17,7 @@ import { RouteMethods, applyHttpConventions } from './http/http-conventions';
 import { KnownQueryInterceptor } from './http/known-query.interceptor';
 import { setupOpenApi } from './http/openapi';
 import { registerSecurityHeaders } from './http/security-headers';
+import { capConnections, closeConnectionsWithin, serverLimitOptions } from './http/server-limits';
 import { createValidationPipe } from './http/validation';
 import { ShutdownCoordinator } from './lifecycle/shutdown.coordinator';
 import { REQUEST_ID_HEADER, createLoggerParams, requestIdFor } from './observability/logging';
@@ -100,7 +102,9 @@ export async function createTidemarkApp(
       poolSize: config.database.poolSize,
       connectTimeoutMs: config.database.connectTimeoutMs,
     });
-    await dataSource.initialize();
+    await dataSource.initialize().catch((error: unknown) => {
+      throw config.database.url ? databaseUnreachable(config.database.url, error) : error;
+    });
     cleanups.push(async () => {
       if (dataSource.isInitialized) await dataSource.destroy();
     });
@@ -115,6 +119,7 @@ export async function createTidemarkApp(
       // Names are up to 256 characters, and a percent-encoded non-ASCII character takes up to 12.
       routerOptions: { maxParamLength: 4096 },
       bodyLimit: 64 * 1024,
+      ...serverLimitOptions(config),
       // One id per request for Fastify, pino-http's log lines and the echoed X-Request-Id.
       genReqId: requestIdFor,
       // Bad percent-encoding, over-long parameters and unparsable requests as problem+json too.
@@ -130,6 +135,7 @@ export async function createTidemarkApp(
     else app.flushLogs();
     const fastify = app.getHttpAdapter().getInstance();
     fastify.server.on('connect', refuseConnect);
+    capConnections(fastify.server, config);
     fastify.addHook('onRequest', async (request, reply) => {
       void reply.header(REQUEST_ID_HEADER, request.id);
     });
@@ -158,11 +164,17 @@ export async function createTidemarkApp(
       upstreamBaseUrl,
       databaseUrl,
       close: async (signal?: string) => {
-        await app.get(ShutdownCoordinator).drain(signal);
-        // From here Fastify answers every request, 503 while it closes.
-        fastReads.disarm();
-        await app.close();
-        await cleanup();
+        // No client holds the shutdown past its grace period, whatever it sends or doesn't.
+        const stopClosing = closeConnectionsWithin(fastify.server, config.schedule.shutdownGraceMs);
+        try {
+          await app.get(ShutdownCoordinator).drain(signal);
+          // From here Fastify answers every request, 503 while it closes.
+          fastReads.disarm();
+          await app.close();
+          await cleanup();
+        } finally {
+          stopClosing();
+        }
       },
     };
   } catch (error) {

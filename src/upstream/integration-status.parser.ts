@@ -10,6 +10,7 @@
  * The readers live in ./parser: content-type (media type, charset, markup sniffing, DTD refusal),
  * json-dto, xml-dto (on xml-document), dto-fields (the rules both share) and aspnet-error.
  */
+import { sameIntegrationName } from '../common/integration-name';
 import { UpstreamBodyUnreadableError, UpstreamIdentityMismatchError } from './errors';
 import type { IntegrationKey, IntegrationStatus } from './integration-status';
 import { classifyMediaType, decodeBody, parseContentType, peekMarkupRoot } from './parser/content-type';
@@ -116,18 +117,8 @@ export function assertSameIntegration(status: IntegrationStatus, key: Integratio
   }
 }
 
-const NAME_COLLATOR = new Intl.Collator('en-US', { sensitivity: 'accent' });
-
 /**
- * `true` when two IntegrationNames are the same for SQL Server's default collation: case- and
- * width-insensitive, accent-sensitive, trailing spaces ignored (ANSI padding).
+ * The names the upstream treats as one integration: the one identity rule the configuration's duplicate check
+ * also uses (see src/common/integration-name.ts).
  */
-export function sameIntegrationName(a: string, b: string): boolean {
-  return NAME_COLLATOR.compare(trimTrailingSpaces(a), trimTrailingSpaces(b)) === 0;
-}
-
-function trimTrailingSpaces(text: string): string {
-  let end = text.length;
-  while (end > 0 && text.charCodeAt(end - 1) === 0x20) end -= 1;
-  return text.slice(0, end);
-}
+export { sameIntegrationName } from '../common/integration-name';
