@@ -34,9 +34,10 @@ export class AccessModule implements OnApplicationBootstrap {
           throttlers: [{ name: 'default', ttl: MINUTE_MS, limit: config.access.rateLimitPerMinute }],
           // Constant time per request; the stock storage filters every hit of the window on each request.
           storage: new BucketedThrottlerStorage(),
-          getTracker: (req: Record<string, any>) => {
-            const credential = authenticator.identify(req as FastifyRequest);
-            return credential.kind === 'key' ? `key:${credential.key.name}` : `ip:${(req as FastifyRequest).ip}`;
+          getTracker: (raw: Record<string, unknown>) => {
+            const req = raw as unknown as FastifyRequest;
+            const credential = authenticator.identify(req);
+            return credential.kind === 'key' ? `key:${credential.key.name}` : `ip:${req.ip}`;
           },
           generateKey: (_context, tracker, name) => `${name}:${tracker}`,
           // Only a refused request says anything (429 with Retry-After, RateLimitGuard), as the facade's issue asks:
