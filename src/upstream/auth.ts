@@ -3,13 +3,23 @@
  * userinfo), or a client_credentials access token from a token endpoint (cached by {@link ClientCredentialsTokenSource}).
  * Every credential is registered as a secret to scrub from messages.
  */
+import { performance } from 'node:perf_hooks';
 import type { RawAxiosRequestHeaders } from 'axios';
-import { UpstreamTokenError } from './errors';
+import { CallStop } from './call-stop';
+import { UpstreamError, UpstreamTokenError } from './errors';
 import { type Redactor, bodyText, headerText, statusText } from './error-text';
 import { bodyExcerpt, parseAspNetError } from './integration-status.parser';
 import { parseRetryAfter } from './retry-plan';
-import type { FetchedToken } from './token-source';
-import { type ExchangeResponse, type Target, USER_AGENT, targetOf } from './transport';
+import { ClientCredentialsTokenSource, type FetchedToken } from './token-source';
+import {
+  DeadlineReason,
+  type ExchangeResponse,
+  type ExchangeStops,
+  type Target,
+  USER_AGENT,
+  type UpstreamTransport,
+  targetOf,
+} from './transport';
 import { DEFAULT_TOKEN_PATH, type ResolvedUpstreamOptions, type UpstreamAuth } from './upstream-options';
 
 /** Largest token endpoint answer read, bytes. */
@@ -70,6 +80,81 @@ export function credentialsOf(options: ResolvedUpstreamOptions, redactor: Redact
   }
   redactor.add(secrets);
   return credentials;
+}
+
+/** The client_credentials access tokens of one client, fetched through its transport and cached. */
+export class AccessTokens {
+  private readonly source: ClientCredentialsTokenSource;
+
+  /**
+   * @param finish turns whatever a token request failed with into the UpstreamError to report (secrets scrubbed)
+   */
+  constructor(
+    private readonly request: TokenRequest,
+    private readonly transport: UpstreamTransport,
+    private readonly redactor: Redactor,
+    now: () => number,
+    private readonly finish: (error: unknown) => UpstreamError,
+  ) {
+    this.source = new ClientCredentialsTokenSource((deadlineAt) => this.fetch(deadlineAt), now);
+  }
+
+  /**
+   * A token for one attempt, waited for until the call stops (`stops.stop`), the attempt's own deadline passes
+   * (`stops.timeoutMs`) or the caller cancels (`cancel`); a token request this attempt starts ends by `deadlineAt`.
+   * @throws a copy of the token request's UpstreamError, or the stop's reason (a DeadlineReason or
+   *   CallerAbortReason) when it stopped first
+   */
+  async forAttempt(
+    stops: ExchangeStops,
+    cancel: AbortSignal | CallStop | undefined,
+    deadlineAt: number,
+  ): Promise<string> {
+    const attempt = new AbortController();
+    const timer =
+      stops.timeoutMs === undefined ? undefined : setTimeout(() => attempt.abort(stops.timeoutReason), stops.timeoutMs);
+    const signal = AbortSignal.any([stops.stop.signal, attempt.signal]);
+    try {
+      const cancelSignal = cancel instanceof CallStop ? cancel.signal : cancel;
+      const token = await this.source.get({ signal, cancel: cancelSignal, deadlineAt });
+      this.redactor.add([token]);
+      return token;
+    } catch (error) {
+      if (!(error instanceof UpstreamError)) throw signal.reason;
+      // Every call that joined the same token request gets the same error object; each call writes its own attempts
+      // and summary onto the error it ends with, so each gets a copy of its own.
+      throw copyOfError(error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Forgets `token` after the upstream refused it (401). */
+  invalidate(token: string): void {
+    this.source.invalidate(token);
+  }
+
+  /** One token request, bounded by `deadlineAt` (the deadline of the attempt that started it). */
+  private async fetch(deadlineAt: number): Promise<FetchedToken> {
+    const remainingMs = Math.max(0, deadlineAt - performance.now());
+    const stops = {
+      stop: new CallStop(),
+      timeoutMs: remainingMs,
+      timeoutReason: new DeadlineReason(Math.round(remainingMs)),
+    };
+    const { target, body, headers } = this.request;
+    try {
+      const response = await this.transport.exchange(
+        target,
+        { body, headers, maxBodyBytes: MAX_TOKEN_BODY_BYTES },
+        stops,
+        { requestSent: false, responseStarted: false },
+      );
+      return readTokenAnswer(response, target, this.redactor);
+    } catch (error) {
+      throw this.finish(error);
+    }
+  }
 }
 
 /**
@@ -190,6 +275,11 @@ function basicAuthorization(username: string, password: string): string {
     throw new TypeError('upstream basic auth username and password must not contain control characters');
   }
   return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
+}
+
+/** A shallow copy of `error`: same class, message, stack and fields, a different object. */
+function copyOfError<E extends Error>(error: E): E {
+  return Object.create(Object.getPrototypeOf(error) as object, Object.getOwnPropertyDescriptors(error)) as E;
 }
 
 /** The body as a JSON object; null when it is not one (or not UTF-8 JSON at all). */

@@ -10,8 +10,8 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { HttpService } from '@nestjs/axios';
-import {
+import { HttpService } from '@nestjs/axios';
+import axios, {
   type AxiosRequestConfig,
   type AxiosResponse,
   type RawAxiosRequestHeaders,
@@ -29,7 +29,7 @@ import {
   UpstreamTimeoutError,
   UpstreamUnexpectedError,
 } from './errors';
-import { ConnectDeadlineError, type UpstreamAgents } from './upstream-agents';
+import { ConnectDeadlineError, type UpstreamAgents, createUpstreamAgents } from './upstream-agents';
 
 /** Where a request goes. */
 export interface Target {
@@ -101,6 +101,14 @@ const EXCHANGE_SETTINGS = Object.freeze({
 /** The axios configuration of the upstream's HttpService: the exchange settings and the keep-alive agents. */
 export function upstreamAxiosConfig(agents: UpstreamAgents): AxiosRequestConfig {
   return { ...EXCHANGE_SETTINGS, httpAgent: agents.httpAgent, httpsAgent: agents.httpsAgent };
+}
+
+/** An HttpService for a client built without Nest: the axios instance UpstreamModule's HttpModule would give it. */
+export function createUpstreamHttpService(connectTimeoutMs: number): HttpService {
+  const instance = axios.create(upstreamAxiosConfig(createUpstreamAgents(connectTimeoutMs)));
+  // axios declares its types twice (for require and for import) and @nestjs/axios, an ES module, takes the latter:
+  // the same instance type, declared twice.
+  return new HttpService(instance as unknown as HttpService['axiosRef']);
 }
 
 /** Error codes meaning "the network or the peer failed", as opposed to a bad answer. */

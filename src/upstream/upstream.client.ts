@@ -5,9 +5,8 @@
 import { performance } from 'node:perf_hooks';
 import { HttpService } from '@nestjs/axios';
 import { Inject, Injectable, type OnModuleDestroy, Optional } from '@nestjs/common';
-import axios from 'axios';
 import { isBrokenCircuitError } from 'cockatiel';
-import { MAX_TOKEN_BODY_BYTES, type TokenRequest, credentialsOf, readTokenAnswer } from './auth';
+import { AccessTokens, credentialsOf } from './auth';
 import {
   type UpstreamBreaker,
   UpstreamBreakerRegistry,
@@ -15,7 +14,7 @@ import {
   type UpstreamBreakerState,
   defaultUpstreamBreakerRegistry,
 } from './breaker';
-import { CallStop } from './call-stop';
+import { CallStop, listenForAbort } from './call-stop';
 import { type CallRecord, Redactor, callSummary, headerText, httpStatusError, retryAfterOf } from './error-text';
 import {
   UpstreamAbortedError,
@@ -30,7 +29,6 @@ import { type IntegrationStartRequest, buildIntegrationStartRequest } from './in
 import type { IntegrationKey, IntegrationStatus } from './integration-status';
 import { assertSameIntegration, parseIntegrationStatus } from './integration-status.parser';
 import { RetryPlan, type RetryState, isRetryable, parseRetryAfter } from './retry-plan';
-import { ClientCredentialsTokenSource, type FetchedToken } from './token-source';
 import {
   CallerAbortReason,
   DeadlineReason,
@@ -38,10 +36,10 @@ import {
   type ExchangeStops,
   USER_AGENT,
   UpstreamTransport,
+  createUpstreamHttpService,
   stopError,
-  upstreamAxiosConfig,
 } from './transport';
-import { createUpstreamAgents, destroyUpstreamAgents } from './upstream-agents';
+import { destroyUpstreamAgents } from './upstream-agents';
 import {
   type IntegrationStartCallOptions,
   type IntegrationStartResult,
@@ -51,21 +49,7 @@ import {
   resolveUpstreamOptions,
 } from './upstream-options';
 
-export {
-  DEFAULT_BREAKER,
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  DEFAULT_MAX_BODY_BYTES,
-  DEFAULT_RETRY,
-  DEFAULT_TOKEN_PATH,
-  UPSTREAM_CLIENT_OPTIONS,
-  type IntegrationStartCallOptions,
-  type IntegrationStartResult,
-  type UpstreamAuth,
-  type UpstreamBreakerOptions,
-  type UpstreamClientOptions,
-  type UpstreamRetryOptions,
-} from './upstream-options';
-export { parseRetryAfter } from './retry-plan';
+export type { UpstreamAuth, UpstreamClientOptions } from './upstream-options';
 
 type CallResult = Omit<IntegrationStartResult, 'durationMs' | 'attempts' | 'outcomeUnknownRetried'>;
 
@@ -97,7 +81,7 @@ export class UpstreamClient implements OnModuleDestroy {
   private readonly retries: RetryPlan;
   /** Static Authorization header (bearer, basic, URL userinfo); null for none and client_credentials. */
   private readonly authorization: string | null;
-  private readonly tokens: ClientCredentialsTokenSource | null = null;
+  private readonly tokens: AccessTokens | null = null;
   private readonly breaker: UpstreamBreaker;
   /** Secrets to scrub from any message; access tokens are added as they arrive. */
   private readonly redactor = new Redactor();
@@ -118,17 +102,14 @@ export class UpstreamClient implements OnModuleDestroy {
     this.baseUrl = this.options.baseUrl;
     const credentials = credentialsOf(this.options, this.redactor);
     this.authorization = credentials.authorization;
-    const tokenRequest = credentials.tokenRequest;
-    if (tokenRequest !== null) {
-      this.tokens = new ClientCredentialsTokenSource(
-        (deadlineAt) => this.fetchToken(tokenRequest, deadlineAt),
-        this.options.now,
-      );
-    }
     this.retries = new RetryPlan(this.options.retry, this.options.timeoutMs, this.options.random);
     this.breaker = (breakers ?? defaultUpstreamBreakerRegistry).get(this.baseUrl, this.options.breaker);
-    this.http = http ?? ownHttpService(this.options.connectTimeoutMs);
+    this.http = http ?? createUpstreamHttpService(this.options.connectTimeoutMs);
     this.transport = new UpstreamTransport(this.http, this.options.connectTimeoutMs);
+    if (credentials.tokenRequest !== null) {
+      const finish = (error: unknown) => this.finalError(error, null);
+      this.tokens = new AccessTokens(credentials.tokenRequest, this.transport, this.redactor, this.options.now, finish);
+    }
   }
 
   /** State of this upstream's circuit breaker, for health and metrics. */
@@ -242,7 +223,7 @@ export class UpstreamClient implements OnModuleDestroy {
    * handling ends it promptly with a recorded attempt.
    */
   private async untilStopped<T>(work: Promise<T>, call: Call): Promise<T> {
-    let stopListening = noop;
+    let stopListening = (): void => undefined;
     const stopped = new Promise<never>((_resolve, reject) => {
       stopListening = call.stop.onAbort((reason) => {
         if (!call.busy) reject(stopError(reason, this.options.endpoint.url, notStarted()));
@@ -290,7 +271,10 @@ export class UpstreamClient implements OnModuleDestroy {
     call.busy = true;
     call.lastSentWithoutAnswer = false;
     try {
-      const token = this.tokens === null ? null : await this.accessToken(call, stops, t0, progress);
+      const token =
+        this.tokens === null
+          ? null
+          : await this.tokens.forAttempt(stops, call.external, Math.min(call.deadlineAt, t0 + attemptTimeoutMs));
       const authorization = token !== null ? `Bearer ${token}` : this.authorization;
       const headers = { 'content-type': request.contentType, accept: request.accept, 'user-agent': USER_AGENT };
       const response = await this.transport.exchange(
@@ -353,52 +337,6 @@ export class UpstreamClient implements OnModuleDestroy {
     }
   }
 
-  /** The client_credentials access token for an attempt, within the attempt's deadline or the caller's cancel. */
-  private async accessToken(call: Call, stops: ExchangeStops, t0: number, progress: ExchangeProgress): Promise<string> {
-    const attemptController = new AbortController();
-    const timer =
-      stops.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => attemptController.abort(stops.timeoutReason), stops.timeoutMs);
-    const signal = AbortSignal.any([call.stop.signal, attemptController.signal]);
-    try {
-      const cancel = call.external instanceof CallStop ? call.external.signal : call.external;
-      const deadlineAt = Math.min(call.deadlineAt, t0 + this.options.attemptTimeoutMs);
-      const token = await this.tokens!.get({ signal, cancel, deadlineAt });
-      this.redactor.add([token]);
-      return token;
-    } catch (error) {
-      // Every call that joined the same token request gets the same error object; each call writes its own attempts
-      // and summary onto the error it ends with, so each gets a copy of its own.
-      throw error instanceof UpstreamError
-        ? copyOfError(error)
-        : stopError(signal.reason, this.options.endpoint.url, progress);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** One token request, bounded by `deadlineAt` (the deadline of the attempt that started it). */
-  private async fetchToken(request: TokenRequest, deadlineAt: number): Promise<FetchedToken> {
-    const remainingMs = Math.max(0, deadlineAt - performance.now());
-    const stops = {
-      stop: new CallStop(),
-      timeoutMs: remainingMs,
-      timeoutReason: new DeadlineReason(Math.round(remainingMs)),
-    };
-    try {
-      const response = await this.transport.exchange(
-        request.target,
-        { body: request.body, headers: request.headers, maxBodyBytes: MAX_TOKEN_BODY_BYTES },
-        stops,
-        notStarted(),
-      );
-      return readTokenAnswer(response, request.target, this.redactor);
-    } catch (error) {
-      throw this.finalError(error, null);
-    }
-  }
-
   private breakerOpenError(): UpstreamBreakerOpenError {
     return new UpstreamBreakerOpenError({
       baseUrl: this.baseUrl,
@@ -444,29 +382,6 @@ export class UpstreamClient implements OnModuleDestroy {
   }
 }
 
-/** An HttpService of its own, for a client built without Nest: the axios instance UpstreamModule would give it. */
-function ownHttpService(connectTimeoutMs: number): HttpService {
-  const instance = axios.create(upstreamAxiosConfig(createUpstreamAgents(connectTimeoutMs)));
-  // axios declares its types twice (for require and for import) and @nestjs/axios, an ES module, takes the latter:
-  // the same instance type, declared twice.
-  return new HttpService(instance as unknown as HttpService['axiosRef']);
-}
-
 function notStarted(): ExchangeProgress {
   return { requestSent: false, responseStarted: false };
 }
-
-/** A shallow copy of `error`: same class, message, stack and fields, a different object. */
-function copyOfError<E extends Error>(error: E): E {
-  return Object.create(Object.getPrototypeOf(error) as object, Object.getOwnPropertyDescriptors(error)) as E;
-}
-
-/** Calls `onAbort` once when `external` aborts; returns the function that stops listening. */
-function listenForAbort(external: AbortSignal | CallStop | undefined, onAbort: () => void): () => void {
-  if (external === undefined) return noop;
-  if (external instanceof CallStop) return external.onAbort(onAbort);
-  external.addEventListener('abort', onAbort, { once: true });
-  return () => external.removeEventListener('abort', onAbort);
-}
-
-function noop(): void {}

@@ -163,8 +163,6 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
 
   // Each attempt has half the run's deadline (UPSTREAM_ATTEMPT_TIMEOUT_MS defaults to UPSTREAM_TIMEOUT_MS / 2), so a
   // timed-out POST, whose outcome is unknown, is retried once within the run's deadline.
-  const ATTEMPT_TIMEOUT_MS = UPSTREAM_TIMEOUT_MS / 2;
-
   it('times out a body that trickles in 1 byte at a time, retries the unknown outcome, and fails within the deadline', async () => {
     const started = Date.now();
     const trickle: ScriptedAnswer = { bodyFromVector: 'int64-ids.json', trickleBytesPerTick: 1, trickleIntervalMs: 20 };
