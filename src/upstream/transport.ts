@@ -98,9 +98,20 @@ const EXCHANGE_SETTINGS = Object.freeze({
   maxBodyLength: 1_048_576,
 } satisfies AxiosRequestConfig);
 
-/** The axios configuration of the upstream's HttpService: the exchange settings and the keep-alive agents. */
+/** The content codings the transport decodes under the body cap; axios would also offer `compress`. */
+const ACCEPT_ENCODING = 'gzip, deflate, br';
+
+/**
+ * The axios configuration of the upstream's HttpService: the exchange settings, the content codings offered and the
+ * keep-alive agents.
+ */
 export function upstreamAxiosConfig(agents: UpstreamAgents): AxiosRequestConfig {
-  return { ...EXCHANGE_SETTINGS, httpAgent: agents.httpAgent, httpsAgent: agents.httpsAgent };
+  return {
+    ...EXCHANGE_SETTINGS,
+    headers: { 'accept-encoding': ACCEPT_ENCODING },
+    httpAgent: agents.httpAgent,
+    httpsAgent: agents.httpsAgent,
+  };
 }
 
 /** An HttpService for a client built without Nest: the axios instance UpstreamModule's HttpModule would give it. */

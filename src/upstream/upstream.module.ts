@@ -26,10 +26,11 @@ class UpstreamOptionsModule {}
 
 /**
  * Provides {@link UpstreamClient}, the only code that calls the upstream, the {@link UpstreamBreakerRegistry} holding
- * its circuit breaker, and the `@nestjs/axios` HttpModule the client calls through. Each registration (each app) has
- * its own registry and its own axios instance with its own keep-alive agents, so two apps in one process (tests) never
- * share breaker state or connections, and nothing set elsewhere in the process (axios defaults, a global agent,
- * proxies) changes how the upstream is called.
+ * its circuit breaker, and the `@nestjs/axios` HttpModule the client calls through, configured from the client's
+ * options. Each registration (each app) has its own registry and its own axios instance with its own keep-alive
+ * agents, so two apps in one process (tests) never share breaker state or connections. The settings the client's
+ * guarantees rest on (no proxy, no redirects, raw bytes, the body cap) are set on every request as well, so nothing
+ * set elsewhere in the process (axios defaults, proxy variables) changes them.
  */
 @Module({})
 export class UpstreamModule {

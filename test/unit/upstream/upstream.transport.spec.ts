@@ -64,7 +64,7 @@ describe('transport: what the environment cannot change', () => {
     }
   });
 
-  it('hands a 3xx to the status mapping without following it, and sends tidemark as its User-Agent', async () => {
+  it('hands a 3xx to the status mapping without following it, and sends tidemark as its User-Agent and only the codings it decodes', async () => {
     const target = await startServer((_req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(SEED_JSON);
@@ -78,5 +78,6 @@ describe('transport: what the environment cannot change', () => {
     expect(error.message).toBe('upstream answered HTTP 307 Temporary Redirect with an empty body');
     expect(target.received).toHaveLength(0);
     expect(server.received[0].headers['user-agent']).toBe('tidemark');
+    expect(server.received[0].headers['accept-encoding']).toBe('gzip, deflate, br');
   });
 });
