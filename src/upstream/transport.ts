@@ -11,13 +11,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { HttpService } from '@nestjs/axios';
-import axios, {
-  type AxiosRequestConfig,
-  type AxiosResponse,
-  type RawAxiosRequestHeaders,
-  isAxiosError,
-  isCancel,
-} from 'axios';
+import type { AxiosError, AxiosRequestConfig, AxiosResponse, RawAxiosRequestHeaders } from 'axios';
 import { firstValueFrom } from 'rxjs';
 import type { CallStop } from './call-stop';
 import {
@@ -116,10 +110,10 @@ export function upstreamAxiosConfig(agents: UpstreamAgents): AxiosRequestConfig 
 
 /** An HttpService for a client built without Nest: the axios instance UpstreamModule's HttpModule would give it. */
 export function createUpstreamHttpService(connectTimeoutMs: number): HttpService {
-  const instance = axios.create(upstreamAxiosConfig(createUpstreamAgents(connectTimeoutMs)));
-  // axios declares its types twice (for require and for import) and @nestjs/axios, an ES module, takes the latter:
-  // the same instance type, declared twice.
-  return new HttpService(instance as unknown as HttpService['axiosRef']);
+  // An HttpService made without an instance wraps axios itself, whose `create` makes the instance; axios is then
+  // loaded once, as @nestjs/axios loads it.
+  const axiosStatic = new HttpService().axiosRef;
+  return new HttpService(axiosStatic.create(upstreamAxiosConfig(createUpstreamAgents(connectTimeoutMs))));
 }
 
 /** Error codes meaning "the network or the peer failed", as opposed to a bad answer. */
@@ -152,14 +146,27 @@ const DECODE_CODE = /^(Z_[A-Z_]+|ERR__ERROR_[A-Z0-9_]+|ZSTD_[A-Za-z_]+)$/;
 /** How axios words the rejection of a body over `maxContentLength` (code ERR_BAD_RESPONSE). */
 const BODY_LIMIT_MESSAGE = /^maxContentLength size of \d+ exceeded$/;
 
+/** The error as an AxiosError (marked by its public `isAxiosError` flag), else null. */
+function axiosErrorOf(error: unknown): AxiosError | null {
+  return typeof error === 'object' && error !== null && (error as Partial<AxiosError>).isAxiosError === true
+    ? (error as AxiosError)
+    : null;
+}
+
+/** Whether axios ended a request because its AbortSignal aborted. */
+function isCanceled(error: unknown): boolean {
+  return axiosErrorOf(error)?.code === 'ERR_CANCELED';
+}
+
 /** Whether axios stopped reading a body because it went over `maxContentLength`. */
 export function isBodyLimitError(error: unknown): boolean {
-  return isAxiosError(error) && error.code === 'ERR_BAD_RESPONSE' && BODY_LIMIT_MESSAGE.test(error.message);
+  const axiosError = axiosErrorOf(error);
+  return axiosError?.code === 'ERR_BAD_RESPONSE' && BODY_LIMIT_MESSAGE.test(axiosError.message);
 }
 
 /** Whether a request was stopped on purpose: its signal aborted (a deadline, the caller) or its body was too long. */
 export function isStoppedOnPurpose(error: unknown): boolean {
-  return isCancel(error) || isBodyLimitError(error);
+  return isCanceled(error) || isBodyLimitError(error);
 }
 
 /** The target of an absolute http(s) URL. */
@@ -223,7 +230,8 @@ export class UpstreamTransport {
       );
       return { status: response.status, headers: response.headers, body: response.data };
     } catch (error) {
-      if (isCancel(error) && controller.signal.aborted) throw stopError(controller.signal.reason, target.url, progress);
+      if (isCanceled(error) && controller.signal.aborted)
+        throw stopError(controller.signal.reason, target.url, progress);
       throw this.failure(error, target.hostPort, request.maxBodyBytes, progress);
     } finally {
       clearTimeout(timer);
@@ -233,10 +241,11 @@ export class UpstreamTransport {
 
   private failure(error: unknown, hostPort: string, maxBodyBytes: number, progress: ExchangeProgress): UpstreamError {
     if (error instanceof UpstreamError) return error;
-    if (!isAxiosError(error)) {
+    const axiosError = axiosErrorOf(error);
+    if (axiosError === null) {
       return new UpstreamUnexpectedError(`call to upstream ${hostPort} failed: ${describe(error)}`);
     }
-    if (error.cause instanceof ConnectDeadlineError) {
+    if (axiosError.cause instanceof ConnectDeadlineError) {
       return new UpstreamConnectionError(
         hostPort,
         'ETIMEDOUT',
@@ -244,7 +253,7 @@ export class UpstreamTransport {
       );
     }
     if (isBodyLimitError(error)) return new UpstreamBodyTooLargeError(maxBodyBytes);
-    const code = error.code;
+    const code = axiosError.code;
     if (code !== undefined && DECODE_CODE.test(code)) {
       return new UpstreamBodyUnreadableError(`upstream response from ${hostPort} could not be decoded (${code})`);
     }
@@ -256,7 +265,7 @@ export class UpstreamTransport {
       return new UpstreamConnectionError(hostPort, code, 'the upstream sent a malformed HTTP response');
     }
     return new UpstreamUnexpectedError(
-      `call to upstream ${hostPort} failed${code === undefined ? '' : ` (${code})`}: ${describe(error)}`,
+      `call to upstream ${hostPort} failed${code === undefined ? '' : ` (${code})`}: ${describe(axiosError)}`,
     );
   }
 }
