@@ -174,6 +174,7 @@ export function targetOf(url: URL): Target {
   return { url: url.href, hostPort: hostPortOf(url), secure: url.protocol === 'https:' };
 }
 
+/** `host:port` of a URL, with the scheme's default port made explicit. */
 export function hostPortOf(url: URL): string {
   return `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
 }
