@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ScriptedAnswer, UpstreamSimulator } from '../../src/simulator';
+import type { ScriptedAnswer, UpstreamSimulator } from '../../src/demo/simulator';
 import { integrationPath, NEVER, type RunningApp } from '../support/app';
 import { startStack, type Stack } from '../support/stack';
 
