@@ -4,7 +4,7 @@ import type { DataSource } from 'typeorm';
 import { StateListener } from '../cache/state-listener';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { EVENT_CHANNEL } from '../persistence/event-outbox';
-import { TIDEMARK_DATA_SOURCE } from '../persistence/state.repository';
+import { TIDEMARK_DATA_SOURCE } from '../persistence/data-source';
 
 /** What a wake-up says: events were committed (`events`), or deliveries were (`deliveries`). */
 export type Wakeup = 'events' | 'deliveries';

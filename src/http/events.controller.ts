@@ -1,16 +1,5 @@
 import { Controller, Headers, Query, Sse, type MessageEvent } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiBearerAuth,
-  ApiForbiddenResponse,
-  ApiHeader,
-  ApiOkResponse,
-  ApiOperation,
-  ApiProduces,
-  ApiSecurity,
-  ApiTags,
-  ApiUnauthorizedResponse,
-} from '@nestjs/swagger';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { filter, interval, map, merge, startWith, takeUntil, type Observable } from 'rxjs';
 import { EventFeed } from '../events/event-feed';
 import { matchesType, toCloudEvent } from '../events/event-types';
@@ -22,12 +11,8 @@ import { ProblemException } from './problem';
 export const HEARTBEAT_MS = 15_000;
 const LAST_EVENT_ID = /^[1-9]\d{0,17}$/;
 
+/** Error responses, security and headers are added to the document in ./openapi-document.ts. */
 @ApiTags('events')
-@ApiBearerAuth('bearer')
-@ApiSecurity('apiKey')
-@ApiBadRequestResponse({ description: 'A parameter or Last-Event-ID broke a rule (problem+json naming it).' })
-@ApiUnauthorizedResponse({ description: 'No API key, or an unknown one.' })
-@ApiForbiddenResponse({ description: 'The key lacks the `read` scope.' })
 @Controller('events')
 export class EventsController {
   constructor(
@@ -37,6 +22,7 @@ export class EventsController {
 
   @Sse()
   @ApiOperation({
+    operationId: 'streamEvents',
     summary: 'Live stream of events (Server-Sent Events); each `data` is a CloudEvents 1.0 JSON event.',
     description:
       'Each SSE `id` is the outbox id. Reconnect with `Last-Event-ID` to get what was missed, within EVENT_RETENTION_DAYS. A comment is sent every 15 s.',
@@ -47,7 +33,10 @@ export class EventsController {
     required: false,
     description: 'The last SSE id received; replay starts after it.',
   })
-  @ApiOkResponse({ description: 'An endless text/event-stream.' })
+  @ApiOkResponse({
+    description: 'An endless text/event-stream: `id` and `data` per event, comments as heartbeats.',
+    content: { 'text/event-stream': { schema: { type: 'string' } } },
+  })
   async stream(
     @Query() query: EventStreamQuery,
     @Headers('last-event-id') lastEventId: string | undefined,

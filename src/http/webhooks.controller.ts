@@ -1,15 +1,5 @@
 import { Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiBearerAuth,
-  ApiForbiddenResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiSecurity,
-  ApiTags,
-  ApiUnauthorizedResponse,
-} from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { OutboxRepository } from '../persistence/outbox.repository';
 import { RequireScope } from './auth/access.decorators';
@@ -25,13 +15,8 @@ import { ProblemException } from './problem';
 
 const DEFAULT_LIMIT = 50;
 
+/** Error responses, security and headers are added to the document in ./openapi-document.ts. */
 @ApiTags('webhooks')
-@ApiBearerAuth('bearer')
-@ApiSecurity('apiKey')
-@ApiBadRequestResponse({ description: 'A parameter broke a rule (problem+json naming it).' })
-@ApiUnauthorizedResponse({ description: 'No API key, or an unknown one.' })
-@ApiForbiddenResponse({ description: 'The key lacks the scope: `read` for the list, `operate` for a retry.' })
-@ApiNotFoundResponse({ description: 'No such subscription in WEBHOOKS, or no such delivery of it.' })
 @Controller('webhooks')
 export class WebhooksController {
   private readonly names: ReadonlySet<string>;
@@ -44,8 +29,13 @@ export class WebhooksController {
   }
 
   @Get(':name/deliveries')
-  @ApiOperation({ summary: "A subscription's deliveries, newest first: status, attempts, latency and next try." })
-  @ApiOkResponse({ type: DeliveryPage })
+  @ApiOperation({
+    operationId: 'listWebhookDeliveries',
+    summary: "A subscription's deliveries, newest first: status, attempts, latency and next try.",
+    description:
+      'The deliveries of one WEBHOOKS subscription, a page at a time: pass `nextCursor` as `cursor` for the next. 404 when no subscription has this name.',
+  })
+  @ApiOkResponse({ type: DeliveryPage, description: 'One page.' })
   async list(@Param() params: SubscriptionPathParams, @Query() query: ListDeliveriesQuery): Promise<DeliveryPage> {
     this.requireSubscription(params.name);
     const limit = query.limit ? Number(query.limit) : DEFAULT_LIMIT;
@@ -62,10 +52,12 @@ export class WebhooksController {
   @RequireScope('operate')
   @HttpCode(200)
   @ApiOperation({
-    summary:
-      'Retry a delivery now, whatever its status; an exhausted or delivered one starts its retry schedule again.',
+    operationId: 'retryWebhookDelivery',
+    summary: 'Retry a delivery now, whatever its status.',
+    description:
+      'The delivery becomes pending and due now; an exhausted or delivered one starts its retry schedule again. 404 when the subscription has no such delivery. A request body, if any, is ignored.',
   })
-  @ApiOkResponse({ type: DeliveryView })
+  @ApiOkResponse({ type: DeliveryView, description: 'The delivery, pending.' })
   async retry(@Param() params: DeliveryPathParams): Promise<DeliveryView> {
     this.requireSubscription(params.name);
     const delivery = await this.outbox.retryDelivery(params.name, params.id);

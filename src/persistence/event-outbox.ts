@@ -43,7 +43,7 @@ export async function insertEvents(tx: Queryable, events: readonly NewEvent[]): 
 /**
  * A CTE named `events` for the statement that finishes a batch of runs (group commit), inserting the events of the
  * batch in the same statement. The statement must define, before it:
- * - `applied`: the runs it applied, with columns `id` (run id, bigint) and `integration_id`;
+ * - `applied`: the runs it applied, with columns `run_id` and `integration_id` (bigint);
  * - `losses`: the integration UPDATE of runs that did not succeed, `RETURNING i.id AS integration_id,
  *   i.consecutive_failures` (the new count).
  * Candidates of runs not applied are dropped; a `run.failed` candidate is kept at 1 consecutive failure and at
@@ -59,7 +59,7 @@ export function finishEventsCte(candidates: string, failureRepeat: string): stri
                      THEN c.data || jsonb_build_object('consecutiveFailures', l.consecutive_failures) ELSE c.data END
          FROM jsonb_to_recordset(${candidates}) AS c(type text, source text, subject text, integration_id bigint,
                                                      run_id bigint, data jsonb)
-         JOIN applied a ON a.id = c.run_id
+         JOIN applied a ON a.run_id = c.run_id
          LEFT JOIN losses l ON l.integration_id = c.integration_id
          WHERE c.type <> 'tidemark.run.failed'
             OR l.consecutive_failures = 1 OR l.consecutive_failures % ${failureRepeat} = 0

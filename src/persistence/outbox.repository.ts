@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { NewEvent, OutboxEvent } from '../events/event-types';
 import { eventsJson } from './event-outbox';
-import { TIDEMARK_DATA_SOURCE } from './state.repository';
+import { TIDEMARK_DATA_SOURCE } from './data-source';
 import type { Page } from './types';
 
 /**

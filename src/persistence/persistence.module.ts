@@ -1,9 +1,14 @@
 import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import { ClaimsRepository } from './claims.repository';
+import { TIDEMARK_DATA_SOURCE } from './data-source';
+import { IntegrationsRepository } from './integrations.repository';
 import { MetricsRepository } from './metrics.repository';
-import { StateRepository, TIDEMARK_DATA_SOURCE } from './state.repository';
+import { RunsRepository } from './runs.repository';
 
-/** Provides the repository over a DataSource that bootstrap has already connected and migrated. */
+const REPOSITORIES = [IntegrationsRepository, RunsRepository, ClaimsRepository, MetricsRepository];
+
+/** Provides the repositories over a DataSource that bootstrap has already connected and migrated. */
 @Global()
 @Module({})
 export class PersistenceModule implements OnApplicationShutdown {
@@ -12,8 +17,8 @@ export class PersistenceModule implements OnApplicationShutdown {
   static forDataSource(dataSource: DataSource): DynamicModule {
     return {
       module: PersistenceModule,
-      providers: [{ provide: TIDEMARK_DATA_SOURCE, useValue: dataSource }, StateRepository, MetricsRepository],
-      exports: [StateRepository, MetricsRepository, TIDEMARK_DATA_SOURCE],
+      providers: [{ provide: TIDEMARK_DATA_SOURCE, useValue: dataSource }, ...REPOSITORIES],
+      exports: [...REPOSITORIES, TIDEMARK_DATA_SOURCE],
     };
   }
 

@@ -1,5 +1,6 @@
 import { Injectable, ServiceUnavailableException } from '@nestjs/common';
-import { StateRepository } from '../persistence/state.repository';
+import { IntegrationsRepository } from '../persistence/integrations.repository';
+import { RunsRepository } from '../persistence/runs.repository';
 import type { IntegrationRecord, RunRecord } from '../persistence/types';
 import { nextFireTime } from '../scheduler/cron-schedule';
 import { RunService } from './run.service';
@@ -8,7 +9,8 @@ import { RunService } from './run.service';
 @Injectable()
 export class IntegrationControlService {
   constructor(
-    private readonly repository: StateRepository,
+    private readonly repository: IntegrationsRepository,
+    private readonly runRecords: RunsRepository,
     private readonly runs: RunService,
   ) {}
 
@@ -20,7 +22,7 @@ export class IntegrationControlService {
   async runNow(integration: IntegrationRecord): Promise<RunRecord> {
     const result = await this.runs.runNow(integration);
     if (result.kind === 'lease_lost') {
-      const run = await this.repository.findRun(result.runId).catch(() => null);
+      const run = await this.runRecords.findRun(result.runId).catch(() => null);
       if (run) return run;
       throw new ServiceUnavailableException('the run finished but its result could not be recorded; see the logs');
     }

@@ -4,7 +4,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AppConfig } from '../../src/config';
 import { createDataSource, runMigrationsLocked } from '../../src/persistence/data-source';
 import { OutboxRepository, STREAM_START } from '../../src/persistence/outbox.repository';
-import { StateRepository } from '../../src/persistence/state.repository';
+import { ClaimsRepository } from '../../src/persistence/claims.repository';
+import { IntegrationsRepository } from '../../src/persistence/integrations.repository';
+import { RunsRepository } from '../../src/persistence/runs.repository';
 import type { RunCompletion, StartedRun } from '../../src/persistence/types';
 import { nextFireTime } from '../../src/scheduler/cron-schedule';
 import type { IntegrationStatus } from '../../src/upstream/integration-status';
@@ -46,7 +48,9 @@ const failure: RunCompletion = {
 describe('event outbox on real Postgres', () => {
   let db: TestDatabase;
   let dataSource: DataSource;
-  let repo: StateRepository;
+  let integrations: IntegrationsRepository;
+  let runs: RunsRepository;
+  let claims: ClaimsRepository;
   let outbox: OutboxRepository;
   const sql = <T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> =>
     dataSource.query(text, params);
@@ -60,7 +64,10 @@ describe('event outbox on real Postgres', () => {
     dataSource = createDataSource({ url: db.url, poolSize: 6, connectTimeoutMs: 5_000 });
     await dataSource.initialize();
     await runMigrationsLocked(dataSource);
-    repo = new StateRepository(dataSource, { events: { source: 'urn:test', failureRepeat: 3 } } as AppConfig);
+    const config = { events: { source: 'urn:test', failureRepeat: 3 } } as AppConfig;
+    integrations = new IntegrationsRepository(dataSource, config);
+    runs = new RunsRepository(dataSource, config);
+    claims = new ClaimsRepository(dataSource);
     outbox = new OutboxRepository(dataSource);
   });
 
@@ -74,7 +81,7 @@ describe('event outbox on real Postgres', () => {
   });
 
   async function start(names: string[]): Promise<StartedRun[]> {
-    await repo.syncIntegrations(
+    await integrations.syncIntegrations(
       names.map((integrationName) => ({
         sourceSystemId: 12,
         integrationName,
@@ -87,7 +94,7 @@ describe('event outbox on real Postgres', () => {
     );
     const started: StartedRun[] = [];
     for (const name of names) {
-      started.push(await repo.startManualRun((await repo.findIntegration(12, name))!, 'replica-a', 30_000));
+      started.push(await claims.startManualRun((await integrations.findIntegration(12, name))!, 'replica-a', 30_000));
     }
     return started;
   }
@@ -102,14 +109,14 @@ describe('event outbox on real Postgres', () => {
     );
     const completion = success(status('A', '2026-02-01T00:00:00.0000000Z', '5'));
     try {
-      await expect(repo.finishRuns([a, b].map((started) => ({ started, completion })))).rejects.toThrow('bad row B');
-      await expect(repo.finishRun(b, completion)).rejects.toThrow('bad row B');
+      await expect(runs.finishRuns([a, b].map((started) => ({ started, completion })))).rejects.toThrow('bad row B');
+      await expect(runs.finishRun(b, completion)).rejects.toThrow('bad row B');
       expect(await events()).toStrictEqual([]);
     } finally {
       await sql('DROP TRIGGER fail_b ON integration');
       await sql('DROP FUNCTION fail_b()');
     }
-    expect((await repo.finishRun(a, completion)).applied).toBe(true);
+    expect((await runs.finishRun(a, completion)).applied).toBe(true);
     expect(await events()).toStrictEqual([
       {
         type: 'tidemark.watermark.advanced',
@@ -128,7 +135,7 @@ describe('event outbox on real Postgres', () => {
       },
     ]);
     // A run already finished is not applied again, and emits nothing more.
-    expect((await repo.finishRuns([{ started: a, completion }]))[0].applied).toBe(false);
+    expect((await runs.finishRuns([{ started: a, completion }]))[0].applied).toBe(false);
     expect(await events()).toHaveLength(1);
   });
 
@@ -137,7 +144,7 @@ describe('event outbox on real Postgres', () => {
     const earlier = status('A', '2026-02-01T00:00:00.0000000Z', '9');
     const finishOne = async (completion: RunCompletion) => {
       const [started] = await start(['A']);
-      await repo.finishRuns([{ started, completion }]);
+      await runs.finishRuns([{ started, completion }]);
     };
     await finishOne(success(later));
     await finishOne(success(later));
@@ -162,11 +169,11 @@ describe('event outbox on real Postgres', () => {
 
   it('pausing emits paused once, resuming emits resumed with the next fire time', async () => {
     await start(['A']);
-    const ref = (await repo.findIntegration(12, 'A'))!;
-    await repo.setPaused(ref, true, null);
-    await repo.setPaused(ref, true, null);
+    const ref = (await integrations.findIntegration(12, 'A'))!;
+    await integrations.setPaused(ref, true, null);
+    await integrations.setPaused(ref, true, null);
     const next = new Date('2027-01-01T00:00:00.000Z');
-    await repo.setPaused(ref, false, next);
+    await integrations.setPaused(ref, false, next);
     expect((await events()).map((e) => [e.type, e.data])).toStrictEqual([
       ['tidemark.integration.paused', { paused: true }],
       ['tidemark.integration.resumed', { paused: false, nextFireAt: '2027-01-01T00:00:00.000Z' }],
@@ -200,9 +207,9 @@ describe('event outbox on real Postgres', () => {
   it('deliveries of one integration are claimed one at a time in order; an exhausted one is reported once', async () => {
     const [a] = await start(['A']);
     await outbox.ensureCursors(['hook']);
-    await repo.finishRun(a, success(status('A', '2026-02-01T00:00:00.0000000Z', '1')));
+    await runs.finishRun(a, success(status('A', '2026-02-01T00:00:00.0000000Z', '1')));
     const [a2] = await start(['A']);
-    await repo.finishRun(a2, success(status('A', '2026-02-02T00:00:00.0000000Z', '2')));
+    await runs.finishRun(a2, success(status('A', '2026-02-02T00:00:00.0000000Z', '2')));
     expect(await outbox.fanOut('hook', ['tidemark.watermark.*'], 100)).toStrictEqual({
       scanned: 2,
       created: 2,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { UpstreamSimulator } from '../../src/simulator';
+import type { UpstreamSimulator } from '../../src/demo/simulator';
 import { eventually, integrationPath, NEVER, type RunningApp } from '../support/app';
 import { startStack, type Stack } from '../support/stack';
 import { readSse, WebhookReceiver } from '../support/webhook-receiver';

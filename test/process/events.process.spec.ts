@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UpstreamSimulator } from '../../src/simulator';
+import { UpstreamSimulator } from '../../src/demo/simulator';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startReplica, type Replica } from '../support/replica';
 import { WebhookReceiver } from '../support/webhook-receiver';

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UpstreamSimulator } from '../../src/simulator';
+import { UpstreamSimulator } from '../../src/demo/simulator';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { freePort } from '../support/replica';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { UpstreamSimulator } from '../../src/simulator';
+import { UpstreamSimulator } from '../../src/demo/simulator';
 import { integrationPath } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startReplica, type Replica } from '../support/replica';

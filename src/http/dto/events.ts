@@ -8,8 +8,14 @@ export const TYPES_RULE =
 const TYPE_LIST =
   /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\.\*|\*)?|\*)(?:,(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\.\*|\*)?|\*))*$/;
 
+/** A bigint id served as a decimal string, so that no JSON reader rounds it. */
+const ID_PATTERN = '^[1-9][0-9]{0,17}$';
+const INT32 = { type: 'integer', format: 'int32' } as const;
+
 export class EventStreamQuery {
   @ApiPropertyOptional({
+    type: 'string',
+    maxLength: 1024,
     description: 'Only these event types: exact types or prefixes ending in `*`, comma-separated.',
     example: 'tidemark.watermark.*,tidemark.run.failed',
   })
@@ -19,7 +25,13 @@ export class EventStreamQuery {
   @Matches(TYPE_LIST, { message: TYPES_RULE })
   types?: string;
 
-  @ApiPropertyOptional({ description: 'Only events of integrations of this source system.', example: 7 })
+  @ApiPropertyOptional({
+    ...INT32,
+    minimum: 0,
+    maximum: 2147483647,
+    description: 'Only events of integrations of this source system.',
+    example: 7,
+  })
   @IsOptional()
   @Validate(IsSourceSystemIdText)
   sourceSystemId?: string;
@@ -28,6 +40,12 @@ export class EventStreamQuery {
 export const SUBSCRIPTION_RULE = "must be 1 to 64 letters, digits, '.', '_' or '-'";
 
 export class SubscriptionPathParams {
+  @ApiProperty({
+    type: 'string',
+    pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+    description: 'The subscription name in WEBHOOKS.',
+    example: 'orders-sink',
+  })
   @IsString({ message: SUBSCRIPTION_RULE })
   @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { message: SUBSCRIPTION_RULE })
   name!: string;
@@ -36,6 +54,7 @@ export class SubscriptionPathParams {
 export const DELIVERY_ID_RULE = 'must be a delivery id (a positive integer)';
 
 export class DeliveryPathParams extends SubscriptionPathParams {
+  @ApiProperty({ type: 'string', pattern: ID_PATTERN, description: 'Delivery id, a decimal string.', example: '17' })
   @IsString({ message: DELIVERY_ID_RULE })
   @Matches(/^[1-9]\d{0,17}$/, { message: DELIVERY_ID_RULE })
   id!: string;
@@ -49,15 +68,20 @@ export class ListDeliveriesQuery extends ListQuery {
 }
 
 export class DeliveryView {
-  @ApiProperty({ description: 'Delivery id (bigint as a decimal string).', example: '17' }) id!: string;
+  @ApiProperty({ pattern: ID_PATTERN, description: 'Delivery id (bigint as a decimal string).', example: '17' })
+  id!: string;
   @ApiProperty({ description: 'The subscription (WEBHOOKS name).' }) subscription!: string;
-  @ApiProperty({ description: 'The event: its CloudEvents id, webhook-id and SSE id.', example: '42' })
+  @ApiProperty({
+    pattern: ID_PATTERN,
+    description: 'The event: its CloudEvents id, webhook-id and SSE id.',
+    example: '42',
+  })
   eventId!: string;
   @ApiProperty({ example: 'tidemark.watermark.advanced' }) eventType!: string;
   @ApiProperty({ description: 'The event subject, {sourceSystemId}/{integrationName}.', example: '7/Orders' })
   subject!: string;
   @ApiProperty({ enum: ['pending', 'delivered', 'exhausted'] }) status!: DeliveryRecord['status'];
-  @ApiProperty({ description: 'Attempts made so far.' }) attempts!: number;
+  @ApiProperty({ ...INT32, minimum: 0, description: 'Attempts made so far.' }) attempts!: number;
   @ApiProperty({
     nullable: true,
     type: String,
@@ -65,10 +89,10 @@ export class DeliveryView {
     description: 'When a pending delivery is tried next.',
   })
   nextAttemptAt!: string | null;
-  @ApiProperty({ nullable: true, type: Number, description: "HTTP status of the last attempt's answer." })
+  @ApiProperty({ ...INT32, nullable: true, description: "HTTP status of the last attempt's answer." })
   lastStatus!: number | null;
   @ApiProperty({ nullable: true, type: String, description: 'Why the last attempt failed.' }) lastError!: string | null;
-  @ApiProperty({ nullable: true, type: Number, description: 'Duration of the last attempt, ms.' })
+  @ApiProperty({ type: 'integer', minimum: 0, nullable: true, description: 'Duration of the last attempt, ms.' })
   latencyMs!: number | null;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { UpstreamSimulator, parseSimulatorArgs } from '../../../src/simulator';
+import { UpstreamSimulator, parseSimulatorArgs } from '../../../src/demo/simulator';
 import { START_PATH, postJson, startSimulator, waitFor } from './helpers';
 
 const REQUEST = { SourceSystemId: 7, IntegrationName: 'Orders' };

