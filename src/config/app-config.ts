@@ -109,6 +109,8 @@ export interface AppConfig {
   observability: {
     logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
     logFormat: 'json' | 'pretty';
+    /** Successful GETs are logged at debug instead of info (demo mode on a terminal). */
+    readsAtDebug: boolean;
     /** Integrations whose last success is older than this are reported stale; null means 3x their interval. */
     staleAfterMs: number | null;
   };

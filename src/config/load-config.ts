@@ -70,7 +70,13 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 /** Reads the process environment once; the only place in Tidemark that touches `process.env`. */
 export function loadConfigFromProcess(): AppConfig {
-  return loadConfig(process.env, process.cwd());
+  return loadConfig(process.env, process.cwd(), { terminal: process.stdout.isTTY === true });
+}
+
+/** What the process is attached to, which only changes how logs read. */
+export interface ConfigContext {
+  /** stdout is a terminal: a person is reading the logs as they come. */
+  terminal?: boolean;
 }
 
 /**
@@ -80,7 +86,7 @@ export function loadConfigFromProcess(): AppConfig {
  * @param cwd base for relative paths (INTEGRATIONS_FILE, DATA_DIR)
  * @throws ConfigError listing every problem, one line each, never echoing a secret's value
  */
-export function loadConfig(env: Env, cwd: string): AppConfig {
+export function loadConfig(env: Env, cwd: string, context: ConfigContext = {}): AppConfig {
   const raw: Record<string, string> = {};
   for (const key of ENV_KEYS) {
     const value = env[key];
@@ -90,6 +96,8 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
   const problems = validateSync(vars, { forbidUnknownValues: true }).flatMap((e) => describe(e, '', raw));
 
   const production = vars.NODE_ENV === 'production';
+  // Demo mode (an embedded database or the simulator) with a person at the terminal.
+  const demoOnTerminal = context.terminal === true && !production && (!vars.DATABASE_URL || !vars.UPSTREAM_BASE_URL);
   if (production && !vars.DATABASE_URL) {
     problems.push('DATABASE_URL: must be set when NODE_ENV=production (the embedded Postgres is for demo mode only)');
   }
@@ -219,7 +227,9 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     dbWriteRetryMs: vars.DB_WRITE_RETRY_MS ?? DEFAULTS.DB_WRITE_RETRY_MS,
     observability: {
       logLevel: (vars.LOG_LEVEL ?? DEFAULTS.LOG_LEVEL) as AppConfig['observability']['logLevel'],
-      logFormat: (vars.LOG_FORMAT ?? DEFAULTS.LOG_FORMAT) as 'json' | 'pretty',
+      logFormat: (vars.LOG_FORMAT ?? (demoOnTerminal ? 'pretty' : DEFAULTS.LOG_FORMAT)) as 'json' | 'pretty',
+      // A person watching the demo wants runs and faults, not a line for every read the dashboard makes.
+      readsAtDebug: demoOnTerminal,
       staleAfterMs: vars.STALE_AFTER_MS ?? null,
     },
     access: {

@@ -62,6 +62,7 @@ export interface LoggingOptions {
  */
 export function createLoggerParams(config: AppConfig, options: LoggingOptions = {}): Params {
   const secrets = secretValuesOf(config);
+  const readsAtDebug = config.observability.readsAtDebug;
   const keys = apiKeyDigestsOf(config);
   const level = options.silent ? 'silent' : config.observability.logLevel;
   const destination = options.silent
@@ -133,7 +134,8 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
         customLogLevel: (req: IncomingMessage, res: ServerResponse, error?: Error) => {
           if (error || res.statusCode >= 500) return 'error';
           if (res.statusCode >= 400) return 'warn';
-          return QUIET_PATHS.test(req.url ?? '') ? 'debug' : 'info';
+          if (QUIET_PATHS.test(req.url ?? '')) return 'debug';
+          return readsAtDebug && req.method === 'GET' ? 'debug' : 'info';
         },
       },
       destination ?? pino.destination({ dest: 1, sync: true }),
