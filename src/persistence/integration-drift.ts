@@ -1,0 +1,103 @@
+import type { Row } from './rows';
+
+/** An integration as the config sync names it. */
+export interface IntegrationKey {
+  sourceSystemId: number;
+  integrationName: string;
+}
+
+/** The schedule fields a config sync compares. */
+export interface StoredSchedule {
+  cron: string;
+  timeZone: string;
+  misfirePolicy: string;
+  enabled: boolean;
+}
+
+/** One changed field: the database's value before the sync and the configured one now in force. */
+export interface FieldChange<T> {
+  from: T;
+  to: T;
+}
+
+/** What one config sync changed in the shared integration set. */
+export interface IntegrationDrift {
+  /** Integrations stored before the sync; 0 on a database no replica has synced yet. */
+  storedBefore: number;
+  /** Pairs the database did not know. */
+  added: IntegrationKey[];
+  /** Enabled pairs missing from this replica's config, now disabled. */
+  disabled: IntegrationKey[];
+  /** Pairs whose schedule (cron, zone, misfire policy, or enabled flag) this replica's config changed. */
+  scheduleChanged: Array<IntegrationKey & { changes: ScheduleChanges }>;
+}
+
+/** The schedule fields a sync changed, each with its old and new value. */
+export type ScheduleChanges = Partial<{ [F in keyof StoredSchedule]: FieldChange<StoredSchedule[F]> }>;
+
+const SCHEDULE_FIELDS = ['cron', 'timeZone', 'misfirePolicy', 'enabled'] as const;
+
+/** The drift reported by the sync statement's rows: one per changed pair, old values null for a new one. */
+export function driftOf(rows: Row[]): IntegrationDrift {
+  const drift: IntegrationDrift = {
+    storedBefore: Number(rows[0]?.stored ?? 0),
+    added: [],
+    disabled: [],
+    scheduleChanged: [],
+  };
+  for (const row of rows) {
+    if (row.source_system_id === null || row.source_system_id === undefined) continue;
+    const key = { sourceSystemId: row.source_system_id as number, integrationName: row.integration_name as string };
+    if (!row.existed) {
+      drift.added.push(key);
+      continue;
+    }
+    // A pair missing from the config: the sync's only change to it is disabling it.
+    if (row.configured !== true) {
+      drift.disabled.push(key);
+      continue;
+    }
+    const before: StoredSchedule = {
+      cron: row.old_cron as string,
+      timeZone: row.old_time_zone as string,
+      misfirePolicy: row.old_misfire_policy as string,
+      enabled: row.old_enabled as boolean,
+    };
+    const after: StoredSchedule = {
+      cron: row.cron as string,
+      timeZone: row.time_zone as string,
+      misfirePolicy: row.misfire_policy as string,
+      enabled: row.enabled as boolean,
+    };
+    const changes: ScheduleChanges = {};
+    for (const field of SCHEDULE_FIELDS) {
+      if (before[field] !== after[field]) Object.assign(changes, { [field]: { from: before[field], to: after[field] } });
+    }
+    // A row rewritten only to set a missing next fire time changed nothing an operator configures.
+    if (Object.keys(changes).length > 0) drift.scheduleChanged.push({ ...key, changes });
+  }
+  return drift;
+}
+
+/** Whether the sync changed anything. */
+export function hasDrift(drift: IntegrationDrift): boolean {
+  return drift.added.length + drift.disabled.length + drift.scheduleChanged.length > 0;
+}
+
+/** The drift as one line, e.g. `added 1/"Orders"; disabled 2/"Old"; schedule changed 3/"X" (cron "a" -> "b")`. */
+export function describeDrift(drift: IntegrationDrift): string {
+  const name = (key: IntegrationKey) => `${key.sourceSystemId}/${JSON.stringify(key.integrationName)}`;
+  const parts: string[] = [];
+  if (drift.added.length > 0) parts.push(`added ${drift.added.map(name).join(', ')}`);
+  if (drift.disabled.length > 0) parts.push(`disabled ${drift.disabled.map(name).join(', ')}`);
+  if (drift.scheduleChanged.length > 0) {
+    const changed = drift.scheduleChanged.map((entry) => {
+      const fields = Object.entries(entry.changes).map(
+        ([field, change]) => `${field} ${JSON.stringify(change.from)} -> ${JSON.stringify(change.to)}`,
+      );
+      return `${name(entry)} (${fields.join(', ')})`;
+    });
+    parts.push(`schedule changed ${changed.join(', ')}`);
+  }
+  return parts.join('; ');
+}
