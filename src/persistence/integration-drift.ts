@@ -71,12 +71,20 @@ export function driftOf(rows: Row[]): IntegrationDrift {
     };
     const changes: ScheduleChanges = {};
     for (const field of SCHEDULE_FIELDS) {
-      if (before[field] !== after[field]) Object.assign(changes, { [field]: { from: before[field], to: after[field] } });
+      if (before[field] !== after[field])
+        Object.assign(changes, { [field]: { from: before[field], to: after[field] } });
     }
     // A row rewritten only to set a missing next fire time changed nothing an operator configures.
     if (Object.keys(changes).length > 0) drift.scheduleChanged.push({ ...key, changes });
   }
+  for (const list of [drift.added, drift.disabled, drift.scheduleChanged]) list.sort(byKey);
   return drift;
+}
+
+/** By source system, then name in code-unit order. */
+function byKey(a: IntegrationKey, b: IntegrationKey): number {
+  if (a.sourceSystemId !== b.sourceSystemId) return a.sourceSystemId - b.sourceSystemId;
+  return a.integrationName < b.integrationName ? -1 : a.integrationName > b.integrationName ? 1 : 0;
 }
 
 /** Whether the sync changed anything. */
