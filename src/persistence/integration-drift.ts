@@ -92,20 +92,30 @@ export function hasDrift(drift: IntegrationDrift): boolean {
   return drift.added.length + drift.disabled.length + drift.scheduleChanged.length > 0;
 }
 
-/** The drift as one line, e.g. `added 1/"Orders"; disabled 2/"Old"; schedule changed 3/"X" (cron "a" -> "b")`. */
+/** Most integrations a drift report names per kind of change; a larger set is summed up by count. */
+export const DRIFT_NAMES_SHOWN = 20;
+
+/**
+ * The drift as one line, e.g. `added 1/"Orders"; disabled 2/"Old"; schedule changed 3/"X" (cron "a" -> "b")`, naming
+ * at most DRIFT_NAMES_SHOWN integrations per kind of change.
+ */
 export function describeDrift(drift: IntegrationDrift): string {
   const name = (key: IntegrationKey) => `${key.sourceSystemId}/${JSON.stringify(key.integrationName)}`;
+  const list = <T>(items: T[], show: (item: T) => string) => {
+    const shown = items.slice(0, DRIFT_NAMES_SHOWN).map(show).join(', ');
+    return items.length > DRIFT_NAMES_SHOWN ? `${shown} and ${items.length - DRIFT_NAMES_SHOWN} more` : shown;
+  };
   const parts: string[] = [];
-  if (drift.added.length > 0) parts.push(`added ${drift.added.map(name).join(', ')}`);
-  if (drift.disabled.length > 0) parts.push(`disabled ${drift.disabled.map(name).join(', ')}`);
+  if (drift.added.length > 0) parts.push(`added ${list(drift.added, name)}`);
+  if (drift.disabled.length > 0) parts.push(`disabled ${list(drift.disabled, name)}`);
   if (drift.scheduleChanged.length > 0) {
-    const changed = drift.scheduleChanged.map((entry) => {
+    const changed = list(drift.scheduleChanged, (entry) => {
       const fields = Object.entries(entry.changes).map(
         ([field, change]) => `${field} ${JSON.stringify(change.from)} -> ${JSON.stringify(change.to)}`,
       );
       return `${name(entry)} (${fields.join(', ')})`;
     });
-    parts.push(`schedule changed ${changed.join(', ')}`);
+    parts.push(`schedule changed ${changed}`);
   }
   return parts.join('; ');
 }

@@ -122,6 +122,7 @@ describe('configuration drift between replicas', () => {
             changes: { cron: { from: NEVER, to: '0 */5 * * * *' } },
           },
         ],
+        counts: { added: 1, disabled: 2, scheduleChanged: 2 },
       });
     } finally {
       await second?.close();
