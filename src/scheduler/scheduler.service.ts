@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { APP_CONFIG, type AppConfig } from '../config';
+import { PauseRepository } from '../persistence/pause.repository';
 import { StateRepository } from '../persistence/state.repository';
 import { RunService } from '../runs/run.service';
 import { nextFireTime } from './cron-schedule';
@@ -36,6 +37,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     private readonly runs: RunService,
     private readonly registry: SchedulerRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly pauses: PauseRepository,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -79,6 +81,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       // Stopped meanwhile (shutdown): the rest of the tick would run while the pool closes.
       if (this.stopped) return;
       for (const abandoned of await this.repository.reapExpiredLeases()) this.logAbandoned(abandoned);
+      await this.resumeEndedPauses();
       await this.pruneIfDue();
       if (!this.moreDue) await this.wakeAtNextFireTime();
       this.lastTickAt = Date.now();
@@ -169,6 +172,16 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       runId: abandoned.runId,
       ...fieldsOf(abandoned.integration),
     });
+  }
+
+  /** Resumes integrations whose pause reached its `until`; the database decides which, so one replica does each. */
+  private async resumeEndedPauses(): Promise<void> {
+    for (const resumed of await this.pauses.resumeEnded(nextFireTime)) {
+      this.logger.log({
+        msg: `${resumed.sourceSystemId}/${JSON.stringify(resumed.integrationName)} resumed: its pause ended at ${resumed.before.until?.toISOString() ?? 'unknown'}`,
+        ...fieldsOf(resumed),
+      });
+    }
   }
 
   private async pruneIfDue(): Promise<void> {
