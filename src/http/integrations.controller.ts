@@ -1,9 +1,7 @@
-import { Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
-  ApiConflictResponse,
-  ApiCreatedResponse,
   ApiForbiddenResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -16,13 +14,11 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StateCache, type Rendered } from '../cache/state-cache';
 import { StateRepository } from '../persistence/state.repository';
-import { RunInProgressError, type IntegrationRecord } from '../persistence/types';
-import { IntegrationControlService } from '../runs/integration-control.service';
-import { RequireScope } from './auth/access.decorators';
+import type { IntegrationRecord } from '../persistence/types';
 import { decodeIntegrationsCursor, decodeRunsCursor, encodeRunsCursor } from './cursor';
 import { IntegrationPathParams, ListIntegrationsQuery, ListRunsQuery } from './dto/requests';
-import { IntegrationPage, IntegrationStateView, RunPage, RunView, toIntegrationView, toRunView } from './dto/views';
-import { PROBLEM_TYPES, ProblemException } from './problem';
+import { IntegrationPage, IntegrationStateView, RunPage, toRunView } from './dto/views';
+import { ProblemException } from './problem';
 import { CACHE_CONTROL, JSON_CONTENT_TYPE, etagMatches, renderIntegration, renderPage } from './rendered';
 
 const DEFAULT_LIMIT = 50;
@@ -33,7 +29,7 @@ const DEFAULT_LIMIT = 50;
 @ApiBadRequestResponse({ description: 'A parameter broke a rule (problem+json naming it).' })
 @ApiUnauthorizedResponse({ description: 'No API key, or an unknown one (problem+json, WWW-Authenticate).' })
 @ApiForbiddenResponse({
-  description: 'The key lacks the scope: `read` for GETs, `operate` for trigger, pause and resume.',
+  description: 'The key lacks the `read` scope.',
 })
 @ApiTooManyRequestsResponse({
   description: 'More than RATE_LIMIT_PER_MINUTE requests from this key (problem+json, Retry-After).',
@@ -42,7 +38,6 @@ const DEFAULT_LIMIT = 50;
 export class IntegrationsController {
   constructor(
     private readonly repository: StateRepository,
-    private readonly control: IntegrationControlService,
     private readonly cache: StateCache,
   ) {}
 
@@ -94,48 +89,6 @@ export class IntegrationsController {
       items: page.items.map(toRunView),
       nextCursor: page.hasMore && last ? encodeRunsCursor({ beforeId: last.id }) : null,
     };
-  }
-
-  @Post(':sourceSystemId/:integrationName/runs')
-  @RequireScope('operate')
-  @HttpCode(201)
-  @ApiOperation({ summary: 'Run the integration now; answers when the run has finished.' })
-  @ApiCreatedResponse({ type: RunView, description: 'The finished run (succeeded or failed).' })
-  @ApiConflictResponse({ description: 'A run of this integration is already going on some replica.' })
-  async trigger(@Param() params: IntegrationPathParams): Promise<RunView> {
-    const integration = await this.find(params);
-    try {
-      return toRunView(await this.control.runNow(integration));
-    } catch (error) {
-      if (error instanceof RunInProgressError) {
-        throw new ProblemException({
-          type: PROBLEM_TYPES.runInProgress,
-          title: 'Run in progress',
-          status: 409,
-          detail: `run ${error.runId ?? 'unknown'} of this integration is still going; try again when it has finished`,
-          runId: error.runId,
-        });
-      }
-      throw error;
-    }
-  }
-
-  @Post(':sourceSystemId/:integrationName/pause')
-  @RequireScope('operate')
-  @HttpCode(200)
-  @ApiOperation({ summary: 'Pause scheduled runs on every replica (manual runs still work).' })
-  @ApiOkResponse({ type: IntegrationStateView })
-  async pause(@Param() params: IntegrationPathParams): Promise<IntegrationStateView> {
-    return toIntegrationView(await this.control.setPaused(await this.find(params), true));
-  }
-
-  @Post(':sourceSystemId/:integrationName/resume')
-  @RequireScope('operate')
-  @HttpCode(200)
-  @ApiOperation({ summary: 'Resume scheduled runs from the next fire time after now.' })
-  @ApiOkResponse({ type: IntegrationStateView })
-  async resume(@Param() params: IntegrationPathParams): Promise<IntegrationStateView> {
-    return toIntegrationView(await this.control.setPaused(await this.find(params), false));
   }
 
   private async find(params: IntegrationPathParams): Promise<IntegrationRecord> {

@@ -47,6 +47,15 @@ export class PauseRepository {
     private readonly audit: AuditRepository,
   ) {}
 
+  /** The pauses of these integrations, by id (missing ids are left out). */
+  async findPauses(integrationIds: readonly string[]): Promise<Map<string, PauseState>> {
+    const rows: Row[] = await this.dataSource.query(
+      `SELECT ${LOCKED_COLUMNS} FROM integration WHERE id = ANY($1::bigint[])`,
+      [integrationIds],
+    );
+    return new Map(rows.map((row) => [row.id as string, pauseOf(row)]));
+  }
+
   /** The pause of one integration, or null when there is no such integration. */
   async findPause(integrationId: string): Promise<PauseState | null> {
     const rows: Row[] = await this.dataSource.query(`SELECT ${LOCKED_COLUMNS} FROM integration WHERE id = $1`, [
@@ -60,7 +69,10 @@ export class PauseRepository {
    * end), or every integration of a source system that is not paused yet.
    * @returns what changed, in (sourceSystemId, integrationName) order
    */
-  async pause(target: PauseTarget, change: { actor: string; reason: string; until: Date | null }): Promise<PauseChange[]> {
+  async pause(
+    target: PauseTarget,
+    change: { actor: string; reason: string; until: Date | null },
+  ): Promise<PauseChange[]> {
     return this.dataSource.transaction(async (tx) => {
       const rows = await lockTargets(tx, target, 'NOT paused');
       if (rows.length === 0) return [];
@@ -157,7 +169,10 @@ export class PauseRepository {
       integrationId: change.id,
       reason,
       before: pauseDocument(change.before),
-      after: { ...pauseDocument(change.after), ...(change.nextFireAt ? { nextFireAt: change.nextFireAt.toISOString() } : {}) },
+      after: {
+        ...pauseDocument(change.after),
+        ...(change.nextFireAt ? { nextFireAt: change.nextFireAt.toISOString() } : {}),
+      },
     }));
     await this.audit.append(entries, tx);
     const ids = changes.map((change) => change.id);
@@ -171,7 +186,11 @@ export class PauseRepository {
  * Locks the target's rows. A single integration is taken whatever its state; a source system's are filtered by
  * `stateFilter` (only those the action changes).
  */
-async function lockTargets(tx: EntityManager, target: PauseTarget, stateFilter: 'paused' | 'NOT paused'): Promise<Row[]> {
+async function lockTargets(
+  tx: EntityManager,
+  target: PauseTarget,
+  stateFilter: 'paused' | 'NOT paused',
+): Promise<Row[]> {
   if ('integrationId' in target) {
     return tx.query(`SELECT ${LOCKED_COLUMNS} FROM integration WHERE id = $1 FOR UPDATE`, [target.integrationId]);
   }

@@ -44,7 +44,8 @@ export function describeCron(cron: string): string {
   }
   if (dayOfMonth !== '*' && dayOfMonth !== '?') parts.push(`on day ${listOf(dayOfMonth, String)} of the month`);
   if (month !== '*') parts.push(`in ${listOf(month, (n) => MONTHS[n - 1] ?? String(n), MONTH_NAMES, 1)}`);
-  if (dayOfWeek !== '*' && dayOfWeek !== '?') parts.push(`on ${listOf(dayOfWeek, (n) => DAYS[n] ?? String(n), DAY_NAMES, 0)}`);
+  if (dayOfWeek !== '*' && dayOfWeek !== '?')
+    parts.push(`on ${listOf(dayOfWeek, (n) => DAYS[n] ?? String(n), DAY_NAMES, 0)}`);
   return parts.join(', ');
 }
 

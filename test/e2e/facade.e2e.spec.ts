@@ -242,6 +242,7 @@ describe('facade e2e: vectors through the whole app', () => {
     const docs = await getJson('/docs-json');
     expect(docs.status).toBe(200);
     expect(Object.keys(docs.body.paths).sort()).toStrictEqual([
+      '/audit',
       '/health/live',
       '/health/ready',
       '/integrations',
@@ -249,6 +250,12 @@ describe('facade e2e: vectors through the whole app', () => {
       '/integrations/{sourceSystemId}/{integrationName}/pause',
       '/integrations/{sourceSystemId}/{integrationName}/resume',
       '/integrations/{sourceSystemId}/{integrationName}/runs',
+      '/integrations/{sourceSystemId}/{integrationName}/schedule',
+      '/integrations/{sourceSystemId}/{integrationName}/watermarks',
+      '/me',
+      '/overview',
+      '/source-systems/{sourceSystemId}/pause',
+      '/source-systems/{sourceSystemId}/resume',
     ]);
     expect((await fetch(`${app.url}/docs`)).status).toBe(200);
     expect(await getJson('/health/live')).toMatchObject({ status: 200, body: { status: 'ok' } });

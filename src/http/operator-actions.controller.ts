@@ -1,0 +1,184 @@
+import { Body, Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiForbiddenResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiSecurity,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import type { PauseChange } from '../persistence/pause.repository';
+import { StateRepository } from '../persistence/state.repository';
+import { RunInProgressError, type IntegrationRecord } from '../persistence/types';
+import {
+  IntegrationControlService,
+  PauseEndInPastError,
+  type PauseRequestSpec,
+} from '../runs/integration-control.service';
+import { RequireScope } from './auth/access.decorators';
+import { CallerResolver } from './auth/actor';
+import { PauseRequest, SourceSystemActionView, SourceSystemPathParams, UNTIL_RULE } from './dto/operator.dto';
+import { IntegrationPathParams } from './dto/requests';
+import { IntegrationStateView, RunView, toIntegrationView, toRunView } from './dto/views';
+import { PROBLEM_TYPES, ProblemException } from './problem';
+
+/**
+ * What operators do: run now, pause with a reason, resume, for one integration or a whole source system. Each needs
+ * the `operate` scope, and each is appended to the audit trail with the API key's name as the actor.
+ */
+@ApiTags('integrations')
+@ApiBearerAuth('bearer')
+@ApiSecurity('apiKey')
+@ApiBadRequestResponse({ description: 'A parameter or body field broke a rule (problem+json naming it).' })
+@ApiUnauthorizedResponse({ description: 'No API key, or an unknown one (problem+json, WWW-Authenticate).' })
+@ApiForbiddenResponse({ description: 'The key lacks the `operate` scope.' })
+@ApiTooManyRequestsResponse({
+  description: 'More than RATE_LIMIT_PER_MINUTE requests from this key (problem+json, Retry-After).',
+})
+@RequireScope('operate')
+@Controller()
+export class OperatorActionsController {
+  constructor(
+    private readonly repository: StateRepository,
+    private readonly control: IntegrationControlService,
+    private readonly callers: CallerResolver,
+  ) {}
+
+  @Post('integrations/:sourceSystemId/:integrationName/runs')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Run the integration now; answers when the run has finished.' })
+  @ApiCreatedResponse({ type: RunView, description: 'The finished run (succeeded or failed).' })
+  @ApiNotFoundResponse({ description: 'No such integration.' })
+  @ApiConflictResponse({ description: 'A run of this integration is already going on some replica.' })
+  async trigger(@Param() params: IntegrationPathParams, @Req() request: FastifyRequest): Promise<RunView> {
+    const integration = await this.find(params);
+    try {
+      return toRunView(await this.control.runNow(integration, this.callers.actorOf(request)));
+    } catch (error) {
+      if (error instanceof RunInProgressError) {
+        throw new ProblemException({
+          type: PROBLEM_TYPES.runInProgress,
+          title: 'Run in progress',
+          status: 409,
+          detail: `run ${error.runId ?? 'unknown'} of this integration is still going; try again when it has finished`,
+          runId: error.runId,
+        });
+      }
+      throw error;
+    }
+  }
+
+  @Post('integrations/:sourceSystemId/:integrationName/pause')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Pause scheduled runs on every replica (manual runs still work), with a reason and an optional end.',
+  })
+  @ApiOkResponse({ type: IntegrationStateView })
+  @ApiNotFoundResponse({ description: 'No such integration.' })
+  async pause(
+    @Param() params: IntegrationPathParams,
+    @Body() body: PauseRequest,
+    @Req() request: FastifyRequest,
+  ): Promise<IntegrationStateView> {
+    const spec = pauseSpec(body, this.callers.actorOf(request));
+    const integration = await this.find(params);
+    return toIntegrationView(await withUntilCheck(() => this.control.pause(integration, spec)));
+  }
+
+  @Post('integrations/:sourceSystemId/:integrationName/resume')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Resume scheduled runs from the next fire time after now.' })
+  @ApiOkResponse({ type: IntegrationStateView })
+  @ApiNotFoundResponse({ description: 'No such integration.' })
+  async resume(@Param() params: IntegrationPathParams, @Req() request: FastifyRequest): Promise<IntegrationStateView> {
+    const integration = await this.find(params);
+    return toIntegrationView(await this.control.resume(integration, this.callers.actorOf(request)));
+  }
+
+  @Post('source-systems/:sourceSystemId/pause')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Pause every integration of a source system that is not paused yet, with a reason.' })
+  @ApiOkResponse({ type: SourceSystemActionView, description: 'The integrations this request paused.' })
+  @ApiNotFoundResponse({ description: 'The source system has no integrations.' })
+  async pauseSourceSystem(
+    @Param() params: SourceSystemPathParams,
+    @Body() body: PauseRequest,
+    @Req() request: FastifyRequest,
+  ): Promise<SourceSystemActionView> {
+    const spec = pauseSpec(body, this.callers.actorOf(request));
+    const sourceSystemId = await this.findSourceSystem(params);
+    const changes = await withUntilCheck(() => this.control.pauseSourceSystem(sourceSystemId, spec));
+    return sourceSystemAction(sourceSystemId, changes);
+  }
+
+  @Post('source-systems/:sourceSystemId/resume')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Resume every paused integration of a source system.' })
+  @ApiOkResponse({ type: SourceSystemActionView, description: 'The integrations this request resumed.' })
+  @ApiNotFoundResponse({ description: 'The source system has no integrations.' })
+  async resumeSourceSystem(
+    @Param() params: SourceSystemPathParams,
+    @Req() request: FastifyRequest,
+  ): Promise<SourceSystemActionView> {
+    const sourceSystemId = await this.findSourceSystem(params);
+    const changes = await this.control.resumeSourceSystem(sourceSystemId, this.callers.actorOf(request));
+    return sourceSystemAction(sourceSystemId, changes);
+  }
+
+  private async find(params: IntegrationPathParams): Promise<IntegrationRecord> {
+    const record = await this.repository.findIntegration(Number(params.sourceSystemId), params.integrationName);
+    if (!record) {
+      throw ProblemException.notFound(
+        `no integration with sourceSystemId ${params.sourceSystemId} and integrationName ${JSON.stringify(params.integrationName)}`,
+      );
+    }
+    return record;
+  }
+
+  private async findSourceSystem(params: SourceSystemPathParams): Promise<number> {
+    const sourceSystemId = Number(params.sourceSystemId);
+    const page = await this.repository.listIntegrations({ sourceSystemId, limit: 1 });
+    if (page.items.length === 0) {
+      throw ProblemException.notFound(`no integrations with sourceSystemId ${params.sourceSystemId}`);
+    }
+    return sourceSystemId;
+  }
+}
+
+function pauseSpec(body: PauseRequest, actor: string): PauseRequestSpec {
+  const until = body.until === undefined ? null : new Date(body.until);
+  if (until !== null && Number.isNaN(until.getTime())) {
+    throw ProblemException.invalidParameters([{ name: 'until', reason: UNTIL_RULE }]);
+  }
+  return { actor, reason: body.reason.trim(), until };
+}
+
+/** Runs a pause, answering a 400 naming `until` when it is not in the future. */
+async function withUntilCheck<T>(pause: () => Promise<T>): Promise<T> {
+  try {
+    return await pause();
+  } catch (error) {
+    if (error instanceof PauseEndInPastError) {
+      throw ProblemException.invalidParameters([{ name: 'until', reason: UNTIL_RULE }]);
+    }
+    throw error;
+  }
+}
+
+function sourceSystemAction(sourceSystemId: number, changes: PauseChange[]): SourceSystemActionView {
+  return {
+    sourceSystemId,
+    changed: changes.map((change) => ({
+      integrationName: change.integrationName,
+      paused: change.after.paused,
+      nextFireAt: change.nextFireAt?.toISOString() ?? null,
+    })),
+  };
+}
