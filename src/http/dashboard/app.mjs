@@ -141,6 +141,7 @@ function sparkline(runs) {
     svg('polyline', { points: points.map((p) => p.map((n) => n.toFixed(1)).join(',')).join(' ') }),
   );
   durations.forEach((r, i) => {
+    if (durations.length === 1) chart.append(svg('circle', { cx: points[i][0], cy: points[i][1], r: 2.5 }));
     if (r.outcome !== 'succeeded')
       chart.append(svg('circle', { class: 'bad', cx: points[i][0], cy: points[i][1], r: 2.5 }));
   });
@@ -289,7 +290,7 @@ async function showIntegrations() {
     if (sourceSelect.options.length !== systems.length + 1) {
       sourceSelect.replaceChildren(
         h('option', { value: '' }, 'All'),
-        systems.map((s) => h('option', { value: s }, s)),
+        ...systems.map((x) => h('option', { value: x }, x)),
       );
       sourceSelect.value = filters.sourceSystemId;
     }
