@@ -45,7 +45,7 @@ export default defineConfig({
         },
       },
       {
-        // The dashboard in headless Chromium (playwright-core); run alone, like the process tests.
+        // The dashboard in headless Chromium (playwright-core); run last and alone, so Chromium starves no timing test.
         plugins: [swcPlugin()],
         oxc: false,
         test: {
@@ -55,7 +55,7 @@ export default defineConfig({
           testTimeout: 90_000,
           hookTimeout: 90_000,
           fileParallelism: false,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
       {

@@ -72,6 +72,7 @@ describe('StateRepository on real Postgres', () => {
       'CreateIntegrationAndRunTables1795948200000',
       'RecordAttemptsAndRegressions1795948500000',
       'LetRunFinishesUpdateIntegrationsInPlace1795958400000',
+      'AuditAndPauseReason1796100000000',
     ]);
     repo = new StateRepository(dataSource);
   });
