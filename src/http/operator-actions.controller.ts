@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { Body, Controller, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -13,7 +13,8 @@ import {
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ShutdownState } from '../lifecycle/shutdown-state';
 import type { PauseChange } from '../persistence/pause.repository';
 import { StateRepository } from '../persistence/state.repository';
 import { RunInProgressError, type IntegrationRecord } from '../persistence/types';
@@ -49,6 +50,7 @@ export class OperatorActionsController {
     private readonly repository: StateRepository,
     private readonly control: IntegrationControlService,
     private readonly callers: CallerResolver,
+    private readonly shutdown: ShutdownState,
   ) {}
 
   @Post('integrations/:sourceSystemId/:integrationName/runs')
@@ -57,10 +59,18 @@ export class OperatorActionsController {
   @ApiCreatedResponse({ type: RunView, description: 'The finished run (succeeded or failed).' })
   @ApiNotFoundResponse({ description: 'No such integration.' })
   @ApiConflictResponse({ description: 'A run of this integration is already going on some replica.' })
-  async trigger(@Param() params: IntegrationPathParams, @Req() request: FastifyRequest): Promise<RunView> {
+  async trigger(
+    @Param() params: IntegrationPathParams,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<RunView> {
     const integration = await this.find(params);
     try {
-      return toRunView(await this.control.runNow(integration, this.callers.actorOf(request)));
+      const run = await this.control.runNow(integration, this.callers.actorOf(request));
+      // A run that outlasted the start of a shutdown answers after the server began closing: without this its
+      // keep-alive connection would hold the close until the idle timeout.
+      if (this.shutdown.shuttingDown) void reply.header('connection', 'close');
+      return toRunView(run);
     } catch (error) {
       if (error instanceof RunInProgressError) {
         throw new ProblemException({
