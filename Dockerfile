@@ -13,9 +13,9 @@
 # NODE_ENV=production makes DATABASE_URL and UPSTREAM_BASE_URL mandatory (src/config/load-config.ts);
 # the embedded Postgres and the upstream simulator are demo-mode only and are not usable in this image.
 
-# One base for all stages; bump the three FROM lines together (Node >= 20.19 is required).
+# One base for all stages; bump the three FROM lines together (Node 24 LTS; >= 22.12 is required).
 # ---------------------------------------------------------------------------
-FROM node:20.20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 
 # Lockfile first so that the dependency layer is cached until package*.json change.
@@ -31,7 +31,7 @@ COPY migrations ./migrations
 RUN npm run build
 
 # ---------------------------------------------------------------------------
-FROM node:20.20-bookworm-slim AS prod-deps
+FROM node:24-bookworm-slim AS prod-deps
 WORKDIR /app
 
 # --omit=dev:      no compiler, test runner or CLI in the image.
@@ -44,7 +44,7 @@ RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
 
 # ---------------------------------------------------------------------------
-FROM node:20.20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 
 ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false
@@ -71,8 +71,7 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
 # between), stops taking ticks, drains in-flight runs for up to SHUTDOWN_GRACE_MS and exits 0.
 # Node runs as PID 1 here; it installs its own SIGTERM handler, so signals work without an init, but
 # `docker run --init` (or `init: true` in compose) adds tini to reap any stray child processes.
-# --max-semi-space-size=32: a 32 MB young generation (V8's default is 16 MB on this heap size) halves how
-# often the scavenger runs under a sweep; about a fifth less CPU per run in `npm run bench` (issue 6), for
-# about 30 MB more idle RSS (V8 grows the young generation while the service starts and keeps it).
+# --max-semi-space-size=32: a 32 MB young generation halves how often the scavenger runs under a sweep, for
+# about 30 MB more idle RSS (docs/performance.md has the figures).
 STOPSIGNAL SIGTERM
 CMD ["node", "--max-semi-space-size=32", "dist/src/main.js"]

@@ -61,7 +61,7 @@ async function main() {
   // --- database ---------------------------------------------------------------------------------------------------
   let adminUrl = process.env.BENCH_DATABASE_URL;
   if (!adminUrl) {
-    const { startEmbeddedPostgres } = await import(join(ROOT, 'dist/src/embedded/embedded-postgres.js'));
+    const { startEmbeddedPostgres } = await import(join(ROOT, 'dist/src/demo/embedded-postgres.js'));
     log('no BENCH_DATABASE_URL: starting an embedded Postgres');
     const embedded = await startEmbeddedPostgres({ dataDir: join(tmp, 'pg') });
     cleanups.push(() => embedded.stop());
@@ -88,7 +88,7 @@ async function main() {
   const simulator = await spawnUrlProcess([
     ...PRODUCTION_NODE_ARGS,
     ...profileArgs('simulator'),
-    join(ROOT, 'dist/src/simulator/main.js'),
+    join(ROOT, 'dist/src/demo/simulator/main.js'),
     '--port',
     '0',
     '--latency',

@@ -2,18 +2,22 @@ import { join } from 'node:path';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger as PinoNestLogger, PinoLogger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { Client } from 'pg';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config';
+import { databaseUnreachable } from './config/boot-failure';
 import { ApiKeyAuthenticator } from './http/auth/api-key.authenticator';
 import { protectDocs } from './http/auth/docs-access';
 import { problemServerOptions, refuseConnect } from './http/framework-errors';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { FastReadPath } from './http/fast-read';
+import { RouteMethods, applyHttpConventions } from './http/http-conventions';
+import { KnownQueryInterceptor } from './http/known-query.interceptor';
+import { setupOpenApi } from './http/openapi';
 import { registerSecurityHeaders } from './http/security-headers';
+import { capConnections, closeConnectionsWithin, serverLimitOptions } from './http/server-limits';
 import { createValidationPipe } from './http/validation';
 import { ShutdownCoordinator } from './lifecycle/shutdown.coordinator';
 import { REQUEST_ID_HEADER, createLoggerParams, requestIdFor } from './observability/logging';
@@ -70,8 +74,8 @@ export async function createTidemarkApp(
     } else {
       const dataDir = join(config.dataDir, 'postgres');
       log.warn(`DEMO MODE: no DATABASE_URL, starting an embedded Postgres with data in ${dataDir}`);
-      // Demo-only modules load on demand: a production start does not pay for them (issue 6, start to ready).
-      const { startEmbeddedPostgres } = await import('./embedded/embedded-postgres.js');
+      // Demo-only modules load on demand, so a production start never loads or pays for them.
+      const { startEmbeddedPostgres } = await import('./demo/embedded-postgres.js');
       const pg = await startEmbeddedPostgres({ dataDir });
       cleanups.push(() => pg.stop());
       databaseUrl = await ensureDatabase(pg.url, DEMO_DATABASE);
@@ -83,7 +87,7 @@ export async function createTidemarkApp(
     } else {
       // Keyset ids start from the clock so that they keep rising across restarts, and beyond 2^53 so that the
       // demo shows them served exactly.
-      const { UpstreamSimulator } = await import('./simulator/upstream-simulator.js');
+      const { UpstreamSimulator } = await import('./demo/simulator/upstream-simulator.js');
       const simulator = new UpstreamSimulator({ pkStart: BigInt(Date.now()) * 10_000n });
       upstreamBaseUrl = await simulator.start(0, '127.0.0.1');
       cleanups.push(() => simulator.stop());
@@ -98,7 +102,9 @@ export async function createTidemarkApp(
       poolSize: config.database.poolSize,
       connectTimeoutMs: config.database.connectTimeoutMs,
     });
-    await dataSource.initialize();
+    await dataSource.initialize().catch((error: unknown) => {
+      throw config.database.url ? databaseUnreachable(config.database.url, error) : error;
+    });
     cleanups.push(async () => {
       if (dataSource.isInitialized) await dataSource.destroy();
     });
@@ -113,6 +119,7 @@ export async function createTidemarkApp(
       // Names are up to 256 characters, and a percent-encoded non-ASCII character takes up to 12.
       routerOptions: { maxParamLength: 4096 },
       bodyLimit: 64 * 1024,
+      ...serverLimitOptions(config),
       // One id per request for Fastify, pino-http's log lines and the echoed X-Request-Id.
       genReqId: requestIdFor,
       // Bad percent-encoding, over-long parameters and unparsable requests as problem+json too.
@@ -128,40 +135,27 @@ export async function createTidemarkApp(
     else app.flushLogs();
     const fastify = app.getHttpAdapter().getInstance();
     fastify.server.on('connect', refuseConnect);
+    capConnections(fastify.server, config);
     fastify.addHook('onRequest', async (request, reply) => {
       void reply.header(REQUEST_ID_HEADER, request.id);
     });
     // A compact set for the JSON API, helmet's full set for the Swagger UI (src/http/security-headers.ts).
     await registerSecurityHeaders(app);
+    const routes = new RouteMethods();
+    applyHttpConventions(app, routes);
     if (config.access.corsOrigins.length > 0) {
       app.enableCors({
         origin: config.access.corsOrigins,
         methods: ['GET', 'POST'],
-        allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'X-Request-Id'],
-        exposedHeaders: ['X-Request-Id', 'Retry-After', 'WWW-Authenticate'],
+        allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'X-Request-Id', 'If-None-Match'],
+        exposedHeaders: ['X-Request-Id', 'Retry-After', 'WWW-Authenticate', 'ETag', 'Location', 'Allow'],
         maxAge: 600,
       });
     }
     protectDocs(fastify, config, app.get(ApiKeyAuthenticator));
     app.useGlobalPipes(createValidationPipe());
-    app.useGlobalFilters(new ProblemDetailsFilter());
-    const document = SwaggerModule.createDocument(
-      app,
-      new DocumentBuilder()
-        .setTitle('Tidemark')
-        .setDescription('Integration watermarks from IntegrationStart, exact and with history.')
-        .setVersion('1')
-        .addBearerAuth(
-          { type: 'http', scheme: 'bearer', description: 'An API key (npm run apikey) as a bearer token.' },
-          'bearer',
-        )
-        .addApiKey(
-          { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same API key, in X-API-Key.' },
-          'apiKey',
-        )
-        .build(),
-    );
-    SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+    app.useGlobalFilters(new ProblemDetailsFilter(routes));
+    app.useGlobalInterceptors(new KnownQueryInterceptor(setupOpenApi(app, config)));
     await app.init();
     await fastReads.arm(app, config, !silent && ['info', 'debug', 'trace'].includes(config.observability.logLevel));
 
@@ -170,11 +164,17 @@ export async function createTidemarkApp(
       upstreamBaseUrl,
       databaseUrl,
       close: async (signal?: string) => {
-        await app.get(ShutdownCoordinator).drain(signal);
-        // From here Fastify answers every request, 503 while it closes.
-        fastReads.disarm();
-        await app.close();
-        await cleanup();
+        // No client holds the shutdown past its grace period, whatever it sends or doesn't.
+        const stopClosing = closeConnectionsWithin(fastify.server, config.schedule.shutdownGraceMs);
+        try {
+          await app.get(ShutdownCoordinator).drain(signal);
+          // From here Fastify answers every request, 503 while it closes.
+          fastReads.disarm();
+          await app.close();
+          await cleanup();
+        } finally {
+          stopClosing();
+        }
       },
     };
   } catch (error) {

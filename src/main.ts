@@ -1,14 +1,17 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createTidemarkApp } from './bootstrap';
-import { ConfigError, loadConfigFromProcess } from './config';
+import { ConfigError, loadConfigFromProcess, type AppConfig } from './config';
+import { fatalStartLine } from './observability/logging';
+
+/** The loaded configuration, once valid: a failed start is reported without its secrets. */
+let config: AppConfig | null = null;
 
 /**
  * Entry point: validate config (exit 1 with one line per problem before listening), build, listen, and on SIGTERM
- * or SIGINT shut down gracefully and exit 0.
+ * or SIGINT shut down gracefully and exit 0. A start that fails later prints one JSON line and exits 1.
  */
 async function main(): Promise<void> {
-  let config;
   try {
     config = loadConfigFromProcess();
   } catch (error) {
@@ -46,6 +49,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`tidemark failed to start: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.stderr.write(`${fatalStartLine(error, config)}\n`);
   process.exit(1);
 });

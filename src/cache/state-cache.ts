@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config';
-import { STATE_CHANNEL, StateRepository, TIDEMARK_DATA_SOURCE } from '../persistence/state.repository';
+import { TIDEMARK_DATA_SOURCE } from '../persistence/data-source';
+import { IntegrationsRepository } from '../persistence/integrations.repository';
+import { STATE_CHANNEL } from '../persistence/state-notifications';
 import type { IntegrationRecord, Page } from '../persistence/types';
 import { StateListener } from './state-listener';
 
@@ -49,7 +51,7 @@ export interface CachedPage extends Freshness {
  * A read-through cache of the integration state the facade serves, shared by every request of this replica.
  *
  * Invalidation is exact and cross-replica: each transaction that changes served state sends `NOTIFY tidemark_state`
- * with the changed ids (see StateRepository), delivered on commit to every replica's {@link StateListener}, and the
+ * with the changed ids (see state-notifications.ts), delivered on commit to every replica's {@link StateListener}, and the
  * entries of those ids are dropped. Correctness does not rest on the notifications arriving: an entry is served only
  * while `now - max(readAt, confirmedAt)` is below {@link MAX_STALENESS_MS}, where `confirmedAt` is the latest moment
  * the listener, connected since before the entry was read, proved it had received every earlier notification.
@@ -75,7 +77,7 @@ export class StateCache implements OnApplicationBootstrap, OnApplicationShutdown
   private wasDown = false;
 
   constructor(
-    private readonly repository: StateRepository,
+    private readonly repository: IntegrationsRepository,
     @Inject(TIDEMARK_DATA_SOURCE) dataSource: DataSource,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {

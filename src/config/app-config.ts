@@ -96,11 +96,20 @@ export interface AppConfig {
     /** Days of run history kept. */
     runHistoryDays: number;
   };
+  /** Bounds on what one HTTP client can hold of the facade. */
+  httpLimits: {
+    /** Headers and body must have arrived within this, ms; otherwise 408 and the connection closes. */
+    requestTimeoutMs: number;
+    /** Open sockets at most; further connections are dropped until some close. */
+    maxConnections: number;
+  };
   /** How long a run keeps retrying its final write while the database is down, ms. */
   dbWriteRetryMs: number;
   observability: {
     logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
     logFormat: 'json' | 'pretty';
+    /** Successful GETs are logged at debug instead of info (demo mode on a terminal). */
+    readsAtDebug: boolean;
     /** Integrations whose last success is older than this are reported stale; null means 3x their interval. */
     staleAfterMs: number | null;
   };
@@ -114,6 +123,11 @@ export interface AppConfig {
     /** Allowed CORS origins; empty means CORS is off. */
     corsOrigins: string[];
   };
+  /**
+   * Why requests are or are not checked for a key: `keys` (API_KEYS lists at least one), `disabled`
+   * (AUTH_DISABLED=true), `open_demo` (outside production, no keys configured).
+   */
+  authMode: 'keys' | 'disabled' | 'open_demo';
   /** Identifies this replica in leases and run rows. */
   replicaId: string;
   integrations: IntegrationConfig[];

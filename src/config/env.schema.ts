@@ -13,9 +13,11 @@ import {
   Validate,
   ValidateNested,
   ValidatorConstraint,
+  type ValidationArguments,
   type ValidatorConstraintInterface,
 } from 'class-validator';
 import { CronTime } from 'cron';
+import { timeZoneProblem } from './value-checks';
 
 /** The .NET `int` range of SourceSystemId; negative ids are not issued by the upstream. */
 export const SOURCE_SYSTEM_ID_MAX = 2147483647;
@@ -24,18 +26,8 @@ export const INTEGRATION_NAME_MAX_LENGTH = 256;
 /** Control characters (NUL included) can't travel in the XML request and never name a real integration. */
 export const INTEGRATION_NAME_PATTERN = /^[^\u0000-\u001f\u007f]*$/u;
 
-/** Zones already accepted; a zone's validity does not change while the process runs. */
-const validZones = new Set<string>();
-
 export function isValidTimeZone(zone: string): boolean {
-  if (validZones.has(zone)) return true;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    if (zone.length > 0 && validZones.size < 10_000) validZones.add(zone);
-    return zone.length > 0;
-  } catch {
-    return false;
-  }
+  return timeZoneProblem(zone) === null;
 }
 
 @ValidatorConstraint({ name: 'timeZone' })
@@ -43,8 +35,8 @@ export class IsIanaTimeZone implements ValidatorConstraintInterface {
   validate(value: unknown): boolean {
     return typeof value === 'string' && isValidTimeZone(value);
   }
-  defaultMessage(): string {
-    return 'must be an IANA time zone such as UTC or America/Chicago';
+  defaultMessage(args?: ValidationArguments): string {
+    return timeZoneProblem(typeof args?.value === 'string' ? args.value : '') ?? 'must be an IANA time zone';
   }
 }
 
@@ -155,7 +147,11 @@ export class EnvironmentVariables {
   @IntEnv(1, 3_600_000) UPSTREAM_TIMEOUT_MS?: number;
   @OneOfEnv(['none', 'bearer', 'basic', 'client_credentials']) UPSTREAM_AUTH?: string;
   @NonEmptyEnv() UPSTREAM_TOKEN?: string;
-  @NonEmptyEnv() UPSTREAM_USERNAME?: string;
+  @IsOptional()
+  @IsString()
+  @MinLength(1, { message: 'must not be empty' })
+  @Matches(/^[^:]*$/, { message: 'must not contain ":" (Basic authentication puts it between user name and password)' })
+  UPSTREAM_USERNAME?: string;
   @NonEmptyEnv() UPSTREAM_PASSWORD?: string;
   @IntEnv(1024, 1_073_741_824) UPSTREAM_MAX_BODY_BYTES?: number;
   @NonEmptyEnv() UPSTREAM_CLIENT_ID?: string;
@@ -198,6 +194,8 @@ export class EnvironmentVariables {
   @IntEnv(1, 10_000) MAX_CONCURRENT_RUNS?: number;
   @IntEnv(0, 3_600_000) SHUTDOWN_GRACE_MS?: number;
   @IntEnv(1, 36_500) RUN_HISTORY_DAYS?: number;
+  @IntEnv(100, 3_600_000) HTTP_REQUEST_TIMEOUT_MS?: number;
+  @IntEnv(1, 1_000_000) HTTP_MAX_CONNECTIONS?: number;
 
   @IsOptional()
   @Matches(/^[A-Za-z0-9._:-]{1,128}$/, { message: 'must be 1 to 128 of A-Z a-z 0-9 . _ : -' })

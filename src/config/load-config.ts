@@ -12,6 +12,8 @@ import type {
   UpstreamAuth,
   UpstreamFormat,
 } from './app-config';
+import { integrationNameKey } from '../common/integration-name';
+import { cronFiringProblem } from './value-checks';
 import { ApiKeyList, EnvironmentVariables, IntegrationEntry, SECRET_VARIABLES } from './env.schema';
 
 /** Thrown by `loadConfig`; `problems` holds one line per bad variable, naming it and the rule. */
@@ -43,6 +45,8 @@ const DEFAULTS = {
   MAX_CONCURRENT_RUNS: 32,
   SHUTDOWN_GRACE_MS: 25_000,
   RUN_HISTORY_DAYS: 30,
+  HTTP_REQUEST_TIMEOUT_MS: 30_000,
+  HTTP_MAX_CONNECTIONS: 1024,
   UPSTREAM_CONNECT_TIMEOUT_MS: 5_000,
   UPSTREAM_RETRY_MAX_ATTEMPTS: 4,
   UPSTREAM_RETRY_BASE_MS: 500,
@@ -65,7 +69,13 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 /** Reads the process environment once; the only place in Tidemark that touches `process.env`. */
 export function loadConfigFromProcess(): AppConfig {
-  return loadConfig(process.env, process.cwd());
+  return loadConfig(process.env, process.cwd(), { terminal: process.stdout.isTTY === true });
+}
+
+/** What the process is attached to, which only changes how logs read. */
+export interface ConfigContext {
+  /** stdout is a terminal: a person is reading the logs as they come. */
+  terminal?: boolean;
 }
 
 /**
@@ -75,7 +85,7 @@ export function loadConfigFromProcess(): AppConfig {
  * @param cwd base for relative paths (INTEGRATIONS_FILE, DATA_DIR)
  * @throws ConfigError listing every problem, one line each, never echoing a secret's value
  */
-export function loadConfig(env: Env, cwd: string): AppConfig {
+export function loadConfig(env: Env, cwd: string, context: ConfigContext = {}): AppConfig {
   const raw: Record<string, string> = {};
   for (const key of ENV_KEYS) {
     const value = env[key];
@@ -85,6 +95,8 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
   const problems = validateSync(vars, { forbidUnknownValues: true }).flatMap((e) => describe(e, '', raw));
 
   const production = vars.NODE_ENV === 'production';
+  // Demo mode (an embedded database or the simulator) with a person at the terminal.
+  const demoOnTerminal = context.terminal === true && !production && (!vars.DATABASE_URL || !vars.UPSTREAM_BASE_URL);
   if (production && !vars.DATABASE_URL) {
     problems.push('DATABASE_URL: must be set when NODE_ENV=production (the embedded Postgres is for demo mode only)');
   }
@@ -115,6 +127,7 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
     timeZone: defaultTimeZone,
     misfirePolicy: defaultMisfirePolicy,
   });
+  checkCronsFire(vars, integrations, problems);
 
   if (
     (vars.UPSTREAM_RETRY_BASE_MS ?? DEFAULTS.UPSTREAM_RETRY_BASE_MS) >
@@ -133,8 +146,15 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
   }
   const apiKeys = readApiKeys(vars.API_KEYS, problems);
   const authDisabledExplicitly = vars.AUTH_DISABLED === 'true';
-  if (production && vars.API_KEYS === undefined && !authDisabledExplicitly) {
-    problems.push('API_KEYS: must be set when NODE_ENV=production (or set AUTH_DISABLED=true to serve without keys)');
+  if (production && !authDisabledExplicitly) {
+    // An empty list would leave every route open: in production only AUTH_DISABLED=true may do that.
+    if (vars.API_KEYS === undefined) {
+      problems.push('API_KEYS: must be set when NODE_ENV=production (or set AUTH_DISABLED=true to serve without keys)');
+    } else if (apiKeys.length === 0 && !problems.some((p) => p.startsWith('API_KEYS'))) {
+      problems.push(
+        'API_KEYS: must list at least one key when NODE_ENV=production (or set AUTH_DISABLED=true to serve without keys)',
+      );
+    }
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -196,10 +216,16 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
       shutdownGraceMs: vars.SHUTDOWN_GRACE_MS ?? DEFAULTS.SHUTDOWN_GRACE_MS,
       runHistoryDays: vars.RUN_HISTORY_DAYS ?? DEFAULTS.RUN_HISTORY_DAYS,
     },
+    httpLimits: {
+      requestTimeoutMs: vars.HTTP_REQUEST_TIMEOUT_MS ?? DEFAULTS.HTTP_REQUEST_TIMEOUT_MS,
+      maxConnections: vars.HTTP_MAX_CONNECTIONS ?? DEFAULTS.HTTP_MAX_CONNECTIONS,
+    },
     dbWriteRetryMs: vars.DB_WRITE_RETRY_MS ?? DEFAULTS.DB_WRITE_RETRY_MS,
     observability: {
       logLevel: (vars.LOG_LEVEL ?? DEFAULTS.LOG_LEVEL) as AppConfig['observability']['logLevel'],
-      logFormat: (vars.LOG_FORMAT ?? DEFAULTS.LOG_FORMAT) as 'json' | 'pretty',
+      logFormat: (vars.LOG_FORMAT ?? (demoOnTerminal ? 'pretty' : DEFAULTS.LOG_FORMAT)) as 'json' | 'pretty',
+      // A person watching the demo wants runs and faults, not a line for every read the dashboard makes.
+      readsAtDebug: demoOnTerminal,
       staleAfterMs: vars.STALE_AFTER_MS ?? null,
     },
     access: {
@@ -214,6 +240,7 @@ export function loadConfig(env: Env, cwd: string): AppConfig {
             .filter(Boolean)
         : [],
     },
+    authMode: authDisabledExplicitly ? 'disabled' : apiKeys.length > 0 ? 'keys' : 'open_demo',
     replicaId: vars.REPLICA_ID ?? `${hostname()}-${process.pid}`,
     integrations,
   };
@@ -259,6 +286,8 @@ export const ENV_KEYS = [
   'MAX_CONCURRENT_RUNS',
   'SHUTDOWN_GRACE_MS',
   'RUN_HISTORY_DAYS',
+  'HTTP_REQUEST_TIMEOUT_MS',
+  'HTTP_MAX_CONNECTIONS',
   'REPLICA_ID',
   'LOG_LEVEL',
   'LOG_FORMAT',
@@ -279,7 +308,11 @@ function describe(error: ValidationError, prefix: string, raw: Record<string, st
   if (error.constraints) {
     // One rule per variable is enough to act on; several restate the same range.
     const rule = Object.values(error.constraints)[0];
-    const shown = !prefix && !SECRET_VARIABLES.has(name) && raw[name] !== undefined ? ` (got ${quote(raw[name])})` : '';
+    const value = raw[name];
+    const shown =
+      !prefix && !SECRET_VARIABLES.has(name) && value !== undefined && !rule.includes(JSON.stringify(value))
+        ? ` (got ${quote(value)})`
+        : '';
     lines.push(`${name}: ${rule}${shown}`);
   }
   for (const child of error.children ?? []) lines.push(...describe(child, name, raw));
@@ -352,7 +385,7 @@ function readIntegrations(
       problems.push(`${source}[${index}]: must be an object`);
       return;
     }
-    for (const [key, value] of Object.entries(item)) {
+    for (const [key, value] of Object.entries(item as Record<string, unknown>)) {
       // A number too large or not integral stays text, so the integer rule rejects it by name.
       if (isLosslessNumber(value)) (item as Record<string, unknown>)[key] = value.toString();
       if (!KNOWN_INTEGRATION_KEYS.has(key)) problems.push(`${source}[${index}].${key}: is not a known setting`);
@@ -362,7 +395,7 @@ function readIntegrations(
   // class-transformer took about as long as the validation itself on a 10,000-entry file (issue 6, start to ready).
   const entries = (parsed as unknown[]).map((item) => Object.assign(new IntegrationEntry(), item));
   entries.forEach((entry, index) => {
-    const item = parsed[index];
+    const item: unknown = parsed[index];
     if (item === null || typeof item !== 'object' || Array.isArray(item)) return;
     for (const error of validateSync(entry)) problems.push(...describe(error, `${source}[${index}]`, {}));
   });
@@ -372,9 +405,9 @@ function readIntegrations(
   const seen = new Map<string, number>();
   const integrations: IntegrationConfig[] = [];
   list.items.forEach((entry, index) => {
-    // The upstream compares IntegrationName as SQL Server does (case-insensitively, ignoring trailing spaces), so
-    // "Orders", "orders" and "Orders " are one integration.
-    const key = `${entry.sourceSystemId}\u0000${entry.integrationName.replace(/ +$/, '').toLocaleLowerCase('en-US')}`;
+    // The upstream compares IntegrationName as SQL Server does, so "Orders", "ＯＲＤＥＲＳ" and "Orders " are one
+    // integration; the identity check of its answers uses the same key.
+    const key = `${entry.sourceSystemId}\u0000${integrationNameKey(entry.integrationName)}`;
     const first = seen.get(key);
     if (first !== undefined) {
       problems.push(
@@ -393,6 +426,29 @@ function readIntegrations(
     });
   });
   return { integrations, demo: false };
+}
+
+/**
+ * Every schedule must fire within the horizon, evaluated as the scheduler will: SCHEDULE_CRON in SCHEDULE_TIMEZONE,
+ * and each integration's cron in its zone. A problem names the integration when its own cron is at fault.
+ */
+function checkCronsFire(vars: EnvironmentVariables, integrations: IntegrationConfig[], problems: string[]): void {
+  if (problems.length > 0) return;
+  const now = new Date();
+  const defaultCron = vars.SCHEDULE_CRON ?? DEFAULTS.SCHEDULE_CRON;
+  const defaultZone = vars.SCHEDULE_TIMEZONE ?? DEFAULTS.SCHEDULE_TIMEZONE;
+  const defaultProblem = cronFiringProblem(defaultCron, defaultZone, now);
+  if (defaultProblem) problems.push(`SCHEDULE_CRON: ${defaultProblem} in ${defaultZone} (got ${quote(defaultCron)})`);
+  const source = vars.INTEGRATIONS !== undefined ? 'INTEGRATIONS' : 'INTEGRATIONS_FILE';
+  const checked = new Set<string>([`${defaultCron}\u0000${defaultZone}`]);
+  integrations.forEach((integration, index) => {
+    const key = `${integration.cron}\u0000${integration.timeZone}`;
+    if (checked.has(key)) return;
+    checked.add(key);
+    const problem = cronFiringProblem(integration.cron, integration.timeZone, now);
+    if (problem)
+      problems.push(`${source}[${index}].cron: ${problem} in ${integration.timeZone} (got ${quote(integration.cron)})`);
+  });
 }
 
 const KNOWN_INTEGRATION_KEYS = new Set([

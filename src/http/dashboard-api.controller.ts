@@ -1,23 +1,12 @@
 import { createHash } from 'node:crypto';
 import { Controller, Get, Inject, Param, Query, Req, Res } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiBearerAuth,
-  ApiForbiddenResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiSecurity,
-  ApiTags,
-  ApiTooManyRequestsResponse,
-  ApiUnauthorizedResponse,
-} from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { assessHealth } from '../observability/integration-health';
 import { PauseRepository } from '../persistence/pause.repository';
 import { RunHistoryRepository } from '../persistence/run-history.repository';
-import { StateRepository } from '../persistence/state.repository';
+import { IntegrationsRepository } from '../persistence/integrations.repository';
 import type { IntegrationRecord, Watermark } from '../persistence/types';
 import { describeCron } from '../scheduler/cron-description';
 import { nextFireTime } from '../scheduler/cron-schedule';
@@ -40,20 +29,15 @@ const DEFAULT_LIMIT = 50;
 const SPARKLINE_RUNS = 20;
 const UPCOMING_FIRE_TIMES = 5;
 
-/** What the dashboard reads beside the state: who the caller is, health at a glance, schedules and history. */
+/**
+ * What the dashboard reads beside the state: who the caller is, health at a glance, schedules and history. Error
+ * responses, security and headers are added to the document in ./openapi-document.ts.
+ */
 @ApiTags('dashboard')
-@ApiBearerAuth('bearer')
-@ApiSecurity('apiKey')
-@ApiBadRequestResponse({ description: 'A parameter broke a rule (problem+json naming it).' })
-@ApiUnauthorizedResponse({ description: 'No API key, or an unknown one (problem+json, WWW-Authenticate).' })
-@ApiForbiddenResponse({ description: 'The key lacks the `read` scope.' })
-@ApiTooManyRequestsResponse({
-  description: 'More than RATE_LIMIT_PER_MINUTE requests from this key (problem+json, Retry-After).',
-})
 @Controller()
 export class DashboardApiController {
   constructor(
-    private readonly repository: StateRepository,
+    private readonly repository: IntegrationsRepository,
     private readonly history: RunHistoryRepository,
     private readonly pauses: PauseRepository,
     private readonly callers: CallerResolver,
@@ -61,17 +45,25 @@ export class DashboardApiController {
   ) {}
 
   @Get('me')
-  @ApiOperation({ summary: "The caller: the API key's name and scopes, and whether the API needs a key at all." })
-  @ApiOkResponse({ type: CallerView })
+  @ApiOperation({
+    operationId: 'getCaller',
+    description:
+      'Who the request is: the API key name that the audit trail records as the actor, its scopes, and whether the API needs a key at all (not in demo mode without keys, nor with AUTH_DISABLED=true).',
+    summary: "The caller: the API key's name and scopes, and whether the API needs a key at all.",
+  })
+  @ApiOkResponse({ type: CallerView, description: 'The caller.' })
   me(@Req() request: FastifyRequest): CallerView {
     return this.callers.callerOf(request);
   }
 
   @Get('overview')
   @ApiOperation({
-    summary: 'Integrations with their health (fresh, stale, failing, paused, disabled) and recent run durations.',
+    operationId: 'getOverview',
+    description:
+      'The integrations as listIntegrations pages them, each with its health (fresh, stale, failing, paused or disabled), how long it has been stale, its pause reason and its last 20 runs. Send the ETag back in If-None-Match to get 304 while nothing changed.',
+    summary: 'Integrations with their health and recent run durations.',
   })
-  @ApiOkResponse({ type: OverviewPage, description: 'With a strong ETag; If-None-Match with it answers 304.' })
+  @ApiOkResponse({ type: OverviewPage, description: 'One page, with a strong ETag.' })
   async overview(
     @Query() query: OverviewQuery,
     @Req() request: FastifyRequest,
@@ -130,20 +122,18 @@ export class DashboardApiController {
 
   @Get('integrations/:sourceSystemId/:integrationName/schedule')
   @ApiOperation({
-    summary: 'The schedule in words, its pause (reason, who, until) and the next 5 fire times by the scheduler.',
+    operationId: 'getSchedule',
+    description:
+      "The cron in words, zone and misfire policy, the pause (reason, who, since, until) and the next 5 fire times by the scheduler's own cron code, after the pause's end when it has one.",
+    summary: 'The schedule in words, its pause and the next 5 fire times.',
   })
-  @ApiOkResponse({ type: IntegrationScheduleView })
-  @ApiNotFoundResponse({ description: 'No such integration.' })
+  @ApiOkResponse({ type: IntegrationScheduleView, description: 'The schedule.' })
   async schedule(@Param() params: IntegrationPathParams): Promise<IntegrationScheduleView> {
     const record = await this.find(params);
     const [pause, now] = await Promise.all([this.pauses.findPause(record.id), this.repository.now()]);
     const paused = pause?.paused ?? record.paused;
-    let after = paused && pause?.until && pause.until > now ? pause.until : now;
-    const nextFireTimes: string[] = [];
-    for (let i = 0; i < UPCOMING_FIRE_TIMES; i++) {
-      after = nextFireTime(record, after);
-      nextFireTimes.push(after.toISOString());
-    }
+    const after = paused && pause?.until && pause.until > now ? pause.until : now;
+    const nextFireTimes = upcomingFireTimes(record, after).map((at) => at.toISOString());
     return {
       cron: record.cron,
       description: describeCron(record.cron),
@@ -165,9 +155,13 @@ export class DashboardApiController {
   }
 
   @Get('integrations/:sourceSystemId/:integrationName/watermarks')
-  @ApiOperation({ summary: 'Watermark history: each change of the stored watermark and the run that made it.' })
-  @ApiOkResponse({ type: WatermarkHistoryPage })
-  @ApiNotFoundResponse({ description: 'No such integration.' })
+  @ApiOperation({
+    operationId: 'listWatermarks',
+    description:
+      'Each change of the stored watermark, newest first, with the watermark before and after and the run that made it, a page at a time: pass `nextCursor` as `cursor` for the next.',
+    summary: 'Watermark history: each change of the stored watermark and the run that made it.',
+  })
+  @ApiOkResponse({ type: WatermarkHistoryPage, description: 'One page.' })
   async watermarks(@Param() params: IntegrationPathParams, @Query() query: ListQuery): Promise<WatermarkHistoryPage> {
     const record = await this.find(params);
     const page = await this.history.watermarkChanges(record.id, {
@@ -205,6 +199,25 @@ export class DashboardApiController {
     }
     return record;
   }
+}
+
+/**
+ * The next {@link UPCOMING_FIRE_TIMES} fire times after `after`, fewer when the cron package finds none within its
+ * search window (a few years past the current date: a pause far in the future, a yearly cron). Crons and zones are
+ * checked at boot, so running out of that window is the only way `nextFireTime` throws here.
+ */
+function upcomingFireTimes(record: IntegrationRecord, after: Date): Date[] {
+  const times: Date[] = [];
+  let previous = after;
+  try {
+    while (times.length < UPCOMING_FIRE_TIMES) {
+      previous = nextFireTime(record, previous);
+      times.push(previous);
+    }
+  } catch {
+    // Beyond the search window: the times found so far are all that can be told.
+  }
+  return times;
 }
 
 /** The documented key order; jsonb hands keys back shortest first. */

@@ -3,9 +3,9 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { safeInstance, titleFor } from './problem-details.filter';
-import type { ProblemDetails } from './problem';
+import { PROBLEM_JSON_CONTENT_TYPE, PROBLEM_TYPES, problemTypeFor, type ProblemDetails } from './problem';
 
-const PROBLEM_JSON = 'application/problem+json; charset=utf-8';
+const PROBLEM_JSON = PROBLEM_JSON_CONTENT_TYPE;
 
 /** Nest's request hook for its built-in security features (CORS headers), as the FastifyAdapter keeps it. */
 type SecurityHookHolder = { securityHook?: (request: FastifyRequest, response: ServerResponse) => unknown };
@@ -39,7 +39,7 @@ export function problemServerOptions(
       if (status >= 500)
         request.log.error({ err: error }, `${request.method} ${safeInstance(request.url)} → ${status}`);
       const problem: ProblemDetails = {
-        type: 'about:blank',
+        type: problemTypeFor(status),
         title: titleFor(status),
         status,
         detail: frameworkErrorDetail(error, status),
@@ -52,7 +52,7 @@ export function problemServerOptions(
       if (error.code === 'ECONNRESET' || socket.destroyed) return;
       const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
       const problem: ProblemDetails = {
-        type: 'about:blank',
+        type: problemTypeFor(status),
         title: titleFor(status),
         status,
         detail: clientErrorDetail(status),
@@ -92,7 +92,7 @@ function clientErrorDetail(status: number): string {
  */
 export function refuseConnect(request: IncomingMessage, socket: Duplex): void {
   const problem: ProblemDetails = {
-    type: 'about:blank',
+    type: PROBLEM_TYPES.methodNotAllowed,
     title: titleFor(405),
     status: 405,
     detail: 'CONNECT is not supported.',

@@ -1,12 +1,12 @@
 import { Controller, Get, Inject, Res, ServiceUnavailableException } from '@nestjs/common';
-import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { ShutdownState } from '../lifecycle/shutdown-state';
 import { StalenessCheck } from '../observability/integration-states';
-import { StateRepository } from '../persistence/state.repository';
+import { IntegrationsRepository } from '../persistence/integrations.repository';
 import { SchedulerService } from '../scheduler/scheduler.service';
 import { UpstreamClient } from '../upstream/upstream.client';
 import { Public } from './auth/access.decorators';
@@ -37,7 +37,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
-    private readonly repository: StateRepository,
+    private readonly repository: IntegrationsRepository,
     private readonly scheduler: SchedulerService,
     private readonly shutdown: ShutdownState,
     private readonly staleness: StalenessCheck,
@@ -47,6 +47,11 @@ export class HealthController {
 
   /** Up while the event loop turns; no dependency is checked, so a database outage never restarts the pod. */
   @Get('live')
+  @ApiOperation({
+    operationId: 'getLiveness',
+    summary: 'Liveness: up while the event loop turns.',
+    description: 'Checks no dependency, so that a database outage never restarts the pod. No key needed.',
+  })
   @ApiOkResponse({ description: 'The process is alive.' })
   live(): { status: 'ok' } {
     return { status: 'ok' };
@@ -54,6 +59,12 @@ export class HealthController {
 
   @Get('ready')
   @HealthCheck()
+  @ApiOperation({
+    operationId: 'getReadiness',
+    summary: 'Readiness: database, scheduler, shutdown, staleness.',
+    description:
+      'Terminus checks: `database`, `scheduler` and `shutdown` down answer 503; stale integrations and an open upstream breaker answer 200 `degraded`. No key needed.',
+  })
   @ApiOkResponse({ description: 'Ready (`ok`), or ready with stale integrations listed (`degraded`).' })
   @ApiServiceUnavailableResponse({ description: 'Database unreachable, scheduler stalled, or shutting down.' })
   async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {

@@ -1,49 +1,37 @@
 import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiBearerAuth,
-  ApiForbiddenResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiSecurity,
-  ApiTags,
-  ApiTooManyRequestsResponse,
-  ApiUnauthorizedResponse,
-} from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StateCache, type Rendered } from '../cache/state-cache';
-import { StateRepository } from '../persistence/state.repository';
+import { IntegrationsRepository } from '../persistence/integrations.repository';
+import { RunsRepository } from '../persistence/runs.repository';
 import type { IntegrationRecord } from '../persistence/types';
 import { decodeIntegrationsCursor, decodeRunsCursor, encodeRunsCursor } from './cursor';
-import { IntegrationPathParams, ListIntegrationsQuery, ListRunsQuery } from './dto/requests';
-import { IntegrationPage, IntegrationStateView, RunPage, toRunView } from './dto/views';
+import { IntegrationPathParams, ListIntegrationsQuery, ListRunsQuery, RunPathParams } from './dto/requests';
+import { IntegrationPage, IntegrationStateView, RunPage, RunView, toRunView } from './dto/views';
 import { ProblemException } from './problem';
 import { CACHE_CONTROL, JSON_CONTENT_TYPE, etagMatches, renderIntegration, renderPage } from './rendered';
 
 const DEFAULT_LIMIT = 50;
 
+/** Error responses, security and headers are added to the document in ./openapi-document.ts. */
 @ApiTags('integrations')
-@ApiBearerAuth('bearer')
-@ApiSecurity('apiKey')
-@ApiBadRequestResponse({ description: 'A parameter broke a rule (problem+json naming it).' })
-@ApiUnauthorizedResponse({ description: 'No API key, or an unknown one (problem+json, WWW-Authenticate).' })
-@ApiForbiddenResponse({
-  description: 'The key lacks the `read` scope.',
-})
-@ApiTooManyRequestsResponse({
-  description: 'More than RATE_LIMIT_PER_MINUTE requests from this key (problem+json, Retry-After).',
-})
 @Controller('integrations')
 export class IntegrationsController {
   constructor(
-    private readonly repository: StateRepository,
+    private readonly repository: IntegrationsRepository,
+    private readonly runRecords: RunsRepository,
     private readonly cache: StateCache,
   ) {}
 
   @Get()
-  @ApiOperation({ summary: 'List integration states, ordered by sourceSystemId then integrationName.' })
-  @ApiOkResponse({ type: IntegrationPage, description: 'With a strong ETag; If-None-Match with it answers 304.' })
+  @ApiOperation({
+    operationId: 'listIntegrations',
+    description:
+      'Every configured integration (and those that left the configuration, `enabled: false`), a page at a time: pass `nextCursor` as `cursor` for the next. Send the ETag back in If-None-Match to get 304 while nothing changed.',
+    summary: 'List integration states, ordered by sourceSystemId then integrationName.',
+  })
+  @ApiOkResponse({ type: IntegrationPage, description: 'One page, with a strong ETag.' })
   async list(
     @Query() query: ListIntegrationsQuery,
     @Req() request: FastifyRequest,
@@ -60,10 +48,12 @@ export class IntegrationsController {
 
   @Get(':sourceSystemId/:integrationName')
   @ApiOperation({
+    operationId: 'getIntegration',
+    description:
+      'The eleven IntegrationStatusDTO keys of the last successful run exactly as the upstream sent them (longs as decimal strings), plus the schedule and the last run. Send the ETag back in If-None-Match to get 304 while nothing changed.',
     summary: "One integration's state: the last IntegrationStatusDTO, its watermark, schedule and last run.",
   })
-  @ApiOkResponse({ type: IntegrationStateView, description: 'With a strong ETag; If-None-Match with it answers 304.' })
-  @ApiNotFoundResponse({ description: 'No such integration.' })
+  @ApiOkResponse({ type: IntegrationStateView, description: 'The state, with a strong ETag.' })
   async get(
     @Param() params: IntegrationPathParams,
     @Req() request: FastifyRequest,
@@ -76,19 +66,46 @@ export class IntegrationsController {
   }
 
   @Get(':sourceSystemId/:integrationName/runs')
-  @ApiOperation({ summary: 'Run history, newest first.' })
-  @ApiOkResponse({ type: RunPage })
-  @ApiNotFoundResponse({ description: 'No such integration.' })
-  async runs(@Param() params: IntegrationPathParams, @Query() query: ListRunsQuery): Promise<RunPage> {
+  @ApiOperation({
+    operationId: 'listRuns',
+    description:
+      'The runs of one integration, newest first, a page at a time. Send the ETag back in If-None-Match to get 304 while nothing changed.',
+    summary: 'Run history, newest first.',
+  })
+  @ApiOkResponse({ type: RunPage, description: 'One page, with a strong ETag.' })
+  async runs(
+    @Param() params: IntegrationPathParams,
+    @Query() query: ListRunsQuery,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Buffer | undefined> {
     const integration = await this.find(params);
     const limit = query.limit ? Number(query.limit) : DEFAULT_LIMIT;
     const before = query.cursor === undefined ? undefined : decodeRunsCursor(query.cursor).beforeId;
-    const page = await this.repository.listRuns(integration.id, { limit, beforeId: before });
+    const page = await this.runRecords.listRuns(integration.id, { limit, beforeId: before });
     const last = page.items.at(-1);
-    return {
+    const view: RunPage = {
       items: page.items.map(toRunView),
       nextCursor: page.hasMore && last ? encodeRunsCursor({ beforeId: last.id }) : null,
     };
+    const body = Buffer.from(JSON.stringify(view));
+    return respond(request, reply, { body, etag: `"r${createHash('sha1').update(body).digest('base64url')}"` });
+  }
+
+  @Get(':sourceSystemId/:integrationName/runs/:runId')
+  @ApiOperation({
+    operationId: 'getRun',
+    description:
+      'One run, as listed by listRuns and named by the Location of triggerRun; 404 when the run is not of this integration.',
+    summary: 'One run of the integration.',
+  })
+  @ApiOkResponse({ type: RunView, description: 'The run.' })
+  async run(@Param() params: RunPathParams): Promise<RunView> {
+    const integration = await this.find(params);
+    const run = await this.runRecords.findRun(params.runId);
+    if (!run || run.integrationId !== integration.id)
+      throw ProblemException.notFound(`no run ${params.runId} of this integration`);
+    return toRunView(run);
   }
 
   private async find(params: IntegrationPathParams): Promise<IntegrationRecord> {

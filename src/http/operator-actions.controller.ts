@@ -1,22 +1,9 @@
 import { Body, Controller, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiBearerAuth,
-  ApiConflictResponse,
-  ApiCreatedResponse,
-  ApiForbiddenResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiSecurity,
-  ApiTags,
-  ApiTooManyRequestsResponse,
-  ApiUnauthorizedResponse,
-} from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ShutdownState } from '../lifecycle/shutdown-state';
 import type { PauseChange } from '../persistence/pause.repository';
-import { StateRepository } from '../persistence/state.repository';
+import { IntegrationsRepository } from '../persistence/integrations.repository';
 import { RunInProgressError, type IntegrationRecord } from '../persistence/types';
 import {
   IntegrationControlService,
@@ -30,24 +17,20 @@ import { IntegrationPathParams } from './dto/requests';
 import { IntegrationStateView, RunView, toIntegrationView, toRunView } from './dto/views';
 import { PROBLEM_TYPES, ProblemException } from './problem';
 
+/** Seconds a client should wait before triggering again while a run of the integration is going on. */
+const RUN_IN_PROGRESS_RETRY_AFTER_SECONDS = 5;
+
 /**
  * What operators do: run now, pause with a reason, resume, for one integration or a whole source system. Each needs
- * the `operate` scope, and each is appended to the audit trail with the API key's name as the actor.
+ * the `operate` scope, and each is appended to the audit trail with the API key's name as the actor. Error
+ * responses, security and headers are added to the document in ./openapi-document.ts.
  */
 @ApiTags('integrations')
-@ApiBearerAuth('bearer')
-@ApiSecurity('apiKey')
-@ApiBadRequestResponse({ description: 'A parameter or body field broke a rule (problem+json naming it).' })
-@ApiUnauthorizedResponse({ description: 'No API key, or an unknown one (problem+json, WWW-Authenticate).' })
-@ApiForbiddenResponse({ description: 'The key lacks the `operate` scope.' })
-@ApiTooManyRequestsResponse({
-  description: 'More than RATE_LIMIT_PER_MINUTE requests from this key (problem+json, Retry-After).',
-})
 @RequireScope('operate')
 @Controller()
 export class OperatorActionsController {
   constructor(
-    private readonly repository: StateRepository,
+    private readonly repository: IntegrationsRepository,
     private readonly control: IntegrationControlService,
     private readonly callers: CallerResolver,
     private readonly shutdown: ShutdownState,
@@ -55,43 +38,54 @@ export class OperatorActionsController {
 
   @Post('integrations/:sourceSystemId/:integrationName/runs')
   @HttpCode(201)
-  @ApiOperation({ summary: 'Run the integration now; answers when the run has finished.' })
-  @ApiCreatedResponse({ type: RunView, description: 'The finished run (succeeded or failed).' })
-  @ApiNotFoundResponse({ description: 'No such integration.' })
-  @ApiConflictResponse({ description: 'A run of this integration is already going on some replica.' })
+  @ApiOperation({
+    operationId: 'triggerRun',
+    description:
+      'Calls IntegrationStart now and answers 201 with the finished run once it has been recorded, its path in Location. 409 while another run of the integration holds its lease. A request body, if any, is ignored; an empty one with a JSON content type is accepted. The run and its outcome are appended to the audit trail.',
+    summary: 'Run the integration now; answers when the run has finished.',
+  })
+  @ApiCreatedResponse({ type: RunView, description: 'The finished run (succeeded or failed); Location names it.' })
   async trigger(
     @Param() params: IntegrationPathParams,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<RunView> {
     const integration = await this.find(params);
+    let run: RunView;
     try {
-      const run = await this.control.runNow(integration, this.callers.actorOf(request));
-      // A run that outlasted the start of a shutdown answers after the server began closing: without this its
-      // keep-alive connection would hold the close until the idle timeout.
-      if (this.shutdown.shuttingDown) void reply.header('connection', 'close');
-      return toRunView(run);
+      run = toRunView(await this.control.runNow(integration, this.callers.actorOf(request)));
     } catch (error) {
       if (error instanceof RunInProgressError) {
-        throw new ProblemException({
-          type: PROBLEM_TYPES.runInProgress,
-          title: 'Run in progress',
-          status: 409,
-          detail: `run ${error.runId ?? 'unknown'} of this integration is still going; try again when it has finished`,
-          runId: error.runId,
-        });
+        throw new ProblemException(
+          {
+            type: PROBLEM_TYPES.runInProgress,
+            title: 'Run in progress',
+            status: 409,
+            detail: `run ${error.runId ?? 'unknown'} of this integration is still going; try again when it has finished`,
+            runId: error.runId,
+          },
+          { 'retry-after': String(RUN_IN_PROGRESS_RETRY_AFTER_SECONDS) },
+        );
       }
       throw error;
     }
+    // A run that outlasted the start of a shutdown answers after the server began closing: without this its
+    // keep-alive connection would hold the close until the idle timeout.
+    if (this.shutdown.shuttingDown) void reply.header('connection', 'close');
+    const integrationPath = `/integrations/${params.sourceSystemId}/${encodeURIComponent(params.integrationName)}`;
+    void reply.header('location', `${integrationPath}/runs/${run.id}`);
+    return run;
   }
 
   @Post('integrations/:sourceSystemId/:integrationName/pause')
   @HttpCode(200)
   @ApiOperation({
+    operationId: 'pauseIntegration',
+    description:
+      'Scheduled runs stop on every replica until resumed, or until `until` when given; manual runs still work. The reason (required) and the API key name are kept with the pause and appended to the audit trail. Pausing a paused integration replaces its reason and end.',
     summary: 'Pause scheduled runs on every replica (manual runs still work), with a reason and an optional end.',
   })
-  @ApiOkResponse({ type: IntegrationStateView })
-  @ApiNotFoundResponse({ description: 'No such integration.' })
+  @ApiOkResponse({ type: IntegrationStateView, description: 'The paused state.' })
   async pause(
     @Param() params: IntegrationPathParams,
     @Body() body: PauseRequest,
@@ -104,9 +98,13 @@ export class OperatorActionsController {
 
   @Post('integrations/:sourceSystemId/:integrationName/resume')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Resume scheduled runs from the next fire time after now.' })
-  @ApiOkResponse({ type: IntegrationStateView })
-  @ApiNotFoundResponse({ description: 'No such integration.' })
+  @ApiOperation({
+    operationId: 'resumeIntegration',
+    description:
+      'Scheduled runs start again from the next fire time after now. Idempotent; appended to the audit trail. A request body, if any, is ignored.',
+    summary: 'Resume scheduled runs from the next fire time after now.',
+  })
+  @ApiOkResponse({ type: IntegrationStateView, description: 'The resumed state.' })
   async resume(@Param() params: IntegrationPathParams, @Req() request: FastifyRequest): Promise<IntegrationStateView> {
     const integration = await this.find(params);
     return toIntegrationView(await this.control.resume(integration, this.callers.actorOf(request)));
@@ -114,9 +112,13 @@ export class OperatorActionsController {
 
   @Post('source-systems/:sourceSystemId/pause')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Pause every integration of a source system that is not paused yet, with a reason.' })
+  @ApiOperation({
+    operationId: 'pauseSourceSystem',
+    description:
+      'Pauses, as pauseIntegration does, every integration of the source system that is not paused yet, in one transaction, each with its audit entry. 404 when the source system has no integrations.',
+    summary: 'Pause every integration of a source system that is not paused yet, with a reason.',
+  })
   @ApiOkResponse({ type: SourceSystemActionView, description: 'The integrations this request paused.' })
-  @ApiNotFoundResponse({ description: 'The source system has no integrations.' })
   async pauseSourceSystem(
     @Param() params: SourceSystemPathParams,
     @Body() body: PauseRequest,
@@ -130,9 +132,13 @@ export class OperatorActionsController {
 
   @Post('source-systems/:sourceSystemId/resume')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Resume every paused integration of a source system.' })
+  @ApiOperation({
+    operationId: 'resumeSourceSystem',
+    description:
+      'Resumes, as resumeIntegration does, every paused integration of the source system, in one transaction, each with its audit entry. 404 when the source system has no integrations. A request body, if any, is ignored.',
+    summary: 'Resume every paused integration of a source system.',
+  })
   @ApiOkResponse({ type: SourceSystemActionView, description: 'The integrations this request resumed.' })
-  @ApiNotFoundResponse({ description: 'The source system has no integrations.' })
   async resumeSourceSystem(
     @Param() params: SourceSystemPathParams,
     @Req() request: FastifyRequest,

@@ -1,21 +1,45 @@
-import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import {
+  Catch,
+  HttpException,
+  HttpStatus,
+  Logger,
+  NotFoundException,
+  type ArgumentsHost,
+  type ExceptionFilter,
+} from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ProblemException, type ProblemDetails } from './problem';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './database-outage';
+import type { RouteMethods } from './http-conventions';
+import {
+  PROBLEM_JSON_CONTENT_TYPE,
+  PROBLEM_TYPES,
+  ProblemException,
+  problemTypeFor,
+  type ProblemDetails,
+} from './problem';
 
 /**
  * Turns every error that reaches HTTP into RFC 9457 `application/problem+json`: our own problems as they are,
- * Nest and Fastify errors (404 route, 405, 413, 415, bad JSON) with their status, and anything else as a 500 whose
+ * Nest and Fastify errors (404 route, 413, 415, bad JSON) with their status, a path that exists under other
+ * methods as 405 with `Allow`, an unreachable database as 503 with `Retry-After`, and anything else as a 500 whose
  * detail hides internals (the cause is logged).
  */
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
 
+  /** @param routes the app's routes, to tell a wrong method (405) from a wrong path (404) */
+  constructor(private readonly routes?: RouteMethods) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const problem = this.toProblem(exception);
+    const allowed = this.methodsIfWrongMethod(exception, request);
+    if (allowed) void reply.header('allow', allowed.join(', '));
+    const problem = allowed ? methodNotAllowed(request.method, allowed) : this.toProblem(exception);
+    // Every 503 says when to come back; an exception's own Retry-After (set below) wins.
+    if (problem.status === 503) void reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
     problem.instance = safeInstance(request?.url);
     if (problem.status >= 500) {
       this.logger.error(
@@ -23,10 +47,15 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       );
     }
     for (const [name, value] of Object.entries(headersOf(exception))) void reply.header(name, value);
-    void reply
-      .status(problem.status)
-      .header('content-type', 'application/problem+json; charset=utf-8')
-      .send(JSON.stringify(problem));
+    void reply.status(problem.status).header('content-type', PROBLEM_JSON_CONTENT_TYPE).send(JSON.stringify(problem));
+  }
+
+  /** For Nest's "no route" 404 on a path that other methods answer: those methods; else undefined. */
+  private methodsIfWrongMethod(exception: unknown, request: FastifyRequest | undefined): string[] | undefined {
+    if (!this.routes || !request || !(exception instanceof NotFoundException) || exception instanceof ProblemException)
+      return undefined;
+    const allowed = this.routes.allowed(request.url);
+    return allowed.length > 0 && !allowed.includes(request.method) ? allowed : undefined;
   }
 
   private toProblem(exception: unknown): ProblemDetails {
@@ -36,7 +65,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       const body = exception.getResponse();
       const message = typeof body === 'string' ? body : (body as { message?: unknown }).message;
       return {
-        type: 'about:blank',
+        type: problemTypeFor(status),
         title: titleFor(status),
         status,
         detail: Array.isArray(message) ? message.join('; ') : typeof message === 'string' ? message : exception.message,
@@ -46,19 +75,36 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const statusCode = (exception as { statusCode?: unknown })?.statusCode;
     if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
       return {
-        type: 'about:blank',
+        type: problemTypeFor(statusCode),
         title: titleFor(statusCode),
         status: statusCode,
         detail: (exception as Error).message,
       };
     }
+    if (isDatabaseUnavailable(exception)) {
+      return {
+        type: PROBLEM_TYPES.unavailable,
+        title: titleFor(HttpStatus.SERVICE_UNAVAILABLE),
+        status: HttpStatus.SERVICE_UNAVAILABLE,
+        detail: `The database is unreachable; try again in ${DATABASE_RETRY_AFTER_SECONDS} s.`,
+      };
+    }
     return {
-      type: 'about:blank',
+      type: PROBLEM_TYPES.internalError,
       title: titleFor(HttpStatus.INTERNAL_SERVER_ERROR),
       status: HttpStatus.INTERNAL_SERVER_ERROR,
       detail: 'An unexpected error occurred; it has been logged.',
     };
   }
+}
+
+function methodNotAllowed(method: string, allowed: string[]): ProblemDetails {
+  return {
+    type: PROBLEM_TYPES.methodNotAllowed,
+    title: titleFor(HttpStatus.METHOD_NOT_ALLOWED),
+    status: HttpStatus.METHOD_NOT_ALLOWED,
+    detail: `${method} is not allowed here; this resource allows ${allowed.join(', ')}.`,
+  };
 }
 
 /** Response headers an exception asks for: a ProblemException's own, or `headers` in another HttpException's response. */

@@ -74,8 +74,7 @@ export async function registerSecurityHeaders(app: NestFastifyApplication): Prom
     .getHttpAdapter()
     .getInstance()
     .addHook('onRoute', (route: RouteOptions) => {
-      if (DOCS_UI_ROUTE.test(route.url))
-        route.config = { ...route.config, helmet: DOCS_SECURITY_HEADERS };
+      if (DOCS_UI_ROUTE.test(route.url)) route.config = { ...route.config, helmet: DOCS_SECURITY_HEADERS };
     });
   await app.register(helmet, API_SECURITY_HEADERS);
 }

@@ -6,7 +6,8 @@ import type { Params } from 'nestjs-pino';
 import pino, { type DestinationStream, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
 import type { AppConfig } from '../config';
-import { REDACT_PATHS, REDACTED, scrubText, scrubValue, secretValuesOf } from './redaction';
+import { BootFailure } from '../config/boot-failure';
+import { REDACT_PATHS, REDACTED, apiKeyDigestsOf, scrubText, scrubValue, secretValuesOf } from './redaction';
 
 /** The request id header: honoured when a client or proxy sends a sane one, and always echoed. */
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -61,6 +62,8 @@ export interface LoggingOptions {
  */
 export function createLoggerParams(config: AppConfig, options: LoggingOptions = {}): Params {
   const secrets = secretValuesOf(config);
+  const readsAtDebug = config.observability.readsAtDebug;
+  const keys = apiKeyDigestsOf(config);
   const level = options.silent ? 'silent' : config.observability.logLevel;
   const destination = options.silent
     ? undefined
@@ -85,18 +88,18 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
     },
     formatters: {
       level: (label) => ({ level: label }),
-      log: (object) => scrubValue(object, secrets) as Record<string, unknown>,
+      log: (object) => scrubValue(object, secrets, keys) as Record<string, unknown>,
     },
     redact: { paths: REDACT_PATHS, censor: REDACTED },
     hooks: {
       // Message strings and format arguments never pass through `formatters.log`.
       logMethod(args, method) {
-        const scrubbed = args.map((arg: unknown) => (typeof arg === 'string' ? scrubText(arg, secrets) : arg));
+        const scrubbed = args.map((arg: unknown) => (typeof arg === 'string' ? scrubText(arg, secrets, keys) : arg));
         return method.apply(this, scrubbed as Parameters<typeof method>);
       },
     },
     serializers: {
-      err: (error: unknown) => scrubValue(pino.stdSerializers.err(error as Error), secrets),
+      err: (error: unknown) => scrubValue(pino.stdSerializers.err(error as Error), secrets, keys),
     },
   };
 
@@ -117,18 +120,22 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
             url?: string;
             headers?: Record<string, unknown>;
             remoteAddress?: string;
-          }) => ({
-            method: req.method,
-            url: req.url === undefined ? undefined : scrubText(req.url, secrets),
-            remoteAddress: req.remoteAddress,
-            userAgent: req.headers?.['user-agent'],
-          }),
+          }) => {
+            const userAgent = req.headers?.['user-agent'];
+            return {
+              method: req.method,
+              url: req.url === undefined ? undefined : scrubText(req.url, secrets, keys),
+              remoteAddress: req.remoteAddress,
+              userAgent: typeof userAgent === 'string' ? scrubText(userAgent, secrets, keys) : userAgent,
+            };
+          },
           res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
         },
         customLogLevel: (req: IncomingMessage, res: ServerResponse, error?: Error) => {
           if (error || res.statusCode >= 500) return 'error';
           if (res.statusCode >= 400) return 'warn';
-          return QUIET_PATHS.test(req.url ?? '') ? 'debug' : 'info';
+          if (QUIET_PATHS.test(req.url ?? '')) return 'debug';
+          return readsAtDebug && req.method === 'GET' ? 'debug' : 'info';
         },
       },
       destination ?? pino.destination({ dest: 1, sync: true }),
@@ -139,4 +146,26 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
     // request: without this, the request logger never runs on Fastify.
     forRoutes: [{ path: '/{*splat}', method: RequestMethod.ALL }],
   };
+}
+
+/**
+ * The one JSON line the entry point prints when the service can't start: `level` fatal, the message (naming the
+ * variable at fault for a {@link BootFailure}, which also gets a `variable` field), and for any other error its
+ * type, message and stack as one string, all with secrets removed.
+ * @param config the configuration when it was loaded, for its secret values
+ */
+export function fatalStartLine(error: unknown, config: AppConfig | null): string {
+  const secrets = config ? secretValuesOf(config) : [];
+  const keys = config ? apiKeyDigestsOf(config) : undefined;
+  const line: Record<string, unknown> = { level: 'fatal', time: new Date().toISOString() };
+  if (config) line.replicaId = config.replicaId;
+  if (error instanceof BootFailure) {
+    line.variable = error.variable;
+    line.msg = scrubText(error.message, secrets, keys);
+  } else {
+    const err = error instanceof Error ? error : new Error(String(error));
+    line.msg = scrubText(`tidemark failed to start: ${err.message}`, secrets, keys);
+    line.err = scrubValue({ type: err.name, message: err.message, stack: err.stack }, secrets, keys);
+  }
+  return JSON.stringify(line);
 }

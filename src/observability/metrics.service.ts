@@ -70,18 +70,17 @@ export class MetricsService {
       registers,
     });
 
-    const metrics = this;
-    new Gauge({
+    const readSuccess: Gauge = new Gauge({
       name: 'tidemark_state_read_success',
       help: '1 when this scrape read the shared integration state from Postgres, 0 when that failed (the per-integration series are then absent).',
       registers,
-      async collect() {
+      collect: async () => {
         try {
-          await metrics.states.read();
-          this.set(1);
+          await this.states.read();
+          readSuccess.set(1);
         } catch (error) {
-          metrics.logger.warn(`metrics: reading integration state failed: ${(error as Error).message}`);
-          this.set(0);
+          this.logger.warn(`metrics: reading integration state failed: ${(error as Error).message}`);
+          readSuccess.set(0);
         }
       },
     });
@@ -103,27 +102,27 @@ export class MetricsService {
     this.sharedGauge('tidemark_integration_paused', '1 while scheduled runs of the integration are paused.', (row) =>
       row.paused ? 1 : 0,
     );
-    new Gauge({
+    const breakerState: Gauge = new Gauge({
       name: 'tidemark_upstream_breaker_state',
       help: `This replica's circuit breaker for each upstream: 1 for its current state (closed, open or half_open), 0 for the others. It opens after UPSTREAM_BREAKER_THRESHOLD (${config.upstream.breaker.threshold}) failed runs in a row.`,
       labelNames: ['upstream', 'state'],
       registers,
-      collect() {
-        this.reset();
-        for (const breaker of metrics.breakerRegistry()?.snapshots() ?? []) {
+      collect: () => {
+        breakerState.reset();
+        for (const breaker of this.breakerRegistry()?.snapshots() ?? []) {
           for (const state of BREAKER_STATES)
-            this.set({ upstream: breaker.baseUrl, state }, breaker.state === state ? 1 : 0);
+            breakerState.set({ upstream: breaker.baseUrl, state }, breaker.state === state ? 1 : 0);
         }
       },
     });
-    new Counter({
+    const regressions: Counter = new Counter({
       name: 'tidemark_watermark_regressions_total',
       help: 'Recorded runs whose watermark moved backwards (within the kept run history).',
       labelNames: INTEGRATION_LABELS,
       registers,
-      async collect() {
-        this.reset();
-        for (const row of await metrics.rowsOrNone()) this.inc(labelsOf(row), row.watermarkRegressions);
+      collect: async () => {
+        regressions.reset();
+        for (const row of await this.rowsOrNone()) regressions.inc(labelsOf(row), row.watermarkRegressions);
       },
     });
   }
@@ -158,17 +157,16 @@ export class MetricsService {
   }
 
   private sharedGauge(name: string, help: string, value: (row: IntegrationStateRow) => number | null): void {
-    const metrics = this;
-    new Gauge({
+    const gauge: Gauge = new Gauge({
       name,
       help,
       labelNames: INTEGRATION_LABELS,
       registers: [this.registry],
-      async collect() {
-        this.reset();
-        for (const row of await metrics.rowsOrNone()) {
+      collect: async () => {
+        gauge.reset();
+        for (const row of await this.rowsOrNone()) {
           const v = value(row);
-          if (v !== null) this.set(labelsOf(row), v);
+          if (v !== null) gauge.set(labelsOf(row), v);
         }
       },
     });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AppConfig } from '../config';
 
 /** What every redacted value is replaced by in logs. */
@@ -45,22 +46,110 @@ export const REDACT_PATHS: string[] = SECRET_KEYS.flatMap((key) => {
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
 /** Credentials after an auth scheme, as in an Authorization header echoed into a message. */
 const AUTH_SCHEME_CREDENTIALS = /\b(Bearer|Basic)\s+(?![A-Za-z-]+=")[A-Za-z0-9._~+/-]{6,}=*/g;
-/** Query parameters that carry credentials. */
-const SECRET_QUERY_PARAM =
-  /([?&](?:access_token|token|api_key|apikey|key|client_secret|password|secret|signature|sig)=)[^&#\s]*/gi;
+/** A query parameter: its separator, name and value, as they appear in a URL or a text quoting one. */
+const QUERY_PARAMETER = /([?&])([^=&#\s?]*)=([^&#\s]*)/g;
+/** Names that say a query parameter carries a credential, whatever its value. */
+const CREDENTIAL_PARAMETER_NAME =
+  /^(?:access[_-]?token|token|api[_-]?key|x[_-]api[_-]key|key|auth|authorization|bearer|client[_-]secret|password|passwd|pwd|secret|signature|sig|session|jwt|id[_-]token|refresh[_-]token)$/i;
+/** A value that looks like a bearer credential: after an auth scheme, or a JWT. */
+const CREDENTIAL_VALUE = /^(?:(?:bearer|basic|token|apikey)\s+\S|eyJ[\w-]*\.[\w-]+\.)/i;
+/**
+ * Strings that could be an API key: runs of URL-safe and base64 characters, percent-escapes included, long enough
+ * to be a key (`npm run apikey` makes 43 characters). Each is hashed and compared with the configured digests.
+ */
+const KEY_CANDIDATE = /[A-Za-z0-9._~+/%-]{16,1024}={0,2}/g;
+
+/** The lower-case hex SHA-256 digests of the configured API keys (API_KEYS), which are all that is known of them. */
+export type KeyDigests = ReadonlySet<string>;
+const NO_DIGESTS: KeyDigests = new Set();
+
+/** The configured API key digests, for {@link scrubText}. */
+export function apiKeyDigestsOf(config: AppConfig): KeyDigests {
+  return new Set(config.access.apiKeys.map((key) => key.sha256Hex));
+}
 
 /**
  * Removes credentials from free text: URL userinfo (`postgres://u:p@h` → `postgres://[REDACTED]@h`), the credentials
- * after `Bearer` / `Basic`, secret query parameters, and every literal in `secrets`.
+ * after `Bearer` / `Basic`, every query parameter whose name says it is a credential or whose value looks like one
+ * or is a configured API key, every other occurrence of a configured API key (a path segment, say), and every
+ * literal in `secrets`.
  * @param secrets exact secret values to cut out, longest first (see {@link secretValuesOf})
+ * @param keyDigests the configured API keys' digests (see {@link apiKeyDigestsOf})
  */
-export function scrubText(text: string, secrets: readonly string[] = []): string {
+export function scrubText(text: string, secrets: readonly string[] = [], keyDigests: KeyDigests = NO_DIGESTS): string {
   let out = text;
   for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-  return out
+  out = out
     .replace(URL_USERINFO, `$1${REDACTED}@`)
     .replace(AUTH_SCHEME_CREDENTIALS, `$1 ${REDACTED}`)
-    .replace(SECRET_QUERY_PARAM, `$1${REDACTED}`);
+    .replace(QUERY_PARAMETER, (whole: string, separator: string, name: string, value: string) =>
+      isCredentialParameter(name, value, keyDigests) ? `${separator}${name}=${REDACTED}` : whole,
+    );
+  if (keyDigests.size === 0) return out;
+  return out.replace(KEY_CANDIDATE, (candidate) =>
+    isApiKey(candidate, keyDigests)
+      ? REDACTED
+      : candidate.includes('/')
+        ? redactKeysBetweenSlashes(candidate, keyDigests)
+        : candidate,
+  );
+}
+
+/** Most segments a run of characters is searched in for a key, as `/` separates path segments (and is base64). */
+const MAX_SEGMENTS = 16;
+
+/**
+ * A key in a path segment, or one containing `/` after other text: the run of characters spans its neighbours, so
+ * every sequence of whole `/`-separated segments is tried, longest first from the left.
+ */
+function redactKeysBetweenSlashes(run: string, keyDigests: KeyDigests): string {
+  const parts = run.split('/');
+  if (parts.length > MAX_SEGMENTS) return run;
+  const out: string[] = [];
+  for (let start = 0; start < parts.length;) {
+    let end = parts.length;
+    while (end > start) {
+      const candidate = parts.slice(start, end).join('/');
+      if (candidate.length >= 16 && isApiKey(candidate, keyDigests)) break;
+      end -= 1;
+    }
+    if (end > start) {
+      out.push(REDACTED);
+      start = end;
+    } else {
+      out.push(parts[start]);
+      start += 1;
+    }
+  }
+  return out.join('/');
+}
+
+function isCredentialParameter(name: string, value: string, keyDigests: KeyDigests): boolean {
+  if (value.length === 0 || value === REDACTED) return false;
+  if (CREDENTIAL_PARAMETER_NAME.test(safeDecode(name))) return true;
+  const decoded = safeDecode(value.replace(/\+/g, ' '));
+  return CREDENTIAL_VALUE.test(decoded) || (keyDigests.size > 0 && isApiKey(value, keyDigests));
+}
+
+/** Per set of digests, strings already found not to be one of its keys; bounded, cleared when full. */
+const notKeysOf = new WeakMap<KeyDigests, Set<string>>();
+const NOT_KEYS_LIMIT = 10_000;
+
+/** True when `text`, as written or percent-decoded, is one of the configured API keys. */
+function isApiKey(text: string, keyDigests: KeyDigests): boolean {
+  let notKeys = notKeysOf.get(keyDigests);
+  if (notKeys === undefined) notKeysOf.set(keyDigests, (notKeys = new Set()));
+  if (notKeys.has(text)) return false;
+  const match = keyDigests.has(sha256Hex(text)) || (text.includes('%') && keyDigests.has(sha256Hex(safeDecode(text))));
+  if (!match) {
+    if (notKeys.size >= NOT_KEYS_LIMIT) notKeys.clear();
+    notKeys.add(text);
+  }
+  return match;
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /**
@@ -70,10 +159,11 @@ export function scrubText(text: string, secrets: readonly string[] = []): string
 export function scrubValue(
   value: unknown,
   secrets: readonly string[],
+  keyDigests: KeyDigests = NO_DIGESTS,
   depth = 0,
   seen = new WeakSet<object>(),
 ): unknown {
-  if (typeof value === 'string') return scrubText(value, secrets);
+  if (typeof value === 'string') return scrubText(value, secrets, keyDigests);
   if (value === null || typeof value !== 'object') return value;
   if (depth > 8) return '[too deep]';
   if (seen.has(value)) return '[circular]';
@@ -82,16 +172,17 @@ export function scrubValue(
     // pino's err serializer runs before formatters, so a raw Error only gets here when logged under another key.
     return {
       type: value.name,
-      message: scrubText(value.message, secrets),
-      stack: value.stack && scrubText(value.stack, secrets),
+      message: scrubText(value.message, secrets, keyDigests),
+      stack: value.stack && scrubText(value.stack, secrets, keyDigests),
     };
   }
-  if (Array.isArray(value)) return value.slice(0, 200).map((item) => scrubValue(item, secrets, depth + 1, seen));
+  if (Array.isArray(value))
+    return value.slice(0, 200).map((item) => scrubValue(item, secrets, keyDigests, depth + 1, seen));
   // Class instances (an IncomingMessage, a socket) are left to their serializers: walking them would be huge.
-  const proto = Object.getPrototypeOf(value);
+  const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return value;
   const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) out[key] = scrubValue(item, secrets, depth + 1, seen);
+  for (const [key, item] of Object.entries(value)) out[key] = scrubValue(item, secrets, keyDigests, depth + 1, seen);
   return out;
 }
 

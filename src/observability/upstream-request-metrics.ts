@@ -1,24 +1,24 @@
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { performance } from 'node:perf_hooks';
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { isStoppedByCaller } from '../upstream/http-exchange';
+import { isStoppedOnPurpose } from '../upstream/transport';
 import { UpstreamClient } from '../upstream/upstream.client';
 import { MetricsService } from './metrics.service';
 
 const INTEGRATION_START = /\/api\/integration\/IntegrationStatus\/IntegrationStart$/i;
 
-/** The fields of undici's diagnostics-channel request objects read here. */
-interface UndiciRequest {
-  origin?: unknown;
-  path?: unknown;
+/** What the interceptors read of an axios request configuration. */
+interface RequestConfig {
+  url?: string;
 }
 
 /**
- * Times every IntegrationStart HTTP exchange into `tidemark_upstream_request_duration_seconds{status}` from undici's
- * diagnostics channels (`undici:request:create`, `:headers`, `:trailers` when the body is complete, `:error`), which
- * the upstream client's transport publishes for every request: the time is the whole exchange, body included. Observing at the HTTP layer counts each attempt, however retries are arranged above
- * it, and keeps this out of the upstream client's code. Only requests to this app's upstream origin are timed, so
- * two apps in one process (tests) never count each other's; the token endpoint is not timed.
+ * Times every IntegrationStart HTTP exchange into `tidemark_upstream_request_duration_seconds{status}` with
+ * interceptors on the axios instance of the upstream client's HttpService: from the request interceptor to the
+ * response interceptor, which runs once the whole body is read, so the time is the whole exchange. Observing at the
+ * HTTP layer counts each attempt, however retries are arranged above it, and keeps this out of the client's code.
+ * The axios instance is the upstream module's own, so two apps in one process (tests) never count each other's
+ * requests; the token endpoint is not timed.
  * Status label: the HTTP status, `aborted` (a deadline, shutdown or the body size limit stopped it) or
  * `network_error`.
  */
@@ -26,28 +26,7 @@ interface UndiciRequest {
 export class UpstreamRequestMetrics implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('Metrics');
   private readonly startedAt = new WeakMap<object, number>();
-  /** The status of a request whose headers arrived, until its body is complete. */
-  private readonly statusOf = new WeakMap<object, number>();
-  private origin: string | null = null;
-  private readonly onCreate = (message: unknown) => {
-    const { request } = message as { request: UndiciRequest };
-    if (request.origin === this.origin && typeof request.path === 'string' && INTEGRATION_START.test(request.path)) {
-      this.startedAt.set(request, performance.now());
-    }
-  };
-  private readonly onHeaders = (message: unknown) => {
-    const { request, response } = message as { request: UndiciRequest; response: { statusCode: number } };
-    if (this.startedAt.has(request)) this.statusOf.set(request, response.statusCode);
-  };
-  private readonly onComplete = (message: unknown) => {
-    const { request } = message as { request: UndiciRequest };
-    const status = this.statusOf.get(request);
-    if (status !== undefined) this.observe(request, String(status));
-  };
-  private readonly onError = (message: unknown) => {
-    const { request, error } = message as { request: UndiciRequest; error: unknown };
-    this.observe(request, isStoppedByCaller(error) ? 'aborted' : 'network_error');
-  };
+  private eject: (() => void) | null = null;
 
   constructor(
     private readonly moduleRef: ModuleRef,
@@ -63,26 +42,47 @@ export class UpstreamRequestMetrics implements OnModuleInit, OnModuleDestroy {
       this.logger.warn('no UpstreamClient found: tidemark_upstream_request_duration_seconds stays empty');
       return;
     }
-    this.origin = new URL(client.baseUrl).origin;
-    subscribe('undici:request:create', this.onCreate);
-    subscribe('undici:request:headers', this.onHeaders);
-    subscribe('undici:request:trailers', this.onComplete);
-    subscribe('undici:request:error', this.onError);
+    const interceptors = client.http.axiosRef.interceptors;
+    const requestId = interceptors.request.use(
+      (config) => {
+        this.startedAt.set(config, performance.now());
+        return config;
+      },
+      undefined,
+      { synchronous: true, runWhen: (config) => isIntegrationStart(config) },
+    );
+    const responseId = interceptors.response.use(
+      (response) => {
+        this.observe(response.config, String(response.status));
+        return response;
+      },
+      (error: unknown): never => {
+        const config = (error as { config?: unknown } | null)?.config;
+        if (typeof config === 'object' && config !== null) {
+          this.observe(config, isStoppedOnPurpose(error) ? 'aborted' : 'network_error');
+        }
+        throw error;
+      },
+    );
+    this.eject = () => {
+      interceptors.request.eject(requestId);
+      interceptors.response.eject(responseId);
+    };
   }
 
   onModuleDestroy(): void {
-    if (this.origin === null) return;
-    unsubscribe('undici:request:create', this.onCreate);
-    unsubscribe('undici:request:headers', this.onHeaders);
-    unsubscribe('undici:request:trailers', this.onComplete);
-    unsubscribe('undici:request:error', this.onError);
+    this.eject?.();
+    this.eject = null;
   }
 
-  private observe(request: object, status: string): void {
-    const started = this.startedAt.get(request);
+  private observe(config: object, status: string): void {
+    const started = this.startedAt.get(config);
     if (started === undefined) return;
-    this.startedAt.delete(request);
-    this.statusOf.delete(request);
+    this.startedAt.delete(config);
     this.metrics.upstreamRequestDuration.observe({ status }, (performance.now() - started) / 1000);
   }
+}
+
+function isIntegrationStart(config: RequestConfig): boolean {
+  return typeof config.url === 'string' && INTEGRATION_START.test(config.url);
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
-import { TIDEMARK_DATA_SOURCE } from './state.repository';
+import { TIDEMARK_DATA_SOURCE } from './data-source';
 import type { Page } from './types';
 
 /** What operators (or the scheduler, as `system`) did to an integration. */

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { TIDEMARK_DATA_SOURCE } from './state.repository';
+import { TIDEMARK_DATA_SOURCE } from './data-source';
 
 /**
  * One enabled integration's shared state, as every replica reads it from Postgres. Times are the database's clock,

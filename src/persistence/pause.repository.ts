@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
 import { AuditRepository, SYSTEM_ACTOR, type AuditEntry } from './audit.repository';
-import { STATE_CHANNEL, TIDEMARK_DATA_SOURCE } from './state.repository';
+import { TIDEMARK_DATA_SOURCE } from './data-source';
+import { notifyChanged } from './state-notifications';
 import type { IntegrationRef, NextFireTime } from './types';
 
 /** An integration's pause as stored; all null but `paused` while it runs on schedule. */
@@ -27,8 +28,6 @@ export interface PauseChange extends IntegrationRef {
 
 /** Most integrations one tick resumes; the rest wait for the next tick. */
 const AUTO_RESUME_BATCH = 100;
-/** Ids per NOTIFY payload (Postgres allows 8000 bytes; a bigint is at most 19 digits and a comma). */
-const IDS_PER_NOTIFY = 300;
 
 type Row = Record<string, unknown>;
 
@@ -175,10 +174,10 @@ export class PauseRepository {
       },
     }));
     await this.audit.append(entries, tx);
-    const ids = changes.map((change) => change.id);
-    const payloads: string[] = [];
-    for (let i = 0; i < ids.length; i += IDS_PER_NOTIFY) payloads.push(ids.slice(i, i + IDS_PER_NOTIFY).join(','));
-    await tx.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [STATE_CHANNEL, payloads]);
+    await notifyChanged(
+      tx,
+      changes.map((change) => change.id),
+    );
   }
 }
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import { TIDEMARK_DATA_SOURCE } from './state.repository';
+import { TIDEMARK_DATA_SOURCE } from './data-source';
 import type { Page, RunOutcome, Watermark } from './types';
 
 /** A finished or running run, reduced to what a sparkline shows. */

@@ -1,8 +1,10 @@
 import type { UpstreamAttempt } from '../upstream/errors';
 import type { IntegrationStatus } from '../upstream/integration-status';
-import type { RunOutcome, RunTrigger } from './entities/run.entity';
 
-export type { RunOutcome, RunTrigger };
+/** What started a run: its integration's schedule, or an operator. */
+export type RunTrigger = 'schedule' | 'manual';
+/** How a run ended (`running` until it does); the values the `run.outcome` check constraint allows. */
+export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'abandoned' | 'interrupted' | 'skipped_breaker_open';
 
 /** A keyset cursor position as the upstream gives it: exact text, its UTC "O" form, and the PK id as a decimal string. */
 export interface Watermark {

@@ -1,29 +1,29 @@
-import type { StateRepository } from '../persistence/state.repository';
-import type { RunCompletion, RunRecord, StartedRun } from '../persistence/types';
+import type { FinishResult, RunsRepository } from '../persistence/runs.repository';
+import type { RunCompletion, StartedRun } from '../persistence/types';
 
-export type FinishResult = { applied: boolean; finished: RunRecord | null };
+export type { FinishResult };
 
 interface Pending {
   /** performance.now() when the run's end was queued. */
   queuedAt: number;
   started: StartedRun;
   completion: RunCompletion;
-  resolve(result: FinishResult): void;
-  reject(error: unknown): void;
+  resolve: (result: FinishResult) => void;
+  reject: (error: unknown) => void;
 }
 
-/** Most runs finished by one transaction. */
+/** Most runs finished by one statement. */
 export const MAX_FINISH_BATCH = 256;
 /**
- * Most finish transactions on their way at once. One at a time made every run wait for the batch before it (a
- * run's slot is held until its end is recorded), which left a 10,000-run sweep latency-bound on the database
- * (issue 6); a few in parallel keep the batches large and the wait short, within the connection pool.
+ * Most finish statements on their way at once. With one at a time every run waits for the batch before it, and a
+ * sweep becomes bound by the database's latency; a few in parallel keep the batches large and the wait short,
+ * within the connection pool.
  */
 export const MAX_CONCURRENT_FINISHES = 2;
 /**
  * How long a run's end may wait for others to join its batch, ms, unless {@link FINISH_BATCH_TARGET} have queued.
- * Each group commit costs the service and Postgres a transaction whatever its size: a sweep at 50 ms, with its
- * calls ending a few at a time, wrote batches of 6 to 9 runs without a wait (0.16 transactions per run; issue 6).
+ * Each group commit costs the service and Postgres a transaction whatever its size, and calls that end a few at a
+ * time would otherwise make small batches.
  */
 export const FINISH_GATHER_MS = 10;
 /** Queued run ends that start a batch at once, without waiting out FINISH_GATHER_MS. */
@@ -31,12 +31,12 @@ export const FINISH_BATCH_TARGET = 64;
 
 /**
  * Group commit of run finishes. Runs that end within `gatherMs` of one another (until `batchTarget` have queued), or
- * while writes are on their way, are finished together by one `finishRuns` transaction: each run's row and its
- * integration's state still commit together, and the batch shares one commit. Up to `maxConcurrent` batches are written at once; an integration is
- * never in two of them, so two ends of one integration commit in the order they were given. If a batch fails for a
- * reason other than the database being unreachable, each of its runs is written alone with `finishRun`, so that one
- * bad run can't lose the others; when the database is unreachable, every run of the batch gets the error and its own
- * retry policy retries it.
+ * while writes are on their way, are finished together by one `finishRuns` statement: each run's row and its
+ * integration's state still commit together, and the batch shares one commit. Up to `maxConcurrent` batches are
+ * written at once; an integration is never in two of them, so two ends of one integration commit in the order they
+ * were given. If a batch fails for a reason other than the database being unreachable, each of its runs is written
+ * alone (a batch of one, `finishRun`), so that one bad run can't lose the others; when the database is unreachable,
+ * every run of the batch gets the error and its own retry policy retries it.
  */
 export class FinishBatcher {
   private queue: Pending[] = [];
@@ -47,7 +47,7 @@ export class FinishBatcher {
   private readonly writing = new Set<string>();
 
   constructor(
-    private readonly repository: Pick<StateRepository, 'finishRun' | 'finishRuns'>,
+    private readonly repository: Pick<RunsRepository, 'finishRun' | 'finishRuns'>,
     private readonly isTransient: (error: unknown) => boolean,
     private readonly maxBatch = MAX_FINISH_BATCH,
     private readonly maxConcurrent = MAX_CONCURRENT_FINISHES,
@@ -124,7 +124,6 @@ export class FinishBatcher {
   }
 
   private async write(batch: Pending[]): Promise<void> {
-    // A batch of one too: finishRuns is one round trip, finishRun's transaction several.
     let results: FinishResult[];
     try {
       results = await this.repository.finishRuns(batch.map(({ started, completion }) => ({ started, completion })));

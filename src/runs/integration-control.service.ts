@@ -1,7 +1,8 @@
 import { Injectable, ServiceUnavailableException } from '@nestjs/common';
 import { AuditRepository } from '../persistence/audit.repository';
+import { IntegrationsRepository } from '../persistence/integrations.repository';
 import { PauseRepository, type PauseChange } from '../persistence/pause.repository';
-import { StateRepository } from '../persistence/state.repository';
+import { RunsRepository } from '../persistence/runs.repository';
 import type { IntegrationRecord, RunRecord, Watermark } from '../persistence/types';
 import { nextFireTime } from '../scheduler/cron-schedule';
 import { RunService } from './run.service';
@@ -28,7 +29,8 @@ export interface PauseRequestSpec {
 @Injectable()
 export class IntegrationControlService {
   constructor(
-    private readonly repository: StateRepository,
+    private readonly repository: IntegrationsRepository,
+    private readonly runRecords: RunsRepository,
     private readonly runs: RunService,
     private readonly pauses: PauseRepository,
     private readonly audit: AuditRepository,
@@ -95,7 +97,7 @@ export class IntegrationControlService {
   private async runToEnd(integration: IntegrationRecord): Promise<RunRecord> {
     const result = await this.runs.runNow(integration);
     if (result.kind === 'lease_lost') {
-      const run = await this.repository.findRun(result.runId).catch(() => null);
+      const run = await this.runRecords.findRun(result.runId).catch(() => null);
       if (run) return run;
       throw new ServiceUnavailableException('the run finished but its result could not be recorded; see the logs');
     }

@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { APP_CONFIG, type AppConfig } from '../config';
 import { runLogContext } from '../observability/logging';
 import { RunTelemetry } from '../observability/run-telemetry';
-import { StateRepository } from '../persistence/state.repository';
+import { ClaimsRepository } from '../persistence/claims.repository';
+import { RunsRepository } from '../persistence/runs.repository';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import type {
   AttemptRecord,
@@ -76,12 +77,13 @@ export class RunService implements OnApplicationShutdown {
   private readonly finishes: FinishBatcher;
 
   constructor(
-    private readonly repository: StateRepository,
+    private readonly claims: ClaimsRepository,
+    runsRepository: RunsRepository,
     private readonly upstream: UpstreamClient,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly telemetry: RunTelemetry,
   ) {
-    this.finishes = new FinishBatcher(repository, isTransientDatabaseError);
+    this.finishes = new FinishBatcher(runsRepository, isTransientDatabaseError);
     // Renew at a third of the lease so that two missed renewals still leave the lease held.
     this.leaseTimer = setInterval(
       () => void this.renewLeases(),
@@ -140,11 +142,7 @@ export class RunService implements OnApplicationShutdown {
    * @throws RunInProgressError (from the repository) when a run of the integration holds the lease
    */
   async runNow(integration: IntegrationRef): Promise<RunResult> {
-    const started = await this.repository.startManualRun(
-      integration,
-      this.config.replicaId,
-      this.config.schedule.leaseMs,
-    );
+    const started = await this.claims.startManualRun(integration, this.config.replicaId, this.config.schedule.leaseMs);
     return this.execute(started);
   }
 
@@ -227,7 +225,7 @@ export class RunService implements OnApplicationShutdown {
           `${formatWatermark(started.watermarkBefore)} to ${formatWatermark(watermarkOf(completion.status))}; stored as the upstream's truth`,
       );
     }
-    let finish: Awaited<ReturnType<StateRepository['finishRun']>>;
+    let finish: Awaited<ReturnType<RunsRepository['finishRun']>>;
     try {
       finish = await this.finishWithRetry(started, completion);
       const run = this.inFlight.get(started.runId);
@@ -369,7 +367,7 @@ export class RunService implements OnApplicationShutdown {
     if (this.inFlight.size === 0) return;
     try {
       const runIds = [...this.inFlight.values()].filter((run) => !run.recorded).map((run) => run.started.runId);
-      const lost = await this.repository.renewLeases(this.config.replicaId, runIds, this.config.schedule.leaseMs);
+      const lost = await this.claims.renewLeases(this.config.replicaId, runIds, this.config.schedule.leaseMs);
       for (const runId of lost) {
         // Recorded while the renewal was on its way: its lease was released, not lost.
         const current = this.inFlight.get(runId);

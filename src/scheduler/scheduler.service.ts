@@ -1,8 +1,10 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { APP_CONFIG, type AppConfig } from '../config';
+import { ClaimsRepository } from '../persistence/claims.repository';
+import { IntegrationsRepository } from '../persistence/integrations.repository';
 import { PauseRepository } from '../persistence/pause.repository';
-import { StateRepository } from '../persistence/state.repository';
+import { RunsRepository } from '../persistence/runs.repository';
 import { RunService } from '../runs/run.service';
 import { nextFireTime } from './cron-schedule';
 
@@ -33,7 +35,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   lastTickAt: number | null = null;
 
   constructor(
-    private readonly repository: StateRepository,
+    private readonly integrations: IntegrationsRepository,
+    private readonly claims: ClaimsRepository,
+    private readonly runRecords: RunsRepository,
     private readonly runs: RunService,
     private readonly registry: SchedulerRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -41,7 +45,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.repository.syncIntegrations(this.config.integrations, nextFireTime);
+    await this.integrations.syncIntegrations(this.config.integrations, nextFireTime);
     const enabled = this.config.integrations.filter((i) => i.enabled).length;
     this.logger.log(`scheduling ${enabled} integration(s); polling every ${this.config.schedule.pollIntervalMs} ms`);
     const timer = setInterval(() => void this.tick(), this.config.schedule.pollIntervalMs);
@@ -80,7 +84,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       await this.claimWhileDue();
       // Stopped meanwhile (shutdown): the rest of the tick would run while the pool closes.
       if (this.stopped) return;
-      for (const abandoned of await this.repository.reapExpiredLeases()) this.logAbandoned(abandoned);
+      for (const abandoned of await this.claims.reapExpiredLeases()) this.logAbandoned(abandoned);
       await this.resumeEndedPauses();
       await this.pruneIfDue();
       if (!this.moreDue) await this.wakeAtNextFireTime();
@@ -115,7 +119,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     while (this.moreDue && !this.stopped) {
       const capacity = this.runs.claimCapacity(max);
       if (capacity <= 0 || (capacity < minBatch && this.runs.inFlightCount > 0)) return;
-      const claim = await this.repository.claimDue({
+      const claim = await this.claims.claimDue({
         replicaId: this.config.replicaId,
         leaseMs: this.config.schedule.leaseMs,
         misfireThresholdMs: this.config.schedule.misfireThresholdMs,
@@ -148,7 +152,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   /** Sets a timer for the next fire time (database clock) when it comes before the next poll. */
   private async wakeAtNextFireTime(): Promise<void> {
-    const ms = await this.repository.msUntilNextDue();
+    const ms = await this.claims.msUntilNextDue();
     clearTimeout(this.wakeTimer);
     if (ms === null || ms <= 0 || ms >= this.config.schedule.pollIntervalMs || this.stopped) return;
     this.wakeTimer = setTimeout(
@@ -188,7 +192,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const now = Date.now();
     if (now - this.lastPruneAt < PRUNE_EVERY_MS) return;
     this.lastPruneAt = now;
-    const pruned = await this.repository.pruneRunHistory(this.config.schedule.runHistoryDays, PRUNE_BATCH);
+    const pruned = await this.runRecords.pruneRunHistory(this.config.schedule.runHistoryDays, PRUNE_BATCH);
     if (pruned > 0) this.logger.log(`pruned ${pruned} run(s) older than ${this.config.schedule.runHistoryDays} days`);
   }
 }

@@ -1,8 +1,9 @@
 /**
  * What stops one upstream call: its deadline or its caller, once. It does what the client needs of an AbortSignal
- * (`aborted`, `reason`, listeners) without being an EventTarget: an AbortController and three listeners per call
- * were about 4 % of a 10,000-run sweep's CPU (issue 6). A real AbortSignal that follows it is made only when
- * something outside the client needs one ({@link CallStop.signal}: a token request, a retry policy after a failure).
+ * (`aborted`, `reason`, listeners) without being an EventTarget, whose listeners are a list searched on every add and
+ * remove: a sweep makes thousands of calls, many sharing one stop (a replica's shutdown). A real AbortSignal that
+ * follows it is made only when something needs one ({@link CallStop.signal}: a token request, a retry policy after a
+ * failure).
  */
 export class CallStop {
   aborted = false;
@@ -53,3 +54,11 @@ export class CallStop {
 }
 
 function noop(): void {}
+
+/** Calls `onAbort` once when `external` aborts; returns the function that stops listening. */
+export function listenForAbort(external: AbortSignal | CallStop | undefined, onAbort: () => void): () => void {
+  if (external === undefined) return noop;
+  if (external instanceof CallStop) return external.onAbort(onAbort);
+  external.addEventListener('abort', onAbort, { once: true });
+  return () => external.removeEventListener('abort', onAbort);
+}

@@ -31,15 +31,15 @@ export {
   DEFAULT_RETRY,
   DEFAULT_TOKEN_PATH,
   UPSTREAM_CLIENT_OPTIONS,
-  UpstreamClient,
-  parseRetryAfter,
   type IntegrationStartCallOptions,
   type IntegrationStartResult,
   type UpstreamAuth,
   type UpstreamBreakerOptions,
   type UpstreamClientOptions,
   type UpstreamRetryOptions,
-} from './upstream.client';
+} from './upstream-options';
+export { UpstreamClient } from './upstream.client';
+export { parseRetryAfter } from './retry-plan';
 export {
   UpstreamBreaker,
   UpstreamBreakerRegistry,

@@ -1,6 +1,6 @@
 /**
  * The body of `POST api/integration/IntegrationStatus/IntegrationStart`, in the two forms the
- * help page documents (/work/shared/seed/IntegrationStart-api-help.txt, vectors in
+ * help page documents (docs/upstream/IntegrationStart-api-help.txt, vectors in
  * test/fixtures/upstream/requests/).
  */
 import { UpstreamRequestError, quoteForMessage } from './errors';

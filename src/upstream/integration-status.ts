@@ -1,6 +1,6 @@
 /**
  * What Tidemark makes of one upstream IntegrationStatusDTO (see
- * /work/shared/seed/IntegrationStart-api-help.txt and test/fixtures/upstream/README.md).
+ * docs/upstream/IntegrationStart-api-help.txt and test/fixtures/upstream/README.md).
  * The keys are exactly those of `test/fixtures/upstream/expected/*.json`.
  */
 export interface IntegrationStatus {

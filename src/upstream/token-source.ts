@@ -1,6 +1,6 @@
 /**
  * Caching and single-flight for client_credentials access tokens. The HTTP request itself is made
- * by `UpstreamClient` (it owns the HTTP connection pool, the deadlines and the error mapping) through the
+ * by `UpstreamClient` (through its transport, with its deadlines and error mapping) through the
  * `fetch` function given here.
  */
 
@@ -85,20 +85,23 @@ function refreshTime(requestedAt: number, expiresInSeconds: number | null): numb
   return requestedAt + lifetimeMs - Math.min(MAX_REFRESH_MARGIN_MS, lifetimeMs / 10);
 }
 
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
+const ABORTED: unique symbol = Symbol('aborted');
+
+/** `promise`, or the reason of `signal` when it aborts first. */
+async function untilAborted(promise: Promise<string>, signal: AbortSignal): Promise<string> {
+  signal.throwIfAborted();
+  let onAbort = noop;
+  const aborted = new Promise<typeof ABORTED>((resolve) => {
+    onAbort = () => resolve(ABORTED);
     signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
   });
+  try {
+    const first = await Promise.race([promise, aborted]);
+    if (first === ABORTED) throw signal.reason;
+    return first;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
+
+function noop(): void {}

@@ -6,6 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startApp, type RunningApp } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
+/**
+ * The page's global scope as the callbacks given to `page.evaluate` use it; they run in Chromium, while the project
+ * compiles without the DOM library.
+ */
+interface PageGlobals {
+  sameDocument?: boolean;
+  document: { documentElement: { scrollWidth: number } };
+}
+
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
@@ -107,7 +116,7 @@ describe.skipIf(skip)('dashboard in a real browser', () => {
     await page.locator('#runs tbody tr').first().waitFor();
     await expect(page.locator('#cron-words').textContent()).resolves.toBe('every 10 seconds');
     await expect(page.locator('#next-fire-times li').count()).resolves.toBe(5);
-    await page.evaluate(() => ((window as any).sameDocument = true));
+    await page.evaluate(() => ((globalThis as unknown as PageGlobals).sameDocument = true));
 
     await page.locator('#run-now').click();
     const manual = await eventually(async () => {
@@ -133,7 +142,7 @@ describe.skipIf(skip)('dashboard in a real browser', () => {
     ]);
     await expect(page.locator('#pause-info').textContent()).resolves.toBe('upstream maintenance window — by alice');
     await page.locator('#resume').waitFor();
-    expect(await page.evaluate(() => (window as any).sameDocument)).toBe(true);
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).sameDocument)).toBe(true);
     await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-integration.png'), fullPage: true });
     expect((await api('/audit?sourceSystemId=1&limit=1')).items[0]).toMatchObject({
       actor: 'alice',
@@ -182,7 +191,9 @@ describe.skipIf(skip)('dashboard in a real browser', () => {
     const page = await openPage({ width: 390, height: 844 });
     await signIn(page, READ_KEY);
     await page.locator('tr[data-integration="1/Orders"]').waitFor();
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(
+      await page.evaluate(() => (globalThis as unknown as PageGlobals).document.documentElement.scrollWidth),
+    ).toBeLessThanOrEqual(390);
     await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-integrations-phone.png'), fullPage: true });
     await page.context().close();
   });

@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { AuditRepository, type AuditEntry } from '../../src/persistence/audit.repository';
 import { createDataSource, runMigrationsLocked } from '../../src/persistence/data-source';
 import { PauseRepository } from '../../src/persistence/pause.repository';
-import { StateRepository } from '../../src/persistence/state.repository';
+import { IntegrationsRepository } from '../../src/persistence/integrations.repository';
 import { nextFireTime } from '../../src/scheduler/cron-schedule';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
@@ -24,7 +24,7 @@ describe('AuditRepository and PauseRepository on real Postgres', () => {
   let dataSource: DataSource;
   let audit: AuditRepository;
   let pauses: PauseRepository;
-  let state: StateRepository;
+  let state: IntegrationsRepository;
 
   beforeAll(async () => {
     db = await createTestDatabase('audit');
@@ -33,7 +33,7 @@ describe('AuditRepository and PauseRepository on real Postgres', () => {
     await runMigrationsLocked(dataSource);
     audit = new AuditRepository(dataSource);
     pauses = new PauseRepository(dataSource, audit);
-    state = new StateRepository(dataSource);
+    state = new IntegrationsRepository(dataSource);
   });
 
   afterAll(async () => {

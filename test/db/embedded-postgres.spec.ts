@@ -5,11 +5,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  EMBEDDED_POSTGRES_PASSWORD,
-  createDatabase,
-  startEmbeddedPostgres,
-} from '../../src/embedded/embedded-postgres';
+import { EMBEDDED_POSTGRES_PASSWORD, createDatabase, startEmbeddedPostgres } from '../../src/demo/embedded-postgres';
 
 async function query<T extends Record<string, unknown>>(url: string, sql: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });

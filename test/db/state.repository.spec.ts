@@ -3,7 +3,12 @@ import type { DataSource } from 'typeorm';
 import type { IntegrationConfig } from '../../src/config';
 import { Client } from 'pg';
 import { createDataSource, runMigrationsLocked } from '../../src/persistence/data-source';
-import { STATE_CHANNEL, StateRepository } from '../../src/persistence/state.repository';
+import { AuditRepository } from '../../src/persistence/audit.repository';
+import { ClaimsRepository } from '../../src/persistence/claims.repository';
+import { IntegrationsRepository } from '../../src/persistence/integrations.repository';
+import { PauseRepository } from '../../src/persistence/pause.repository';
+import { RunsRepository } from '../../src/persistence/runs.repository';
+import { STATE_CHANNEL } from '../../src/persistence/state-notifications';
 import { FinishBatcher } from '../../src/runs/finish-batcher';
 import { isTransientDatabaseError } from '../../src/runs/run.service';
 import { RunInProgressError, type NextFireTime, type StartedRun } from '../../src/persistence/types';
@@ -42,7 +47,7 @@ const INT64_STATUS: IntegrationStatus = {
 
 const NO_ATTEMPTS = { attempts: [], outcomeUnknownRetried: false };
 
-const claimOptions = (replicaId: string, extra: Partial<Parameters<StateRepository['claimDue']>[0]> = {}) => ({
+const claimOptions = (replicaId: string, extra: Partial<Parameters<ClaimsRepository['claimDue']>[0]> = {}) => ({
   replicaId,
   leaseMs: 30_000,
   misfireThresholdMs: 60_000,
@@ -54,10 +59,13 @@ const claimOptions = (replicaId: string, extra: Partial<Parameters<StateReposito
 describe('StateRepository on real Postgres', () => {
   let db: TestDatabase;
   let dataSource: DataSource;
-  let repo: StateRepository;
+  let integrationsRepo: IntegrationsRepository;
+  let runsRepo: RunsRepository;
+  let claimsRepo: ClaimsRepository;
+  let pauseRepo: PauseRepository;
 
   const sql = <T = Record<string, unknown>>(text: string, params: unknown[] = []) =>
-    dataSource.query(text, params) as Promise<T[]>;
+    dataSource.query<T[]>(text, params);
   const makeDue = (name: string, agoMs = 1_000) =>
     sql(
       `UPDATE integration SET next_fire_at = date_trunc('second', now()) - make_interval(secs => $2::double precision / 1000) WHERE integration_name = $1`,
@@ -74,7 +82,10 @@ describe('StateRepository on real Postgres', () => {
       'LetRunFinishesUpdateIntegrationsInPlace1795958400000',
       'AuditAndPauseReason1796100000000',
     ]);
-    repo = new StateRepository(dataSource);
+    integrationsRepo = new IntegrationsRepository(dataSource);
+    runsRepo = new RunsRepository(dataSource);
+    claimsRepo = new ClaimsRepository(dataSource);
+    pauseRepo = new PauseRepository(dataSource, new AuditRepository(dataSource));
   });
 
   afterAll(async () => {
@@ -93,9 +104,9 @@ describe('StateRepository on real Postgres', () => {
   describe('syncIntegrations', () => {
     it('inserts pairs with their first fire time, keeps it on an unchanged re-sync, and disables pairs that left', async () => {
       const fixed: NextFireTime = () => new Date('2030-01-01T00:00:00Z');
-      await repo.syncIntegrations([config(1, 'Orders'), config(2, 'Invoices')], fixed);
+      await integrationsRepo.syncIntegrations([config(1, 'Orders'), config(2, 'Invoices')], fixed);
       const later: NextFireTime = () => new Date('2031-01-01T00:00:00Z');
-      await repo.syncIntegrations([config(1, 'Orders')], later);
+      await integrationsRepo.syncIntegrations([config(1, 'Orders')], later);
       const rows = await sql<{ integration_name: string; enabled: boolean; next_fire_at: Date }>(
         'SELECT integration_name, enabled, next_fire_at FROM integration ORDER BY id',
       );
@@ -104,28 +115,28 @@ describe('StateRepository on real Postgres', () => {
         ['Invoices', false, '2030-01-01T00:00:00.000Z'],
       ]);
       // Returning to the config re-enables it and starts its schedule afresh (no catch-up for the disabled time).
-      await repo.syncIntegrations([config(1, 'Orders'), config(2, 'Invoices')], later);
-      const back = await repo.findIntegration(2, 'Invoices');
+      await integrationsRepo.syncIntegrations([config(1, 'Orders'), config(2, 'Invoices')], later);
+      const back = await integrationsRepo.findIntegration(2, 'Invoices');
       expect([back?.enabled, back?.nextFireAt?.toISOString()]).toStrictEqual([true, '2031-01-01T00:00:00.000Z']);
     });
 
     it('recomputes the next fire time when the cron changes', async () => {
-      await repo.syncIntegrations([config(1, 'Orders')], () => new Date('2030-01-01T00:00:00Z'));
-      await repo.syncIntegrations(
+      await integrationsRepo.syncIntegrations([config(1, 'Orders')], () => new Date('2030-01-01T00:00:00Z'));
+      await integrationsRepo.syncIntegrations(
         [config(1, 'Orders', { cron: '0 0 * * * *' })],
         () => new Date('2030-02-02T00:00:00Z'),
       );
-      const row = await repo.findIntegration(1, 'Orders');
+      const row = await integrationsRepo.findIntegration(1, 'Orders');
       expect([row?.cron, row?.nextFireAt?.toISOString()]).toStrictEqual(['0 0 * * * *', '2030-02-02T00:00:00.000Z']);
     });
   });
 
   describe('claimDue', () => {
     it('starts one run for a due tick, takes the lease and advances the fire time', async () => {
-      await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
+      await integrationsRepo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
       await makeDue('Orders', 0);
       const [{ due }] = await sql<{ due: Date }>('SELECT next_fire_at AS due FROM integration');
-      const claim = await repo.claimDue(claimOptions('replica-a'));
+      const claim = await claimsRepo.claimDue(claimOptions('replica-a'));
       expect(claim.started).toHaveLength(1);
       expect(claim.started[0]).toMatchObject({
         trigger: 'schedule',
@@ -148,7 +159,7 @@ describe('StateRepository on real Postgres', () => {
 
     it('gives each due integration to exactly one of several concurrent claimers', async () => {
       const names = Array.from({ length: 40 }, (_, i) => `Integration ${i}`);
-      await repo.syncIntegrations(
+      await integrationsRepo.syncIntegrations(
         names.map((n) => config(1, n)),
         nextFireTime,
       );
@@ -161,7 +172,7 @@ describe('StateRepository on real Postgres', () => {
         }),
       );
       try {
-        const repos = [repo, ...others.map((ds) => new StateRepository(ds))];
+        const repos = [claimsRepo, ...others.map((ds) => new ClaimsRepository(ds))];
         const claims = await Promise.all(repos.map((r, i) => r.claimDue(claimOptions(`replica-${i}`, { limit: 15 }))));
         const claimed = claims.flatMap((c) => c.started.map((s) => s.integration.integrationName));
         expect(claimed).toHaveLength(new Set(claimed).size);
@@ -177,11 +188,11 @@ describe('StateRepository on real Postgres', () => {
     });
 
     it('skips a tick while the previous run holds the lease, without a second run', async () => {
-      await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
+      await integrationsRepo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
       await makeDue('Orders');
-      const first = await repo.claimDue(claimOptions('replica-a'));
+      const first = await claimsRepo.claimDue(claimOptions('replica-a'));
       await makeDue('Orders');
-      const second = await repo.claimDue(claimOptions('replica-b'));
+      const second = await claimsRepo.claimDue(claimOptions('replica-b'));
       expect(second.started).toStrictEqual([]);
       expect(second.skippedOverlap.map((s) => s.integration.integrationName)).toStrictEqual(['Orders']);
       const [lease] = await sql<{ lease_run_id: string }>('SELECT lease_run_id::text FROM integration');
@@ -190,11 +201,11 @@ describe('StateRepository on real Postgres', () => {
     });
 
     it('makes one catch-up run for ticks missed beyond the threshold under fire_once_now', async () => {
-      await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
+      await integrationsRepo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
       await makeDue('Orders', 10 * 60_000);
-      const claim = await repo.claimDue(claimOptions('replica-a'));
+      const claim = await claimsRepo.claimDue(claimOptions('replica-a'));
       expect(claim.started).toHaveLength(1);
-      const again = await repo.claimDue(claimOptions('replica-a'));
+      const again = await claimsRepo.claimDue(claimOptions('replica-a'));
       expect(again.started).toStrictEqual([]);
       const [{ next, now }] = await sql<{ next: Date; now: Date }>(
         'SELECT next_fire_at AS next, now() AS now FROM integration',
@@ -203,32 +214,35 @@ describe('StateRepository on real Postgres', () => {
     });
 
     it('folds ticks that passed while late (within the threshold) into one run instead of replaying them', async () => {
-      await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
+      await integrationsRepo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
       await makeDue('Orders', 10_000);
-      const claim = await repo.claimDue(claimOptions('replica-a'));
+      const claim = await claimsRepo.claimDue(claimOptions('replica-a'));
       expect(claim.started).toHaveLength(1);
       await sql(`UPDATE integration SET lease_owner = NULL, lease_run_id = NULL, lease_expires_at = NULL`);
-      const again = await repo.claimDue(claimOptions('replica-a'));
+      const again = await claimsRepo.claimDue(claimOptions('replica-a'));
       expect(again.started).toStrictEqual([]);
       expect((await sql('SELECT id FROM run')).length).toBe(1);
     });
 
     it('drops missed ticks under the skip policy', async () => {
-      await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *', misfirePolicy: 'skip' })], nextFireTime);
+      await integrationsRepo.syncIntegrations(
+        [config(1, 'Orders', { cron: '* * * * * *', misfirePolicy: 'skip' })],
+        nextFireTime,
+      );
       await makeDue('Orders', 10 * 60_000);
-      const claim = await repo.claimDue(claimOptions('replica-a'));
+      const claim = await claimsRepo.claimDue(claimOptions('replica-a'));
       expect(claim.started).toStrictEqual([]);
       expect(claim.skippedMisfire.map((s) => s.integration.integrationName)).toStrictEqual(['Orders']);
       expect((await sql('SELECT id FROM run')).length).toBe(0);
     });
 
     it('ignores paused and disabled integrations', async () => {
-      await repo.syncIntegrations([config(1, 'Paused'), config(1, 'Gone')], nextFireTime);
-      await repo.syncIntegrations([config(1, 'Paused')], nextFireTime);
-      const paused = (await repo.findIntegration(1, 'Paused'))!;
-      await repo.setPaused(paused, true, null);
+      await integrationsRepo.syncIntegrations([config(1, 'Paused'), config(1, 'Gone')], nextFireTime);
+      await integrationsRepo.syncIntegrations([config(1, 'Paused')], nextFireTime);
+      const paused = (await integrationsRepo.findIntegration(1, 'Paused'))!;
+      await pauseRepo.pause({ integrationId: paused.id }, { actor: 'ops', reason: 'maintenance', until: null });
       await sql(`UPDATE integration SET next_fire_at = now() - interval '1 second'`);
-      const claim = await repo.claimDue(claimOptions('replica-a'));
+      const claim = await claimsRepo.claimDue(claimOptions('replica-a'));
       expect(claim).toStrictEqual({ started: [], skippedOverlap: [], skippedMisfire: [], abandoned: [] });
     });
 
@@ -241,8 +255,8 @@ describe('StateRepository on real Postgres', () => {
       )[0].n;
 
     it('ends its transaction when nothing is due, and when its write fails (rolled back: no run, no lease, still due)', async () => {
-      await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
-      expect(await repo.claimDue(claimOptions('replica-a'))).toStrictEqual({
+      await integrationsRepo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
+      expect(await claimsRepo.claimDue(claimOptions('replica-a'))).toStrictEqual({
         started: [],
         skippedOverlap: [],
         skippedMisfire: [],
@@ -256,7 +270,7 @@ describe('StateRepository on real Postgres', () => {
       );
       await sql(`CREATE TRIGGER refuse_run BEFORE INSERT ON run FOR EACH ROW EXECUTE FUNCTION refuse_run()`);
       try {
-        await expect(repo.claimDue(claimOptions('replica-a'))).rejects.toThrow('disk full');
+        await expect(claimsRepo.claimDue(claimOptions('replica-a'))).rejects.toThrow('disk full');
         expect(await idleInTransaction()).toBe(0);
         const [row] = await sql(`SELECT lease_owner, next_fire_at <= now() AS due FROM integration`);
         expect(row).toStrictEqual({ lease_owner: null, due: true });
@@ -265,25 +279,25 @@ describe('StateRepository on real Postgres', () => {
         await sql('DROP FUNCTION refuse_run()');
       }
       expect(
-        (await repo.claimDue(claimOptions('replica-a'))).started.map((s) => s.integration.integrationName),
+        (await claimsRepo.claimDue(claimOptions('replica-a'))).started.map((s) => s.integration.integrationName),
       ).toStrictEqual(['Orders']);
     });
 
     it('fails with a transient error, without crashing the process, when its connection is cut mid-claim', async () => {
-      await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
+      await integrationsRepo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
       await makeDue('Orders');
       // Holding the table makes the claim's locking read wait, so that its backend can be found and terminated.
       const holder = new Client({ connectionString: db.url });
       await holder.connect();
       try {
         await holder.query('BEGIN; LOCK TABLE integration IN ACCESS EXCLUSIVE MODE');
-        const claim = repo.claimDue(claimOptions('replica-a')).catch((error: unknown) => error);
+        const claim = claimsRepo.claimDue(claimOptions('replica-a')).catch((error: unknown) => error);
         let terminated = 0;
         for (let i = 0; i < 200 && terminated === 0; i++) {
           await new Promise((resolve) => setTimeout(resolve, 10));
           const { rows } = await holder.query<{ n: number }>(
             `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
-             WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'BEGIN;%' AND wait_event_type = 'Lock'`,
+             WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%db_now%FOR UPDATE SKIP LOCKED%' AND wait_event_type = 'Lock'`,
           );
           terminated = rows[0].n;
         }
@@ -298,21 +312,21 @@ describe('StateRepository on real Postgres', () => {
       // An 'error' event the claim left unhandled would fail this test as an uncaught exception; give it a turn.
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(
-        (await repo.claimDue(claimOptions('replica-a'))).started.map((s) => s.integration.integrationName),
+        (await claimsRepo.claimDue(claimOptions('replica-a'))).started.map((s) => s.integration.integrationName),
       ).toStrictEqual(['Orders']);
     });
   });
 
   describe('finishRun', () => {
     async function startOne(): Promise<StartedRun> {
-      await repo.syncIntegrations([config(12, 'Invoices')], nextFireTime);
-      const integration = (await repo.findIntegration(12, 'Invoices'))!;
-      return repo.startManualRun(integration, 'replica-a', 30_000);
+      await integrationsRepo.syncIntegrations([config(12, 'Invoices')], nextFireTime);
+      const integration = (await integrationsRepo.findIntegration(12, 'Invoices'))!;
+      return claimsRepo.startManualRun(integration, 'replica-a', 30_000);
     }
 
     it('stores the watermark exactly: text, floored µs instant, bigint id; and releases the lease', async () => {
       const started = await startOne();
-      const { applied, finished } = await repo.finishRun(started, {
+      const { applied, finished } = await runsRepo.finishRun(started, {
         outcome: 'succeeded',
         status: INT64_STATUS,
         httpStatus: 200,
@@ -345,29 +359,29 @@ describe('StateRepository on real Postgres', () => {
         consecutive_failures: 0,
         succeeded: true,
       });
-      const state = (await repo.findIntegration(12, 'Invoices'))!;
+      const state = (await integrationsRepo.findIntegration(12, 'Invoices'))!;
       expect(state.lastStatus).toStrictEqual(INT64_STATUS);
       expect(state.lastRun?.id).toBe(started.runId);
     });
 
     it('a failed run never touches the watermark and counts consecutive failures', async () => {
       const first = await startOne();
-      await repo.finishRun(first, {
+      await runsRepo.finishRun(first, {
         outcome: 'succeeded',
         status: INT64_STATUS,
         httpStatus: 200,
         ...NO_ATTEMPTS,
         watermarkRegressed: false,
       });
-      const integration = (await repo.findIntegration(12, 'Invoices'))!;
+      const integration = (await integrationsRepo.findIntegration(12, 'Invoices'))!;
       for (let i = 0; i < 2; i++) {
-        const run = await repo.startManualRun(integration, 'replica-a', 30_000);
+        const run = await claimsRepo.startManualRun(integration, 'replica-a', 30_000);
         expect(run.watermarkBefore).toStrictEqual({
           maxSyncDateTime: '2026-01-31T17:59:59.9999999-06:00',
           maxSyncDateTimeUtc: '2026-01-31T23:59:59.9999999Z',
           maxSyncDateMaxPkId: '9007199254740993',
         });
-        const { finished } = await repo.finishRun(run, {
+        const { finished } = await runsRepo.finishRun(run, {
           outcome: 'failed',
           errorCode: 'http_status',
           error: 'upstream answered 500',
@@ -382,7 +396,7 @@ describe('StateRepository on real Postgres', () => {
           watermarkAfter: null,
         });
       }
-      const state = (await repo.findIntegration(12, 'Invoices'))!;
+      const state = (await integrationsRepo.findIntegration(12, 'Invoices'))!;
       expect(state.lastStatus).toStrictEqual(INT64_STATUS);
       expect(state.consecutiveFailures).toBe(2);
       const [row] = await sql(`SELECT max_sync_pk_id::text AS pk, max_sync_date_time FROM integration`);
@@ -399,7 +413,7 @@ describe('StateRepository on real Postgres', () => {
       );
       try {
         await expect(
-          repo.finishRun(started, {
+          runsRepo.finishRun(started, {
             outcome: 'succeeded',
             status: INT64_STATUS,
             httpStatus: 200,
@@ -437,7 +451,7 @@ describe('StateRepository on real Postgres', () => {
           error: null,
         },
       ];
-      const { finished } = await repo.finishRun(started, {
+      const { finished } = await runsRepo.finishRun(started, {
         outcome: 'succeeded',
         status: INT64_STATUS,
         httpStatus: 200,
@@ -450,15 +464,15 @@ describe('StateRepository on real Postgres', () => {
         true,
         true,
       ]);
-      expect((await repo.findRun(started.runId))?.attempts).toStrictEqual(attempts);
+      expect((await runsRepo.findRun(started.runId))?.attempts).toStrictEqual(attempts);
     });
 
     it('refuses to finish a run that was already marked abandoned', async () => {
       const started = await startOne();
       await sql(`UPDATE integration SET lease_expires_at = now() - interval '1 second'`);
-      const reaped = await repo.reapExpiredLeases();
+      const reaped = await claimsRepo.reapExpiredLeases();
       expect(reaped.map((r) => [r.runId, r.replicaId])).toStrictEqual([[started.runId, 'replica-a']]);
-      const result = await repo.finishRun(started, {
+      const result = await runsRepo.finishRun(started, {
         outcome: 'succeeded',
         status: INT64_STATUS,
         httpStatus: 200,
@@ -468,7 +482,7 @@ describe('StateRepository on real Postgres', () => {
       expect(result).toStrictEqual({ applied: false, finished: null });
       const [run] = await sql(`SELECT outcome, error_code FROM run`);
       expect(run).toStrictEqual({ outcome: 'abandoned', error_code: 'lease_expired' });
-      expect((await repo.findIntegration(12, 'Invoices'))!.lastStatus).toBeNull();
+      expect((await integrationsRepo.findIntegration(12, 'Invoices'))!.lastStatus).toBeNull();
     });
   });
 
@@ -489,19 +503,21 @@ describe('StateRepository on real Postgres', () => {
     };
 
     async function startMany(names: string[]): Promise<StartedRun[]> {
-      await repo.syncIntegrations(
+      await integrationsRepo.syncIntegrations(
         names.map((n) => config(12, n)),
         nextFireTime,
       );
       const started: StartedRun[] = [];
       for (const name of names)
-        started.push(await repo.startManualRun((await repo.findIntegration(12, name))!, 'replica-a', 30_000));
+        started.push(
+          await claimsRepo.startManualRun((await integrationsRepo.findIntegration(12, name))!, 'replica-a', 30_000),
+        );
       return started;
     }
 
     it('finishes several runs in one transaction exactly as finishRun does one by one', async () => {
       const [a, b, c] = await startMany(['A', 'B', 'C']);
-      const results = await repo.finishRuns([
+      const results = await runsRepo.finishRuns([
         { started: a, completion: succeeded },
         { started: b, completion: failed },
         { started: c, completion: { ...succeeded, watermarkRegressed: true, outcomeUnknownRetried: true } },
@@ -546,14 +562,21 @@ describe('StateRepository on real Postgres', () => {
           ok: true,
         },
       ]);
-      expect((await repo.findIntegration(12, 'A'))!.lastStatus).toStrictEqual(INT64_STATUS);
+      expect((await integrationsRepo.findIntegration(12, 'A'))!.lastStatus).toStrictEqual(INT64_STATUS);
     });
 
     it('answers each run as it then reads from the database, without reading the written columns back', async () => {
-      await repo.syncIntegrations([config(12, 'Sched', { cron: '* * * * * *' }), config(12, 'M')], nextFireTime);
+      await integrationsRepo.syncIntegrations(
+        [config(12, 'Sched', { cron: '* * * * * *' }), config(12, 'M')],
+        nextFireTime,
+      );
       await makeDue('Sched');
-      const [scheduled] = (await repo.claimDue(claimOptions('replica-s'))).started;
-      const manual = await repo.startManualRun((await repo.findIntegration(12, 'M'))!, 'replica-m', 30_000);
+      const [scheduled] = (await claimsRepo.claimDue(claimOptions('replica-s'))).started;
+      const manual = await claimsRepo.startManualRun(
+        (await integrationsRepo.findIntegration(12, 'M'))!,
+        'replica-m',
+        30_000,
+      );
       const attempts = [
         {
           attempt: 1,
@@ -573,7 +596,7 @@ describe('StateRepository on real Postgres', () => {
           error: null,
         },
       ];
-      const results = await repo.finishRuns([
+      const results = await runsRepo.finishRuns([
         {
           started: scheduled,
           completion: { ...succeeded, attempts, outcomeUnknownRetried: true, watermarkRegressed: true },
@@ -581,8 +604,8 @@ describe('StateRepository on real Postgres', () => {
         { started: manual, completion: { ...failed, attempts: [attempts[0]] } },
       ]);
       expect(results.map((r) => r.applied)).toStrictEqual([true, true]);
-      expect(results[0].finished).toStrictEqual(await repo.findRun(scheduled.runId));
-      expect(results[1].finished).toStrictEqual(await repo.findRun(manual.runId));
+      expect(results[0].finished).toStrictEqual(await runsRepo.findRun(scheduled.runId));
+      expect(results[1].finished).toStrictEqual(await runsRepo.findRun(manual.runId));
       expect([
         results[0].finished!.trigger,
         results[0].finished!.replicaId,
@@ -594,7 +617,7 @@ describe('StateRepository on real Postgres', () => {
     it('writes texts that hold its literal quoting (dollar tags, quotes, backslashes) exactly', async () => {
       const [a, b] = await startMany(['A', 'B']);
       const tricky = `it's $tm$ not '' the end \\ $tm1$ "quoted" \u0001 $$ ; COMMIT; --`;
-      const results = await repo.finishRuns([
+      const results = await runsRepo.finishRuns([
         { started: a, completion: { ...failed, error: tricky, errorCode: '$tm$' } },
         { started: b, completion: { ...failed, error: 'plain' } },
       ]);
@@ -609,20 +632,20 @@ describe('StateRepository on real Postgres', () => {
     it('leaves a run already marked abandoned alone and still finishes the others', async () => {
       const [a, b] = await startMany(['A', 'B']);
       await sql(`UPDATE integration SET lease_expires_at = now() - interval '1 second' WHERE integration_name = 'A'`);
-      expect((await repo.reapExpiredLeases()).map((r) => r.runId)).toStrictEqual([a.runId]);
-      const results = await repo.finishRuns([
+      expect((await claimsRepo.reapExpiredLeases()).map((r) => r.runId)).toStrictEqual([a.runId]);
+      const results = await runsRepo.finishRuns([
         { started: a, completion: succeeded },
         { started: b, completion: succeeded },
       ]);
       expect(results.map((r) => r.applied)).toStrictEqual([false, true]);
-      expect((await repo.findIntegration(12, 'A'))!.lastStatus).toBeNull();
-      expect((await repo.findIntegration(12, 'B'))!.lastStatus).toStrictEqual(INT64_STATUS);
+      expect((await integrationsRepo.findIntegration(12, 'A'))!.lastStatus).toBeNull();
+      expect((await integrationsRepo.findIntegration(12, 'B'))!.lastStatus).toStrictEqual(INT64_STATUS);
     });
 
     it('refuses two runs of one integration in a batch', async () => {
       const [a] = await startMany(['A']);
       await expect(
-        repo.finishRuns([
+        runsRepo.finishRuns([
           { started: a, completion: succeeded },
           { started: a, completion: failed },
         ]),
@@ -638,13 +661,13 @@ describe('StateRepository on real Postgres', () => {
         `CREATE TRIGGER fail_b BEFORE UPDATE OF max_sync_pk_id ON integration FOR EACH ROW WHEN (NEW.integration_name = 'B') EXECUTE FUNCTION fail_b()`,
       );
       try {
-        await expect(repo.finishRuns([a, b, c].map((started) => ({ started, completion: succeeded })))).rejects.toThrow(
-          'bad row B',
-        );
+        await expect(
+          runsRepo.finishRuns([a, b, c].map((started) => ({ started, completion: succeeded }))),
+        ).rejects.toThrow('bad row B');
         const runs = await sql<{ outcome: string }>(`SELECT outcome FROM run ORDER BY id`);
         expect(runs.map((r) => r.outcome)).toStrictEqual(['running', 'running', 'running']);
 
-        const batcher = new FinishBatcher(repo, isTransientDatabaseError);
+        const batcher = new FinishBatcher(runsRepo, isTransientDatabaseError);
         const settled = await Promise.allSettled([a, b, c].map((started) => batcher.finish(started, succeeded)));
         expect(settled.map((s) => s.status)).toStrictEqual(['fulfilled', 'rejected', 'fulfilled']);
         expect(String((settled[1] as PromiseRejectedResult).reason)).toMatch('bad row B');
@@ -666,13 +689,13 @@ describe('StateRepository on real Postgres', () => {
       const started = await startMany(['A', 'B', 'C', 'D']);
       const calls: number[] = [];
       const counting = {
-        finishRun: (s: StartedRun, c: Parameters<StateRepository['finishRun']>[1]) => {
+        finishRun: (s: StartedRun, c: Parameters<RunsRepository['finishRun']>[1]) => {
           calls.push(1);
-          return repo.finishRun(s, c);
+          return runsRepo.finishRun(s, c);
         },
-        finishRuns: (items: Parameters<StateRepository['finishRuns']>[0]) => {
+        finishRuns: (items: Parameters<RunsRepository['finishRuns']>[0]) => {
           calls.push(items.length);
-          return repo.finishRuns(items);
+          return runsRepo.finishRuns(items);
         },
       };
       const batcher = new FinishBatcher(counting, isTransientDatabaseError);
@@ -687,9 +710,9 @@ describe('StateRepository on real Postgres', () => {
       let t0 = performance.now();
       const counting = {
         finishRun: () => Promise.reject(new Error('not expected: no batch fails here')),
-        finishRuns: (items: Parameters<StateRepository['finishRuns']>[0]) => {
+        finishRuns: (items: Parameters<RunsRepository['finishRuns']>[0]) => {
           writes.push({ size: items.length, afterMs: performance.now() - t0 });
-          return repo.finishRuns(items);
+          return runsRepo.finishRuns(items);
         },
       };
       const batcher = new FinishBatcher(counting, isTransientDatabaseError, 256, 2, 300, 3);
@@ -711,16 +734,16 @@ describe('StateRepository on real Postgres', () => {
       let mostAtOnce = 0;
       const sizes: number[] = [];
       const counting = {
-        finishRun: (s: StartedRun, c: Parameters<StateRepository['finishRun']>[1]) =>
+        finishRun: (s: StartedRun, c: Parameters<RunsRepository['finishRun']>[1]) =>
           counting.finishRuns([{ started: s, completion: c }]).then((r) => r[0]),
-        finishRuns: async (items: Parameters<StateRepository['finishRuns']>[0]) => {
+        finishRuns: async (items: Parameters<RunsRepository['finishRuns']>[0]) => {
           writing += 1;
           mostAtOnce = Math.max(mostAtOnce, writing);
           sizes.push(items.length);
           try {
             // Holds the transaction open a little, so that later runs find the writers busy.
             await new Promise((resolve) => setTimeout(resolve, 30));
-            return await repo.finishRuns(items);
+            return await runsRepo.finishRuns(items);
           } finally {
             writing -= 1;
           }
@@ -748,7 +771,7 @@ describe('StateRepository on real Postgres', () => {
       const order: string[] = [];
       const counting = {
         finishRun: () => Promise.reject(new Error('not expected: no batch fails here')),
-        finishRuns: async (items: Parameters<StateRepository['finishRuns']>[0]) => {
+        finishRuns: async (items: Parameters<RunsRepository['finishRuns']>[0]) => {
           const outcomes = items.map((item) => item.completion.outcome).join('+');
           order.push(`start ${outcomes}`);
           await new Promise((resolve) => setTimeout(resolve, 20));
@@ -775,22 +798,22 @@ describe('StateRepository on real Postgres', () => {
         return payloads.splice(0).join('|');
       };
       try {
-        await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
+        await integrationsRepo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
         expect(await next()).toBe('*');
-        const integration = (await repo.findIntegration(1, 'Orders'))!;
+        const integration = (await integrationsRepo.findIntegration(1, 'Orders'))!;
         await makeDue('Orders');
-        const claim = await repo.claimDue(claimOptions('replica-a'));
+        const claim = await claimsRepo.claimDue(claimOptions('replica-a'));
         expect(await next()).toBe(integration.id);
-        await repo.finishRuns([
+        await runsRepo.finishRuns([
           {
             started: claim.started[0],
             completion: { outcome: 'failed', errorCode: 'x', error: 'x', httpStatus: null, ...NO_ATTEMPTS },
           },
         ]);
         expect(await next()).toBe(integration.id);
-        const manual = await repo.startManualRun(integration, 'replica-a', 30_000);
+        const manual = await claimsRepo.startManualRun(integration, 'replica-a', 30_000);
         expect(await next()).toBe(integration.id);
-        await repo.finishRun(manual, {
+        await runsRepo.finishRun(manual, {
           outcome: 'failed',
           errorCode: 'x',
           error: 'x',
@@ -798,17 +821,23 @@ describe('StateRepository on real Postgres', () => {
           ...NO_ATTEMPTS,
         });
         expect(await next()).toBe(integration.id);
-        await repo.setPaused(integration, true, null);
+        await pauseRepo.pause({ integrationId: integration.id }, { actor: 'ops', reason: 'maintenance', until: null });
         expect(await next()).toBe(integration.id);
         // A failed finish sends nothing: NOTIFY is transactional.
         await sql(
           `CREATE FUNCTION fail_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`,
         );
         await sql(`CREATE TRIGGER fail_all BEFORE UPDATE ON run FOR EACH ROW EXECUTE FUNCTION fail_update()`);
-        const doomed = await repo.startManualRun(integration, 'replica-a', 30_000);
+        const doomed = await claimsRepo.startManualRun(integration, 'replica-a', 30_000);
         expect(await next()).toBe(integration.id);
         await expect(
-          repo.finishRun(doomed, { outcome: 'failed', errorCode: 'x', error: 'x', httpStatus: null, ...NO_ATTEMPTS }),
+          runsRepo.finishRun(doomed, {
+            outcome: 'failed',
+            errorCode: 'x',
+            error: 'x',
+            httpStatus: null,
+            ...NO_ATTEMPTS,
+          }),
         ).rejects.toThrow('disk full');
         await sql('DROP TRIGGER fail_all ON run');
         await sql('DROP FUNCTION fail_update()');
@@ -819,13 +848,13 @@ describe('StateRepository on real Postgres', () => {
     });
 
     it('msUntilNextDue reports the earliest fire time of enabled, unpaused integrations', async () => {
-      expect(await repo.msUntilNextDue()).toBeNull();
-      await repo.syncIntegrations([config(1, 'Orders'), config(1, 'Invoices')], nextFireTime);
+      expect(await claimsRepo.msUntilNextDue()).toBeNull();
+      await integrationsRepo.syncIntegrations([config(1, 'Orders'), config(1, 'Invoices')], nextFireTime);
       await sql(`UPDATE integration SET next_fire_at = now() + interval '5 seconds' WHERE integration_name = 'Orders'`);
       await sql(
         `UPDATE integration SET next_fire_at = now() + interval '2 seconds', paused = true WHERE integration_name = 'Invoices'`,
       );
-      const ms = (await repo.msUntilNextDue())!;
+      const ms = (await claimsRepo.msUntilNextDue())!;
       expect(ms).toBeGreaterThan(4_000);
       expect(ms).toBeLessThanOrEqual(5_000);
     });
@@ -833,19 +862,27 @@ describe('StateRepository on real Postgres', () => {
 
   describe('leases', () => {
     it('a manual run is refused while another run holds the lease', async () => {
-      await repo.syncIntegrations([config(1, 'Orders')], nextFireTime);
-      const integration = (await repo.findIntegration(1, 'Orders'))!;
-      const first = await repo.startManualRun(integration, 'replica-a', 30_000);
-      const refused = await repo.startManualRun(integration, 'replica-b', 30_000).catch((e: unknown) => e);
+      await integrationsRepo.syncIntegrations([config(1, 'Orders')], nextFireTime);
+      const integration = (await integrationsRepo.findIntegration(1, 'Orders'))!;
+      const first = await claimsRepo.startManualRun(integration, 'replica-a', 30_000);
+      const refused = await claimsRepo.startManualRun(integration, 'replica-b', 30_000).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(RunInProgressError);
       expect((refused as RunInProgressError).runId).toBe(first.runId);
     });
 
     it('renewal extends only leases the replica still holds', async () => {
-      await repo.syncIntegrations([config(1, 'Orders'), config(1, 'Invoices')], nextFireTime);
-      const a = await repo.startManualRun((await repo.findIntegration(1, 'Orders'))!, 'replica-a', 1_000);
-      const b = await repo.startManualRun((await repo.findIntegration(1, 'Invoices'))!, 'replica-b', 1_000);
-      const lost = await repo.renewLeases('replica-a', [a.runId, b.runId], 60_000);
+      await integrationsRepo.syncIntegrations([config(1, 'Orders'), config(1, 'Invoices')], nextFireTime);
+      const a = await claimsRepo.startManualRun(
+        (await integrationsRepo.findIntegration(1, 'Orders'))!,
+        'replica-a',
+        1_000,
+      );
+      const b = await claimsRepo.startManualRun(
+        (await integrationsRepo.findIntegration(1, 'Invoices'))!,
+        'replica-b',
+        1_000,
+      );
+      const lost = await claimsRepo.renewLeases('replica-a', [a.runId, b.runId], 60_000);
       expect(lost).toStrictEqual([b.runId]);
       const rows = await sql<{ name: string; secs: number }>(
         `SELECT integration_name AS name, round(extract(epoch FROM lease_expires_at - now()))::int AS secs FROM integration ORDER BY integration_name`,
@@ -857,13 +894,13 @@ describe('StateRepository on real Postgres', () => {
     });
 
     it('an expired lease is reaped: the run is abandoned and the next tick runs', async () => {
-      await repo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
+      await integrationsRepo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
       await makeDue('Orders');
-      const dead = await repo.claimDue(claimOptions('replica-dead'));
+      const dead = await claimsRepo.claimDue(claimOptions('replica-dead'));
       await sql(`UPDATE integration SET lease_expires_at = now() - interval '1 second'`);
       // Due again, at a fire time other than the dead run's tick.
       await sql(`UPDATE integration SET next_fire_at = (SELECT scheduled_for FROM run) + interval '1 millisecond'`);
-      const next = await repo.claimDue(claimOptions('replica-b'));
+      const next = await claimsRepo.claimDue(claimOptions('replica-b'));
       expect(next.abandoned.map((a) => [a.runId, a.replicaId])).toStrictEqual([
         [dead.started[0].runId, 'replica-dead'],
       ]);
@@ -879,48 +916,60 @@ describe('StateRepository on real Postgres', () => {
   describe('reads and retention', () => {
     it('pages integrations by (sourceSystemId, byte order of name)', async () => {
       const names = ['b', 'B', 'a', 'Ärger', 'z/y', 'a b'];
-      await repo.syncIntegrations([...names.map((n) => config(2, n)), config(1, 'zz')], nextFireTime);
+      await integrationsRepo.syncIntegrations([...names.map((n) => config(2, n)), config(1, 'zz')], nextFireTime);
       const seen: string[] = [];
       let after: { sourceSystemId: number; integrationName: string } | undefined;
       for (;;) {
-        const page = await repo.listIntegrations({ limit: 3, after });
+        const page = await integrationsRepo.listIntegrations({ limit: 3, after });
         seen.push(...page.items.map((i) => `${i.sourceSystemId}:${i.integrationName}`));
         if (!page.hasMore) break;
         after = page.items.at(-1)!;
       }
       expect(seen).toStrictEqual(['1:zz', '2:B', '2:a', '2:a b', '2:b', '2:z/y', '2:Ärger']);
-      const filtered = await repo.listIntegrations({ limit: 10, sourceSystemId: 1 });
+      const filtered = await integrationsRepo.listIntegrations({ limit: 10, sourceSystemId: 1 });
       expect(filtered.items.map((i) => i.integrationName)).toStrictEqual(['zz']);
     });
 
     it('pages runs newest first', async () => {
-      await repo.syncIntegrations([config(1, 'Orders')], nextFireTime);
-      const integration = (await repo.findIntegration(1, 'Orders'))!;
+      await integrationsRepo.syncIntegrations([config(1, 'Orders')], nextFireTime);
+      const integration = (await integrationsRepo.findIntegration(1, 'Orders'))!;
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) {
-        const run = await repo.startManualRun(integration, 'r', 30_000);
-        await repo.finishRun(run, { outcome: 'failed', errorCode: 'x', error: 'x', httpStatus: null, ...NO_ATTEMPTS });
+        const run = await claimsRepo.startManualRun(integration, 'r', 30_000);
+        await runsRepo.finishRun(run, {
+          outcome: 'failed',
+          errorCode: 'x',
+          error: 'x',
+          httpStatus: null,
+          ...NO_ATTEMPTS,
+        });
         ids.push(run.runId);
       }
-      const first = await repo.listRuns(integration.id, { limit: 2 });
+      const first = await runsRepo.listRuns(integration.id, { limit: 2 });
       expect([first.items.map((r) => r.id), first.hasMore]).toStrictEqual([[ids[4], ids[3]], true]);
-      const last = await repo.listRuns(integration.id, { limit: 10, beforeId: ids[1] });
+      const last = await runsRepo.listRuns(integration.id, { limit: 10, beforeId: ids[1] });
       expect([last.items.map((r) => r.id), last.hasMore]).toStrictEqual([[ids[0]], false]);
     });
 
     it('prunes old finished runs in batches but keeps each integration last run', async () => {
-      await repo.syncIntegrations([config(1, 'Orders')], nextFireTime);
-      const integration = (await repo.findIntegration(1, 'Orders'))!;
+      await integrationsRepo.syncIntegrations([config(1, 'Orders')], nextFireTime);
+      const integration = (await integrationsRepo.findIntegration(1, 'Orders'))!;
       for (let i = 0; i < 5; i++) {
-        const run = await repo.startManualRun(integration, 'r', 30_000);
-        await repo.finishRun(run, { outcome: 'failed', errorCode: 'x', error: 'x', httpStatus: null, ...NO_ATTEMPTS });
+        const run = await claimsRepo.startManualRun(integration, 'r', 30_000);
+        await runsRepo.finishRun(run, {
+          outcome: 'failed',
+          errorCode: 'x',
+          error: 'x',
+          httpStatus: null,
+          ...NO_ATTEMPTS,
+        });
       }
       await sql(`UPDATE run SET started_at = now() - interval '40 days'`);
-      expect(await repo.pruneRunHistory(30, 3)).toBe(3);
-      expect(await repo.pruneRunHistory(30, 3)).toBe(1);
-      expect(await repo.pruneRunHistory(30, 3)).toBe(0);
+      expect(await runsRepo.pruneRunHistory(30, 3)).toBe(3);
+      expect(await runsRepo.pruneRunHistory(30, 3)).toBe(1);
+      expect(await runsRepo.pruneRunHistory(30, 3)).toBe(0);
       const left = await sql<{ id: string }>(`SELECT id::text FROM run`);
-      expect(left.map((r) => r.id)).toStrictEqual([(await repo.findIntegration(1, 'Orders'))!.lastRun!.id]);
+      expect(left.map((r) => r.id)).toStrictEqual([(await integrationsRepo.findIntegration(1, 'Orders'))!.lastRun!.id]);
     });
   });
 });

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { UpstreamSimulator } from '../../src/simulator';
+import type { UpstreamSimulator } from '../../src/demo/simulator';
 import { integrationPath, NEVER, type RunningApp } from '../support/app';
 import { startStack, type Stack } from '../support/stack';
 
@@ -250,9 +250,11 @@ describe('facade e2e: vectors through the whole app', () => {
       '/integrations/{sourceSystemId}/{integrationName}/pause',
       '/integrations/{sourceSystemId}/{integrationName}/resume',
       '/integrations/{sourceSystemId}/{integrationName}/runs',
+      '/integrations/{sourceSystemId}/{integrationName}/runs/{runId}',
       '/integrations/{sourceSystemId}/{integrationName}/schedule',
       '/integrations/{sourceSystemId}/{integrationName}/watermarks',
       '/me',
+      '/metrics',
       '/overview',
       '/source-systems/{sourceSystemId}/pause',
       '/source-systems/{sourceSystemId}/resume',

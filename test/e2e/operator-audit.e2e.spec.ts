@@ -215,5 +215,26 @@ describe('operator actions and audit e2e', () => {
     expect([script.status, script.headers.get('content-type')]).toStrictEqual([200, 'text/javascript; charset=utf-8']);
     expect((await fetch(url('/assets/app.css'))).status).toBe(200);
     expect((await fetch(url('/assets/..%2Fdashboard-assets.controller.ts'))).status).toBe(404);
+    // Outside the API document: query strings are the page's own; other methods are 405 with Allow; a missing
+    // asset is a problem document.
+    expect((await fetch(url('/?source=7&health=stale'))).status).toBe(200);
+    for (const path of ['/', '/assets/app.mjs']) {
+      const wrong = await fetch(url(path), { method: 'POST' });
+      expect([path, wrong.status, wrong.headers.get('allow'), wrong.headers.get('content-type')]).toStrictEqual([
+        path,
+        405,
+        'GET, HEAD',
+        'application/problem+json; charset=utf-8',
+      ]);
+    }
+    const missing = await fetch(url('/assets/missing.js'));
+    expect([missing.status, missing.headers.get('content-type')]).toStrictEqual([
+      404,
+      'application/problem+json; charset=utf-8',
+    ]);
+    expect(await missing.json()).toMatchObject({
+      type: 'https://tidemark.dev/problems/not-found',
+      detail: 'no dashboard asset "missing.js"',
+    });
   });
 });

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/embedded/embedded-postgres';
-import { UpstreamSimulator } from '../../src/simulator';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/demo/embedded-postgres';
+import { UpstreamSimulator } from '../../src/demo/simulator';
 import { eventually, integrationPath, startApp, type RunningApp } from '../support/app';
 
 /**
@@ -71,6 +71,14 @@ describe('Postgres restarts under a running service', () => {
     expect(await status('/health/live')).toBe(200);
     await eventually(async () => (await status('/health/ready')) === 503, 5_000);
     expect((await fetch(app.url + integrationPath(5, 'Meters'))).status).toBeGreaterThanOrEqual(500);
+    // An unreachable database is a 503 problem that says when to come back, never a 500.
+    const outage = await fetch(`${app.url}${integrationPath(5, 'Meters')}/runs`);
+    expect([outage.status, outage.headers.get('retry-after'), outage.headers.get('content-type')]).toStrictEqual([
+      503,
+      '5',
+      'application/problem+json; charset=utf-8',
+    ]);
+    expect(await outage.json()).toMatchObject({ type: 'https://tidemark.dev/problems/unavailable', status: 503 });
     // Ticks fail while it is down; the process must not crash (an unhandled rejection would fail this test).
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     expect(await status('/health/live')).toBe(200);

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SchedulerService } from '../../src/scheduler/scheduler.service';
-import { StateRepository } from '../../src/persistence/state.repository';
+import { IntegrationsRepository } from '../../src/persistence/integrations.repository';
 import { RunService } from '../../src/runs/run.service';
 import { ShutdownCoordinator } from '../../src/lifecycle/shutdown.coordinator';
-import { UpstreamSimulator } from '../../src/simulator';
+import { UpstreamSimulator } from '../../src/demo/simulator';
 import { eventually, integrationPath, startApp, type RunningApp } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startStack, type Stack } from '../support/stack';
@@ -307,7 +307,7 @@ describe('run slots e2e', () => {
       const { app } = stack.app.tidemark;
       const runs = app.get(RunService);
       expect(await runs.drain(1_000)).toStrictEqual({ finished: 0, interrupted: 0 });
-      const integration = (await app.get(StateRepository).findIntegration(73, 'Late'))!;
+      const integration = (await app.get(IntegrationsRepository).findIntegration(73, 'Late'))!;
       const result = await runs.runNow(integration);
       expect(result.kind).toBe('interrupted');
       expect(
@@ -329,7 +329,7 @@ describe('run slots e2e', () => {
         await client.query('SELECT pg_stat_clear_snapshot()');
         const { rows } = await client.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_stat_activity
-           WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'BEGIN;%' AND wait_event_type = 'Lock'`,
+           WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%db_now%FOR UPDATE SKIP LOCKED%' AND wait_event_type = 'Lock'`,
         );
         return rows[0].n === 1;
       });

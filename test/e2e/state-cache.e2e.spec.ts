@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StateCache } from '../../src/cache/state-cache';
-import { UpstreamSimulator } from '../../src/simulator';
+import { UpstreamSimulator } from '../../src/demo/simulator';
 import { NEVER, eventually, integrationPath, startApp, type RunningApp } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
@@ -118,7 +118,7 @@ describe('state cache across replicas', () => {
   it('answers 304 to a matching If-None-Match, on the first (Nest) and the cached (fast) path, for one and for a page', async () => {
     // Each pair: a URL, and another URL not requested before that serves the same body (so Nest answers it).
     const pairs = [
-      [integrationPath(41, 'Invoices'), `${integrationPath(41, 'Invoices')}?via=nest`],
+      [integrationPath(41, 'Invoices'), '/integrations/41/%49nvoices'],
       ['/integrations?limit=3', '/integrations?limit=200'],
     ];
     for (const [path, unseen] of pairs) {

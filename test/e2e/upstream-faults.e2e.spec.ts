@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ScriptedAnswer, UpstreamSimulator } from '../../src/simulator';
+import type { ScriptedAnswer, UpstreamSimulator } from '../../src/demo/simulator';
 import { integrationPath, NEVER, type RunningApp } from '../support/app';
 import { startStack, type Stack } from '../support/stack';
 
@@ -163,8 +163,6 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
 
   // Each attempt has half the run's deadline (UPSTREAM_ATTEMPT_TIMEOUT_MS defaults to UPSTREAM_TIMEOUT_MS / 2), so a
   // timed-out POST, whose outcome is unknown, is retried once within the run's deadline.
-  const ATTEMPT_TIMEOUT_MS = UPSTREAM_TIMEOUT_MS / 2;
-
   it('times out a body that trickles in 1 byte at a time, retries the unknown outcome, and fails within the deadline', async () => {
     const started = Date.now();
     const trickle: ScriptedAnswer = { bodyFromVector: 'int64-ids.json', trickleBytesPerTick: 1, trickleIntervalMs: 20 };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { UpstreamSimulator } from '../../src/simulator';
+import { UpstreamSimulator } from '../../src/demo/simulator';
 import { integrationPath } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startReplica, type Replica } from '../support/replica';
@@ -42,11 +42,9 @@ describe('logs of the built service', () => {
     simulator.configureAuth(auth);
     const db = await createTestDatabase('logs');
     databases.push(db);
-    // The test server trusts local connections, so the password is accepted and ignored.
-    const databaseUrl = new URL(db.url);
-    databaseUrl.username = 'postgres';
-    databaseUrl.password = `${MARKER}-4-db-password`;
-    return { simulator, upstream, databaseUrl: databaseUrl.toString() };
+    // A role of its own with a marked password, so that the password really is used on a password-auth server.
+    const databaseUrl = await db.urlWithPassword(`${MARKER}-4-db-password`);
+    return { simulator, upstream, databaseUrl };
   }
 
   async function fullCycle(env: Record<string, string>, simulator: UpstreamSimulator): Promise<string> {

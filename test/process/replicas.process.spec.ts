@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { UpstreamSimulator } from '../../src/simulator';
+import { UpstreamSimulator } from '../../src/demo/simulator';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startReplica, type Replica } from '../support/replica';
 
@@ -150,7 +150,7 @@ describe('replicas of the built service', () => {
     expect(await doomed.stop('SIGKILL')).toBe('SIGKILL');
     const survivor = await launch('survivor', env);
     await survivor.ready();
-    let runs: Array<{ replica_id: string; outcome: string; finished_at: Date | null }> = [];
+    let runs: Array<{ replica_id: string; outcome: string; finished_at: Date | null }>;
     for (;;) {
       runs = await db.query(`SELECT replica_id, outcome, finished_at FROM run ORDER BY id`);
       if (

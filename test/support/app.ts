@@ -1,5 +1,7 @@
 import { loadConfig, type Env } from '../../src/config';
 import { createTidemarkApp, type TidemarkApp } from '../../src/bootstrap';
+import { openApiDocumentOf } from '../../src/http/openapi';
+import { unwatchContract, watchContract } from './contract';
 
 export interface RunningApp {
   tidemark: TidemarkApp;
@@ -11,14 +13,28 @@ export interface RunningApp {
 /** A cron that never fires during a test (1 January, midnight), for tests that only trigger runs by hand. */
 export const NEVER = '0 0 0 1 1 *';
 
-/** Starts the whole app on 127.0.0.1 with a random port, configured exactly as from these variables. */
+/**
+ * Starts the whole app on 127.0.0.1 with a random port, configured exactly as from these variables. Every response
+ * fetched from it is checked against the OpenAPI document it serves (./contract.ts).
+ */
 export async function startApp(env: Env): Promise<RunningApp> {
   const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', ...env }, process.cwd());
   const tidemark = await createTidemarkApp(config, { logger: false });
   await tidemark.app.listen(0, '127.0.0.1');
   const address = tidemark.app.getHttpServer().address();
   if (!address || typeof address === 'string') throw new Error('no TCP address');
-  return { tidemark, url: `http://127.0.0.1:${address.port}`, close: () => tidemark.close() };
+  const url = `http://127.0.0.1:${address.port}`;
+  const document = openApiDocumentOf(tidemark.app);
+  if (!document) throw new Error('the app serves no OpenAPI document');
+  watchContract(url, document);
+  return {
+    tidemark,
+    url,
+    close: async () => {
+      unwatchContract(url);
+      await tidemark.close();
+    },
+  };
 }
 
 /** Path of one integration: the name percent-encoded as a single segment. */

@@ -7,6 +7,11 @@ export interface TestDatabase {
   url: string;
   /** Drops the database (terminating stray connections). */
   drop(): Promise<void>;
+  /**
+   * A URL for this database as a new login role with the given password, which owns the database. Works on a
+   * trust-auth server and on a password-auth one (the embedded Postgres) alike.
+   */
+  urlWithPassword(password: string): Promise<string>;
 }
 
 /** Creates an empty database on the test server, so each file starts clean and files can run in parallel. */
@@ -16,12 +21,30 @@ export async function createTestDatabase(label = 't'): Promise<TestDatabase> {
   await withAdmin(adminUrl, (client) => client.query(`CREATE DATABASE ${name}`));
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
+  const roles: string[] = [];
   return {
     url: url.toString(),
-    drop: () =>
-      withAdmin(adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(
-        () => undefined,
-      ),
+    urlWithPassword: async (password) => {
+      const role = `${name}_r${roles.length}`;
+      roles.push(role);
+      // DDL takes no bind parameters; pg's own escaping quotes the generated role name and the test's password.
+      await withAdmin(adminUrl, async (client) => {
+        await client.query(
+          `CREATE ROLE ${client.escapeIdentifier(role)} LOGIN PASSWORD ${client.escapeLiteral(password)}`,
+        );
+        await client.query(`ALTER DATABASE ${client.escapeIdentifier(name)} OWNER TO ${client.escapeIdentifier(role)}`);
+      });
+      const withRole = new URL(url);
+      withRole.username = role;
+      withRole.password = password;
+      return withRole.toString();
+    },
+    drop: async () => {
+      await withAdmin(adminUrl, async (client) => {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        for (const role of roles) await client.query(`DROP ROLE IF EXISTS ${client.escapeIdentifier(role)}`);
+      });
+    },
   };
 }
 

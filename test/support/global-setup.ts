@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres } from '../../src/embedded/embedded-postgres';
+import { startEmbeddedPostgres } from '../../src/demo/embedded-postgres';
 
 declare module 'vitest' {
   export interface ProvidedContext {

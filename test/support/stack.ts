@@ -1,5 +1,5 @@
 import type { Env } from '../../src/config';
-import { UpstreamSimulator } from '../../src/simulator';
+import { UpstreamSimulator } from '../../src/demo/simulator';
 import { startApp, type RunningApp } from './app';
 import { createTestDatabase, type TestDatabase } from './database';
 

@@ -34,9 +34,10 @@ export class AccessModule implements OnApplicationBootstrap {
           throttlers: [{ name: 'default', ttl: MINUTE_MS, limit: config.access.rateLimitPerMinute }],
           // Constant time per request; the stock storage filters every hit of the window on each request.
           storage: new BucketedThrottlerStorage(),
-          getTracker: (req: Record<string, any>) => {
-            const credential = authenticator.identify(req as FastifyRequest);
-            return credential.kind === 'key' ? `key:${credential.key.name}` : `ip:${(req as FastifyRequest).ip}`;
+          getTracker: (raw: Record<string, unknown>) => {
+            const req = raw as unknown as FastifyRequest;
+            const credential = authenticator.identify(req);
+            return credential.kind === 'key' ? `key:${credential.key.name}` : `ip:${req.ip}`;
           },
           generateKey: (_context, tracker, name) => `${name}:${tracker}`,
           // Only a refused request says anything (429 with Retry-After, RateLimitGuard), as the facade's issue asks:
@@ -55,14 +56,30 @@ export class AccessModule implements OnApplicationBootstrap {
   }
 
   onApplicationBootstrap(): void {
-    const { access, production } = this.config;
-    if (!access.authDisabled) return;
-    if (access.apiKeys.length === 0 && !production) {
-      this.logger.warn(
-        'no API_KEYS: the facade answers everyone without a key (set API_KEYS; npm run apikey makes one)',
-      );
-    } else {
-      this.logger.warn('AUTH_DISABLED=true: the facade answers everyone without a key');
-    }
+    const { level, message } = authBootLine(this.config);
+    if (level === 'warn') this.logger.warn(message);
+    else this.logger.log(message);
+  }
+}
+
+/** The boot log line that says how facade requests are authenticated, and so which variable decided it. */
+export function authBootLine(config: Pick<AppConfig, 'authMode' | 'access'>): {
+  level: 'info' | 'warn';
+  message: string;
+} {
+  const keys = config.access.apiKeys;
+  switch (config.authMode) {
+    case 'keys':
+      return {
+        level: 'info',
+        message: `API_KEYS: ${keys.length} key${keys.length === 1 ? '' : 's'} loaded (${keys.map((k) => k.name).join(', ')}); every route but the public ones needs one`,
+      };
+    case 'disabled':
+      return { level: 'warn', message: 'AUTH_DISABLED=true: the facade answers everyone without a key' };
+    case 'open_demo':
+      return {
+        level: 'warn',
+        message: 'no API_KEYS: the facade answers everyone without a key (set API_KEYS; npm run apikey makes one)',
+      };
   }
 }

@@ -3,18 +3,21 @@ import type { AppConfig } from '../../config';
 import { ProblemException } from '../problem';
 import type { ApiKeyAuthenticator } from './api-key.authenticator';
 
-/** The Swagger UI and its assets, and the OpenAPI JSON: served by @nestjs/swagger as plain Fastify routes. */
-const DOCS_PATH = /^\/docs(?:-json|-yaml)?(?:[/?]|$)/;
+/** Routes of the Swagger UI and its assets, and of the OpenAPI documents: plain Fastify routes of @nestjs/swagger. */
+const DOCS_ROUTE = /^\/docs(?:-json|-yaml)?(?:\/|$)/;
 
 /**
  * When DOCS_PUBLIC=false (and auth is on), the documentation needs a `read` key like the API. @nestjs/swagger
- * registers /docs outside Nest's controllers, where guards don't run, hence a Fastify `onRequest` hook. Add it
- * before the routes are registered.
+ * registers /docs outside Nest's controllers, where guards don't run, hence a Fastify `onRequest` hook (which runs
+ * after routing). Add it before the routes are registered.
  */
 export function protectDocs(fastify: FastifyInstance, config: AppConfig, authenticator: ApiKeyAuthenticator): void {
   if (config.access.docsPublic || config.access.authDisabled) return;
   fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!DOCS_PATH.test(request.url)) return;
+    // The route the router matched, not the raw URL: the router decodes and normalizes the path (`/%64ocs-json`,
+    // `/docs%2djson` are `/docs-json`), so only the matched route says what will be served.
+    const route = request.routeOptions.url;
+    if (route === undefined || !DOCS_ROUTE.test(route)) return;
     try {
       authenticator.authorize(request, 'read');
     } catch (error) {

@@ -8,19 +8,18 @@ import { PROBLEM_TYPES, ProblemException } from '../problem';
  */
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
-  protected override async throwThrottlingException(
-    _context: ExecutionContext,
-    detail: ThrottlerLimitDetail,
-  ): Promise<void> {
+  protected override throwThrottlingException(_context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
     const retryAfter = Math.max(1, Math.ceil(detail.timeToBlockExpire));
-    throw new ProblemException(
-      {
-        type: PROBLEM_TYPES.rateLimited,
-        title: 'Too Many Requests',
-        status: 429,
-        detail: `More than ${detail.limit} requests per minute from this caller; retry after ${retryAfter} s.`,
-      },
-      { 'Retry-After': String(retryAfter) },
+    return Promise.reject(
+      new ProblemException(
+        {
+          type: PROBLEM_TYPES.rateLimited,
+          title: 'Too Many Requests',
+          status: 429,
+          detail: `More than ${detail.limit} requests per minute from this caller; retry after ${retryAfter} s.`,
+        },
+        { 'Retry-After': String(retryAfter) },
+      ),
     );
   }
 }

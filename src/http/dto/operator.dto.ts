@@ -27,17 +27,38 @@ export class PauseRequest {
 }
 
 export class SourceSystemPathParams {
+  @ApiProperty({
+    type: 'integer',
+    format: 'int32',
+    minimum: 0,
+    maximum: 2147483647,
+    description: 'The .NET int SourceSystemId, written plainly.',
+    example: 7,
+  })
   @Validate(IsSourceSystemIdText)
   sourceSystemId!: string;
 }
 
 export class AuditQuery extends ListQuery {
-  @ApiPropertyOptional({ description: 'Only entries of this source system.', example: 7 })
+  @ApiPropertyOptional({
+    type: 'integer',
+    format: 'int32',
+    minimum: 0,
+    maximum: 2147483647,
+    description: 'Only entries of this source system.',
+    example: 7,
+  })
   @IsOptional()
   @Validate(IsSourceSystemIdText)
   sourceSystemId?: string;
 
-  @ApiPropertyOptional({ description: 'Only entries of this integration (needs sourceSystemId).', example: 'Orders' })
+  @ApiPropertyOptional({
+    type: 'string',
+    minLength: 1,
+    maxLength: 256,
+    description: 'Only entries of this integration (needs sourceSystemId).',
+    example: 'Orders',
+  })
   @IsOptional()
   @IsString({ message: INTEGRATION_NAME_RULE })
   @Matches(/^[^\u0000-\u001f\u007f]{1,256}$/u, { message: INTEGRATION_NAME_RULE })
@@ -45,7 +66,14 @@ export class AuditQuery extends ListQuery {
 }
 
 export class OverviewQuery extends ListQuery {
-  @ApiPropertyOptional({ description: 'Only integrations of this source system.', example: 7 })
+  @ApiPropertyOptional({
+    type: 'integer',
+    format: 'int32',
+    minimum: 0,
+    maximum: 2147483647,
+    description: 'Only integrations of this source system.',
+    example: 7,
+  })
   @IsOptional()
   @Validate(IsSourceSystemIdText)
   sourceSystemId?: string;
@@ -80,7 +108,7 @@ export class IntegrationScheduleView {
   @ApiProperty({
     type: [String],
     description:
-      "The next 5 fire times (UTC) by the scheduler's own cron code, after now, or after the pause ends when it has an end.",
+      "The next 5 fire times (UTC) by the scheduler's own cron code, after now, or after the pause ends when it has an end; fewer when the cron code finds none within its search window of a few years.",
   })
   nextFireTimes!: string[];
 }

@@ -1,4 +1,9 @@
 import { ApiProperty } from '@nestjs/swagger';
+
+/** A .NET long (or bigint id) served as a decimal string, so that no JSON reader rounds it. */
+const LONG_PATTERN = '^-?[0-9]+$';
+/** A .NET int. */
+const INT32 = { type: 'integer', format: 'int32' } as const;
 import type { AttemptRecord, IntegrationRecord, RunRecord, Watermark } from '../../persistence/types';
 
 export class WatermarkView implements Watermark {
@@ -9,6 +14,7 @@ export class WatermarkView implements Watermark {
   @ApiProperty({
     nullable: true,
     type: String,
+    pattern: LONG_PATTERN,
     description: '.NET long as a decimal string.',
     example: '9007199254740993',
   })
@@ -16,18 +22,24 @@ export class WatermarkView implements Watermark {
 }
 
 export class AttemptView {
-  @ApiProperty({ description: '1 for the first attempt.' }) attempt!: number;
+  @ApiProperty({ ...INT32, minimum: 1, description: '1 for the first attempt.' }) attempt!: number;
   @ApiProperty({ format: 'date-time', description: 'UTC.' }) startedAt!: string;
-  @ApiProperty({ description: 'Milliseconds.' }) durationMs!: number;
-  @ApiProperty({ nullable: true, type: Number }) httpStatus!: number | null;
+  @ApiProperty({ type: 'number', minimum: 0, description: 'Milliseconds.' }) durationMs!: number;
+  @ApiProperty({ ...INT32, nullable: true }) httpStatus!: number | null;
   @ApiProperty({ nullable: true, type: String }) errorCode!: string | null;
   @ApiProperty({ nullable: true, type: String }) error!: string | null;
-  @ApiProperty({ required: false, description: 'Wait before the next attempt that Retry-After asked for, ms.' })
+  @ApiProperty({
+    type: 'integer',
+    minimum: 0,
+    required: false,
+    description: 'Wait before the next attempt that Retry-After asked for, ms.',
+  })
   retryAfterMs?: number;
 }
 
 export class RunView {
-  @ApiProperty({ description: 'Run id (bigint as a decimal string).', example: '42' }) id!: string;
+  @ApiProperty({ pattern: LONG_PATTERN, description: 'Run id (bigint as a decimal string).', example: '42' })
+  id!: string;
   @ApiProperty({ enum: ['schedule', 'manual'] }) trigger!: RunRecord['trigger'];
   @ApiProperty({
     nullable: true,
@@ -48,8 +60,8 @@ export class RunView {
   })
   errorCode!: string | null;
   @ApiProperty({ nullable: true, type: String }) error!: string | null;
-  @ApiProperty({ nullable: true, type: Number, description: 'HTTP status of the upstream answer.' }) httpStatus!:
-    number | null;
+  @ApiProperty({ ...INT32, nullable: true, description: 'HTTP status of the upstream answer.' })
+  httpStatus!: number | null;
   @ApiProperty({ nullable: true, type: WatermarkView }) watermarkBefore!: WatermarkView | null;
   @ApiProperty({ nullable: true, type: WatermarkView }) watermarkAfter!: WatermarkView | null;
   @ApiProperty({ type: [AttemptView], description: 'Every HTTP attempt of the run, retries included.' })
@@ -74,7 +86,7 @@ export class ScheduleView {
  */
 export class IntegrationStateView {
   @ApiProperty() integrationName!: string;
-  @ApiProperty({ description: '.NET int.' }) sourceSystemId!: number;
+  @ApiProperty({ ...INT32, description: '.NET int.' }) sourceSystemId!: number;
   @ApiProperty({ nullable: true, type: String, example: '2025-12-10T08:22:52.8100855-06:00' }) lastRunStartDateTime!:
     string | null;
   @ApiProperty({ nullable: true, type: String }) lastRunEndDateTime!: string | null;
@@ -96,12 +108,13 @@ export class IntegrationStateView {
   @ApiProperty({
     nullable: true,
     type: String,
+    pattern: LONG_PATTERN,
     example: '9007199254740993',
     description: 'Watermark PK id, .NET long as a decimal string.',
   })
   maxSyncDateMaxPkId!: string | null;
-  @ApiProperty({ nullable: true, type: String, description: '.NET long as a decimal string.' }) sourceId!:
-    string | null;
+  @ApiProperty({ nullable: true, type: String, pattern: LONG_PATTERN, description: '.NET long as a decimal string.' })
+  sourceId!: string | null;
   @ApiProperty({ nullable: true, type: String }) sourceIdString!: string | null;
   @ApiProperty({ nullable: true, type: 'object', additionalProperties: { type: 'string', nullable: true } })
   customDatabaseValues!: Record<string, string | null> | null;
@@ -116,7 +129,7 @@ export class IntegrationStateView {
     description: 'UTC, when the last successful run finished.',
   })
   lastSucceededAt!: string | null;
-  @ApiProperty() consecutiveFailures!: number;
+  @ApiProperty({ ...INT32, minimum: 0 }) consecutiveFailures!: number;
 }
 
 export class IntegrationPage {

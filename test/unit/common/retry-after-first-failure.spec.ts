@@ -25,7 +25,7 @@ describe('retryAfterFirstFailure', () => {
       },
       () => {
         const policy = retry(handleAll, { maxAttempts: 2, backoff: new ConstantBackoff(1) });
-        policy.onRetry((reason) => errors.push('error' in reason ? (reason.error).message : 'value'));
+        policy.onRetry((reason) => errors.push('error' in reason ? reason.error.message : 'value'));
         return policy;
       },
     );

@@ -45,7 +45,12 @@ describe('loadConfig', () => {
       runHistoryDays: 30,
     });
     expect(config.dbWriteRetryMs).toBe(60000);
-    expect(config.observability).toStrictEqual({ logLevel: 'info', logFormat: 'json', staleAfterMs: null });
+    expect(config.observability).toStrictEqual({
+      logLevel: 'info',
+      logFormat: 'json',
+      readsAtDebug: false,
+      staleAfterMs: null,
+    });
     expect(config.access).toStrictEqual({
       apiKeys: [],
       authDisabled: true,

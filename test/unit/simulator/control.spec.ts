@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { UpstreamSimulator, parseSimulatorArgs } from '../../../src/simulator';
+import { UpstreamSimulator, parseSimulatorArgs } from '../../../src/demo/simulator';
 import { START_PATH, postJson, startSimulator, waitFor } from './helpers';
 
 const REQUEST = { SourceSystemId: 7, IntegrationName: 'Orders' };
@@ -11,7 +11,7 @@ async function control(base: string, action: string, body?: unknown) {
     headers: { 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) };
+  return { status: res.status, body: await res.json() };
 }
 
 describe('UpstreamSimulator HTTP control', () => {

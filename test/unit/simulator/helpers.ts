@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import { afterEach } from 'vitest';
-import { UpstreamSimulator, type UpstreamSimulatorOptions } from '../../../src/simulator';
+import { UpstreamSimulator, type UpstreamSimulatorOptions } from '../../../src/demo/simulator';
 
 export const REQUEST_NS = 'http://schemas.datacontract.org/2004/07/Gravitate.WCF.Integration.IntegrationStatusModels';
 export const START_PATH = '/api/integration/IntegrationStatus/IntegrationStart';

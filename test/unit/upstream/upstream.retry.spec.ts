@@ -13,7 +13,7 @@ import {
   UpstreamRequestError,
   UpstreamTimeoutError,
 } from '../../../src/upstream/errors';
-import { parseRetryAfter } from '../../../src/upstream/upstream.client';
+import { parseRetryAfter } from '../../../src/upstream/retry-plan';
 import {
   ENDPOINT,
   type Handler,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { UpstreamSimulator } from '../../../src/simulator';
+import { UpstreamSimulator } from '../../../src/demo/simulator';
 import { UpstreamHttpStatusError, UpstreamTimeoutError, UpstreamTokenError } from '../../../src/upstream/errors';
 import type { UpstreamAuth } from '../../../src/upstream/upstream.client';
 import {

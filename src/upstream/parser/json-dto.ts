@@ -1,0 +1,208 @@
+/**
+ * Reads an IntegrationStatusDTO from JSON with lossless-json: numbers stay their literal text, so a .NET long beyond
+ * 2^53 is never rounded through float64, and a member repeated with a different value is refused, not last-one-wins.
+ */
+import { parse as parseLosslessJson } from 'lossless-json';
+import { UpstreamBodyUnreadableError, UpstreamNotDtoError, quoteForMessage } from '../errors';
+import type { IntegrationStatus } from '../integration-status';
+import {
+  FIELD_BY_FOLDED_NAME,
+  FIELDS,
+  type FieldKey,
+  type ParseIntegrationStatusOptions,
+  assemble,
+  int32FromJsonNumber,
+  int64FromLiteral,
+  requireAll,
+  wrongType,
+} from './dto-fields';
+import { asciiLower, setOwn } from './text';
+
+/** A JSON number, kept as its literal text so nothing is lost to float64. */
+export class JsonNumber {
+  constructor(readonly text: string) {}
+}
+
+class DuplicateJsonKey extends Error {
+  constructor(readonly key: string) {
+    super('duplicate key');
+  }
+}
+
+export function parseJsonDocument(text: string, shownType: string, sniffed: boolean): unknown {
+  try {
+    return parseLosslessJson(text, null, {
+      parseNumber: (literal: string) => new JsonNumber(literal),
+      // lossless-json calls this only when the values differ; an exact repeat of a member
+      // with an identical value is harmless and let through.
+      onDuplicateKey: ({ key }) => {
+        throw new DuplicateJsonKey(key);
+      },
+    });
+  } catch (error) {
+    if (error instanceof DuplicateJsonKey) {
+      throw new UpstreamNotDtoError(
+        `upstream JSON has the member ${quoteForMessage(error.key, 60)} twice in one object, with different values`,
+      );
+    }
+    if (error instanceof RangeError) {
+      throw new UpstreamBodyUnreadableError(`upstream body (${shownType}) is JSON nested too deeply to read`);
+    }
+    const reason = error instanceof Error ? error.message : String(error);
+    const what = sniffed ? 'neither an IntegrationStatusDTO in XML nor valid JSON' : 'not valid JSON';
+    throw new UpstreamBodyUnreadableError(`upstream body (${shownType}) is ${what} (${reason}); truncated or not JSON`);
+  }
+}
+
+export function isPlainJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof JsonNumber);
+}
+
+function describeJson(value: unknown): string {
+  if (value === null) return 'null';
+  if (value instanceof JsonNumber)
+    return `the number ${value.text.length > 40 ? `${value.text.slice(0, 40)}…` : value.text}`;
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return 'a string';
+  if (typeof value === 'boolean') return `the boolean ${value}`;
+  if (typeof value === 'object') return 'an object';
+  return typeof value;
+}
+
+export function dtoFromJson(root: unknown, options: ParseIntegrationStatusOptions): IntegrationStatus {
+  if (!isPlainJsonObject(root)) {
+    throw new UpstreamNotDtoError(`upstream body is JSON ${describeJson(root)}, not an IntegrationStatusDTO object`);
+  }
+  const members = new Map<FieldKey, { name: string; value: unknown }>();
+  for (const name of Object.keys(root)) {
+    const key = FIELD_BY_FOLDED_NAME.get(asciiLower(name));
+    if (key === undefined) continue; // unknown members are ignored
+    const previous = members.get(key);
+    if (previous !== undefined) {
+      throw new UpstreamNotDtoError(
+        `upstream JSON has both ${quoteForMessage(previous.name, 40)} and ${quoteForMessage(name, 40)}, which are the same field ${FIELDS[key].wire}`,
+        { field: FIELDS[key].wire },
+      );
+    }
+    members.set(key, { name, value: root[name] });
+  }
+  requireAll(new Set(members.keys()), 'JSON member');
+
+  const get = (key: FieldKey): unknown => members.get(key)!.value;
+  const str = (key: FieldKey): string | null => {
+    const value = get(key);
+    if (value === null || typeof value === 'string') return value;
+    throw wrongType(key, 'a string or null', describeJson(value));
+  };
+  const int64 = (key: FieldKey): string | null => {
+    const value = get(key);
+    if (value === null) return null;
+    if (value instanceof JsonNumber) return int64FromLiteral(value.text, key);
+    throw wrongType(key, 'an integer number (.NET long) or null', describeJson(value));
+  };
+  const date = (key: FieldKey): string | null => {
+    const value = get(key);
+    if (value === null) return null;
+    if (typeof value === 'string') return value;
+    throw wrongType(key, 'a date string or null', describeJson(value));
+  };
+
+  const sourceSystemIdValue = get('sourceSystemId');
+  let sourceSystemId: number | null;
+  if (sourceSystemIdValue === null) sourceSystemId = null;
+  else if (sourceSystemIdValue instanceof JsonNumber) sourceSystemId = int32FromJsonNumber(sourceSystemIdValue.text);
+  else throw wrongType('sourceSystemId', 'an integer number (.NET int) or null', describeJson(sourceSystemIdValue));
+
+  return assemble(
+    {
+      integrationName: str('integrationName'),
+      sourceSystemId,
+      lastRunStartDateTime: date('lastRunStartDateTime'),
+      lastRunEndDateTime: date('lastRunEndDateTime'),
+      processStatusMeaning: str('processStatusMeaning'),
+      maxSyncDateTime: date('maxSyncDateTime'),
+      maxSyncDateMaxPkId: int64('maxSyncDateMaxPkId'),
+      sourceId: int64('sourceId'),
+      sourceIdString: str('sourceIdString'),
+      customDatabaseValues: jsonDictionary(get('customDatabaseValues')),
+    },
+    options,
+  );
+}
+
+/**
+ * `CustomDatabaseValues` in JSON: `{"k":"v"}` (Json.NET, the help page) or `[{"Key":"k","Value":"v"}]`
+ * (DataContractJsonSerializer's dictionary form).
+ */
+function jsonDictionary(value: unknown): Record<string, string | null> | null {
+  const field = FIELDS.customDatabaseValues.wire;
+  if (value === null) return null;
+  const result: Record<string, string | null> = {};
+  if (Array.isArray(value)) {
+    const seen = new Set<string>();
+    value.forEach((entry, index) => {
+      if (!isPlainJsonObject(entry)) {
+        throw new UpstreamNotDtoError(`${field}[${index}] must be an object {Key, Value}, got ${describeJson(entry)}`, {
+          field,
+        });
+      }
+      const k: { present: boolean; value: unknown } = { present: false, value: undefined };
+      const v: { present: boolean; value: unknown } = { present: false, value: undefined };
+      for (const name of Object.keys(entry)) {
+        const folded = asciiLower(name);
+        const slot = folded === 'key' ? k : folded === 'value' ? v : null;
+        if (slot === null) {
+          throw new UpstreamNotDtoError(
+            `${field}[${index}] has unexpected member ${quoteForMessage(name, 40)}; expected only Key and Value`,
+            { field },
+          );
+        }
+        if (slot.present) {
+          throw new UpstreamNotDtoError(`${field}[${index}] has ${folded === 'key' ? 'Key' : 'Value'} twice`, {
+            field,
+          });
+        }
+        slot.present = true;
+        slot.value = entry[name];
+      }
+      if (!k.present || !v.present) {
+        throw new UpstreamNotDtoError(`${field}[${index}] must have both Key and Value`, { field });
+      }
+      if (typeof k.value !== 'string') {
+        throw new UpstreamNotDtoError(`${field}[${index}].Key must be a string, got ${describeJson(k.value)}`, {
+          field,
+        });
+      }
+      if (v.value !== null && typeof v.value !== 'string') {
+        throw new UpstreamNotDtoError(
+          `${field}[${index}].Value must be a string or null, got ${describeJson(v.value)}`,
+          { field },
+        );
+      }
+      if (seen.has(k.value)) {
+        throw new UpstreamNotDtoError(`${field} has the key ${quoteForMessage(k.value, 60)} twice`, { field });
+      }
+      seen.add(k.value);
+      setOwn(result, k.value, v.value);
+    });
+    return result;
+  }
+  if (!isPlainJsonObject(value)) {
+    throw wrongType(
+      'customDatabaseValues',
+      'an object of string values, an array of {Key, Value}, or null',
+      describeJson(value),
+    );
+  }
+  for (const name of Object.keys(value)) {
+    const entry = value[name];
+    if (entry !== null && typeof entry !== 'string') {
+      throw new UpstreamNotDtoError(
+        `${field}[${quoteForMessage(name, 60)}] must be a string or null, got ${describeJson(entry)}`,
+        { field },
+      );
+    }
+    setOwn(result, name, entry);
+  }
+  return result;
+}

@@ -1,0 +1,212 @@
+import { createHash } from 'node:crypto';
+import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UpstreamSimulator } from '../../src/demo/simulator';
+import { NEVER, startApp, type RunningApp } from '../support/app';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+
+const READ_KEY = 'reader-key-hostile-7aYc1Yw0m2gk';
+const sha = (key: string) => `sha256:${createHash('sha256').update(key).digest('hex')}`;
+const API_KEYS = JSON.stringify([{ name: 'reader', keyHash: sha(READ_KEY), scopes: ['read'] }]);
+const INVOICES = { sourceSystemId: 12, integrationName: 'Invoices' };
+
+/** GET `path` exactly as written (no URL normalisation by the client), on a connection of its own. */
+function rawGet(base: string, path: string, headers: Record<string, string> = {}): Promise<number> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port, path, method: 'GET', headers, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+interface RawExchange {
+  /** Everything the server sent. */
+  text: string;
+  /** When the server closed the connection, ms after it was opened. */
+  closedAfterMs: number;
+}
+
+/** Opens a TCP connection, writes `bytes` and never anything more; resolves once the server closes it. */
+function holdOpen(base: string, bytes: string): Promise<RawExchange> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket: Socket = connect(Number(port), hostname, () => {
+      if (bytes) socket.write(bytes);
+    });
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve({ text, closedAfterMs: Date.now() - started }));
+    setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`still open after 10 s; received: ${text}`));
+    }, 10_000).unref();
+  });
+}
+
+function bodyOf(response: string): unknown {
+  return JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4));
+}
+
+describe('hostile clients', () => {
+  const databases: TestDatabase[] = [];
+  const apps: RunningApp[] = [];
+  let simulator: UpstreamSimulator;
+  let upstream: string;
+
+  async function launch(env: Record<string, string>): Promise<RunningApp> {
+    const db = await createTestDatabase('hostile');
+    databases.push(db);
+    const app = await startApp({
+      DATABASE_URL: db.url,
+      UPSTREAM_BASE_URL: upstream,
+      INTEGRATIONS: JSON.stringify([{ ...INVOICES, cron: NEVER }]),
+      API_KEYS,
+      ...env,
+    });
+    apps.push(app);
+    return app;
+  }
+
+  beforeAll(async () => {
+    simulator = new UpstreamSimulator();
+    upstream = await simulator.start();
+  });
+
+  afterAll(async () => {
+    for (const app of apps) await app.close().catch(() => undefined);
+    await simulator?.stop();
+    for (const db of databases) await db.drop();
+  });
+
+  describe('with HTTP_REQUEST_TIMEOUT_MS=500', () => {
+    let app: RunningApp;
+    beforeAll(async () => {
+      app = await launch({ HTTP_REQUEST_TIMEOUT_MS: '500', DOCS_PUBLIC: 'false', METRICS_PUBLIC: 'false' });
+    });
+
+    it('answers 408 problem+json and closes when the body never arrives', async () => {
+      const { text, closedAfterMs } = await holdOpen(
+        app.url,
+        'POST /integrations/12/Invoices/runs HTTP/1.1\r\nHost: tidemark\r\nContent-Type: application/json\r\n' +
+          'Content-Length: 1000\r\n\r\n{"a":',
+      );
+      expect(text.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+      expect(text).toContain('Content-Type: application/problem+json; charset=utf-8\r\n');
+      expect(text).toContain('Connection: close\r\n');
+      expect(bodyOf(text)).toStrictEqual({
+        type: 'https://tidemark.dev/problems/request-timeout',
+        title: 'Request Timeout',
+        status: 408,
+        detail: 'The request was not received in time.',
+      });
+      expect(closedAfterMs).toBeGreaterThanOrEqual(450);
+      expect(closedAfterMs).toBeLessThan(2_000);
+    });
+
+    it('answers 408 and closes when the headers never end', async () => {
+      const { text, closedAfterMs } = await holdOpen(app.url, 'GET /health/live HTTP/1.1\r\nHost: tidemark\r\n');
+      expect(text.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+      expect(closedAfterMs).toBeGreaterThanOrEqual(450);
+      expect(closedAfterMs).toBeLessThan(2_000);
+    });
+
+    it('closes a connection that never sends a byte', async () => {
+      const { closedAfterMs } = await holdOpen(app.url, '');
+      expect(closedAfterMs).toBeGreaterThanOrEqual(450);
+      expect(closedAfterMs).toBeLessThan(2_000);
+    });
+
+    it('still serves a request that arrives in time', async () => {
+      expect(await rawGet(app.url, '/health/live')).toBe(200);
+    });
+
+    it('applies the docs and metrics access rules to the path the router matches, however it is encoded', async () => {
+      // [path, status with a read key]; without a key every one that is served must be 401, the rest unchanged.
+      const variants: Array<[string, number]> = [
+        ['/docs', 200],
+        ['/docs/', 200],
+        ['/docs-json', 200],
+        ['/docs-yaml', 200],
+        ['/%64ocs', 200],
+        ['/d%6fcs', 200],
+        ['/do%63s', 200],
+        ['/doc%73', 200],
+        ['/%64%6F%63%73', 200],
+        ['/%64ocs-json', 200],
+        ['/d%6fcs-json', 200],
+        ['/d%6Fcs-json', 200],
+        ['/docs%2djson', 200],
+        ['/docs%2Djson', 200],
+        ['/docs-%6ason', 200],
+        ['/docs-js%6Fn', 200],
+        ['/%64%6f%63%73%2d%6a%73%6f%6e', 200],
+        ['/docs%2dyaml', 200],
+        ['/docs-y%61ml', 200],
+        ['/%64ocs-yaml', 200],
+        ['/docs-json?x=1', 200],
+        ['/%64ocs/', 200],
+        ['/docs-json/', 404],
+        ['//docs-json', 404],
+        ['/./docs-json', 404],
+        ['/x/../docs-json', 404],
+        ['/DOCS-JSON', 404],
+        ['/%2564ocs-json', 404],
+        ['/metrics', 200],
+        ['/%6detrics', 200],
+        ['/m%65trics', 200],
+        ['/metric%73', 200],
+        ['/%6D%65%74%72%69%63%73', 200],
+        // An unknown query parameter is refused on every GET, once the caller may read the route.
+        ['/metrics?x=1', 400],
+        ['/metrics/', 404],
+        ['//metrics', 404],
+        ['/./metrics', 404],
+        ['/METRICS', 404],
+      ];
+      const withKey: Array<[string, number]> = [];
+      const withoutKey: Array<[string, number]> = [];
+      for (const [path] of variants) {
+        withKey.push([path, await rawGet(app.url, path, { authorization: `Bearer ${READ_KEY}` })]);
+        withoutKey.push([path, await rawGet(app.url, path)]);
+      }
+      expect(withKey).toStrictEqual(variants);
+      expect(withoutKey).toStrictEqual(
+        variants.map(([path, status]) => [path, status === 200 || status === 400 ? 401 : status]),
+      );
+    });
+  });
+
+  describe('with HTTP_MAX_CONNECTIONS=3', () => {
+    let app: RunningApp;
+    beforeAll(async () => {
+      app = await launch({ HTTP_MAX_CONNECTIONS: '3' });
+    });
+
+    it('drops connections beyond the cap and accepts again once one closes', async () => {
+      const { hostname, port } = new URL(app.url);
+      const open = (): Promise<Socket> =>
+        new Promise((resolve, reject) => {
+          const socket = connect(Number(port), hostname, () => resolve(socket));
+          socket.on('error', reject);
+        });
+      const held = [await open(), await open(), await open()];
+      // The server has accepted the three before the fourth arrives.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const fourth = await holdOpen(app.url, 'GET /health/live HTTP/1.1\r\nHost: tidemark\r\n\r\n');
+      expect(fourth.text).toBe('');
+      expect(fourth.closedAfterMs).toBeLessThan(1_000);
+      held[0].destroy();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await rawGet(app.url, '/health/live')).toBe(200);
+      for (const socket of held) socket.destroy();
+    });
+  });
+});

@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { checkedResponses } from '../support/contract';
+import { integrationPath, NEVER, type RunningApp } from '../support/app';
+import { startStack, type Stack } from '../support/stack';
+
+const PROBLEM = 'application/problem+json; charset=utf-8';
+const ORDERS = { sourceSystemId: 7, integrationName: 'Orders' };
+const OTHER = { sourceSystemId: 12, integrationName: 'Invoices' };
+
+describe('HTTP conventions', () => {
+  let stack: Stack;
+  let app: RunningApp;
+
+  beforeAll(async () => {
+    stack = await startStack('conventions', {
+      UPSTREAM_RETRY_BASE_MS: '10',
+      INTEGRATIONS: JSON.stringify([ORDERS, OTHER].map((i) => ({ ...i, cron: NEVER }))),
+    });
+    app = stack.app;
+  });
+  afterAll(() => stack?.close());
+  beforeEach(() => stack.simulator.reset());
+
+  const orders = integrationPath(7, 'Orders');
+
+  it('accepts an empty body sent as JSON on the action POSTs, and answers 201 with Location to a trigger', async () => {
+    const headers = { 'content-type': 'application/json' };
+    const run = await fetch(`${app.url}${orders}/runs`, { method: 'POST', headers, body: '' });
+    const body = (await run.json()) as Record<string, any>;
+    expect([run.status, body.outcome]).toStrictEqual([201, 'succeeded']);
+    expect(run.headers.get('location')).toBe(`${orders}/runs/${body.id}`);
+    const fetched = await fetch(app.url + run.headers.get('location'));
+    expect([fetched.status, await fetched.json()]).toStrictEqual([200, body]);
+    // A pause needs a reason, so only the resume goes without a body.
+    for (const action of ['pause', 'resume']) {
+      const body = action === 'pause' ? JSON.stringify({ reason: 'upstream maintenance' }) : '';
+      const response = await fetch(`${app.url}${orders}/${action}`, { method: 'POST', headers, body });
+      expect([action, response.status, ((await response.json()) as any).paused]).toStrictEqual([
+        action,
+        200,
+        action === 'pause',
+      ]);
+    }
+    // A run of another integration is not found under this one.
+    const foreign = await fetch(`${app.url}${integrationPath(12, 'Invoices')}/runs/${body.id}`);
+    expect([foreign.status, foreign.headers.get('content-type')]).toStrictEqual([404, PROBLEM]);
+    expect(await foreign.json()).toMatchObject({ type: 'https://tidemark.dev/problems/not-found', status: 404 });
+  });
+
+  it('answers a wrong method 405 with Allow, and OPTIONS outside a preflight alike', async () => {
+    for (const [method, path, allow] of [
+      ['DELETE', orders, 'GET, HEAD'],
+      ['GET', `${orders}/pause`, 'POST'],
+      ['PUT', `${orders}/runs`, 'GET, HEAD, POST'],
+      ['POST', '/health/live', 'GET, HEAD'],
+      ['OPTIONS', '/integrations', 'GET, HEAD'],
+    ] as const) {
+      const response = await fetch(app.url + path, { method });
+      expect([
+        method,
+        path,
+        response.status,
+        response.headers.get('allow'),
+        response.headers.get('content-type'),
+      ]).toStrictEqual([method, path, 405, allow, PROBLEM]);
+      expect(await response.json()).toMatchObject({
+        type: 'https://tidemark.dev/problems/method-not-allowed',
+        title: 'Method Not Allowed',
+        status: 405,
+      });
+    }
+    const unknown = await fetch(`${app.url}/nothing-here`, { method: 'DELETE' });
+    expect([unknown.status, unknown.headers.get('allow')]).toStrictEqual([404, null]);
+    expect(((await unknown.json()) as any).type).toBe('https://tidemark.dev/problems/not-found');
+  });
+
+  it('refuses unknown query parameters on every GET, naming them', async () => {
+    for (const path of [
+      `/integrations?limt=5`,
+      `${orders}?limt=5`,
+      `${orders}/runs?limt=5`,
+      `${orders}/runs/1?limt=5`,
+      `/health/live?limt=5`,
+      `/health/ready?limt=5`,
+      `/metrics?limt=5`,
+    ]) {
+      const response = await fetch(app.url + path);
+      expect([path, response.status, response.headers.get('content-type')]).toStrictEqual([path, 400, PROBLEM]);
+      expect([path, ((await response.json()) as any)['invalid-params']]).toStrictEqual([
+        path,
+        [{ name: 'limt', reason: 'is not a known parameter' }],
+      ]);
+    }
+  });
+
+  it('serves the runs list with a strong ETag, and 304 to If-None-Match', async () => {
+    await fetch(`${app.url}${orders}/runs`, { method: 'POST' });
+    const first = await fetch(`${app.url}${orders}/runs?limit=5`);
+    const etag = first.headers.get('etag')!;
+    expect([first.status, etag]).toStrictEqual([200, expect.stringMatching(/^"r[A-Za-z0-9_-]+"$/)]);
+    const again = await fetch(`${app.url}${orders}/runs?limit=5`, { headers: { 'if-none-match': etag } });
+    expect([again.status, again.headers.get('etag'), await again.text()]).toStrictEqual([304, etag, '']);
+    await fetch(`${app.url}${orders}/runs`, { method: 'POST' });
+    const changed = await fetch(`${app.url}${orders}/runs?limit=5`, { headers: { 'if-none-match': etag } });
+    expect(changed.status).toBe(200);
+    expect(changed.headers.get('etag')).not.toBe(etag);
+  });
+
+  it('answers 409 with Retry-After to a trigger while a run of the integration is going', async () => {
+    stack.simulator.script(ORDERS, { delayMs: 1_000 });
+    const slow = fetch(`${app.url}${orders}/runs`, { method: 'POST' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const busy = await fetch(`${app.url}${orders}/runs`, { method: 'POST' });
+    expect([busy.status, busy.headers.get('retry-after'), busy.headers.get('content-type')]).toStrictEqual([
+      409,
+      '5',
+      PROBLEM,
+    ]);
+    expect(((await busy.json()) as any).type).toBe('https://tidemark.dev/problems/run-in-progress');
+    expect((await slow).status).toBe(201);
+  });
+
+  it('checked every response of this file against the OpenAPI document', () => {
+    expect(checkedResponses()).toBeGreaterThanOrEqual(25);
+  });
+});
