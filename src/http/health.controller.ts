@@ -4,6 +4,7 @@ import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthChe
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '../config';
+import { configHash } from '../config/config-hash';
 import { ShutdownState } from '../lifecycle/shutdown-state';
 import { StalenessCheck } from '../observability/integration-states';
 import { IntegrationsRepository } from '../persistence/integrations.repository';
@@ -26,6 +27,7 @@ const MIN_HEARTBEAT_AGE_MS = 5_000;
  * - `integrations` (degraded → 200, status `degraded`): enabled, unpaused integrations whose last success is older
  *   than STALE_AFTER_MS (default 3× their interval), listed in `stale`. Stale data is not a reason to take the
  *   replica out of the load balancer: every replica reads the same database.
+ * - `config` (always up): `configHash`, this replica's configuration hash, so replicas that disagree show.
  */
 @ApiTags('health')
 @Public()
@@ -33,6 +35,7 @@ const MIN_HEARTBEAT_AGE_MS = 5_000;
 @Controller('health')
 export class HealthController {
   private readonly startedAt = Date.now();
+  private readonly configHash: string;
 
   constructor(
     private readonly health: HealthCheckService,
@@ -43,7 +46,9 @@ export class HealthController {
     private readonly staleness: StalenessCheck,
     private readonly upstream: UpstreamClient,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.configHash = configHash(config);
+  }
 
   /** Up while the event loop turns; no dependency is checked, so a database outage never restarts the pod. */
   @Get('live')
@@ -79,6 +84,7 @@ export class HealthController {
         () => this.schedulerIndicator(),
         () => this.integrationsIndicator(),
         () => this.upstreamIndicator(),
+        () => this.indicators.check('config').up({ configHash: this.configHash }),
       ]);
     } catch (error) {
       // Terminus throws its result in a 503 exception; served as is rather than as a problem document, so that

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '../config';
+import { configHash } from '../config/config-hash';
 import type { IntegrationStateRow } from '../persistence/metrics.repository';
 import { UpstreamBreakerRegistry, type UpstreamBreakerState } from '../upstream/breaker';
 import { IntegrationStates } from './integration-states';
@@ -69,6 +70,13 @@ export class MetricsService {
       buckets: UPSTREAM_DURATION_BUCKETS,
       registers,
     });
+
+    new Gauge({
+      name: 'tidemark_config_info',
+      help: "Always 1, labelled with this replica's configuration hash (secrets left out): replicas that disagree show different hashes.",
+      labelNames: ['config_hash'],
+      registers,
+    }).set({ config_hash: configHash(config) }, 1);
 
     const readSuccess: Gauge = new Gauge({
       name: 'tidemark_state_read_success',

@@ -10,6 +10,7 @@ import {
   type ClaimResult,
   type IntegrationRef,
   type NextFireTime,
+  type ScheduleSpec,
   type StartedRun,
   type Watermark,
 } from './types';
@@ -122,7 +123,15 @@ export class ClaimsRepository {
         return result;
       }
       const now = new Date(rows[0].db_now as number);
-      const decisions = rows.map((row) => decideClaim(row, now, options, result));
+      const claimed = rows.flatMap((row) => {
+        const decision = decideClaim(row, now, options, result);
+        return decision === null ? [] : [{ row, decision }];
+      });
+      if (claimed.length === 0) {
+        await tx.commit();
+        return result;
+      }
+      const decisions = claimed.map((c) => c.decision);
       const ids = decisions.map((d) => d.id);
       const written = await tx.commitAfter(CLAIM_WRITE, [
         ids,
@@ -145,7 +154,7 @@ export class ClaimsRepository {
         if (decision.start === null || runId === undefined) continue;
         result.started.push({
           runId,
-          integration: toRef(rows[index]),
+          integration: toRef(claimed[index].row),
           trigger: 'schedule',
           scheduledFor: decision.start.scheduledFor,
           watermarkBefore: decision.start.before,
@@ -260,20 +269,26 @@ export class ClaimsRepository {
 }
 
 /**
- * What to do with one locked due integration: skip the tick while the previous run's lease is unexpired, take over
- * from a run whose lease expired (recorded in `result.abandoned`), drop a missed tick under the `skip` policy, or
- * start a run. Skips are recorded in `result`.
+ * What to do with one locked due integration: wait while the previous run's lease is unexpired, skip the tick once
+ * the following tick has come with the lease still held, take over from a run whose lease expired (recorded in
+ * `result.abandoned`), drop a missed tick under the `skip` policy, or start a run. Skips are recorded in `result`.
+ * @returns null to leave the integration as it is, still due, for a later claim
  */
-function decideClaim(row: Row, now: Date, options: ClaimOptions, result: ClaimResult): ClaimDecision {
+function decideClaim(row: Row, now: Date, options: ClaimOptions, result: ClaimResult): ClaimDecision | null {
   const ref = toRef(row);
   const schedule = { cron: row.cron as string, timeZone: row.time_zone as string };
   const due = new Date(row.next_fire_at as number);
   const leaseExpiresAt = row.lease_expires_at === null ? null : new Date(row.lease_expires_at as number);
-  const skip = { id: ref.id, nextFireAt: options.nextFireTime(schedule, now), start: null };
   if (leaseExpiresAt && leaseExpiresAt > now) {
+    // A held lease may belong to a run that is done but whose end has not committed yet (ends are group commits,
+    // possibly of another replica, and a claim can come first): the tick waits for it until the following tick
+    // comes, so a commit's latency never costs a tick. Only a run still going then makes its tick skip, and the
+    // latest tick that has come takes the skipped one's place, waiting in turn.
+    if (options.nextFireTime(schedule, due) > now) return null;
     result.skippedOverlap.push({ integration: ref, scheduledFor: due });
-    return { ...skip, releaseLease: false };
+    return { id: ref.id, nextFireAt: fireTimeAfterLate(schedule, due, now, options), start: null, releaseLease: false };
   }
+  const skip = { id: ref.id, nextFireAt: options.nextFireTime(schedule, now), start: null };
   const abandons = Boolean(row.lease_run_id);
   if (abandons) {
     result.abandoned.push({
@@ -287,10 +302,7 @@ function decideClaim(row: Row, now: Date, options: ClaimOptions, result: ClaimRe
     result.skippedMisfire.push({ integration: ref, scheduledFor: due });
     return { ...skip, releaseLease: abandons };
   }
-  // A late claim runs once, keyed by the oldest due fire time, and folds the fire times that also passed into that
-  // run instead of replaying them back to back: one catch-up run, not one per missed tick.
-  const following = options.nextFireTime(schedule, due);
-  const nextFireAt = following <= now ? options.nextFireTime(schedule, now) : following;
+  const nextFireAt = fireTimeAfterLate(schedule, due, now, options);
   const before: Watermark | null = row.has_status
     ? {
         maxSyncDateTime: row.max_sync_date_time as string | null,
@@ -299,4 +311,16 @@ function decideClaim(row: Row, now: Date, options: ClaimOptions, result: ClaimRe
       }
     : null;
   return { id: ref.id, nextFireAt, start: { scheduledFor: due, before }, releaseLease: abandons };
+}
+
+/**
+ * The fire time to store once the tick `due` is decided at `now`. A claim late by less than a period leaves the tick
+ * that has come since due, to run on its own after this one (a claim delayed by load costs no tick). A later claim
+ * runs once, keyed by the oldest due fire time, and folds the fire times that also passed into that run instead of
+ * replaying them back to back: one catch-up run, not one per missed tick.
+ */
+function fireTimeAfterLate(schedule: ScheduleSpec, due: Date, now: Date, options: ClaimOptions): Date {
+  const following = options.nextFireTime(schedule, due);
+  if (following > now || options.nextFireTime(schedule, following) > now) return following;
+  return options.nextFireTime(schedule, now);
 }

@@ -1,6 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { APP_CONFIG, type AppConfig } from '../config';
+import { configHash } from '../config/config-hash';
+import { describeDrift, DRIFT_NAMES_SHOWN, hasDrift, type IntegrationDrift } from '../persistence/integration-drift';
 import { ClaimsRepository } from '../persistence/claims.repository';
 import { IntegrationsRepository } from '../persistence/integrations.repository';
 import { PauseRepository } from '../persistence/pause.repository';
@@ -45,11 +47,41 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.integrations.syncIntegrations(this.config.integrations, nextFireTime);
+    this.reportDrift(await this.integrations.syncIntegrations(this.config.integrations, nextFireTime));
     const enabled = this.config.integrations.filter((i) => i.enabled).length;
     this.logger.log(`scheduling ${enabled} integration(s); polling every ${this.config.schedule.pollIntervalMs} ms`);
     const timer = setInterval(() => void this.tick(), this.config.schedule.pollIntervalMs);
     this.registry.addInterval(TICKER, timer);
+  }
+
+  /**
+   * Says what this replica's configuration changed in the shared integration set, in one line: a warning when the
+   * database held another replica's set (replicas disagree, as during a rolling update, or a process started with
+   * the wrong INTEGRATIONS), an info line when it held none. The structured fields name at most DRIFT_NAMES_SHOWN
+   * integrations per kind of change, with the counts of each.
+   */
+  private reportDrift(drift: IntegrationDrift): void {
+    if (!hasDrift(drift)) return;
+    const hash = configHash(this.config);
+    if (drift.storedBefore === 0) {
+      this.logger.log({ msg: `integrations created: ${drift.added.length} added`, configHash: hash });
+      return;
+    }
+    const shown = <T>(items: T[]) => items.slice(0, DRIFT_NAMES_SHOWN);
+    this.logger.warn({
+      msg: `this replica's integrations (config hash ${hash}) differ from the database's; it changed them: ${describeDrift(drift)}`,
+      configHash: hash,
+      drift: {
+        added: shown(drift.added),
+        disabled: shown(drift.disabled),
+        scheduleChanged: shown(drift.scheduleChanged),
+        counts: {
+          added: drift.added.length,
+          disabled: drift.disabled.length,
+          scheduleChanged: drift.scheduleChanged.length,
+        },
+      },
+    });
   }
 
   /**
