@@ -45,6 +45,20 @@ export default defineConfig({
         },
       },
       {
+        // The dashboard in headless Chromium (playwright-core); run last and alone, so Chromium starves no timing test.
+        plugins: [swcPlugin()],
+        oxc: false,
+        test: {
+          name: 'browser',
+          globalSetup: ['test/support/global-setup.ts'],
+          include: ['test/browser/**/*.spec.ts'],
+          testTimeout: 90_000,
+          hookTimeout: 90_000,
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
+        },
+      },
+      {
         // Real processes of the built service; run alone, after the other layers, so timing is not starved.
         plugins: [swcPlugin()],
         oxc: false,

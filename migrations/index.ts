@@ -2,6 +2,7 @@ import { CreateIntegrationAndRunTables1795948200000 } from './1795948200000-crea
 import { RecordAttemptsAndRegressions1795948500000 } from './1795948500000-record-attempts-and-regressions';
 import { LetRunFinishesUpdateIntegrationsInPlace1795958400000 } from './1795958400000-let-run-finishes-update-integrations-in-place';
 import { EventOutbox1795970000000 } from './1795970000000-event-outbox';
+import { AuditAndPauseReason1796100000000 } from './1796100000000-audit-and-pause-reason';
 
 /** Every migration, oldest first. Listed explicitly so the build, the tests and the CLI load the same set. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   RecordAttemptsAndRegressions1795948500000,
   LetRunFinishesUpdateIntegrationsInPlace1795958400000,
   EventOutbox1795970000000,
+  AuditAndPauseReason1796100000000,
 ];

@@ -7,8 +7,13 @@ import { StateCache } from './cache/state-cache';
 import { ConfigModule, type AppConfig } from './config';
 import { EventsModule } from './events/events.module';
 import { AccessModule } from './http/auth/access.module';
+import { CallerResolver } from './http/auth/actor';
+import { AuditController } from './http/audit.controller';
+import { DashboardApiController } from './http/dashboard-api.controller';
+import { DashboardAssetsController } from './http/dashboard-assets.controller';
 import { HealthController } from './http/health.controller';
 import { IntegrationsController } from './http/integrations.controller';
+import { OperatorActionsController } from './http/operator-actions.controller';
 import { ShutdownCoordinator } from './lifecycle/shutdown.coordinator';
 import { ShutdownState } from './lifecycle/shutdown-state';
 import { ObservabilityModule } from './observability/observability.module';
@@ -62,7 +67,14 @@ export class AppModule {
         }),
         EventsModule,
       ],
-      controllers: [IntegrationsController, HealthController],
+      controllers: [
+        IntegrationsController,
+        OperatorActionsController,
+        AuditController,
+        DashboardApiController,
+        HealthController,
+        DashboardAssetsController,
+      ],
       providers: [
         RunService,
         SchedulerService,
@@ -70,6 +82,7 @@ export class AppModule {
         ShutdownState,
         ShutdownCoordinator,
         StateCache,
+        CallerResolver,
       ],
     };
   }

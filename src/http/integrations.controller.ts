@@ -1,22 +1,18 @@
-import { Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StateCache, type Rendered } from '../cache/state-cache';
 import { IntegrationsRepository } from '../persistence/integrations.repository';
 import { RunsRepository } from '../persistence/runs.repository';
-import { RunInProgressError, type IntegrationRecord } from '../persistence/types';
-import { IntegrationControlService } from '../runs/integration-control.service';
-import { RequireScope } from './auth/access.decorators';
+import type { IntegrationRecord } from '../persistence/types';
 import { decodeIntegrationsCursor, decodeRunsCursor, encodeRunsCursor } from './cursor';
 import { IntegrationPathParams, ListIntegrationsQuery, ListRunsQuery, RunPathParams } from './dto/requests';
-import { IntegrationPage, IntegrationStateView, RunPage, RunView, toIntegrationView, toRunView } from './dto/views';
-import { PROBLEM_TYPES, ProblemException } from './problem';
+import { IntegrationPage, IntegrationStateView, RunPage, RunView, toRunView } from './dto/views';
+import { ProblemException } from './problem';
 import { CACHE_CONTROL, JSON_CONTENT_TYPE, etagMatches, renderIntegration, renderPage } from './rendered';
 
 const DEFAULT_LIMIT = 50;
-/** Seconds a client should wait before triggering again while a run of the integration is going on. */
-const RUN_IN_PROGRESS_RETRY_AFTER_SECONDS = 5;
 
 /** Error responses, security and headers are added to the document in ./openapi-document.ts. */
 @ApiTags('integrations')
@@ -25,7 +21,6 @@ export class IntegrationsController {
   constructor(
     private readonly repository: IntegrationsRepository,
     private readonly runRecords: RunsRepository,
-    private readonly control: IntegrationControlService,
     private readonly cache: StateCache,
   ) {}
 
@@ -111,70 +106,6 @@ export class IntegrationsController {
     if (!run || run.integrationId !== integration.id)
       throw ProblemException.notFound(`no run ${params.runId} of this integration`);
     return toRunView(run);
-  }
-
-  @Post(':sourceSystemId/:integrationName/runs')
-  @RequireScope('operate')
-  @HttpCode(201)
-  @ApiOperation({
-    operationId: 'triggerRun',
-    description:
-      'Calls IntegrationStart now and answers 201 with the finished run once it has been recorded, its path in Location. 409 while another run of the integration holds its lease. A request body, if any, is ignored; an empty one with a JSON content type is accepted.',
-    summary: 'Run the integration now; answers when the run has finished.',
-  })
-  @ApiCreatedResponse({ type: RunView, description: 'The finished run (succeeded or failed); Location names it.' })
-  async trigger(
-    @Param() params: IntegrationPathParams,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<RunView> {
-    const integration = await this.find(params);
-    let run;
-    try {
-      run = toRunView(await this.control.runNow(integration));
-    } catch (error) {
-      if (error instanceof RunInProgressError) {
-        throw new ProblemException(
-          {
-            type: PROBLEM_TYPES.runInProgress,
-            title: 'Run in progress',
-            status: 409,
-            detail: `run ${error.runId ?? 'unknown'} of this integration is still going; try again when it has finished`,
-            runId: error.runId,
-          },
-          { 'retry-after': String(RUN_IN_PROGRESS_RETRY_AFTER_SECONDS) },
-        );
-      }
-      throw error;
-    }
-    const integrationPath = `/integrations/${params.sourceSystemId}/${encodeURIComponent(params.integrationName)}`;
-    void reply.header('location', `${integrationPath}/runs/${run.id}`);
-    return run;
-  }
-
-  @Post(':sourceSystemId/:integrationName/pause')
-  @RequireScope('operate')
-  @HttpCode(200)
-  @ApiOperation({
-    operationId: 'pauseIntegration',
-    description: 'Scheduled runs stop on every replica until resumed; manual runs still work. Idempotent.',
-    summary: 'Pause scheduled runs on every replica (manual runs still work).',
-  })
-  @ApiOkResponse({ type: IntegrationStateView, description: 'The paused state.' })
-  async pause(@Param() params: IntegrationPathParams): Promise<IntegrationStateView> {
-    return toIntegrationView(await this.control.setPaused(await this.find(params), true));
-  }
-
-  @Post(':sourceSystemId/:integrationName/resume')
-  @RequireScope('operate')
-  @HttpCode(200)
-  @ApiOperation({
-    operationId: 'resumeIntegration',
-    description: 'Scheduled runs start again from the next fire time after now. Idempotent.',
-    summary: 'Resume scheduled runs from the next fire time after now.',
-  })
-  @ApiOkResponse({ type: IntegrationStateView, description: 'The resumed state.' })
-  async resume(@Param() params: IntegrationPathParams): Promise<IntegrationStateView> {
-    return toIntegrationView(await this.control.setPaused(await this.find(params), false));
   }
 
   private async find(params: IntegrationPathParams): Promise<IntegrationRecord> {

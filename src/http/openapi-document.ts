@@ -23,7 +23,8 @@ const RESPONSES: Record<string, Json> = {
     headers: { ETag: { description: 'The current strong ETag.', required: true, schema: { type: 'string' } } },
   },
   '400': {
-    description: 'A path or query parameter broke a rule, or is not a known parameter (`invalid-params` names it).',
+    description:
+      'A path or query parameter or a body field broke a rule, or a query parameter is not a known one (`invalid-params` names it).',
     content: PROBLEM_CONTENT,
   },
   '401': {
@@ -34,11 +35,13 @@ const RESPONSES: Record<string, Json> = {
     content: PROBLEM_CONTENT,
   },
   '403': {
-    description: 'The key lacks the scope: `read` for GETs, `operate` for trigger, pause, resume and delivery retries.',
+    description:
+      'The key lacks the scope: `read` for GETs, `operate` for run now, pause, resume and webhook delivery retries.',
     content: PROBLEM_CONTENT,
   },
   '404': {
-    description: 'No such integration (or run of it), or no such webhook subscription (or delivery of it).',
+    description:
+      'No such integration (or run of it), no integrations of the source system, or no such webhook subscription (or delivery of it).',
     content: PROBLEM_CONTENT,
   },
   '405': {
@@ -77,6 +80,13 @@ const STATUSES: Record<string, number[]> = {
   triggerRun: [409, ...ACTION],
   pauseIntegration: ACTION,
   resumeIntegration: ACTION,
+  pauseSourceSystem: ACTION,
+  resumeSourceSystem: ACTION,
+  listAudit: READ,
+  getCaller: READ,
+  getOverview: [304, ...READ],
+  getSchedule: [404, ...READ],
+  listWatermarks: [404, ...READ],
   getLiveness: [400, 405],
   getReadiness: [400, 405],
   getMetrics: [400, 401, 403, 405, 503],
@@ -162,6 +172,8 @@ export function completeDocument(document: OpenAPIObject, access: DocumentAccess
   doc.servers = [{ url: '/', description: 'This Tidemark replica.' }];
   doc.tags = [
     { name: 'integrations', description: 'Integration states, their runs, and the operations on them.' },
+    { name: 'audit', description: 'The append-only trail of operator actions and automatic resumes.' },
+    { name: 'dashboard', description: 'What the dashboard at / reads beside the states: caller, health, history.' },
     { name: 'health', description: 'Kubernetes-style probes; no key needed.' },
     { name: 'metrics', description: 'Prometheus metrics.' },
     { name: 'events', description: 'The live stream of events (CloudEvents over Server-Sent Events).' },

@@ -1,15 +1,12 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { AppConfig, IntegrationConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
-import { DEFAULT_EVENT_SETTINGS, pauseEvent, type EventSettings } from '../events/finish-events';
+import type { IntegrationConfig } from '../config/app-config';
 import { TIDEMARK_DATA_SOURCE } from './data-source';
-import { insertEvents } from './event-outbox';
 import { PipelinedTransaction } from './pipelined-transaction';
 import { dbNow, epochMs, INTEGRATION_COLUMNS, LAST_RUN_COLUMNS, toIntegration, type Row } from './rows';
 import { notifyChanged, STATE_CHANNEL } from './state-notifications';
 import { driftOf, type IntegrationDrift } from './integration-drift';
-import type { IntegrationRecord, IntegrationRef, NextFireTime, Page } from './types';
+import type { IntegrationRecord, NextFireTime, Page } from './types';
 
 /** Serializes config syncs from replicas that boot together (a transaction-level advisory lock). */
 const CONFIG_SYNC_LOCK_KEY = 7_466_108_272;
@@ -77,17 +74,7 @@ const SYNC_WRITE = `
  */
 @Injectable()
 export class IntegrationsRepository {
-  /** How the outbox events written with pauses and resumes are made. */
-  private readonly eventSettings: EventSettings;
-
-  constructor(
-    @Inject(TIDEMARK_DATA_SOURCE) private readonly dataSource: DataSource,
-    @Optional() @Inject(APP_CONFIG) config?: AppConfig,
-  ) {
-    this.eventSettings = config
-      ? { source: config.events.source, failureRepeat: config.events.failureRepeat }
-      : DEFAULT_EVENT_SETTINGS;
-  }
+  constructor(@Inject(TIDEMARK_DATA_SOURCE) private readonly dataSource: DataSource) {}
 
   /** Checks that the database answers; throws the driver's error if not. */
   async ping(): Promise<void> {
@@ -125,27 +112,6 @@ export class IntegrationsRepository {
         STATE_CHANNEL,
       ]);
       return driftOf(rows);
-    });
-  }
-
-  /**
-   * Sets or clears `paused` and notifies the change, in one transaction; on resume the next fire time is
-   * `nextFireAt`, so no backlog of the paused time is replayed. A call that changes the flag writes its
-   * `integration.paused` or `integration.resumed` event in the same transaction; the row is locked before it is
-   * read, so of two concurrent equal calls only the first reports a change.
-   */
-  async setPaused(ref: IntegrationRef, paused: boolean, nextFireAt: Date | null): Promise<void> {
-    await this.dataSource.transaction(async (tx) => {
-      const [previous]: Row[] = await tx.query('SELECT paused FROM integration WHERE id = $1 FOR UPDATE', [ref.id]);
-      if (previous === undefined) return;
-      await tx.query(
-        `UPDATE integration SET paused = $2, next_fire_at = COALESCE($3, next_fire_at), version = version + 1,
-           updated_at = now()
-         WHERE id = $1`,
-        [ref.id, paused, nextFireAt?.toISOString() ?? null],
-      );
-      if (previous.paused !== paused) await insertEvents(tx, [pauseEvent(ref, paused, nextFireAt, this.eventSettings)]);
-      await notifyChanged(tx, [ref.id]);
     });
   }
 

@@ -1,25 +1,100 @@
 import { Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { AuditRepository } from '../persistence/audit.repository';
 import { IntegrationsRepository } from '../persistence/integrations.repository';
+import { PauseRepository, type PauseChange } from '../persistence/pause.repository';
 import { RunsRepository } from '../persistence/runs.repository';
-import type { IntegrationRecord, RunRecord } from '../persistence/types';
+import type { IntegrationRecord, RunRecord, Watermark } from '../persistence/types';
 import { nextFireTime } from '../scheduler/cron-schedule';
 import { RunService } from './run.service';
 
-/** What operators do to an integration by hand: run it now, pause it, resume it. */
+/** Raised when a pause's end is not after now (database clock). */
+export class PauseEndInPastError extends Error {
+  constructor(readonly until: Date) {
+    super(`the pause would end at ${until.toISOString()}, which is not in the future`);
+    this.name = 'PauseEndInPastError';
+  }
+}
+
+/** Why and until when an operator pauses. */
+export interface PauseRequestSpec {
+  actor: string;
+  reason: string;
+  until: Date | null;
+}
+
+/**
+ * What operators do to integrations by hand: run one now, pause and resume one or a source system's. Every action
+ * is appended to the audit trail with its actor.
+ */
 @Injectable()
 export class IntegrationControlService {
   constructor(
     private readonly repository: IntegrationsRepository,
     private readonly runRecords: RunsRepository,
     private readonly runs: RunService,
+    private readonly pauses: PauseRepository,
+    private readonly audit: AuditRepository,
   ) {}
 
   /**
-   * Runs the integration now and returns the finished run as recorded.
+   * Runs the integration now and returns the finished run as recorded; the run is audited once it has ended.
    * @throws RunInProgressError when a run of it holds the lease on any replica
    * @throws ServiceUnavailableException when the run's end could not be recorded
    */
-  async runNow(integration: IntegrationRecord): Promise<RunRecord> {
+  async runNow(integration: IntegrationRecord, actor: string): Promise<RunRecord> {
+    const run = await this.runToEnd(integration);
+    const before = watermarkOf(integration);
+    await this.audit.append([
+      {
+        actor,
+        action: 'run',
+        sourceSystemId: integration.sourceSystemId,
+        integrationName: integration.integrationName,
+        integrationId: integration.id,
+        reason: null,
+        before: { watermark: before },
+        after: {
+          runId: run.id,
+          outcome: run.outcome,
+          errorCode: run.errorCode,
+          watermark: run.outcome === 'succeeded' ? run.watermarkAfter : before,
+        },
+      },
+    ]);
+    return run;
+  }
+
+  /**
+   * Pauses scheduled runs on every replica (manual runs still work), with a reason, and until `until` if given.
+   * @throws PauseEndInPastError when `until` is not after now
+   */
+  async pause(integration: IntegrationRecord, spec: PauseRequestSpec): Promise<IntegrationRecord> {
+    await this.checkUntil(spec.until);
+    await this.pauses.pause({ integrationId: integration.id }, spec);
+    return this.reread(integration);
+  }
+
+  /** Resumes scheduled runs from the next fire time after now (database clock), so no backlog is replayed. */
+  async resume(integration: IntegrationRecord, actor: string): Promise<IntegrationRecord> {
+    await this.pauses.resume({ integrationId: integration.id }, actor, nextFireTime);
+    return this.reread(integration);
+  }
+
+  /**
+   * Pauses every integration of a source system that is not paused yet.
+   * @throws PauseEndInPastError when `until` is not after now
+   */
+  async pauseSourceSystem(sourceSystemId: number, spec: PauseRequestSpec): Promise<PauseChange[]> {
+    await this.checkUntil(spec.until);
+    return this.pauses.pause({ sourceSystemId }, spec);
+  }
+
+  /** Resumes every paused integration of a source system. */
+  resumeSourceSystem(sourceSystemId: number, actor: string): Promise<PauseChange[]> {
+    return this.pauses.resume({ sourceSystemId }, actor, nextFireTime);
+  }
+
+  private async runToEnd(integration: IntegrationRecord): Promise<RunRecord> {
     const result = await this.runs.runNow(integration);
     if (result.kind === 'lease_lost') {
       const run = await this.runRecords.findRun(result.runId).catch(() => null);
@@ -30,13 +105,23 @@ export class IntegrationControlService {
     return result.run;
   }
 
-  /**
-   * Pauses or resumes scheduled runs; every replica reads the flag when claiming. Resuming starts from the next
-   * fire time after now (database clock), so a long pause does not look like a misfire.
-   */
-  async setPaused(integration: IntegrationRecord, paused: boolean): Promise<IntegrationRecord> {
-    const next = paused ? null : nextFireTime(integration, await this.repository.now());
-    await this.repository.setPaused(integration, paused, next);
+  private async checkUntil(until: Date | null): Promise<void> {
+    if (until !== null && until.getTime() <= (await this.repository.now()).getTime()) {
+      throw new PauseEndInPastError(until);
+    }
+  }
+
+  private async reread(integration: IntegrationRecord): Promise<IntegrationRecord> {
     return (await this.repository.findIntegration(integration.sourceSystemId, integration.integrationName))!;
   }
+}
+
+function watermarkOf(integration: IntegrationRecord): Watermark | null {
+  const status = integration.lastStatus;
+  if (!status) return null;
+  return {
+    maxSyncDateTime: status.maxSyncDateTime,
+    maxSyncDateTimeUtc: status.maxSyncDateTimeUtc,
+    maxSyncDateMaxPkId: status.maxSyncDateMaxPkId,
+  };
 }

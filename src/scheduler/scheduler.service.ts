@@ -5,6 +5,7 @@ import { configHash } from '../config/config-hash';
 import { describeDrift, DRIFT_NAMES_SHOWN, hasDrift, type IntegrationDrift } from '../persistence/integration-drift';
 import { ClaimsRepository } from '../persistence/claims.repository';
 import { IntegrationsRepository } from '../persistence/integrations.repository';
+import { PauseRepository } from '../persistence/pause.repository';
 import { RunsRepository } from '../persistence/runs.repository';
 import { RunService } from '../runs/run.service';
 import { nextFireTime } from './cron-schedule';
@@ -42,6 +43,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     private readonly runs: RunService,
     private readonly registry: SchedulerRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly pauses: PauseRepository,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -115,6 +117,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       // Stopped meanwhile (shutdown): the rest of the tick would run while the pool closes.
       if (this.stopped) return;
       for (const abandoned of await this.claims.reapExpiredLeases()) this.logAbandoned(abandoned);
+      await this.resumeEndedPauses();
       await this.pruneIfDue();
       if (!this.moreDue) await this.wakeAtNextFireTime();
       this.lastTickAt = Date.now();
@@ -205,6 +208,16 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       runId: abandoned.runId,
       ...fieldsOf(abandoned.integration),
     });
+  }
+
+  /** Resumes integrations whose pause reached its `until`; the database decides which, so one replica does each. */
+  private async resumeEndedPauses(): Promise<void> {
+    for (const resumed of await this.pauses.resumeEnded(nextFireTime)) {
+      this.logger.log({
+        msg: `${resumed.sourceSystemId}/${JSON.stringify(resumed.integrationName)} resumed: its pause ended at ${resumed.before.until?.toISOString() ?? 'unknown'}`,
+        ...fieldsOf(resumed),
+      });
+    }
   }
 
   private async pruneIfDue(): Promise<void> {

@@ -38,10 +38,35 @@ export async function callEverything(baseUrl: string, apiKey: string): Promise<A
   const pkId: string | null | undefined = fetched.data?.watermarkAfter?.maxSyncDateMaxPkId;
   answers.getRun = [fetched.response.status, pkId ?? null];
 
-  const paused = await client.POST('/integrations/{sourceSystemId}/{integrationName}/pause', { params: { path } });
+  const paused = await client.POST('/integrations/{sourceSystemId}/{integrationName}/pause', {
+    params: { path },
+    body: { reason: 'upstream maintenance', until: '2999-01-01T00:00:00Z' },
+  });
   answers.pauseIntegration = [paused.response.status, paused.data?.paused ?? null];
+  const schedule = await client.GET('/integrations/{sourceSystemId}/{integrationName}/schedule', { params: { path } });
+  answers.getSchedule = [schedule.response.status, schedule.data?.pause?.until ?? null];
   const resumed = await client.POST('/integrations/{sourceSystemId}/{integrationName}/resume', { params: { path } });
   answers.resumeIntegration = [resumed.response.status, resumed.data?.paused ?? null];
+
+  const systemPath = { sourceSystemId: 7 };
+  const systemPaused = await client.POST('/source-systems/{sourceSystemId}/pause', {
+    params: { path: systemPath },
+    body: { reason: 'source system maintenance' },
+  });
+  answers.pauseSourceSystem = [systemPaused.response.status, systemPaused.data?.changed.length ?? null];
+  const systemResumed = await client.POST('/source-systems/{sourceSystemId}/resume', { params: { path: systemPath } });
+  answers.resumeSourceSystem = [systemResumed.response.status, systemResumed.data?.changed[0]?.paused ?? null];
+
+  const audit = await client.GET('/audit', { params: { query: { sourceSystemId: 7, limit: 10 } } });
+  answers.listAudit = [audit.response.status, audit.data?.items.map((entry) => entry.action).join(',') ?? null];
+  const watermarks = await client.GET('/integrations/{sourceSystemId}/{integrationName}/watermarks', {
+    params: { path, query: { limit: 5 } },
+  });
+  answers.listWatermarks = [watermarks.response.status, watermarks.data?.items[0]?.after.maxSyncDateMaxPkId ?? null];
+  const overview = await client.GET('/overview', { params: { query: { sourceSystemId: 7 } } });
+  answers.getOverview = [overview.response.status, overview.data?.items[0]?.recentRuns.length ?? null];
+  const caller = await client.GET('/me');
+  answers.getCaller = [caller.response.status, caller.data?.name ?? null];
 
   const live = await client.GET('/health/live');
   answers.getLiveness = [live.response.status, live.data?.status ?? null];

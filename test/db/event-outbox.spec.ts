@@ -1,3 +1,5 @@
+import { AuditRepository } from '../../src/persistence/audit.repository';
+import { PauseRepository } from '../../src/persistence/pause.repository';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -48,6 +50,7 @@ const failure: RunCompletion = {
 describe('event outbox on real Postgres', () => {
   let db: TestDatabase;
   let dataSource: DataSource;
+  let pauses: PauseRepository;
   let integrations: IntegrationsRepository;
   let runs: RunsRepository;
   let claims: ClaimsRepository;
@@ -65,7 +68,8 @@ describe('event outbox on real Postgres', () => {
     await dataSource.initialize();
     await runMigrationsLocked(dataSource);
     const config = { events: { source: 'urn:test', failureRepeat: 3 } } as AppConfig;
-    integrations = new IntegrationsRepository(dataSource, config);
+    integrations = new IntegrationsRepository(dataSource);
+    pauses = new PauseRepository(dataSource, new AuditRepository(dataSource), config);
     runs = new RunsRepository(dataSource, config);
     claims = new ClaimsRepository(dataSource);
     outbox = new OutboxRepository(dataSource);
@@ -170,10 +174,11 @@ describe('event outbox on real Postgres', () => {
   it('pausing emits paused once, resuming emits resumed with the next fire time', async () => {
     await start(['A']);
     const ref = (await integrations.findIntegration(12, 'A'))!;
-    await integrations.setPaused(ref, true, null);
-    await integrations.setPaused(ref, true, null);
+    const pause = { actor: 'test', reason: 'maintenance', until: null };
+    await pauses.pause({ integrationId: ref.id }, pause);
+    await pauses.pause({ integrationId: ref.id }, pause);
     const next = new Date('2027-01-01T00:00:00.000Z');
-    await integrations.setPaused(ref, false, next);
+    await pauses.resume({ integrationId: ref.id }, 'test', () => next);
     expect((await events()).map((e) => [e.type, e.data])).toStrictEqual([
       ['tidemark.integration.paused', { paused: true }],
       ['tidemark.integration.resumed', { paused: false, nextFireAt: '2027-01-01T00:00:00.000Z' }],

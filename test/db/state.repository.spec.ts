@@ -3,8 +3,10 @@ import type { DataSource } from 'typeorm';
 import type { IntegrationConfig } from '../../src/config';
 import { Client } from 'pg';
 import { createDataSource, runMigrationsLocked } from '../../src/persistence/data-source';
+import { AuditRepository } from '../../src/persistence/audit.repository';
 import { ClaimsRepository } from '../../src/persistence/claims.repository';
 import { IntegrationsRepository } from '../../src/persistence/integrations.repository';
+import { PauseRepository } from '../../src/persistence/pause.repository';
 import { RunsRepository } from '../../src/persistence/runs.repository';
 import { STATE_CHANNEL } from '../../src/persistence/state-notifications';
 import { FinishBatcher } from '../../src/runs/finish-batcher';
@@ -60,6 +62,7 @@ describe('StateRepository on real Postgres', () => {
   let integrationsRepo: IntegrationsRepository;
   let runsRepo: RunsRepository;
   let claimsRepo: ClaimsRepository;
+  let pauseRepo: PauseRepository;
 
   const sql = <T = Record<string, unknown>>(text: string, params: unknown[] = []) =>
     dataSource.query<T[]>(text, params);
@@ -78,10 +81,12 @@ describe('StateRepository on real Postgres', () => {
       'RecordAttemptsAndRegressions1795948500000',
       'LetRunFinishesUpdateIntegrationsInPlace1795958400000',
       'EventOutbox1795970000000',
+      'AuditAndPauseReason1796100000000',
     ]);
     integrationsRepo = new IntegrationsRepository(dataSource);
     runsRepo = new RunsRepository(dataSource);
     claimsRepo = new ClaimsRepository(dataSource);
+    pauseRepo = new PauseRepository(dataSource, new AuditRepository(dataSource));
   });
 
   afterAll(async () => {
@@ -236,7 +241,7 @@ describe('StateRepository on real Postgres', () => {
       await integrationsRepo.syncIntegrations([config(1, 'Paused'), config(1, 'Gone')], nextFireTime);
       await integrationsRepo.syncIntegrations([config(1, 'Paused')], nextFireTime);
       const paused = (await integrationsRepo.findIntegration(1, 'Paused'))!;
-      await integrationsRepo.setPaused(paused, true, null);
+      await pauseRepo.pause({ integrationId: paused.id }, { actor: 'ops', reason: 'maintenance', until: null });
       await sql(`UPDATE integration SET next_fire_at = now() - interval '1 second'`);
       const claim = await claimsRepo.claimDue(claimOptions('replica-a'));
       expect(claim).toStrictEqual({ started: [], skippedOverlap: [], skippedMisfire: [], abandoned: [] });
@@ -817,7 +822,7 @@ describe('StateRepository on real Postgres', () => {
           ...NO_ATTEMPTS,
         });
         expect(await next()).toBe(integration.id);
-        await integrationsRepo.setPaused(integration, true, null);
+        await pauseRepo.pause({ integrationId: integration.id }, { actor: 'ops', reason: 'maintenance', until: null });
         expect(await next()).toBe(integration.id);
         // A failed finish sends nothing: NOTIFY is transactional.
         await sql(

@@ -243,6 +243,7 @@ describe('facade e2e: vectors through the whole app', () => {
     expect(docs.status).toBe(200);
     expect(Object.keys(docs.body.paths).sort()).toStrictEqual([
       '/events',
+      '/audit',
       '/health/live',
       '/health/ready',
       '/integrations',
@@ -251,9 +252,15 @@ describe('facade e2e: vectors through the whole app', () => {
       '/integrations/{sourceSystemId}/{integrationName}/resume',
       '/integrations/{sourceSystemId}/{integrationName}/runs',
       '/integrations/{sourceSystemId}/{integrationName}/runs/{runId}',
+      '/integrations/{sourceSystemId}/{integrationName}/schedule',
+      '/integrations/{sourceSystemId}/{integrationName}/watermarks',
+      '/me',
       '/metrics',
       '/webhooks/{name}/deliveries',
       '/webhooks/{name}/deliveries/{id}/retry',
+      '/overview',
+      '/source-systems/{sourceSystemId}/pause',
+      '/source-systems/{sourceSystemId}/resume',
     ]);
     expect((await fetch(`${app.url}/docs`)).status).toBe(200);
     expect(await getJson('/health/live')).toMatchObject({ status: 200, body: { status: 'ok' } });

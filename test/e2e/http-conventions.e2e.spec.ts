@@ -31,8 +31,10 @@ describe('HTTP conventions', () => {
     expect(run.headers.get('location')).toBe(`${orders}/runs/${body.id}`);
     const fetched = await fetch(app.url + run.headers.get('location'));
     expect([fetched.status, await fetched.json()]).toStrictEqual([200, body]);
+    // A pause needs a reason, so only the resume goes without a body.
     for (const action of ['pause', 'resume']) {
-      const response = await fetch(`${app.url}${orders}/${action}`, { method: 'POST', headers, body: '' });
+      const body = action === 'pause' ? JSON.stringify({ reason: 'upstream maintenance' }) : '';
+      const response = await fetch(`${app.url}${orders}/${action}`, { method: 'POST', headers, body });
       expect([action, response.status, ((await response.json()) as any).paused]).toStrictEqual([
         action,
         200,

@@ -172,7 +172,8 @@ describe('operations e2e: metrics, access control, health', () => {
       expect(simulator.callCount(ORDERS)).toBe(0);
       const paused = await fetch(`${app.url}${integrationPath(7, 'Orders')}/pause`, {
         method: 'POST',
-        headers: { 'x-api-key': OPERATE_KEY },
+        headers: { 'x-api-key': OPERATE_KEY, 'content-type': 'application/json' },
+        body: JSON.stringify({ reason: 'maintenance' }),
       });
       expect(paused.status).toBe(200);
       expect(

@@ -110,7 +110,11 @@ describe('schedule e2e', () => {
     const app = await startApp(env());
     const other = await startApp(env());
     try {
-      const paused = await fetch(`${app.url}${integrationPath(41, 'Rack Prices')}/pause`, { method: 'POST' });
+      const paused = await fetch(`${app.url}${integrationPath(41, 'Rack Prices')}/pause`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ reason: 'maintenance' }),
+      });
       expect(paused.status).toBe(200);
       expect(((await paused.json()) as any).paused).toBe(true);
       await new Promise((resolve) => setTimeout(resolve, 1_500));
