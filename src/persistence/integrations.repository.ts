@@ -4,7 +4,7 @@ import type { IntegrationConfig } from '../config/app-config';
 import { TIDEMARK_DATA_SOURCE } from './data-source';
 import { PipelinedTransaction } from './pipelined-transaction';
 import { dbNow, epochMs, INTEGRATION_COLUMNS, LAST_RUN_COLUMNS, toIntegration, type Row } from './rows';
-import { notifyChanged, STATE_CHANNEL } from './state-notifications';
+import { STATE_CHANNEL } from './state-notifications';
 import { driftOf, type IntegrationDrift } from './integration-drift';
 import type { IntegrationRecord, NextFireTime, Page } from './types';
 
