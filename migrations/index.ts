@@ -1,10 +1,12 @@
 import { CreateIntegrationAndRunTables1795948200000 } from './1795948200000-create-integration-and-run-tables';
 import { RecordAttemptsAndRegressions1795948500000 } from './1795948500000-record-attempts-and-regressions';
 import { LetRunFinishesUpdateIntegrationsInPlace1795958400000 } from './1795958400000-let-run-finishes-update-integrations-in-place';
+import { RecordTheAssumedUpstreamZone1796000000000 } from './1796000000000-record-the-assumed-upstream-zone';
 
 /** Every migration, oldest first. Listed explicitly so the build, the tests and the CLI load the same set. */
 export const MIGRATIONS = [
   CreateIntegrationAndRunTables1795948200000,
   RecordAttemptsAndRegressions1795948500000,
   LetRunFinishesUpdateIntegrationsInPlace1795958400000,
+  RecordTheAssumedUpstreamZone1796000000000,
 ];

@@ -77,6 +77,7 @@ describe('StateRepository on real Postgres', () => {
       'CreateIntegrationAndRunTables1795948200000',
       'RecordAttemptsAndRegressions1795948500000',
       'LetRunFinishesUpdateIntegrationsInPlace1795958400000',
+      'RecordTheAssumedUpstreamZone1796000000000',
     ]);
     integrationsRepo = new IntegrationsRepository(dataSource);
     runsRepo = new RunsRepository(dataSource);
