@@ -258,6 +258,7 @@ describe('replicas of the built service', () => {
       'CreateIntegrationAndRunTables1795948200000',
       'RecordAttemptsAndRegressions1795948500000',
       'LetRunFinishesUpdateIntegrationsInPlace1795958400000',
+      'RecordTheAssumedUpstreamZone1796000000000',
     ]);
     expect(await db.query(`SELECT integration_name FROM integration ORDER BY 1`)).toStrictEqual([
       { integration_name: 'Feed 0' },
