@@ -3,6 +3,7 @@ import { RecordAttemptsAndRegressions1795948500000 } from './1795948500000-recor
 import { LetRunFinishesUpdateIntegrationsInPlace1795958400000 } from './1795958400000-let-run-finishes-update-integrations-in-place';
 import { EventOutbox1795970000000 } from './1795970000000-event-outbox';
 import { AuditAndPauseReason1796100000000 } from './1796100000000-audit-and-pause-reason';
+import { RecordTheAssumedUpstreamZone1796200000000 } from './1796200000000-record-the-assumed-upstream-zone';
 
 /** Every migration, oldest first. Listed explicitly so the build, the tests and the CLI load the same set. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   LetRunFinishesUpdateIntegrationsInPlace1795958400000,
   EventOutbox1795970000000,
   AuditAndPauseReason1796100000000,
+  RecordTheAssumedUpstreamZone1796200000000,
 ];

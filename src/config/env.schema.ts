@@ -145,7 +145,7 @@ export class EnvironmentVariables {
 
   @OneOfEnv(['json', 'xml']) UPSTREAM_FORMAT?: string;
   @IntEnv(1, 3_600_000) UPSTREAM_TIMEOUT_MS?: number;
-  @OneOfEnv(['none', 'bearer', 'basic', 'client_credentials']) UPSTREAM_AUTH?: string;
+  @OneOfEnv(['none', 'bearer', 'basic', 'client_credentials', 'password']) UPSTREAM_AUTH?: string;
   @NonEmptyEnv() UPSTREAM_TOKEN?: string;
   @IsOptional()
   @IsString()
@@ -163,6 +163,10 @@ export class EnvironmentVariables {
   UPSTREAM_TOKEN_URL?: string;
 
   @OneOfEnv(['json', 'form']) UPSTREAM_TOKEN_REQUEST_FORMAT?: string;
+  @IsOptional()
+  @IsString()
+  @Matches(/^[\x21-\x7e]*$/, { message: 'must be visible ASCII without spaces, or empty to send no grant_type' })
+  UPSTREAM_TOKEN_GRANT_TYPE?: string;
   @IntEnv(1, 600_000) UPSTREAM_CONNECT_TIMEOUT_MS?: number;
   @IntEnv(1, 3_600_000) UPSTREAM_ATTEMPT_TIMEOUT_MS?: number;
   @IntEnv(1, 20) UPSTREAM_RETRY_MAX_ATTEMPTS?: number;

@@ -81,7 +81,8 @@ export interface ConfigContext {
 
 /**
  * Parses and validates configuration from environment variables.
- * Empty strings count as unset, as in most deployment tools.
+ * Empty strings count as unset, as in most deployment tools, except UPSTREAM_TOKEN_GRANT_TYPE, where set-but-empty
+ * means "send no grant_type" (Gravitate's token endpoints read none).
  * @param env variable name → value
  * @param cwd base for relative paths (INTEGRATIONS_FILE, DATA_DIR)
  * @throws ConfigError listing every problem, one line each, never echoing a secret's value
@@ -115,9 +116,17 @@ export function loadConfig(env: Env, cwd: string, context: ConfigContext = {}): 
     if (!vars.UPSTREAM_CLIENT_SECRET)
       problems.push('UPSTREAM_CLIENT_SECRET: must be set when UPSTREAM_AUTH=client_credentials');
   }
-  if (authKind === 'basic') {
-    if (!vars.UPSTREAM_USERNAME) problems.push('UPSTREAM_USERNAME: must be set when UPSTREAM_AUTH=basic');
-    if (vars.UPSTREAM_PASSWORD === undefined) problems.push('UPSTREAM_PASSWORD: must be set when UPSTREAM_AUTH=basic');
+  if (authKind === 'basic' || authKind === 'password') {
+    if (!vars.UPSTREAM_USERNAME) problems.push(`UPSTREAM_USERNAME: must be set when UPSTREAM_AUTH=${authKind}`);
+    if (vars.UPSTREAM_PASSWORD === undefined) {
+      problems.push(`UPSTREAM_PASSWORD: must be set when UPSTREAM_AUTH=${authKind}`);
+    }
+  }
+  if (authKind === 'password' && vars.UPSTREAM_TOKEN_REQUEST_FORMAT === 'json') {
+    problems.push('UPSTREAM_TOKEN_REQUEST_FORMAT: must be form (or unset) when UPSTREAM_AUTH=password');
+  }
+  if (authKind !== 'client_credentials' && vars.UPSTREAM_TOKEN_GRANT_TYPE !== undefined) {
+    problems.push('UPSTREAM_TOKEN_GRANT_TYPE: applies only when UPSTREAM_AUTH=client_credentials');
   }
 
   const defaultCron = vars.SCHEDULE_CRON ?? DEFAULTS.SCHEDULE_CRON;
@@ -177,8 +186,17 @@ export function loadConfig(env: Env, cwd: string, context: ConfigContext = {}): 
               tokenUrl: vars.UPSTREAM_TOKEN_URL ?? null,
               requestFormat: (vars.UPSTREAM_TOKEN_REQUEST_FORMAT ?? DEFAULTS.UPSTREAM_TOKEN_REQUEST_FORMAT) as
                 'json' | 'form',
+              ...(env.UPSTREAM_TOKEN_GRANT_TYPE === undefined ? {} : { grantType: env.UPSTREAM_TOKEN_GRANT_TYPE }),
             }
-          : { kind: 'none' };
+          : authKind === 'password'
+            ? {
+                kind: 'password',
+                username: vars.UPSTREAM_USERNAME!,
+                password: vars.UPSTREAM_PASSWORD!,
+                scope: vars.UPSTREAM_SCOPE ?? null,
+                tokenUrl: vars.UPSTREAM_TOKEN_URL ?? null,
+              }
+            : { kind: 'none' };
 
   return {
     production,
@@ -278,6 +296,7 @@ export const ENV_KEYS = [
   'UPSTREAM_SCOPE',
   'UPSTREAM_TOKEN_URL',
   'UPSTREAM_TOKEN_REQUEST_FORMAT',
+  'UPSTREAM_TOKEN_GRANT_TYPE',
   'DB_WRITE_RETRY_MS',
   'UPSTREAM_TIMEZONE',
   'INTEGRATIONS',

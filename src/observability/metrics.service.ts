@@ -107,6 +107,11 @@ export class MetricsService {
       'Failed runs since the last success.',
       (row) => row.consecutiveFailures,
     );
+    this.sharedGauge(
+      'tidemark_watermark_zone_assumed',
+      '1 when the stored watermark had no UTC offset and was read in UPSTREAM_TIMEZONE, else 0.',
+      (row) => (row.zoneAssumed ? 1 : 0),
+    );
     this.sharedGauge('tidemark_integration_paused', '1 while scheduled runs of the integration are paused.', (row) =>
       row.paused ? 1 : 0,
     );

@@ -23,6 +23,8 @@ export interface IntegrationStateRow {
   watermarkRegressions: number;
   /** Database `now()` at the read, s since the epoch. */
   nowSeconds: number;
+  /** The stored watermark was read in an assumed zone (its text had no offset); absent means false. */
+  zoneAssumed?: boolean;
 }
 
 type Row = Record<string, unknown>;
@@ -32,6 +34,7 @@ type Row = Record<string, unknown>;
 export class MetricsRepository {
   /** Memoized once true: columns are added by migrations, which run before the app starts, never removed. */
   private hasRegressedColumn = false;
+  private hasZoneColumn = false;
 
   constructor(@Inject(TIDEMARK_DATA_SOURCE) private readonly dataSource: DataSource) {}
 
@@ -43,13 +46,15 @@ export class MetricsRepository {
     const regressions = (await this.regressedColumnExists())
       ? `(SELECT count(*) FROM run r WHERE r.integration_id = i.id AND r.watermark_regressed)::int`
       : '0';
+    const zoneAssumed = (await this.zoneColumnExists()) ? 'i.max_sync_zone_assumed IS NOT NULL' : 'false';
     const rows: Row[] = await this.dataSource.query(
       `SELECT i.source_system_id, i.integration_name, i.cron, i.time_zone, i.paused, i.consecutive_failures,
               extract(epoch FROM i.last_succeeded_at)::float8 AS last_succeeded_s,
               extract(epoch FROM (now() - i.max_sync_at))::float8 AS lag_s,
               extract(epoch FROM i.created_at)::float8 AS created_s,
               ${regressions} AS regressions,
-              extract(epoch FROM now())::float8 AS now_s
+              extract(epoch FROM now())::float8 AS now_s,
+              ${zoneAssumed} AS zone_assumed
        FROM integration i
        WHERE i.enabled
        ORDER BY i.source_system_id, i.integration_name`,
@@ -66,7 +71,18 @@ export class MetricsRepository {
       createdAtSeconds: row.created_s as number,
       watermarkRegressions: row.regressions as number,
       nowSeconds: row.now_s as number,
+      zoneAssumed: row.zone_assumed === true,
     }));
+  }
+
+  private async zoneColumnExists(): Promise<boolean> {
+    if (this.hasZoneColumn) return true;
+    const rows: Row[] = await this.dataSource.query(
+      `SELECT 1 FROM information_schema.columns
+       WHERE table_schema = current_schema() AND table_name = 'integration' AND column_name = 'max_sync_zone_assumed'`,
+    );
+    this.hasZoneColumn = rows.length > 0;
+    return this.hasZoneColumn;
   }
 
   private async regressedColumnExists(): Promise<boolean> {

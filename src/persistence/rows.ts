@@ -16,7 +16,7 @@ export function epochMs(expression: string): string {
 /** The integration columns read from table alias `i`; bigints as exact decimal text. */
 export const INTEGRATION_COLUMNS = `
   i.id::text AS id, i.source_system_id, i.integration_name, i.cron, i.time_zone, i.misfire_policy, i.enabled,
-  i.paused, i.next_fire_at, i.last_status, i.last_succeeded_at, i.consecutive_failures, i.version::text AS version,
+  i.paused, i.next_fire_at, i.last_status, i.max_sync_zone_assumed, i.last_succeeded_at, i.consecutive_failures, i.version::text AS version,
   i.updated_at`;
 
 const RUN_FIELDS = [
@@ -116,6 +116,7 @@ export function toIntegration(row: Row): IntegrationRecord {
     paused: row.paused as boolean,
     nextFireAt: row.next_fire_at as Date | null,
     lastStatus: row.last_status as IntegrationStatus | null,
+    maxSyncDateTimeZoneAssumed: (row.max_sync_zone_assumed as string | null | undefined) ?? null,
     lastSucceededAt: row.last_succeeded_at as Date | null,
     consecutiveFailures: row.consecutive_failures as number,
     version: row.version as string,

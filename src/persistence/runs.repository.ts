@@ -9,7 +9,11 @@ import { epochMs, floorToMicroseconds, RUN_COLUMNS, toRun, watermarkOf, type Row
 import { NOTIFY_IDS_PER_PAYLOAD, STATE_CHANNEL } from './state-notifications';
 import type { Page, RunCompletion, RunRecord, StartedRun } from './types';
 
-export type FinishResult = { applied: boolean; finished: RunRecord | null };
+/**
+ * `zoneNewlyAssumed`: this run stored a watermark read in an assumed zone where the integration's previous one had an
+ * offset (or there was none); decided under the integration's row lock, so exactly one run reports it.
+ */
+export type FinishResult = { applied: boolean; finished: RunRecord | null; zoneNewlyAssumed?: boolean };
 export type FinishItem = { started: StartedRun; completion: RunCompletion };
 
 type Succeeded = Extract<RunCompletion, { outcome: 'succeeded' }>;
@@ -38,8 +42,10 @@ const FINISH_RUNS = `
            watermark_regressed, max_sync_at)
   ),
   locked AS MATERIALIZED (
-    SELECT i.id FROM integration i WHERE i.id = ANY($2::bigint[]) ORDER BY i.id FOR UPDATE
+    SELECT i.id, i.max_sync_zone_assumed AS zone_before
+    FROM integration i WHERE i.id = ANY($2::bigint[]) ORDER BY i.id FOR UPDATE
   ),
+  zones AS (SELECT * FROM unnest($2::bigint[], $16::text[]) AS z(integration_id, zone_assumed)),
   u AS MATERIALIZED (
     SELECT b.* FROM batch b WHERE (SELECT count(*) FROM locked) >= 0
   ),
@@ -64,6 +70,7 @@ const FINISH_RUNS = `
       max_sync_at = a.max_sync_at,
       max_sync_pk_id = (a.status->>'maxSyncDateMaxPkId')::bigint,
       custom_database_values = NULLIF(a.status->'customDatabaseValues', 'null'::jsonb),
+      max_sync_zone_assumed = (SELECT z.zone_assumed FROM zones z WHERE z.integration_id = a.integration_id),
       last_succeeded_at = clock_timestamp(), consecutive_failures = 0, last_run_id = a.run_id,
       version = i.version + 1, updated_at = clock_timestamp(),
       lease_owner = CASE WHEN i.lease_run_id = a.run_id THEN NULL ELSE i.lease_owner END,
@@ -91,8 +98,12 @@ const FINISH_RUNS = `
     GROUP BY c.chunk
   )
   SELECT r.id::text AS id, r.replica_id, ${epochMs('r.started_at')} AS started_at,
-         ${epochMs('r.finished_at')} AS finished_at, (SELECT count(*) FROM n) AS notified
-  FROM r`;
+         ${epochMs('r.finished_at')} AS finished_at, (SELECT count(*) FROM n) AS notified,
+         (a.outcome = 'succeeded' AND z.zone_assumed IS NOT NULL AND l.zone_before IS NULL) AS zone_newly_assumed
+  FROM r
+  JOIN applied a ON a.run_id = r.id
+  JOIN locked l ON l.id = a.integration_id
+  JOIN zones z ON z.integration_id = a.integration_id`;
 
 /** Run ends and run history: the only code that finishes runs, reads their history and prunes it. */
 @Injectable()
@@ -157,6 +168,7 @@ export class RunsRepository {
       NOTIFY_IDS_PER_PAYLOAD,
       events,
       this.eventSettings.failureRepeat,
+      items.map(({ completion }) => (succeeded(completion) ? (completion.zoneAssumed ?? null) : null)),
     ]);
     // The rest of each record is what the statement wrote, so the written jsonb columns are not read back.
     const writtenById = new Map(rows.map((row) => [row.id as string, row]));
@@ -181,7 +193,7 @@ export class RunsRepository {
         outcomeUnknownRetried: completion.outcomeUnknownRetried,
         watermarkRegressed: succeeded(completion) ? completion.watermarkRegressed : false,
       };
-      return { applied: true, finished };
+      return { applied: true, finished, zoneNewlyAssumed: written.zone_newly_assumed === true };
     });
   }
 

@@ -64,6 +64,8 @@ export interface IntegrationRecord extends IntegrationRef {
   nextFireAt: Date | null;
   /** The last successful IntegrationStatus; null before the first success. */
   lastStatus: IntegrationStatus | null;
+  /** The IANA zone the stored watermark's text was read in (it had no offset); null when it had one or is absent. */
+  maxSyncDateTimeZoneAssumed: string | null;
   lastSucceededAt: Date | null;
   consecutiveFailures: number;
   /** Bumped on every change of what is served; an opaque decimal string. */
@@ -95,7 +97,14 @@ export interface ClaimResult {
 
 /** How a run ended, as the run service decided. */
 export type RunCompletion = (
-  | { outcome: 'succeeded'; status: IntegrationStatus; httpStatus: number; watermarkRegressed: boolean }
+  | {
+      outcome: 'succeeded';
+      status: IntegrationStatus;
+      httpStatus: number;
+      watermarkRegressed: boolean;
+      /** The zone `status.maxSyncDateTime` was read in because it had no offset; null or absent when it had one. */
+      zoneAssumed?: string | null;
+    }
   | {
       outcome: 'failed' | 'skipped_breaker_open' | 'interrupted';
       errorCode: string;

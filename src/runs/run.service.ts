@@ -20,6 +20,7 @@ import { isRegression } from './watermark';
 import { UpstreamClient } from '../upstream/upstream.client';
 import { UpstreamError } from '../upstream/errors';
 import { CallStop } from '../upstream/call-stop';
+import { assumedTimeZone } from '../upstream/dotnet-date';
 
 /**
  * The explicit result of executing one run.
@@ -248,6 +249,14 @@ export class RunService implements OnApplicationShutdown {
       return { kind: 'lease_lost', runId: started.runId, completion };
     }
     if (completion.outcome === 'succeeded') {
+      if (finish.zoneNewlyAssumed) {
+        // Once per integration (decided by the database under its row lock), so an alert is not flooded.
+        this.logger.warn(
+          `${describe(integration)}: the upstream's MaxSyncDateTime ${JSON.stringify(completion.status.maxSyncDateTime)} ` +
+            `has no UTC offset; it was read in UPSTREAM_TIMEZONE ${completion.zoneAssumed ?? ''}. If that is not the ` +
+            `upstream's zone, the stored watermark is off by the difference (see README, Watermarks)`,
+        );
+      }
       this.logger.log(
         `run ${started.runId} of ${describe(integration)} succeeded: watermark ${formatWatermark(watermarkOf(completion.status))}`,
       );
@@ -326,6 +335,7 @@ export class RunService implements OnApplicationShutdown {
         status: result.status,
         httpStatus: result.httpStatus,
         watermarkRegressed: isRegression(started.watermarkBefore, watermarkOf(result.status)),
+        zoneAssumed: assumedTimeZone(result.status.maxSyncDateTime, this.config.upstream.timeZone),
         attempts: result.attempts,
         outcomeUnknownRetried: result.outcomeUnknownRetried,
       };

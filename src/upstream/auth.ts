@@ -1,6 +1,7 @@
 /**
  * How the client authenticates to the upstream: a static Authorization header (bearer, Basic, the base URL's
- * userinfo), or a client_credentials access token from a token endpoint (cached by {@link ClientCredentialsTokenSource}).
+ * userinfo), or an access token from a token endpoint, fetched with client_credentials or Gravitate's password form
+ * (cached by {@link ClientCredentialsTokenSource}).
  * Every credential is registered as a secret to scrub from messages.
  */
 import { performance } from 'node:perf_hooks';
@@ -25,7 +26,7 @@ import { DEFAULT_TOKEN_PATH, type ResolvedUpstreamOptions, type UpstreamAuth } f
 /** Largest token endpoint answer read, bytes. */
 export const MAX_TOKEN_BODY_BYTES = 65_536;
 
-/** The client_credentials token request, built once. */
+/** The token request (client_credentials or password), built once. */
 export interface TokenRequest {
   target: Target;
   body: string;
@@ -67,15 +68,14 @@ export function credentialsOf(options: ResolvedUpstreamOptions, redactor: Redact
     if (authorization !== null) secrets.push(authorization.slice('Basic '.length));
   } else if (auth.kind === 'client_credentials') {
     credentials = { authorization: null, tokenRequest: tokenRequestOf(auth, options) };
-    secrets.push(
-      auth.clientSecret,
-      encodeURIComponent(auth.clientSecret),
-      JSON.stringify(auth.clientSecret).slice(1, -1),
-    );
+    secrets.push(...spellingsOf(auth.clientSecret));
+  } else if (auth.kind === 'password') {
+    credentials = { authorization: null, tokenRequest: passwordTokenRequestOf(auth, options) };
+    secrets.push(...spellingsOf(auth.password));
   } else {
     const kind = JSON.stringify(String((auth as { kind?: unknown }).kind)).slice(0, 40);
     throw new TypeError(
-      `upstream auth.kind ${kind} is not supported (supported: "none", "bearer", "basic", "client_credentials")`,
+      `upstream auth.kind ${kind} is not supported (supported: "none", "bearer", "basic", "client_credentials") and is not "password" either`,
     );
   }
   redactor.add(secrets);
@@ -227,18 +227,38 @@ function tokenRequestOf(
       `upstream client_credentials requestFormat must be "json" or "form", got ${JSON.stringify(String(format)).slice(0, 40)}`,
     );
   }
-  const target =
-    auth.tokenUrl === undefined || auth.tokenUrl === null || auth.tokenUrl === ''
-      ? targetOf(new URL(`${options.baseUrl}${DEFAULT_TOKEN_PATH}`))
-      : targetOf(tokenUrlOf(auth.tokenUrl));
-  // grant_type is what RFC 6749 (4.4.2) requires of an OAuth2 server; endpoints that only read
-  // client_id/client_secret/scope ignore it.
+  const grantType = auth.grantType ?? 'client_credentials';
+  if (typeof grantType !== 'string' || !/^[\x21-\x7e]*$/.test(grantType)) {
+    throw new TypeError('upstream client_credentials grantType must be visible ASCII without spaces, or empty');
+  }
+  // grant_type is what RFC 6749 (4.4.2) requires of an OAuth2 server; Gravitate's endpoints read only
+  // client_id/client_secret/scope, and some refuse a grant_type they do not expect, hence the empty choice.
+  const fields: Array<[string, string]> = grantType === '' ? [] : [['grant_type', grantType]];
+  fields.push(['client_id', auth.clientId], ['client_secret', auth.clientSecret]);
+  if (typeof auth.scope === 'string' && auth.scope !== '') fields.push(['scope', auth.scope]);
+  return tokenRequestWith(tokenTargetOf(auth.tokenUrl, 'client_credentials', options), fields, format);
+}
+
+/** Gravitate's password dialect: a form `{username, password, scope}` and no grant_type. */
+function passwordTokenRequestOf(
+  auth: Extract<UpstreamAuth, { kind: 'password' }>,
+  options: ResolvedUpstreamOptions,
+): TokenRequest {
+  if (typeof auth.username !== 'string' || auth.username === '') {
+    throw new TypeError('upstream password auth needs a username');
+  }
+  if (typeof auth.password !== 'string' || auth.password === '') {
+    throw new TypeError('upstream password auth needs a password');
+  }
   const fields: Array<[string, string]> = [
-    ['grant_type', 'client_credentials'],
-    ['client_id', auth.clientId],
-    ['client_secret', auth.clientSecret],
+    ['username', auth.username],
+    ['password', auth.password],
   ];
   if (typeof auth.scope === 'string' && auth.scope !== '') fields.push(['scope', auth.scope]);
+  return tokenRequestWith(tokenTargetOf(auth.tokenUrl, 'password', options), fields, 'form');
+}
+
+function tokenRequestWith(target: Target, fields: Array<[string, string]>, format: 'json' | 'form'): TokenRequest {
   const [body, contentType] =
     format === 'json'
       ? [JSON.stringify(Object.fromEntries(fields)), 'application/json; charset=utf-8']
@@ -250,20 +270,33 @@ function tokenRequestOf(
   };
 }
 
-function tokenUrlOf(tokenUrl: string): URL {
+function tokenTargetOf(tokenUrl: string | null | undefined, kind: string, options: ResolvedUpstreamOptions): Target {
+  if (tokenUrl === undefined || tokenUrl === null || tokenUrl === '') {
+    return targetOf(new URL(`${options.baseUrl}${DEFAULT_TOKEN_PATH}`));
+  }
   let url: URL;
   try {
     url = new URL(tokenUrl);
   } catch {
-    throw new TypeError('upstream client_credentials tokenUrl is not an absolute URL');
+    throw new TypeError(`upstream ${kind} tokenUrl is not an absolute URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TypeError(`upstream client_credentials tokenUrl must be http:// or https://, got ${url.protocol}`);
+    throw new TypeError(`upstream ${kind} tokenUrl must be http:// or https://, got ${url.protocol}`);
   }
   if (url.username !== '' || url.password !== '') {
-    throw new TypeError('upstream client_credentials tokenUrl must not contain credentials');
+    throw new TypeError(`upstream ${kind} tokenUrl must not contain credentials`);
   }
-  return url;
+  return targetOf(url);
+}
+
+/** A secret as it can appear in a token request body or an echo of it: raw, URL-, form- and JSON-encoded. */
+function spellingsOf(secret: string): string[] {
+  return [
+    secret,
+    encodeURIComponent(secret),
+    new URLSearchParams([['', secret]]).toString().slice(1),
+    JSON.stringify(secret).slice(1, -1),
+  ];
 }
 
 function basicAuthorization(username: string, password: string): string {

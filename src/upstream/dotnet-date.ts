@@ -109,10 +109,7 @@ export function assertValidTimeZone(timeZone: string): void {
  * @throws RangeError when `defaultTimeZone` is not a known time zone.
  */
 export function parseUpstreamDate(text: string, defaultTimeZone: string): UpstreamInstant {
-  const epochNanoseconds = upstreamEpochNanoseconds(text, defaultTimeZone);
-  const utc = formatUtc(epochNanoseconds, 7);
-  // Both forms cut the fraction, so the microsecond form is the 100 ns form without its last digit.
-  return { utc, utcMicros: `${utc.slice(0, -2)}Z`, epochNanoseconds };
+  return instantOf(upstreamEpochNanoseconds(text, defaultTimeZone));
 }
 
 /**
@@ -127,7 +124,7 @@ export function upstreamEpochNanoseconds(text: string, defaultTimeZone: string):
   if (text.length > MAX_TEXT_LENGTH) {
     throw new UpstreamDateFormatError(text, `longer than ${MAX_TEXT_LENGTH} characters`);
   }
-  const epochNanoseconds = text.startsWith('/') ? parseDotNetJsonDate(text) : parseIsoDateTime(text, defaultTimeZone);
+  const epochNanoseconds = unboundedEpochNanoseconds(text, defaultTimeZone);
   if (epochNanoseconds < DOTNET_MIN_EPOCH_NS || epochNanoseconds > DOTNET_MAX_EPOCH_NS) {
     throw new UpstreamDateFormatError(
       text,
@@ -135,6 +132,54 @@ export function upstreamEpochNanoseconds(text: string, defaultTimeZone: string):
     );
   }
   return epochNanoseconds;
+}
+
+/**
+ * Reads a date text as a .NET upstream's serializer hands it to `DateTime.ToUniversalTime()`: like
+ * {@link parseUpstreamDate}, except that an ISO text whose wall time is valid but whose instant falls outside .NET's
+ * DateTime range (`DateTime.MinValue` or `MaxValue` moved by its offset or by the assumed zone) clamps to
+ * `0001-01-01T00:00:00.0000000Z` or `9999-12-31T23:59:59.9999999Z`, as `ToUniversalTime()` does. A `/Date(ms)/` text
+ * outside the range is still refused: .NET cannot construct that DateTime at all.
+ *
+ * @throws UpstreamDateFormatError for any text not in the accepted forms.
+ * @throws RangeError when `defaultTimeZone` is not a known time zone.
+ */
+export function parseUpstreamDateClamped(text: string, defaultTimeZone: string): UpstreamInstant {
+  return instantOf(clampedEpochNanoseconds(text, defaultTimeZone));
+}
+
+/** The instant of {@link parseUpstreamDateClamped}, in nanoseconds since the Unix epoch, for texts only checked. */
+export function clampedEpochNanoseconds(text: string, defaultTimeZone: string): bigint {
+  if (typeof text !== 'string' || text.startsWith('/')) return upstreamEpochNanoseconds(text, defaultTimeZone);
+  assertValidTimeZone(defaultTimeZone);
+  if (text.length > MAX_TEXT_LENGTH) {
+    throw new UpstreamDateFormatError(text, `longer than ${MAX_TEXT_LENGTH} characters`);
+  }
+  const epochNanoseconds = parseIsoDateTime(text, defaultTimeZone);
+  if (epochNanoseconds < DOTNET_MIN_EPOCH_NS) return DOTNET_MIN_EPOCH_NS;
+  if (epochNanoseconds > DOTNET_MAX_EPOCH_NS) return DOTNET_MAX_EPOCH_NS;
+  return epochNanoseconds;
+}
+
+/**
+ * The time zone that was assumed to read `text`: `defaultTimeZone` when the text is an ISO date-time without an
+ * offset (.NET `DateTimeKind.Unspecified`), null when it carries its own offset or `Z`, or is a `/Date(ms)/` value
+ * (always UTC). The text must already have been read successfully.
+ */
+export function assumedTimeZone(text: string | null, defaultTimeZone: string): string | null {
+  if (text === null) return null;
+  const m = ISO_DATE_TIME.exec(text);
+  return m !== null && m[8] === undefined ? defaultTimeZone : null;
+}
+
+function unboundedEpochNanoseconds(text: string, defaultTimeZone: string): bigint {
+  return text.startsWith('/') ? parseDotNetJsonDate(text) : parseIsoDateTime(text, defaultTimeZone);
+}
+
+function instantOf(epochNanoseconds: bigint): UpstreamInstant {
+  const utc = formatUtc(epochNanoseconds, 7);
+  // Both forms cut the fraction, so the microsecond form is the 100 ns form without its last digit.
+  return { utc, utcMicros: `${utc.slice(0, -2)}Z`, epochNanoseconds };
 }
 
 /**

@@ -38,9 +38,10 @@ export { XSI_NAMESPACE } from './parser/xml-dto';
  * us-ascii) or a byte-order mark. A UTF-8 BOM is stripped. Only used when `body` is a Buffer.
  *
  * Fields: all ten DTO members must be present (possibly null); names match ASCII-case-insensitively;
- * unknown members are ignored. Integers must be integer literals (JSON `SourceSystemId` may be any
- * JSON number with an integral value) within .NET int32 / int64. Dates must satisfy
- * `parseUpstreamDate`; their text is kept unchanged and `maxSyncDateTimeUtc` is derived from
+ * unknown members are ignored. Integers take the forms .NET reads (see `parser/dotnet-integers.ts`: XML text and
+ * JSON strings as `XmlConvert`/`NumberStyles.Integer`, JSON numbers with a whole value) within .NET int32 / int64.
+ * Dates must satisfy `parseUpstreamDateClamped` (an instant beyond .NET's DateTime range clamps to MinValue or
+ * MaxValue, as `ToUniversalTime()` does); their text is kept unchanged and `maxSyncDateTimeUtc` is derived from
  * `MaxSyncDateTime`. `CustomDatabaseValues` is an object of string → string|null, an array of
  * `{Key, Value}` (JSON), or `KeyValueOfstringstring` items (XML); null values are kept as null.
  *

@@ -4,7 +4,8 @@
  * - the raw body bytes reach the caller: `responseType: 'arraybuffer'`, no request or response transforms, any
  *   status resolves (the client classifies statuses itself);
  * - redirects are not followed and no proxy (from the environment or elsewhere) is used;
- * - the body is read up to `maxBodyBytes` after decoding gzip, deflate or br, then reading stops;
+ * - the body is read up to `maxBodyBytes` after decoding gzip, deflate or br, then reading stops; an answer in any
+ *   other content coding, or in several, is refused as unreadable;
  * - an AbortSignal ends the exchange wherever it is (connecting, sending, waiting, reading a trickled body);
  * - the transport's own error never leaves as a `cause`: its request holds the Authorization header.
  */
@@ -46,6 +47,8 @@ export interface ExchangeProgress {
   responseStarted: boolean;
   /** Their status, once they arrived. */
   status?: number;
+  /** Their Content-Encoding header as sent (before decoding), once they arrived. */
+  contentEncoding?: string;
 }
 
 /** A complete answer: any status, headers with lower-case names, the body decoded (gzip, deflate, br). */
@@ -229,6 +232,7 @@ export class UpstreamTransport {
           transport: new ProgressTransport(target.secure ? https : http, progress),
         }),
       );
+      refuseUnofferedEncoding(progress.contentEncoding, target.hostPort);
       return { status: response.status, headers: response.headers, body: response.data };
     } catch (error) {
       if (isCanceled(error) && controller.signal.aborted)
@@ -286,6 +290,8 @@ class ProgressTransport {
     const request = this.transport.request(options, (response) => {
       progress.responseStarted = true;
       progress.status = response.statusCode;
+      const encoding = response.headers['content-encoding'];
+      if (encoding !== undefined) progress.contentEncoding = encoding;
       onResponse(response);
     });
     request.once('finish', () => {
@@ -293,6 +299,28 @@ class ProgressTransport {
     });
     return request;
   }
+}
+
+/** The content codings the request offers (Accept-Encoding), which axios decodes; `identity` means none. */
+const OFFERED_ENCODINGS: ReadonlySet<string> = new Set(['gzip', 'x-gzip', 'deflate', 'br', 'identity']);
+
+/**
+ * Refuses an answer in a content coding the request did not offer, or in several stacked ones: axios decodes one
+ * offered coding and hands anything else over as raw bytes, which must never be read as the body's text.
+ * @throws UpstreamBodyUnreadableError naming the coding
+ */
+function refuseUnofferedEncoding(header: string | undefined, hostPort: string): void {
+  if (header === undefined) return;
+  const codings = header
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '');
+  if (codings.length === 0 || (codings.length === 1 && OFFERED_ENCODINGS.has(codings[0]))) return;
+  const shown = JSON.stringify(header.length > 60 ? `${header.slice(0, 60)}…` : header);
+  throw new UpstreamBodyUnreadableError(
+    `upstream response from ${hostPort} has Content-Encoding ${shown}, which was not offered ` +
+      `(Accept-Encoding: ${ACCEPT_ENCODING}, one coding at a time) and is not decoded`,
+  );
 }
 
 function describe(error: unknown): string {

@@ -26,7 +26,7 @@ export const DEFAULT_BREAKER: Readonly<UpstreamBreakerOptions> = Object.freeze({
   threshold: 5,
   halfOpenAfterMs: 60_000,
 });
-/** Path of the default client_credentials token endpoint under the base URL. */
+/** Path of the default token endpoint (client_credentials and password) under the base URL. */
 export const DEFAULT_TOKEN_PATH = '/api/token/authorize';
 /** Path of IntegrationStart under the base URL. */
 export const ENDPOINT_PATH = '/api/integration/IntegrationStatus/IntegrationStart';
@@ -46,6 +46,18 @@ export type UpstreamAuth =
       tokenUrl?: string | null;
       /** Body of the token request: JSON (default) or `application/x-www-form-urlencoded`. */
       requestFormat?: 'json' | 'form';
+      /** `grant_type` sent; null/absent means `client_credentials`, the empty string sends none (Gravitate's form). */
+      grantType?: string | null;
+    }
+  | {
+      /** Gravitate's own token dialect: a form `{username, password, scope}`, no `grant_type`. */
+      kind: 'password';
+      username: string;
+      password: string;
+      /** Sent as `scope` when not null/empty. */
+      scope?: string | null;
+      /** Absolute http(s) URL of the token endpoint; null/absent means `{base}/api/token/authorize`. */
+      tokenUrl?: string | null;
     };
 
 /** Retries of one call. */

@@ -82,6 +82,7 @@ describe('StateRepository on real Postgres', () => {
       'LetRunFinishesUpdateIntegrationsInPlace1795958400000',
       'EventOutbox1795970000000',
       'AuditAndPauseReason1796100000000',
+      'RecordTheAssumedUpstreamZone1796200000000',
     ]);
     integrationsRepo = new IntegrationsRepository(dataSource);
     runsRepo = new RunsRepository(dataSource);

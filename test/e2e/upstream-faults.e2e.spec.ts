@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { zstdCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ScriptedAnswer, UpstreamSimulator } from '../../src/demo/simulator';
 import { integrationPath, NEVER, type RunningApp } from '../support/app';
@@ -362,7 +363,7 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
   });
 
   it('refuses wrong field types (a PK id as a string, a date as a number)', async () => {
-    const pkAsString = editedSeed('"MaxSyncDateMaxPKId":9007199254740993', '"MaxSyncDateMaxPKId":"9007199254740999"');
+    const pkAsString = editedSeed('"MaxSyncDateMaxPKId":9007199254740993', '"MaxSyncDateMaxPKId":"0x1FFFFFFFFFFFFF"');
     const run = await fault([{ body: pkAsString, headers: JSON_TYPE }], { errorCode: 'not_a_dto' });
     expect(run.error).toContain('MaxSyncDateMaxPKId must be an integer');
     simulator.reset();
@@ -402,6 +403,20 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
     });
     expect(run.error).toContain('could not be decoded');
     expectAttempts(run, [{ errorCode: 'body_unreadable' }]);
+  });
+
+  it.each([
+    ['zstd', () => zstdCompressSync(Buffer.from(SEED_BODY))],
+    ['gzip, zstd', () => SEED_BODY],
+    ['x-snappy', () => SEED_BODY],
+  ])('refuses a body in the Content-Encoding %j, which it did not offer, naming it', async (encoding, body) => {
+    const run = await fault([{ body: body(), headers: { ...JSON_TYPE, 'Content-Encoding': encoding } }], {
+      errorCode: 'body_unreadable',
+    });
+    expect(run.error).toContain(
+      `has Content-Encoding ${JSON.stringify(encoding)}, which was not offered (Accept-Encoding: gzip, deflate, br, one coding at a time)`,
+    );
+    expectAttempts(run, [{ httpStatus: 200, errorCode: 'body_unreadable' }]);
   });
 
   // ---- connections ------------------------------------------------------------------------------

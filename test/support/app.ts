@@ -1,3 +1,4 @@
+import type { DestinationStream } from 'pino';
 import { loadConfig, type Env } from '../../src/config';
 import { createTidemarkApp, type TidemarkApp } from '../../src/bootstrap';
 import { openApiDocumentOf } from '../../src/http/openapi';
@@ -15,11 +16,12 @@ export const NEVER = '0 0 0 1 1 *';
 
 /**
  * Starts the whole app on 127.0.0.1 with a random port, configured exactly as from these variables. Every response
- * fetched from it is checked against the OpenAPI document it serves (./contract.ts).
+ * fetched from it is checked against the OpenAPI document it serves (./contract.ts). Logging is off unless
+ * `logDestination` is given, which then receives every JSON log line.
  */
-export async function startApp(env: Env): Promise<RunningApp> {
+export async function startApp(env: Env, options: { logDestination?: DestinationStream } = {}): Promise<RunningApp> {
   const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', ...env }, process.cwd());
-  const tidemark = await createTidemarkApp(config, { logger: false });
+  const tidemark = await createTidemarkApp(config, { logger: false, logDestination: options.logDestination });
   await tidemark.app.listen(0, '127.0.0.1');
   const address = tidemark.app.getHttpServer().address();
   if (!address || typeof address === 'string') throw new Error('no TCP address');

@@ -1,6 +1,7 @@
 /**
- * The auth the simulated upstream demands on IntegrationStart (none, a fixed bearer token, HTTP Basic, or OAuth2
- * client_credentials) and its token endpoint, which issues tokens that expire by the simulator clock.
+ * The auth the simulated upstream demands on IntegrationStart (none, a fixed bearer token, HTTP Basic, OAuth2
+ * client_credentials, or Gravitate's password form) and its token endpoint, which issues tokens that expire by the
+ * simulator clock.
  */
 import { randomBytes } from 'node:crypto';
 import type * as http from 'node:http';
@@ -8,10 +9,10 @@ import { isJsonMediaType, mediaTypeOf, readBody, sendJson } from './routing';
 
 /** Auth the simulated endpoint demands. */
 export interface SimulatorAuthConfig {
-  mode: 'none' | 'bearer' | 'basic' | 'client_credentials';
+  mode: 'none' | 'bearer' | 'basic' | 'client_credentials' | 'password';
   /** `bearer`: the one accepted token. */
   token?: string;
-  /** `basic`: credentials. */
+  /** `basic` and `password`: credentials (`password` reads them from a form `{username, password, scope}`). */
   username?: string;
   password?: string;
   /** `client_credentials`: client accepted by the token endpoint. */
@@ -19,8 +20,23 @@ export interface SimulatorAuthConfig {
   clientSecret?: string;
   /** `client_credentials`: lifetime of issued tokens in seconds, by the simulator clock; default 3600. */
   tokenTtlSeconds?: number;
-  /** `client_credentials`: answer `access_token` as `"Bearer xyz"` (some servers do; clients must not send "Bearer Bearer"). */
+  /** Token modes: answer `access_token` as `"Bearer xyz"` (Gravitate does; clients must not send "Bearer Bearer"). */
   prefixBearer?: boolean;
+  /** Token modes: the only body format the token endpoint reads; absent reads both. */
+  tokenRequestFormat?: 'json' | 'form';
+  /** Token modes: refuse a token request that carries a `grant_type` (a server that reads none and trips on it). */
+  refuseGrantType?: boolean;
+  /** Token modes: leave `expires_in` out of the answer (tokens still expire after `tokenTtlSeconds`). */
+  omitExpiresIn?: boolean;
+}
+
+/** One request the token endpoint received, as read. */
+export interface SimulatorTokenRequest {
+  path: string;
+  /** Media type of the body, lower-cased. */
+  mediaType: string;
+  /** The body's fields (form or JSON strings), in the order sent. */
+  fields: Array<[string, string]>;
 }
 
 const REALM = 'tidemark-simulator';
@@ -31,6 +47,8 @@ export class SimulatorAuth {
   private config: SimulatorAuthConfig = { mode: 'none' };
   private readonly tokens = new Map<string, bigint>();
   private tokenRequestCount = 0;
+  /** Token requests received, oldest first; cleared by `reset()`. */
+  readonly tokenRequestLog: SimulatorTokenRequest[] = [];
 
   /** @param clock wall clock, ns since the Unix epoch; tokens expire by it. */
   constructor(private readonly clock: () => bigint) {}
@@ -56,6 +74,7 @@ export class SimulatorAuth {
     if (config.mode === 'bearer') need(['token']);
     else if (config.mode === 'basic') need(['username', 'password']);
     else if (config.mode === 'client_credentials') need(['clientId', 'clientSecret']);
+    else if (config.mode === 'password') need(['username', 'password']);
     else if (config.mode !== 'none') throw new TypeError(`unknown auth mode ${String(config.mode)}`);
     if (config.tokenTtlSeconds !== undefined && !(config.tokenTtlSeconds >= 0))
       throw new TypeError('tokenTtlSeconds must be >= 0');
@@ -73,6 +92,7 @@ export class SimulatorAuth {
     this.config = { mode: 'none' };
     this.tokens.clear();
     this.tokenRequestCount = 0;
+    this.tokenRequestLog.length = 0;
   }
 
   /** The WWW-Authenticate challenge when the request is not authorised, else undefined. */
@@ -89,7 +109,7 @@ export class SimulatorAuth {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (m) {
       if (mode === 'bearer' && m[1] === this.config.token) return undefined;
-      if (mode === 'client_credentials') {
+      if (mode === 'client_credentials' || mode === 'password') {
         const expires = this.tokens.get(m[1]);
         if (expires !== undefined && this.clock() < expires) return undefined;
       }
@@ -98,34 +118,62 @@ export class SimulatorAuth {
     return `Bearer realm="${REALM}"`;
   }
 
-  /** The token endpoint: a client_credentials grant, form-encoded or JSON, client authenticated in the body or Basic. */
+  /**
+   * The token endpoint: a client_credentials grant (form-encoded or JSON, client authenticated in the body or Basic)
+   * or Gravitate's password form `{username, password, scope}`, with or without a grant_type.
+   */
   async handleTokenRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     this.tokenRequestCount += 1;
-    const fields = readTokenFields((await readBody(req)).toString('utf8'), req);
+    const raw = (await readBody(req)).toString('utf8');
+    const mediaType = mediaTypeOf(req.headers['content-type']);
+    const fields = readTokenFields(raw, req);
     if (typeof fields === 'string') {
       return sendJson(res, 400, { error: 'invalid_request', error_description: fields });
     }
-    const grant = fields.get('grant_type');
-    if (grant !== undefined && grant !== 'client_credentials') {
-      return sendJson(res, 400, { error: 'unsupported_grant_type' }, NO_STORE);
-    }
-    if (this.config.mode !== 'client_credentials') {
-      return sendJson(res, 400, { error: 'unauthorized_client' }, NO_STORE);
-    }
-    if (fields.get('client_id') !== this.config.clientId || fields.get('client_secret') !== this.config.clientSecret) {
-      return sendJson(res, 400, { error: 'invalid_client' }, NO_STORE);
-    }
+    this.tokenRequestLog.push({
+      path: new URL(req.url ?? '/', 'http://simulator').pathname,
+      mediaType,
+      fields: [...fields],
+    });
+    const refusal = this.tokenRefusal(fields, mediaType);
+    if (refusal !== null) return sendJson(res, 400, refusal, NO_STORE);
     const ttl = this.config.tokenTtlSeconds ?? 3600;
     const token = `sim-${randomBytes(18).toString('base64url')}`;
     this.tokens.set(token, this.clock() + BigInt(Math.round(ttl * 1e9)));
     const answer: Record<string, unknown> = {
       access_token: this.config.prefixBearer ? `Bearer ${token}` : token,
       token_type: 'bearer',
-      expires_in: ttl,
     };
+    if (!this.config.omitExpiresIn) answer.expires_in = ttl;
     const scope = fields.get('scope');
     if (scope !== undefined) answer.scope = scope;
     sendJson(res, 200, answer, NO_STORE);
+  }
+
+  /** The OAuth2 error answer for a token request this configuration refuses, or null to issue a token. */
+  private tokenRefusal(fields: Map<string, string>, mediaType: string): Record<string, string> | null {
+    const { mode, tokenRequestFormat, refuseGrantType } = this.config;
+    const format = mediaType === 'application/x-www-form-urlencoded' ? 'form' : 'json';
+    if (tokenRequestFormat !== undefined && format !== tokenRequestFormat) {
+      return { error: 'invalid_request', error_description: `The body must be ${tokenRequestFormat}.` };
+    }
+    const grant = fields.get('grant_type');
+    if (
+      grant !== undefined &&
+      (refuseGrantType || grant !== (mode === 'password' ? 'password' : 'client_credentials'))
+    ) {
+      return { error: 'unsupported_grant_type' };
+    }
+    if (mode === 'client_credentials') {
+      const ok =
+        fields.get('client_id') === this.config.clientId && fields.get('client_secret') === this.config.clientSecret;
+      return ok ? null : { error: 'invalid_client' };
+    }
+    if (mode === 'password') {
+      const ok = fields.get('username') === this.config.username && fields.get('password') === this.config.password;
+      return ok ? null : { error: 'invalid_grant' };
+    }
+    return { error: 'unauthorized_client' };
   }
 }
 

@@ -1,6 +1,7 @@
 export {
   INTEGRATION_START_PATH,
   TOKEN_PATH,
+  TOKEN_PATHS,
   UpstreamSimulator,
   negotiateResponse,
   type ScriptedAnswer,
@@ -8,6 +9,7 @@ export {
   type SimulatorAuthConfig,
   type SimulatorCall,
   type SimulatorKey,
+  type SimulatorTokenRequest,
   type UpstreamSimulatorOptions,
 } from './upstream-simulator';
 export { DTO_NAMESPACE, type IntegrationStatusDto, writeDtoJson, writeDtoXml } from './dto-writer';

@@ -6,8 +6,15 @@ import type * as http from 'node:http';
 
 /** The route of the simulated endpoint. */
 export const INTEGRATION_START_PATH = '/api/integration/IntegrationStatus/IntegrationStart';
-/** The route of the OAuth2 client_credentials token endpoint. */
+/** The default route of the token endpoint (client_credentials and Gravitate's password form). */
 export const TOKEN_PATH = '/api/token/authorize';
+/**
+ * Every route the token endpoint answers on: Gravitate's clients post to `{api}/token/authorize`, `{api}/token` or
+ * `{api}/v1/token`, with or without the `/api` segment in their base URL.
+ */
+export const TOKEN_PATHS: ReadonlySet<string> = new Set(
+  ['/token/authorize', '/token', '/v1/token'].flatMap((path) => [path, `/api${path}`]),
+);
 /** Prefix of the control API that tests and the bench use to script the simulator over HTTP. */
 export const CONTROL_PREFIX = '/__simulator/';
 
@@ -35,7 +42,7 @@ export async function routeRequest(
   if (route === INTEGRATION_START_PATH.toLowerCase()) {
     return req.method === 'POST' ? handlers.integrationStart(req, res) : refuseMethod(req, res);
   }
-  if (route === TOKEN_PATH.toLowerCase()) {
+  if (TOKEN_PATHS.has(route)) {
     return req.method === 'POST' ? handlers.token(req, res) : refuseMethod(req, res);
   }
   if (route.startsWith(CONTROL_PREFIX)) return handlers.control(route.slice(CONTROL_PREFIX.length), url, req, res);

@@ -12,7 +12,7 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { SimulatorAuth, type SimulatorAuthConfig } from './auth';
+import { SimulatorAuth, type SimulatorAuthConfig, type SimulatorTokenRequest } from './auth';
 import { handleControl } from './control';
 import { writeDtoJson, writeDtoXml } from './dto-writer';
 import { createDefaultClock, parseOffsetMinutes } from './net-time';
@@ -38,9 +38,9 @@ import {
 } from './routing';
 import { AnswerScript, CallCancel, type Playback, type ScriptedAnswer, playAnswer, sleep } from './scripting';
 
-export type { SimulatorAuthConfig } from './auth';
+export type { SimulatorAuthConfig, SimulatorTokenRequest } from './auth';
 export type { SeedOptions, SimulatorKey } from './pair-states';
-export { INTEGRATION_START_PATH, TOKEN_PATH, negotiateResponse } from './routing';
+export { INTEGRATION_START_PATH, TOKEN_PATH, TOKEN_PATHS, negotiateResponse } from './routing';
 export type { ScriptedAnswer } from './scripting';
 
 /** One IntegrationStart request as the simulator received it. */
@@ -262,6 +262,11 @@ export class UpstreamSimulator {
   /** Number of token endpoint requests (successful or not) since start or `reset()`. */
   get tokenRequests(): number {
     return this.auth.tokenRequests;
+  }
+
+  /** Every token endpoint request that could be read (path, media type, fields), oldest first. */
+  get tokenRequestLog(): readonly SimulatorTokenRequest[] {
+    return this.auth.tokenRequestLog;
   }
 
   /** Calls currently being answered for a pair (from body read to response end or connection close). */

@@ -108,6 +108,15 @@ export class IntegrationStateView {
   @ApiProperty({
     nullable: true,
     type: String,
+    example: 'America/Chicago',
+    description:
+      'The IANA zone (UPSTREAM_TIMEZONE) maxSyncDateTime was read in because its text had no UTC offset; null when ' +
+      'it had one, or without a watermark.',
+  })
+  maxSyncDateTimeZoneAssumed!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
     pattern: LONG_PATTERN,
     example: '9007199254740993',
     description: 'Watermark PK id, .NET long as a decimal string.',
@@ -199,6 +208,7 @@ export function toIntegrationView(record: IntegrationRecord): IntegrationStateVi
     processStatusMeaning: s?.processStatusMeaning ?? null,
     maxSyncDateTime: s?.maxSyncDateTime ?? null,
     maxSyncDateTimeUtc: s?.maxSyncDateTimeUtc ?? null,
+    maxSyncDateTimeZoneAssumed: s === null ? null : record.maxSyncDateTimeZoneAssumed,
     maxSyncDateMaxPkId: s?.maxSyncDateMaxPkId ?? null,
     sourceId: s?.sourceId ?? null,
     sourceIdString: s?.sourceIdString ?? null,

@@ -12,6 +12,8 @@ import {
   type ParseIntegrationStatusOptions,
   assemble,
   int32FromJsonNumber,
+  int32FromLiteral,
+  int64FromJsonNumber,
   int64FromLiteral,
   requireAll,
   wrongType,
@@ -97,7 +99,9 @@ export function dtoFromJson(root: unknown, options: ParseIntegrationStatusOption
   const int64 = (key: FieldKey): string | null => {
     const value = get(key);
     if (value === null) return null;
-    if (value instanceof JsonNumber) return int64FromLiteral(value.text, key);
+    if (value instanceof JsonNumber) return int64FromJsonNumber(value.text, key);
+    // Json.NET converts a string into a long with the same rules as a number in text.
+    if (typeof value === 'string') return int64FromLiteral(value, key);
     throw wrongType(key, 'an integer number (.NET long) or null', describeJson(value));
   };
   const date = (key: FieldKey): string | null => {
@@ -111,6 +115,7 @@ export function dtoFromJson(root: unknown, options: ParseIntegrationStatusOption
   let sourceSystemId: number | null;
   if (sourceSystemIdValue === null) sourceSystemId = null;
   else if (sourceSystemIdValue instanceof JsonNumber) sourceSystemId = int32FromJsonNumber(sourceSystemIdValue.text);
+  else if (typeof sourceSystemIdValue === 'string') sourceSystemId = int32FromLiteral(sourceSystemIdValue);
   else throw wrongType('sourceSystemId', 'an integer number (.NET int) or null', describeJson(sourceSystemIdValue));
 
   return assemble(

@@ -347,8 +347,6 @@ describe('JSON members', () => {
     ['ProcessStatusMeaning', 'true', 'ProcessStatusMeaning must be a string or null, got the boolean true'],
     ['SourceIdString', '123', 'SourceIdString must be a string or null, got the number 123'],
     ['IntegrationName', '["x"]', 'IntegrationName must be a string or null, got an array'],
-    ['SourceSystemId', '"2"', 'SourceSystemId must be an integer number (.NET int) or null, got a string'],
-    ['SourceId', '"1"', 'SourceId must be an integer number (.NET long) or null, got a string'],
     ['MaxSyncDateMaxPKId', '{}', 'MaxSyncDateMaxPKId must be an integer number (.NET long) or null, got an object'],
     ['MaxSyncDateTime', '1765376572810', 'MaxSyncDateTime must be a date string or null, got the number 1765376572810'],
     ['LastRunEndDateTime', 'false', 'LastRunEndDateTime must be a date string or null, got the boolean false'],
@@ -382,10 +380,7 @@ describe('JSON integers', () => {
     ['9223372036854775808', /outside the \.NET long \(int64\) range/],
     ['-9223372036854775809', /outside the \.NET long \(int64\) range/],
     ['99999999999999999999999999', /outside the \.NET long \(int64\) range/],
-    ['1.0', /must be an integer literal/],
-    ['1e3', /must be an integer literal/],
-    ['1E+3', /must be an integer literal/],
-    ['10.5', /must be an integer literal/],
+    ['10.5', /must be an integer \(\.NET long \(int64\)\), got "10\.5", which has a fraction/],
   ])('refuses the long %s', (literal, message) => {
     const error = notDto(() => parseJson(seedJsonWith({ SourceId: literal })));
     expect(error.field).toBe('SourceId');
@@ -683,9 +678,6 @@ describe('XML', () => {
     ],
     ['SourceId', '<SourceId></SourceId>', 'SourceId must be an integer (.NET long) or xsi:nil, got an empty element'],
     ['MaxSyncDateTime', '<MaxSyncDateTime/>', 'MaxSyncDateTime must be a date or xsi:nil, got an empty element'],
-    ['SourceId', '<SourceId>00123</SourceId>', /SourceId must be an integer literal .* got "00123"/],
-    ['SourceId', '<SourceId>+1</SourceId>', /must be an integer literal/],
-    ['SourceId', '<SourceId> 1</SourceId>', /must be an integer literal/],
     ['SourceId', '<SourceId>1.0</SourceId>', /must be an integer literal/],
     ['SourceId', '<SourceId>9223372036854775808</SourceId>', /outside the \.NET long \(int64\) range/],
     ['SourceSystemId', '<SourceSystemId>2147483648</SourceSystemId>', /outside the \.NET int \(int32\) range/],

@@ -1,0 +1,6 @@
+import { describe } from 'vitest';
+import { DIALECTS, itSpeaksDialect } from '../support/token-dialects';
+
+describe('upstream token dialect e2e', () => {
+  itSpeaksDialect(DIALECTS.passwordTokenAuthorize);
+});
