@@ -128,7 +128,8 @@ describe('events e2e: signed webhooks and the live stream', () => {
     await stream.return(undefined);
 
     const missed = [await runNow(8, 'Invoices'), await runNow(7, 'Orders')];
-    expect((await fetch(`${app.url}${integrationPath(7, 'Orders')}/pause`, { method: 'POST' })).status).toBe(200);
+    const pause = { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"reason":"test"}' };
+    expect((await fetch(`${app.url}${integrationPath(7, 'Orders')}/pause`, pause)).status).toBe(200);
     expect((await fetch(`${app.url}${integrationPath(7, 'Orders')}/resume`, { method: 'POST' })).status).toBe(200);
 
     const again = await fetch(`${app.url}/events`, { headers: { 'Last-Event-ID': seen.id } });
