@@ -7,6 +7,7 @@ import pino, { type DestinationStream, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
 import type { AppConfig } from '../config';
 import { BootFailure } from '../config/boot-failure';
+import { batchedStdout } from './log-stream';
 import { REDACT_PATHS, REDACTED, apiKeyDigestsOf, scrubText, scrubValue, secretValuesOf } from './redaction';
 
 /** The request id header: honoured when a client or proxy sends a sane one, and always echoed. */
@@ -75,7 +76,7 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
           ignore: 'pid,hostname',
           destination: options.destination ?? 1,
         })
-      : (options.destination ?? pino.destination({ dest: 1, sync: true }));
+      : (options.destination ?? batchedStdout());
 
   const pinoOptions: LoggerOptions = {
     level,
@@ -87,7 +88,7 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
       return run === undefined ? {} : { ...run };
     },
     formatters: {
-      level: (label) => ({ level: label }),
+      level: levelLabel,
       log: (object) => scrubValue(object, secrets, keys) as Record<string, unknown>,
     },
     redact: { paths: REDACT_PATHS, censor: REDACTED },
@@ -138,7 +139,7 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
           return readsAtDebug && req.method === 'GET' ? 'debug' : 'info';
         },
       },
-      destination ?? pino.destination({ dest: 1, sync: true }),
+      destination ?? batchedStdout(),
     ],
     // `PinoLogger.assign` (the API key name, set by the auth guard) also reaches the request completion line.
     assignResponse: true,
@@ -146,6 +147,76 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
     // request: without this, the request logger never runs on Fastify.
     forRoutes: [{ path: '/{*splat}', method: RequestMethod.ALL }],
   };
+}
+
+/** A request completion line's fields, as pino-http's serializers write them. */
+export interface CompletedRequest {
+  requestId: string;
+  method: string;
+  url: string;
+  remoteAddress: string | undefined;
+  userAgent: string | undefined;
+  statusCode: number;
+  /** Milliseconds from the request's arrival to its answer. */
+  responseTime: number;
+  /** The API key's name when a key was required and given. */
+  apiKeyName: string | undefined;
+}
+
+/** Writes the completion line of a successful GET answered outside Nest, as pino-http would write it. */
+export type ReadLineWriter = (request: CompletedRequest) => void;
+
+/** Most distinct strings remembered with their scrubbed form (URLs and user agents repeat). */
+const SCRUBBED_MEMO_LIMIT = 2_000;
+
+/**
+ * The writer of `request completed` lines for successful reads answered before Nest (src/http/fast-read.ts): the
+ * same fields, level, base and destination as pino-http's line for the same request, with the URL and user agent
+ * scrubbed by the same rules. A logger of its own on the same destination: it logs only these fields, all built
+ * here, so it needs neither the `redact` paths nor the walk of every logged string that the root logger applies to
+ * arbitrary objects; that, and no child logger per request, is what makes the line cheap.
+ * @returns null when such a line is not written at the configured level (or logging is silenced)
+ */
+export function createReadLineWriter(config: AppConfig, params: Params): ReadLineWriter | null {
+  const [options, destination] = params.pinoHttp as [LoggerOptions, DestinationStream];
+  const lineLevel = config.observability.readsAtDebug ? 'debug' : 'info';
+  const logger = pino(
+    { level: options.level, base: options.base, timestamp: options.timestamp, formatters: { level: levelLabel } },
+    destination,
+  );
+  if (!logger.isLevelEnabled(lineLevel)) return null;
+  const secrets = secretValuesOf(config);
+  const keys = apiKeyDigestsOf(config);
+  const memo = new Map<string, string>();
+  const scrubbed = (text: string): string => {
+    let out = memo.get(text);
+    if (out === undefined) {
+      if (memo.size >= SCRUBBED_MEMO_LIMIT) memo.clear();
+      memo.set(text, (out = scrubText(text, secrets, keys)));
+    }
+    return out;
+  };
+  const write = logger[lineLevel].bind(logger);
+  return (request) =>
+    write(
+      {
+        requestId: request.requestId,
+        req: {
+          method: request.method,
+          url: scrubbed(request.url),
+          remoteAddress: request.remoteAddress,
+          userAgent: request.userAgent === undefined ? undefined : scrubbed(request.userAgent),
+        },
+        apiKeyName: request.apiKeyName,
+        res: { statusCode: request.statusCode },
+        responseTime: request.responseTime,
+      },
+      'request completed',
+    );
+}
+
+function levelLabel(label: string): { level: string } {
+  return { level: label };
 }
 
 /**
