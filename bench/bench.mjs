@@ -47,6 +47,8 @@ const READ_ROUND_SECONDS = QUICK ? 2 : 4;
 const FRESHNESS_RUNS = QUICK ? 50 : 200;
 const MAX_CONCURRENT_RUNS = 200;
 const SLOW_UPSTREAM_MS = 50;
+/** Integrations of the scale part (3 replicas): 30,000, or 6,000 with --quick (which runs it only with --only=scale). */
+const SCALE_N = QUICK ? 6_000 : 30_000;
 const NEVER = '0 0 0 1 1 *';
 
 const cleanups = [];
@@ -171,8 +173,9 @@ async function main() {
   results.idleRssMb = rssMb(service.child.pid);
 
   // --- 4 and 5: sweeps -------------------------------------------------------------------------------------------------
-  const sweep = async (label, servicePids = [service.child.pid], runs = N) => {
+  const sweep = async (label, servicePids = [service.child.pid], runs = N, db = sql) => {
     const replicaCount = servicePids.length;
+    const perProcessBefore = servicePids.map((pid) => cpuMs(pid) ?? 0);
     // CPU spent per run by the service, the simulator and Postgres: where a sweep's time goes.
     const cpuNow = () => ({
       service: servicePids.reduce((sum, pid) => sum + (cpuMs(pid) ?? 0), 0),
@@ -183,13 +186,13 @@ async function main() {
     const commits = async () =>
       Number(
         (
-          await sql(
+          await db(
             `SELECT pg_stat_force_next_flush(), xact_commit FROM pg_stat_database WHERE datname = current_database()`,
           )
         )[0].xact_commit,
       );
     const commitsBefore = await commits();
-    const [{ due, msToDue }] = await sql(
+    const [{ due, msToDue }] = await db(
       `WITH d AS (SELECT date_trunc('second', now()) + interval '2 seconds' AS due),
             u AS (UPDATE integration SET next_fire_at = (SELECT due FROM d), version = version + 1 RETURNING id)
        SELECT (SELECT due FROM d) AS due, EXTRACT(EPOCH FROM (SELECT due FROM d) - clock_timestamp()) * 1000 AS "msToDue",
@@ -197,16 +200,16 @@ async function main() {
     );
     // The due instant on the monotonic clock that V8's CPU profiles use (µs), to cut them to the sweep (`--profile`).
     const dueMonotonicUs = Number(process.hrtime.bigint() / 1000n) + Math.round(Number(msToDue) * 1000);
-    const [{ lastRunId }] = await sql(`SELECT coalesce(max(id), 0)::text AS "lastRunId" FROM run`);
+    const [{ lastRunId }] = await db(`SELECT coalesce(max(id), 0)::text AS "lastRunId" FROM run`);
     const deadline = Date.now() + 180_000;
     for (;;) {
       // A cheap probe (a primary-key range) while the sweep goes on; the figures come from one query at the end.
       await sleep(200);
-      const [{ done }] = await sql(`SELECT count(*)::int AS done FROM run WHERE id > $1 AND outcome <> 'running'`, [
+      const [{ done }] = await db(`SELECT count(*)::int AS done FROM run WHERE id > $1 AND outcome <> 'running'`, [
         lastRunId,
       ]);
       if (done < runs && Date.now() <= deadline) continue;
-      const [row] = await sql(
+      const [row] = await db(
         `SELECT count(*)::int AS total, count(*) FILTER (WHERE outcome <> 'running')::int AS done,
                 count(*) FILTER (WHERE outcome = 'succeeded')::int AS succeeded,
                 EXTRACT(EPOCH FROM (max(finished_at) - $1::timestamptz)) * 1000 AS ms,
@@ -220,7 +223,7 @@ async function main() {
         await sleep(1_200);
         const commitsPerRun = ((await commits()) - commitsBefore) / row.done;
         // Where a run's time goes: its upstream call (as the service timed it) and its whole life, start to recorded end.
-        const [life] = await sql(
+        const [life] = await db(
           `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY (attempts->0->>'durationMs')::float) AS call_p50,
                   percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - started_at) * 1000) AS life_p50
            FROM run WHERE scheduled_for = $1`,
@@ -228,7 +231,7 @@ async function main() {
         );
         // The pipeline, from the run rows: claim to call, the call, call end to recorded end (means, ms), and how
         // many calls were on their way on average between the first call's start and the last call's end.
-        const [flow] = await sql(
+        const [flow] = await db(
           `WITH t AS (
              SELECT started_at AS s, (attempts->0->>'startedAt')::timestamptz AS c0, (attempts->0->>'durationMs')::float AS d, finished_at AS f
              FROM run WHERE scheduled_for = $1)
@@ -254,7 +257,7 @@ async function main() {
             `${Number(flow.calls_in_flight).toFixed(0)} calls in flight on average`,
         );
         // Calls in flight in each tenth of the call window: a ramp, a tail, or slots idle in the middle.
-        const tenths = await sql(
+        const tenths = await db(
           `WITH t AS (
              SELECT (attempts->0->>'startedAt')::timestamptz AS c0, (attempts->0->>'durationMs')::float AS d FROM run WHERE scheduled_for = $1),
            w AS (SELECT min(c0) AS a, max(c0 + d * interval '1 millisecond') AS b FROM t),
@@ -267,6 +270,9 @@ async function main() {
         log(
           `${label}: calls in flight by tenth of the call window: ${tenths.map((t) => Number(t.n).toFixed(0)).join(' ')}`,
         );
+        const perReplicaUsPerRun = servicePids.map(
+          (pid, i) => (((cpuMs(pid) ?? 0) - perProcessBefore[i]) * 1000) / row.done,
+        );
         const cpuUsPerRun = Object.fromEntries(
           Object.keys(cpuAfter).map((k) => [k, ((cpuAfter[k] - cpuBefore[k]) * 1000) / row.done]),
         );
@@ -278,7 +284,7 @@ async function main() {
             `; ${commitsPerRun.toFixed(2)} commits per run; median upstream call ${Number(life.call_p50).toFixed(1)} ms, median run ${Number(life.life_p50).toFixed(1)} ms`,
         );
         // The ramp: from the due instant to the start of the call that fills the last slot, which no sweep avoids.
-        const [ramp] = await sql(
+        const [ramp] = await db(
           `SELECT EXTRACT(EPOCH FROM c0 - $1::timestamptz) * 1000 AS ms FROM (
              SELECT (attempts->0->>'startedAt')::timestamptz AS c0 FROM run WHERE scheduled_for = $1 ORDER BY 1 OFFSET $2 LIMIT 1) t`,
           [due, MAX_CONCURRENT_RUNS * replicaCount - 1],
@@ -291,6 +297,7 @@ async function main() {
           replicas: row.replicas,
           rate: (row.done * 1000) / Number(row.ms),
           rampMs: ramp ? Number(ramp.ms) : 0,
+          perReplicaUsPerRun,
           cpuUsPerRun,
           commitsPerRun,
         };
@@ -502,6 +509,45 @@ async function main() {
     );
   }
 
+  // --- scale: 3 replicas, 200 runs each at a time, on a database of SCALE_N integrations, upstream at 50 ms ----------
+  if (wants('scale') && (!QUICK || ONLY?.has('scale'))) {
+    for (const replica of replicas) await replica.stop();
+    const scaleDb = `${dbName}_scale`;
+    await query(adminUrl, `CREATE DATABASE ${scaleDb}`);
+    cleanups.push(() => query(adminUrl, `DROP DATABASE IF EXISTS ${scaleDb} WITH (FORCE)`));
+    const scaleUrl = new URL(adminUrl);
+    scaleUrl.pathname = `/${scaleDb}`;
+    const scaleFile = join(tmp, 'integrations-scale.json');
+    writeFileSync(
+      scaleFile,
+      JSON.stringify(
+        Array.from({ length: SCALE_N }, (_, i) => ({
+          sourceSystemId: 1000 + (i % 500),
+          integrationName: `Feed ${i}`,
+          cron: NEVER,
+        })),
+      ),
+    );
+    const scaleEnv = { DATABASE_URL: scaleUrl.toString(), INTEGRATIONS_FILE: scaleFile };
+    log(`scale: ${SCALE_N} integrations on 3 replicas, MAX_CONCURRENT_RUNS=${MAX_CONCURRENT_RUNS} each`);
+    const scaleFirst = await launch('scale-a', { env: scaleEnv });
+    await scaleFirst.ready();
+    const scaleOthers = await Promise.all(['scale-b', 'scale-c'].map((name) => launch(name, { env: scaleEnv })));
+    await Promise.all(scaleOthers.map((r) => r.ready()));
+    const scalePids = [scaleFirst, ...scaleOthers].map((r) => r.child.pid);
+    const scaleSql = (text, params) => query(scaleUrl.toString(), text, params);
+    await setLatency(0);
+    await sweep('warm-up sweep at 0 ms, 3 replicas (scale)', scalePids, SCALE_N, scaleSql);
+    await setLatency(SLOW_UPSTREAM_MS);
+    results.scale = await sweep(
+      `sweep of ${SCALE_N} at ${SLOW_UPSTREAM_MS} ms, 3 replicas`,
+      scalePids,
+      SCALE_N,
+      scaleSql,
+    );
+    await setLatency(0);
+  }
+
   for (const replica of replicas) await replica.stop();
   report(results);
 }
@@ -512,6 +558,7 @@ function report(r) {
       ? 'n/a'
       : Number(n).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
   const rows = [];
+  let scaleDetail = '';
   const row = (target, measure, value, baseline, ratio, goal, ok) =>
     rows.push({ target, measure, value, baseline, ratio, goal, ok });
   const ideal = (N * SLOW_UPSTREAM_MS) / MAX_CONCURRENT_RUNS;
@@ -668,6 +715,30 @@ function report(r) {
       rBoss >= 3 && r.pgBoss.failed === 0,
     );
   }
+  if (r.scale) {
+    const cores = cpus().length;
+    const ideal3 = (SCALE_N * SLOW_UPSTREAM_MS) / (3 * MAX_CONCURRENT_RUNS);
+    const s = r.scale;
+    const rScale = s.ms / ideal3;
+    // The model: each run costs this much CPU over all processes (service replicas, simulator, Postgres); on `cores`
+    // cores a sweep can't finish before runs × that / cores, whatever its slots.
+    const cpuPerRunUs = s.cpuUsPerRun.service + s.cpuUsPerRun.simulator + s.cpuUsPerRun.postgres;
+    const cpuFloorMs = (SCALE_N * cpuPerRunUs) / 1000 / cores;
+    row(
+      '—',
+      `Scale: sweep of ${SCALE_N} at ${SLOW_UPSTREAM_MS} ms on 3 replicas × ${MAX_CONCURRENT_RUNS} slots`,
+      `${fmt(s.ms)} ms`,
+      `ideal ${fmt(ideal3)} ms; CPU floor on ${cores} cores ${fmt(cpuFloorMs)} ms`,
+      fmt(rScale, 2),
+      '≤ 1.50',
+      rScale <= 1.5 && s.succeeded === SCALE_N,
+    );
+    scaleDetail =
+      `scale: CPU per run ${fmt(cpuPerRunUs)} µs (replicas ${s.perReplicaUsPerRun.map((us) => fmt(us)).join(' / ')} µs, ` +
+      `simulator ${fmt(s.cpuUsPerRun.simulator)} µs, Postgres ${fmt(s.cpuUsPerRun.postgres)} µs); model: ` +
+      `time ≥ max(ideal, runs × CPU per run / cores) = max(${fmt(ideal3)}, ${fmt(cpuFloorMs)}) ms here, ` +
+      `${fmt(Math.max(ideal3, cpuFloorMs * (cores / 8)))} ms on 8 cores\n`;
+  }
   row(
     '6',
     `Idle RSS with ${N} integrations`,
@@ -696,6 +767,7 @@ function report(r) {
           `GET one p50 ${fmt(r.single.p50Ms, 2)} ms, ${fmt(r.single.cpuUsPerRequest, 1)} µs CPU/req; list p99 ${fmt(r.list.p99Ms, 2)} ms; ` +
           `non-2xx on 200 loads: ${r.single.non2xx + r.list.non2xx}; responses ≥ 400 on all loads: ${r.single.failed + r.conditional.failed + r.list.failed + r.listConditional.failed}\n`,
   );
+  process.stdout.write(scaleDetail);
   if (PROFILE) {
     const file = join(ROOT, `bench/profiles/windows.${process.pid}.json`);
     writeFileSync(file, JSON.stringify(profileWindows, null, 2));

@@ -2,7 +2,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ThrottlerStorage, getOptionsToken, type ThrottlerModuleOptions } from '@nestjs/throttler';
 import { type IncomingMessage, type Server, type ServerOptions, type ServerResponse, createServer } from 'node:http';
 import type { FastifyReply, FastifyRequest, FastifyServerOptions, HookHandlerDoneFunction } from 'fastify';
-import { requestIdFor, type ReadLineWriter } from '../observability/logging';
+import { REQUEST_ID_HEADER, requestIdFor, type ReadLineWriter } from '../observability/logging';
 import { StateCache, type Rendered } from '../cache/state-cache';
 import type { AppConfig } from '../config';
 import { ApiKeyAuthenticator } from './auth/api-key.authenticator';
@@ -231,6 +231,7 @@ function write(armed: Armed, response: ServerResponse, answer: Answer, served: S
   const userAgent = served.headers['user-agent'];
   armed.logLine({
     requestId: served.id,
+    requestIdFromClient: served.headers[REQUEST_ID_HEADER] === served.id,
     method: 'GET',
     url: served.url,
     remoteAddress: served.remoteAddress,

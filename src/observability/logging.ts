@@ -8,7 +8,7 @@ import pretty from 'pino-pretty';
 import type { AppConfig } from '../config';
 import { BootFailure } from '../config/boot-failure';
 import { batchedStdout } from './log-stream';
-import { REDACT_PATHS, REDACTED, apiKeyDigestsOf, scrubText, scrubValue, secretValuesOf } from './redaction';
+import { apiKeyDigestsOf, scrubText, scrubValue, secretKeySerializers, secretValuesOf } from './redaction';
 
 /** The request id header: honoured when a client or proxy sends a sane one, and always echoed. */
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -53,8 +53,9 @@ export interface LoggingOptions {
 /**
  * nestjs-pino parameters for Tidemark: one JSON line per event on stdout (or pino-pretty when
  * `LOG_FORMAT=pretty`), at `LOG_LEVEL`, with ISO timestamps, level names, `replicaId` on every line, a
- * `requestId` on every line logged while serving a request, and secrets removed three ways: pino `redact` paths
- * for secret-named fields (Authorization, X-API-Key, cookies, tokens, passwords, client secrets), a scrub of every
+ * `requestId` on every line logged while serving a request, and secrets removed three ways: the values of
+ * secret-named fields at any depth (Authorization, X-API-Key, cookies, tokens, passwords, client secrets; at the top
+ * level of child loggers' bindings), a scrub of every
  * logged string for URL userinfo, `Bearer`/`Basic` credentials and secret query parameters, and a scrub of the
  * literal secret values in the configuration.
  *
@@ -91,7 +92,6 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
       level: levelLabel,
       log: (object) => scrubValue(object, secrets, keys) as Record<string, unknown>,
     },
-    redact: { paths: REDACT_PATHS, censor: REDACTED },
     hooks: {
       // Message strings and format arguments never pass through `formatters.log`.
       logMethod(args, method) {
@@ -100,6 +100,10 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
       },
     },
     serializers: {
+      ...secretKeySerializers(),
+      // A client may send any sane X-Request-Id, its API key included; as a child logger's binding it never passes
+      // through `formatters.log`.
+      requestId: (id: unknown) => (typeof id === 'string' ? scrubText(id, secrets, keys) : id),
       err: (error: unknown) => scrubValue(pino.stdSerializers.err(error as Error), secrets, keys),
     },
   };
@@ -152,6 +156,8 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
 /** A request completion line's fields, as pino-http's serializers write them. */
 export interface CompletedRequest {
   requestId: string;
+  /** The request id is the client's X-Request-Id (which could be anything sane, a key included). */
+  requestIdFromClient: boolean;
   method: string;
   url: string;
   remoteAddress: string | undefined;
@@ -173,8 +179,8 @@ const SCRUBBED_MEMO_LIMIT = 2_000;
  * The writer of `request completed` lines for successful reads answered before Nest (src/http/fast-read.ts): the
  * same fields, level, base and destination as pino-http's line for the same request, with the URL and user agent
  * scrubbed by the same rules. A logger of its own on the same destination: it logs only these fields, all built
- * here, so it needs neither the `redact` paths nor the walk of every logged string that the root logger applies to
- * arbitrary objects; that, and no child logger per request, is what makes the line cheap.
+ * here, so it needs none of the walk of every logged field and string that the root logger applies to arbitrary
+ * objects; that, and no child logger per request, is what makes the line cheap.
  * @returns null when such a line is not written at the configured level (or logging is silenced)
  */
 export function createReadLineWriter(config: AppConfig, params: Params): ReadLineWriter | null {
@@ -200,7 +206,7 @@ export function createReadLineWriter(config: AppConfig, params: Params): ReadLin
   return (request) =>
     write(
       {
-        requestId: request.requestId,
+        requestId: request.requestIdFromClient ? scrubbed(request.requestId) : request.requestId,
         req: {
           method: request.method,
           url: scrubbed(request.url),

@@ -39,6 +39,7 @@ function capture(): { stream: Writable; text: () => string } {
 
 const served: CompletedRequest = {
   requestId: 'req-1',
+  requestIdFromClient: true,
   method: 'GET',
   url: `/integrations/1/Orders?token=abc&x=${KEY}`,
   remoteAddress: '127.0.0.1',
@@ -56,6 +57,7 @@ describe('completion lines of reads answered before Nest', () => {
     expect(write).not.toBeNull();
     write!(served);
     write!({ ...served, userAgent: undefined, apiKeyName: undefined, statusCode: 200 });
+    write!({ ...served, requestId: KEY });
     const lines = out
       .text()
       .trim()
@@ -89,6 +91,7 @@ describe('completion lines of reads answered before Nest', () => {
         responseTime: 2,
         msg: 'request completed',
       },
+      expect.objectContaining({ requestId: '[REDACTED]' }),
     ]);
   });
 
@@ -118,5 +121,24 @@ describe('the batched log stream', () => {
       closeSync(fd);
       rmSync(file, { force: true });
     }
+  });
+});
+
+describe('secret-named fields', () => {
+  it('are redacted at any depth, in any letter case, and at the top of child loggers’ bindings; so is a request id that is a key', async () => {
+    const { default: pino } = await import('pino');
+    const config = configWith({ LOG_LEVEL: 'info' });
+    const out = capture();
+    const [options] = createLoggerParams(config, { destination: out.stream }).pinoHttp as [Record<string, unknown>];
+    const logger = pino(options, out.stream);
+    logger
+      .child({ requestId: KEY, access_token: 'child-secret' })
+      .info({ a: { b: { c: { d: { AUTHORIZATION: 'deep-secret', keep: 'kept' } } } } }, 'deep');
+    expect(out.text()).not.toContain(KEY);
+    expect(out.text()).not.toContain('secret"');
+    const line = JSON.parse(out.text()) as Record<string, any>;
+    expect(line.requestId).toBe('[REDACTED]');
+    expect(line.access_token).toBe('[REDACTED]');
+    expect(line.a).toStrictEqual({ b: { c: { d: { AUTHORIZATION: '[REDACTED]', keep: 'kept' } } } });
   });
 });
