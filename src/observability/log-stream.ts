@@ -3,11 +3,15 @@ import type { DestinationStream } from 'pino';
 
 /** How long a write waits for a full pipe to drain before it tries again. */
 const RETRY_MS = 1;
+/** How long a line may wait for the lines after it, so that a busy service writes a few times per second. */
+const GATHER_MS = 20;
+/** Pending text that is written at once rather than gathered further. */
+const GATHER_LIMIT = 64 * 1024;
 
 /**
- * A pino destination that writes the lines logged during one turn of the event loop with one system call, at the
- * end of that turn: a busy service logs a line per request, and a write per line cost more than building the line.
- * Writes are synchronous (a log line is out before the next turn, and none is held in a thread pool at exit), but
+ * A pino destination that gathers lines for up to {@link GATHER_MS} (or {@link GATHER_LIMIT} characters) and
+ * writes them with one system call: a busy service logs a line per request, and a write per line, or per turn of
+ * the event loop, cost more than building the line. Writes are synchronous (none is held in a thread pool at exit), but
  * never block on a full pipe: what the reader has not taken yet is kept and written again shortly, and only at exit
  * does the stream wait for the reader. What is pending when the process exits is written then.
  *
@@ -18,6 +22,7 @@ export class BatchedLogStream implements DestinationStream {
   /** Bytes of an earlier batch that the reader did not take yet; they go first. */
   private carry: Buffer | null = null;
   private scheduled = false;
+  private pendingLength = 0;
   /** The reader went away (EPIPE): lines are dropped from then on, as pino's own destination does. */
   private broken = false;
 
@@ -26,9 +31,12 @@ export class BatchedLogStream implements DestinationStream {
   write(line: string): boolean {
     if (this.broken) return true;
     this.pending.push(line);
-    if (!this.scheduled) {
+    this.pendingLength += line.length;
+    if (this.pendingLength >= GATHER_LIMIT) {
+      this.writeOut(false);
+    } else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.flushLater);
+      setTimeout(this.flushLater, GATHER_MS).unref();
     }
     return true;
   }
@@ -53,6 +61,7 @@ export class BatchedLogStream implements DestinationStream {
     if (this.pending.length > 0) {
       const batch = Buffer.from(this.pending.join(''));
       this.pending = [];
+      this.pendingLength = 0;
       this.carry = this.carry === null ? batch : Buffer.concat([this.carry, batch]);
     }
     while (this.carry !== null && !this.broken) {
@@ -65,6 +74,7 @@ export class BatchedLogStream implements DestinationStream {
           this.broken = true;
           this.carry = null;
           this.pending = [];
+          this.pendingLength = 0;
         } else if (code !== 'EAGAIN') {
           throw error;
         } else if (wait) {
@@ -72,7 +82,7 @@ export class BatchedLogStream implements DestinationStream {
         } else {
           if (!this.scheduled) {
             this.scheduled = true;
-            setTimeout(this.flushLater, RETRY_MS);
+            setTimeout(this.flushLater, RETRY_MS).unref();
           }
           return;
         }
