@@ -1,6 +1,6 @@
 // Helpers of bench/bench.mjs: processes, load generation, pgbench, /proc readings. Traffic goes to 127.0.0.1 only.
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync, fstatSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -28,8 +28,8 @@ export async function freePort() {
 }
 
 /** A child process whose first stdout line is its URL (the simulator, the bare server). */
-export async function spawnUrlProcess(args, timeoutMs = 20_000) {
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnUrlProcess(args, timeoutMs = 20_000, env = process.env) {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(
@@ -70,12 +70,14 @@ export const PRODUCTION_NODE_ARGS = (() => {
 
 /**
  * One replica of the built service (`node dist/src/main.js` with the options of `npm run start:prod`), as production
- * runs it.
+ * runs it. Its stdout (the JSON log lines) goes to `logFile`, as to a log collector's file, rather than through a
+ * pipe into the bench's own process, whose reading would take CPU from the loads.
  * @returns the process, its URL, when it was spawned, and `ready()` resolving with ms from spawn to /health/ready 200
  */
-export async function startService(name, env, { nodeArgs = [] } = {}) {
+export async function startService(name, env, { nodeArgs = [], logFile } = {}) {
   const port = await freePort();
   const spawnedAt = performance.now();
+  const logFd = logFile ? openSync(logFile, 'a') : null;
   const child = spawn(process.execPath, [...PRODUCTION_NODE_ARGS, ...nodeArgs, join(ROOT, 'dist/src/main.js')], {
     cwd: ROOT,
     env: {
@@ -86,21 +88,22 @@ export async function startService(name, env, { nodeArgs = [] } = {}) {
       REPLICA_ID: name,
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', logFd ?? 'pipe', 'pipe'],
   });
+  if (logFd !== null) closeSync(logFd);
   let output = '';
   const keep = (chunk) => {
     output += chunk;
     if (output.length > 200_000) output = output.slice(-100_000);
   };
-  child.stdout.on('data', keep);
+  child.stdout?.on('data', keep);
   child.stderr.on('data', keep);
   const url = `http://127.0.0.1:${port}`;
   return {
     name,
     url,
     child,
-    output: () => output,
+    output: () => (logFile ? tailOf(logFile, 100_000) : '') + output,
     async ready(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -119,6 +122,19 @@ export async function startService(name, env, { nodeArgs = [] } = {}) {
     },
     stop: () => stopChild(child),
   };
+}
+
+/** The last `bytes` of a file. */
+function tailOf(file, bytes) {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const buffer = Buffer.alloc(Math.min(size, bytes));
+    readSync(fd, buffer, 0, buffer.length, size - buffer.length);
+    return buffer.toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** CPU time (user + system) of a process so far, ms; null off Linux. */

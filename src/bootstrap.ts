@@ -20,7 +20,7 @@ import { registerSecurityHeaders } from './http/security-headers';
 import { capConnections, closeConnectionsWithin, serverLimitOptions } from './http/server-limits';
 import { createValidationPipe } from './http/validation';
 import { ShutdownCoordinator } from './lifecycle/shutdown.coordinator';
-import { REQUEST_ID_HEADER, createLoggerParams, requestIdFor } from './observability/logging';
+import { REQUEST_ID_HEADER, createLoggerParams, createReadLineWriter, requestIdFor } from './observability/logging';
 import { createDataSource, runMigrationsLocked } from './persistence/data-source';
 
 /** A started Tidemark: the Nest application plus whatever demo mode started for it. */
@@ -157,7 +157,7 @@ export async function createTidemarkApp(
     app.useGlobalFilters(new ProblemDetailsFilter(routes));
     app.useGlobalInterceptors(new KnownQueryInterceptor(setupOpenApi(app, config)));
     await app.init();
-    await fastReads.arm(app, config, !silent && ['info', 'debug', 'trace'].includes(config.observability.logLevel));
+    await fastReads.arm(app, config, silent ? null : createReadLineWriter(config, loggerParams));
 
     return {
       app,

@@ -2,7 +2,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ThrottlerStorage, getOptionsToken, type ThrottlerModuleOptions } from '@nestjs/throttler';
 import { type IncomingMessage, type Server, type ServerOptions, type ServerResponse, createServer } from 'node:http';
 import type { FastifyReply, FastifyRequest, FastifyServerOptions, HookHandlerDoneFunction } from 'fastify';
-import { requestIdFor } from '../observability/logging';
+import { REQUEST_ID_HEADER, requestIdFor, type ReadLineWriter } from '../observability/logging';
 import { StateCache, type Rendered } from '../cache/state-cache';
 import type { AppConfig } from '../config';
 import { ApiKeyAuthenticator } from './auth/api-key.authenticator';
@@ -33,6 +33,17 @@ interface RequestView {
   ip: string | undefined;
 }
 
+/** The request as its completion line names it. */
+interface Served {
+  id: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  /** The socket's peer address, as pino-http logs it. */
+  remoteAddress: string | undefined;
+  /** `Date.now()` on arrival. */
+  arrivedAt: number;
+}
+
 interface Armed {
   cache: StateCache;
   authenticator: ApiKeyAuthenticator;
@@ -42,6 +53,8 @@ interface Armed {
   throttle: Throttle;
   /** The app's fixed headers and Cache-Control, as `[name, value, name, value, …]` for `writeHead`. */
   head: string[];
+  /** Writes the request completion line, when one is logged for a successful read. */
+  logLine: ReadLineWriter | null;
 }
 
 /**
@@ -54,11 +67,11 @@ interface Armed {
  * - auth is off, or the request carries a key with the `read` scope (the same ApiKeyAuthenticator);
  * - the rate limiter, counting in the same storage with the same key, lets it through (it sends no headers on an
  *   allowed request: `setHeaders: false`);
- * - request logging would write nothing for a 200 or 304 (LOG_LEVEL warn or above, or logging silenced).
  * Anything else (a miss, a stale entry, a missing or unknown key, a block, another method) falls through to Nest
  * untouched, which answers it, problem+json and all. The response carries the same fixed headers as Nest's
  * (security headers, read once from a Nest response at boot), the request id, Cache-Control and the ETag; a
- * matching If-None-Match answers 304.
+ * matching If-None-Match answers 304. The request completion line is the one pino-http would write for it
+ * (src/observability/logging.ts `createReadLineWriter`).
  *
  * The answer is written with one `writeHead` of a prepared header list and one `end` on Node's response (in the
  * hook, after `reply.hijack()`), sparing Fastify's per-header bookkeeping and send path. The app registers no
@@ -74,10 +87,17 @@ export class FastReadPath {
   readonly hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const armed = this.armed;
     if (armed === null || !armed.cors || request.method !== 'GET') return done();
+    const arrivedAt = armed.logLine === null ? 0 : Date.now();
     const answer = answerFor(armed, request);
     if (answer === null) return done();
     reply.hijack();
-    write(armed, reply.raw, answer, request.id);
+    write(armed, reply.raw, answer, {
+      id: request.id,
+      url: request.url,
+      headers: request.headers,
+      remoteAddress: request.raw.socket.remoteAddress,
+      arrivedAt,
+    });
   };
 
   /**
@@ -90,13 +110,18 @@ export class FastReadPath {
   readonly handleRaw = (request: IncomingMessage, response: ServerResponse): boolean => {
     const armed = this.armed;
     if (armed === null || armed.cors || request.method !== 'GET') return false;
-    const answer = answerFor(armed, {
-      url: request.url ?? '',
-      headers: request.headers,
-      ip: request.socket.remoteAddress,
-    });
+    const arrivedAt = armed.logLine === null ? 0 : Date.now();
+    const url = request.url ?? '';
+    const remoteAddress = request.socket.remoteAddress;
+    const answer = answerFor(armed, { url, headers: request.headers, ip: remoteAddress });
     if (answer === null) return false;
-    write(armed, response, answer, requestIdFor(request));
+    write(armed, response, answer, {
+      id: requestIdFor(request),
+      url,
+      headers: request.headers,
+      remoteAddress,
+      arrivedAt,
+    });
     return true;
   };
 
@@ -127,10 +152,9 @@ export class FastReadPath {
 
   /**
    * Turns the fast path on once the app is initialized, unless something makes its answers differ from Nest's.
-   * @param requestLogging whether request completion lines are written at info level
+   * @param logLine writes a successful read's completion line; null when such lines are not logged
    */
-  async arm(app: NestFastifyApplication, config: AppConfig, requestLogging: boolean): Promise<boolean> {
-    if (requestLogging) return false;
+  async arm(app: NestFastifyApplication, config: AppConfig, logLine: ReadLineWriter | null): Promise<boolean> {
     const throttle = throttleOf(app);
     if (!throttle) return false;
     // The fixed headers of the app's responses, as a public route without rate limiting answers them.
@@ -149,15 +173,18 @@ export class FastReadPath {
       cors: config.access.corsOrigins.length > 0,
       throttle,
       head,
+      logLine,
     };
     return true;
   }
 }
 
-/** A cached answer that may be sent for this request: its rendering and whether it is a 304. */
+/** A cached answer that may be sent for this request: its rendering, whether it is a 304, and the key's name. */
 interface Answer {
   rendered: Rendered;
   notModified: boolean;
+  /** Undefined when auth is disabled (the guard then names no key either). */
+  apiKeyName: string | undefined;
 }
 
 /** The answer for `request` if the fast path may send one (see FastReadPath), else null. */
@@ -170,9 +197,11 @@ function answerFor(armed: Armed, request: RequestView): Answer | null {
     rendered = armed.cache.pageForUrl(url)?.rendered;
   }
   if (rendered === undefined) return null;
+  let apiKeyName: string | undefined;
   if (!armed.authDisabled) {
     const credential = armed.authenticator.identify(request);
     if (credential.kind !== 'key' || !credential.key.scopes.includes('read')) return null;
+    apiKeyName = credential.key.name;
   }
   const { throttle } = armed;
   const tracker = throttle.tracker(request);
@@ -185,18 +214,32 @@ function answerFor(armed: Armed, request: RequestView): Answer | null {
     throttle.name,
   );
   if (hit.isBlocked) return null;
-  return { rendered, notModified: etagMatches(request.headers['if-none-match'], rendered.etag) };
+  return { rendered, notModified: etagMatches(request.headers['if-none-match'], rendered.etag), apiKeyName };
 }
 
-function write(armed: Armed, response: ServerResponse, { rendered, notModified }: Answer, requestId: string): void {
+function write(armed: Armed, response: ServerResponse, answer: Answer, served: Served): void {
+  const { rendered, notModified } = answer;
   const head = armed.head.slice();
-  head.push('etag', rendered.etag, 'x-request-id', requestId);
+  head.push('etag', rendered.etag, 'x-request-id', served.id);
   if (notModified) {
     response.writeHead(304, head).end();
   } else {
     head.push('content-type', JSON_CONTENT_TYPE, 'content-length', String(rendered.body.length));
     response.writeHead(200, head).end(rendered.body);
   }
+  if (armed.logLine === null) return;
+  const userAgent = served.headers['user-agent'];
+  armed.logLine({
+    requestId: served.id,
+    requestIdFromClient: served.headers[REQUEST_ID_HEADER] === served.id,
+    method: 'GET',
+    url: served.url,
+    remoteAddress: served.remoteAddress,
+    userAgent,
+    statusCode: notModified ? 304 : 200,
+    responseTime: Date.now() - served.arrivedAt,
+    apiKeyName: answer.apiKeyName,
+  });
 }
 
 /** The one throttler the app configures, when the fast path can apply it exactly as the guard does. */

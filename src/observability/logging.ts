@@ -7,7 +7,8 @@ import pino, { type DestinationStream, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
 import type { AppConfig } from '../config';
 import { BootFailure } from '../config/boot-failure';
-import { REDACT_PATHS, REDACTED, apiKeyDigestsOf, scrubText, scrubValue, secretValuesOf } from './redaction';
+import { batchedStdout } from './log-stream';
+import { apiKeyDigestsOf, scrubText, scrubValue, secretKeySerializers, secretValuesOf } from './redaction';
 
 /** The request id header: honoured when a client or proxy sends a sane one, and always echoed. */
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -52,8 +53,9 @@ export interface LoggingOptions {
 /**
  * nestjs-pino parameters for Tidemark: one JSON line per event on stdout (or pino-pretty when
  * `LOG_FORMAT=pretty`), at `LOG_LEVEL`, with ISO timestamps, level names, `replicaId` on every line, a
- * `requestId` on every line logged while serving a request, and secrets removed three ways: pino `redact` paths
- * for secret-named fields (Authorization, X-API-Key, cookies, tokens, passwords, client secrets), a scrub of every
+ * `requestId` on every line logged while serving a request, and secrets removed three ways: the values of
+ * secret-named fields at any depth (Authorization, X-API-Key, cookies, tokens, passwords, client secrets; at the top
+ * level of child loggers' bindings), a scrub of every
  * logged string for URL userinfo, `Bearer`/`Basic` credentials and secret query parameters, and a scrub of the
  * literal secret values in the configuration.
  *
@@ -75,7 +77,7 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
           ignore: 'pid,hostname',
           destination: options.destination ?? 1,
         })
-      : (options.destination ?? pino.destination({ dest: 1, sync: true }));
+      : (options.destination ?? batchedStdout());
 
   const pinoOptions: LoggerOptions = {
     level,
@@ -87,10 +89,9 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
       return run === undefined ? {} : { ...run };
     },
     formatters: {
-      level: (label) => ({ level: label }),
+      level: levelLabel,
       log: (object) => scrubValue(object, secrets, keys) as Record<string, unknown>,
     },
-    redact: { paths: REDACT_PATHS, censor: REDACTED },
     hooks: {
       // Message strings and format arguments never pass through `formatters.log`.
       logMethod(args, method) {
@@ -99,6 +100,10 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
       },
     },
     serializers: {
+      ...secretKeySerializers(),
+      // A client may send any sane X-Request-Id, its API key included; as a child logger's binding it never passes
+      // through `formatters.log`.
+      requestId: (id: unknown) => (typeof id === 'string' ? scrubText(id, secrets, keys) : id),
       err: (error: unknown) => scrubValue(pino.stdSerializers.err(error as Error), secrets, keys),
     },
   };
@@ -138,7 +143,7 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
           return readsAtDebug && req.method === 'GET' ? 'debug' : 'info';
         },
       },
-      destination ?? pino.destination({ dest: 1, sync: true }),
+      destination ?? batchedStdout(),
     ],
     // `PinoLogger.assign` (the API key name, set by the auth guard) also reaches the request completion line.
     assignResponse: true,
@@ -146,6 +151,73 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
     // request: without this, the request logger never runs on Fastify.
     forRoutes: [{ path: '/{*splat}', method: RequestMethod.ALL }],
   };
+}
+
+/** A request completion line's fields, as pino-http's serializers write them. */
+export interface CompletedRequest {
+  requestId: string;
+  /** The request id is the client's X-Request-Id (which could be anything sane, a key included). */
+  requestIdFromClient: boolean;
+  method: string;
+  url: string;
+  remoteAddress: string | undefined;
+  userAgent: string | undefined;
+  statusCode: number;
+  /** Milliseconds from the request's arrival to its answer. */
+  responseTime: number;
+  /** The API key's name when a key was required and given. */
+  apiKeyName: string | undefined;
+}
+
+/** Writes the completion line of a successful GET answered outside Nest, as pino-http would write it. */
+export type ReadLineWriter = (request: CompletedRequest) => void;
+
+/** Most distinct strings remembered with their scrubbed form (URLs and user agents repeat). */
+const SCRUBBED_MEMO_LIMIT = 2_000;
+
+/**
+ * The writer of `request completed` lines for successful reads answered before Nest (src/http/fast-read.ts): the
+ * same JSON as pino-http's line for the same request (fields, order, level, base), on the same destination, with
+ * the URL, user agent and a client's request id scrubbed by the same rules. It writes only these fields, all known
+ * here, so it needs neither a child logger per request nor the walk of every logged field and string that the root
+ * logger applies to arbitrary objects; that is what makes the line cheap.
+ * @returns null when such a line is not written at the configured level (or logging is silenced)
+ */
+export function createReadLineWriter(config: AppConfig, params: Params): ReadLineWriter | null {
+  const [options, destination] = params.pinoHttp as [LoggerOptions, DestinationStream];
+  const lineLevel = config.observability.readsAtDebug ? 'debug' : 'info';
+  if (!pino({ level: options.level }, destination).isLevelEnabled(lineLevel)) return null;
+  const secrets = secretValuesOf(config);
+  const keys = apiKeyDigestsOf(config);
+  // Strings repeat (URLs, user agents): each is scrubbed and JSON-quoted once.
+  const memo = new Map<string, string>();
+  const scrubbedJson = (text: string): string => {
+    let out = memo.get(text);
+    if (out === undefined) {
+      if (memo.size >= SCRUBBED_MEMO_LIMIT) memo.clear();
+      memo.set(text, (out = JSON.stringify(scrubText(text, secrets, keys))));
+    }
+    return out;
+  };
+  // The fields in pino's order: level, time, the base bindings, then the line's own fields and the message.
+  const base = JSON.stringify(options.base ?? {}).slice(1, -1);
+  const head = `{"level":${JSON.stringify(lineLevel)},"time":"`;
+  const afterTime = `"${base === '' ? '' : `,${base}`},"requestId":`;
+  return (request) => {
+    let line = head + new Date().toISOString() + afterTime;
+    line += request.requestIdFromClient ? scrubbedJson(request.requestId) : JSON.stringify(request.requestId);
+    line += `,"req":{"method":${JSON.stringify(request.method)},"url":${scrubbedJson(request.url)}`;
+    if (request.remoteAddress !== undefined) line += `,"remoteAddress":${JSON.stringify(request.remoteAddress)}`;
+    if (request.userAgent !== undefined) line += `,"userAgent":${scrubbedJson(request.userAgent)}`;
+    line += '}';
+    if (request.apiKeyName !== undefined) line += `,"apiKeyName":${JSON.stringify(request.apiKeyName)}`;
+    line += `,"res":{"statusCode":${request.statusCode}},"responseTime":${request.responseTime}`;
+    destination.write(`${line},"msg":"request completed"}\n`);
+  };
+}
+
+function levelLabel(label: string): { level: string } {
+  return { level: label };
 }
 
 /**

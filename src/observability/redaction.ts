@@ -4,7 +4,7 @@ import type { AppConfig } from '../config';
 /** What every redacted value is replaced by in logs. */
 export const REDACTED = '[REDACTED]';
 
-/** Field names whose values are secrets wherever they appear in a logged object (matched exactly, as pino paths). */
+/** Field names whose values are secrets wherever they appear in a logged object. */
 const SECRET_KEYS = [
   'authorization',
   'Authorization',
@@ -33,14 +33,25 @@ const SECRET_KEYS = [
 ];
 
 /**
- * pino `redact` paths: each secret key at the top level and up to three objects deep (pino paths match a fixed
- * depth; deeper secrets are still caught by the value scrubber when their value is a configured secret).
+ * The secret field names, lower-cased: {@link scrubValue} replaces the value of a field so named, in any letter
+ * case and at any depth it walks, by {@link REDACTED}. The log formatter walks every logged object anyway, so
+ * this costs a set lookup per field, where pino's wildcard `redact` paths cost more than the rest of a line.
  */
-export const REDACT_PATHS: string[] = SECRET_KEYS.flatMap((key) => {
-  const segment = /^[A-Za-z_$][\w$]*$/.test(key) ? key : `["${key}"]`;
-  const join = (prefix: string) => (segment.startsWith('[') ? `${prefix}${segment}` : `${prefix}.${segment}`);
-  return [segment.startsWith('[') ? segment : key, join('*'), join('*.*'), join('*.*.*')];
-});
+const SECRET_KEY_NAMES: ReadonlySet<string> = new Set(SECRET_KEYS.map((key) => key.toLowerCase()));
+
+/**
+ * pino serializers that replace a secret-named field by {@link REDACTED}: the log formatter never sees a child
+ * logger's bindings, but serializers apply to them (and to top-level fields, which the formatter has already
+ * redacted). Keys as {@link SECRET_KEYS} spells them.
+ */
+export function secretKeySerializers(): Record<string, () => string> {
+  return Object.fromEntries(SECRET_KEYS.map((key) => [key, () => REDACTED]));
+}
+
+/** True when a field of this name holds a secret, whatever its value. */
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY_NAMES.has(key.toLowerCase());
+}
 
 /** `scheme://user:pass@host` and `scheme://user@host`: the userinfo part of any URL in a text. */
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
@@ -153,7 +164,8 @@ function sha256Hex(text: string): string {
 }
 
 /**
- * Deep copy of `value` with {@link scrubText} applied to every string, for log objects. Bounded in depth and
+ * Deep copy of `value` with {@link scrubText} applied to every string and the value of every secret-named field
+ * ({@link isSecretKey}) replaced by {@link REDACTED}, for log objects. Bounded in depth and
  * breadth so that a huge or cyclic object can't stall logging; what lies past the bound is replaced by a marker.
  */
 export function scrubValue(
@@ -182,7 +194,8 @@ export function scrubValue(
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return value;
   const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) out[key] = scrubValue(item, secrets, keyDigests, depth + 1, seen);
+  for (const [key, item] of Object.entries(value))
+    out[key] = isSecretKey(key) ? REDACTED : scrubValue(item, secrets, keyDigests, depth + 1, seen);
   return out;
 }
 
