@@ -242,8 +242,8 @@ describe('facade e2e: vectors through the whole app', () => {
     const docs = await getJson('/docs-json');
     expect(docs.status).toBe(200);
     expect(Object.keys(docs.body.paths).sort()).toStrictEqual([
-      '/events',
       '/audit',
+      '/events',
       '/health/live',
       '/health/ready',
       '/integrations',
@@ -256,11 +256,11 @@ describe('facade e2e: vectors through the whole app', () => {
       '/integrations/{sourceSystemId}/{integrationName}/watermarks',
       '/me',
       '/metrics',
-      '/webhooks/{name}/deliveries',
-      '/webhooks/{name}/deliveries/{id}/retry',
       '/overview',
       '/source-systems/{sourceSystemId}/pause',
       '/source-systems/{sourceSystemId}/resume',
+      '/webhooks/{name}/deliveries',
+      '/webhooks/{name}/deliveries/{id}/retry',
     ]);
     expect((await fetch(`${app.url}/docs`)).status).toBe(200);
     expect(await getJson('/health/live')).toMatchObject({ status: 200, body: { status: 'ok' } });
