@@ -13,7 +13,6 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { HttpService } from '@nestjs/axios';
 import type { AxiosError, AxiosRequestConfig, AxiosResponse, RawAxiosRequestHeaders } from 'axios';
-import { firstValueFrom } from 'rxjs';
 import type { CallStop } from './call-stop';
 import {
   UpstreamAbortedError,
@@ -221,17 +220,15 @@ export class UpstreamTransport {
         ? undefined
         : setTimeout(() => controller.abort(stops.timeoutReason), stops.timeoutMs);
     try {
-      const response = await firstValueFrom(
-        this.http.request<Buffer>({
-          ...EXCHANGE_SETTINGS,
-          url: target.url,
-          data: request.body,
-          headers: request.headers,
-          maxContentLength: request.maxBodyBytes,
-          signal: controller.signal,
-          transport: new ProgressTransport(target.secure ? https : http, progress),
-        }),
-      );
+      const response = await this.http.axiosRef.request<Buffer>({
+        ...EXCHANGE_SETTINGS,
+        url: target.url,
+        data: request.body,
+        headers: request.headers,
+        maxContentLength: request.maxBodyBytes,
+        signal: controller.signal,
+        transport: new ProgressTransport(target.secure ? https : http, progress),
+      });
       refuseUnofferedEncoding(progress.contentEncoding, target.hostPort);
       return { status: response.status, headers: response.headers, body: response.data };
     } catch (error) {

@@ -18,6 +18,12 @@ import { TLSSocket } from 'node:tls';
 export const UPSTREAM_MAX_SOCKETS = 1_024;
 /** An idle kept-alive socket is closed after this long, before a typical server (5 s and up) closes it under us. */
 const IDLE_SOCKET_TIMEOUT_MS = 4_000;
+/**
+ * TCP keep-alive probe delay of the pooled sockets. axios sets 60 s on every request's socket and the agent sets its
+ * own `keepAliveMsecs` each time it pools one; Node skips the setsockopt calls only when the value is unchanged, so
+ * the two must agree or every request pays five system calls twice.
+ */
+const TCP_KEEPALIVE_DELAY_MS = 60_000;
 
 /** The error a connection that did not come up within the connect deadline is destroyed with. */
 export class ConnectDeadlineError extends Error {
@@ -39,6 +45,7 @@ export interface UpstreamAgents {
 export function createUpstreamAgents(connectTimeoutMs: number): UpstreamAgents {
   const options = {
     keepAlive: true,
+    keepAliveMsecs: TCP_KEEPALIVE_DELAY_MS,
     maxSockets: UPSTREAM_MAX_SOCKETS,
     maxFreeSockets: UPSTREAM_MAX_SOCKETS,
     timeout: IDLE_SOCKET_TIMEOUT_MS,
