@@ -1,6 +1,6 @@
 /**
- * One HTTP exchange with the upstream (or its token endpoint) through `@nestjs/axios`'s HttpService, and what its
- * failures mean. Invariants of every exchange:
+ * One HTTP exchange with the upstream (or its token endpoint) through `@nestjs/axios`'s HttpService, whose axios
+ * instance sends it with the adapter of `axios-adapter.ts`, and what its failures mean. Invariants of every exchange:
  * - the raw body bytes reach the caller: `responseType: 'arraybuffer'`, no request or response transforms, any
  *   status resolves (the client classifies statuses itself);
  * - redirects are not followed and no proxy (from the environment or elsewhere) is used;
@@ -13,7 +13,9 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { HttpService } from '@nestjs/axios';
 import type { AxiosError, AxiosRequestConfig, AxiosResponse, RawAxiosRequestHeaders } from 'axios';
+import { upstreamAxiosAdapter } from './axios-adapter';
 import type { CallStop } from './call-stop';
+import { ACCEPT_ENCODING } from './content-codings';
 import {
   UpstreamAbortedError,
   UpstreamBodyTooLargeError,
@@ -82,6 +84,7 @@ export class CallerAbortReason {}
 
 /** Settings every exchange is made with; the HttpModule's axios instance has them as its defaults too. */
 const EXCHANGE_SETTINGS = Object.freeze({
+  adapter: upstreamAxiosAdapter,
   method: 'POST',
   responseType: 'arraybuffer',
   transformRequest: [],
@@ -93,9 +96,6 @@ const EXCHANGE_SETTINGS = Object.freeze({
   // Requests are a few hundred bytes; nothing near this is ever sent.
   maxBodyLength: 1_048_576,
 } satisfies AxiosRequestConfig);
-
-/** The content codings the transport decodes under the body cap; axios would also offer `compress`. */
-const ACCEPT_ENCODING = 'gzip, deflate, br';
 
 /**
  * The axios configuration of the upstream's HttpService: the exchange settings, the content codings offered and the
@@ -220,8 +220,8 @@ export class UpstreamTransport {
         ? undefined
         : setTimeout(() => controller.abort(stops.timeoutReason), stops.timeoutMs);
     try {
+      // The instance's defaults hold the exchange settings; its adapter refuses a request without them.
       const response = await this.http.axiosRef.request<Buffer>({
-        ...EXCHANGE_SETTINGS,
         url: target.url,
         data: request.body,
         headers: request.headers,
