@@ -67,6 +67,18 @@ export function floorToMicroseconds(utcRoundTrip: string): string {
   return `${match[1]}Z`;
 }
 
+/**
+ * A stored IntegrationStatus (`integration.last_status`), whose `customDatabaseValues` is stored as `[key, value]`
+ * entries in the upstream's order. An object there was written by a replica of the previous version, which goes on
+ * serving while a new one migrates the database; its entries are read in the order that version served them.
+ */
+export function storedStatus(value: unknown): IntegrationStatus | null {
+  const status = value as IntegrationStatus | null;
+  const values: unknown = status?.customDatabaseValues ?? null;
+  if (values === null || Array.isArray(values)) return status;
+  return { ...status!, customDatabaseValues: Object.entries(values as Record<string, string | null>) };
+}
+
 export function watermarkOf(status: IntegrationStatus | null): Watermark | null {
   if (!status) return null;
   return {
@@ -115,7 +127,7 @@ export function toIntegration(row: Row): IntegrationRecord {
     enabled: row.enabled as boolean,
     paused: row.paused as boolean,
     nextFireAt: row.next_fire_at as Date | null,
-    lastStatus: row.last_status as IntegrationStatus | null,
+    lastStatus: storedStatus(row.last_status),
     maxSyncDateTimeZoneAssumed: (row.max_sync_zone_assumed as string | null | undefined) ?? null,
     lastSucceededAt: row.last_succeeded_at as Date | null,
     consecutiveFailures: row.consecutive_failures as number,

@@ -1,5 +1,5 @@
 export * from './errors';
-export type { IntegrationKey, IntegrationStatus } from './integration-status';
+export type { CustomDatabaseValues, IntegrationKey, IntegrationStatus } from './integration-status';
 export {
   DOTNET_MAX_EPOCH_NS,
   DOTNET_MIN_EPOCH_NS,

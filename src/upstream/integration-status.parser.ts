@@ -43,7 +43,8 @@ export { XSI_NAMESPACE } from './parser/xml-dto';
  * Dates must satisfy `parseUpstreamDateClamped` (an instant beyond .NET's DateTime range clamps to MinValue or
  * MaxValue, as `ToUniversalTime()` does); their text is kept unchanged and `maxSyncDateTimeUtc` is derived from
  * `MaxSyncDateTime`. `CustomDatabaseValues` is an object of string → string|null, an array of
- * `{Key, Value}` (JSON), or `KeyValueOfstringstring` items (XML); null values are kept as null.
+ * `{Key, Value}` (JSON), or `KeyValueOfstringstring` items (XML); it becomes `[key, value]` entries in the order the
+ * body has them, null values kept as null.
  *
  * @param body raw response body (bytes, or text already decoded).
  * @param contentType the response's Content-Type header, if any.
@@ -92,7 +93,7 @@ export function parseIntegrationStatus(
   }
 
   if (declared === 'xml') return dtoFromXml(parseXmlDocument(text), options);
-  return dtoFromJson(parseJsonDocument(text, shownType, declared === 'sniff'), options);
+  return dtoFromJson(parseJsonDocument(text, shownType, declared === 'sniff'), text, options);
 }
 
 /**

@@ -29,12 +29,16 @@ export interface IntegrationStatus {
   /** `SourceIdString`, exactly as sent. */
   sourceIdString: string | null;
   /**
-   * `CustomDatabaseValues`, a .NET `Dictionary<string, string>`: keys are case-sensitive and
-   * kept in document order (except that JS puts integer-like keys first). A .NET dictionary
-   * can hold null values; those are kept as `null` rather than dropped or turned into "".
+   * `CustomDatabaseValues`, a .NET `Dictionary<string, string>`, as `[key, value]` entries in the upstream's order.
+   * Entries rather than an object because a JS object enumerates integer-like keys ("10", "2") first, ascending,
+   * whatever order they were set in. Keys are case-sensitive and unique. A .NET dictionary can hold null values;
+   * those are kept as `null` rather than dropped or turned into "".
    */
-  customDatabaseValues: Record<string, string | null> | null;
+  customDatabaseValues: CustomDatabaseValues | null;
 }
+
+/** Dictionary entries, `[key, value]`, in the upstream's order; keys unique. */
+export type CustomDatabaseValues = ReadonlyArray<readonly [key: string, value: string | null]>;
 
 /** Which integration a call is about: the upstream's row key. */
 export interface IntegrationKey {

@@ -28,7 +28,7 @@ function status(name: string, utc: string, pk: string): IntegrationStatus {
     maxSyncDateMaxPkId: pk,
     sourceId: '1',
     sourceIdString: 'ERP-12',
-    customDatabaseValues: {},
+    customDatabaseValues: [],
   };
 }
 

@@ -42,7 +42,7 @@ const INT64_STATUS: IntegrationStatus = {
   maxSyncDateMaxPkId: '9007199254740993',
   sourceId: '9223372036854775807',
   sourceIdString: 'ERP-12',
-  customDatabaseValues: {},
+  customDatabaseValues: [],
 };
 
 const NO_ATTEMPTS = { attempts: [], outcomeUnknownRetried: false };
@@ -83,6 +83,7 @@ describe('StateRepository on real Postgres', () => {
       'EventOutbox1795970000000',
       'AuditAndPauseReason1796100000000',
       'RecordTheAssumedUpstreamZone1796200000000',
+      'KeepCustomDatabaseValuesInUpstreamOrder1796300000000',
     ]);
     integrationsRepo = new IntegrationsRepository(dataSource);
     runsRepo = new RunsRepository(dataSource);

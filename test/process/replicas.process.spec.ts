@@ -261,6 +261,7 @@ describe('replicas of the built service', () => {
       'EventOutbox1795970000000',
       'AuditAndPauseReason1796100000000',
       'RecordTheAssumedUpstreamZone1796200000000',
+      'KeepCustomDatabaseValuesInUpstreamOrder1796300000000',
     ]);
     expect(await db.query(`SELECT integration_name FROM integration ORDER BY 1`)).toStrictEqual([
       { integration_name: 'Feed 0' },

@@ -5,6 +5,7 @@ const LONG_PATTERN = '^-?[0-9]+$';
 /** A .NET int. */
 const INT32 = { type: 'integer', format: 'int32' } as const;
 import type { AttemptRecord, IntegrationRecord, RunRecord, Watermark } from '../../persistence/types';
+import { orderedObject } from './ordered-object';
 
 export class WatermarkView implements Watermark {
   @ApiProperty({ nullable: true, type: String, description: 'Upstream MaxSyncDateTime text, unchanged.' })
@@ -125,8 +126,13 @@ export class IntegrationStateView {
   @ApiProperty({ nullable: true, type: String, pattern: LONG_PATTERN, description: '.NET long as a decimal string.' })
   sourceId!: string | null;
   @ApiProperty({ nullable: true, type: String }) sourceIdString!: string | null;
-  @ApiProperty({ nullable: true, type: 'object', additionalProperties: { type: 'string', nullable: true } })
-  customDatabaseValues!: Record<string, string | null> | null;
+  @ApiProperty({
+    nullable: true,
+    type: 'object',
+    additionalProperties: { type: 'string', nullable: true },
+    description: "Upstream CustomDatabaseValues, exact values, members in the upstream's order.",
+  })
+  customDatabaseValues!: Readonly<Record<string, string | null>> | null;
   @ApiProperty({ description: 'False once the pair left the configuration.' }) enabled!: boolean;
   @ApiProperty({ description: 'Paused integrations take no scheduled runs.' }) paused!: boolean;
   @ApiProperty({ type: ScheduleView }) schedule!: ScheduleView;
@@ -212,7 +218,7 @@ export function toIntegrationView(record: IntegrationRecord): IntegrationStateVi
     maxSyncDateMaxPkId: s?.maxSyncDateMaxPkId ?? null,
     sourceId: s?.sourceId ?? null,
     sourceIdString: s?.sourceIdString ?? null,
-    customDatabaseValues: s?.customDatabaseValues ?? null,
+    customDatabaseValues: s?.customDatabaseValues ? orderedObject(s.customDatabaseValues) : null,
     enabled: record.enabled,
     paused: record.paused,
     schedule: {

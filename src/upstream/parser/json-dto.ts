@@ -4,7 +4,7 @@
  */
 import { parse as parseLosslessJson } from 'lossless-json';
 import { UpstreamBodyUnreadableError, UpstreamNotDtoError, quoteForMessage } from '../errors';
-import type { IntegrationStatus } from '../integration-status';
+import type { CustomDatabaseValues, IntegrationStatus } from '../integration-status';
 import {
   FIELD_BY_FOLDED_NAME,
   FIELDS,
@@ -18,7 +18,8 @@ import {
   requireAll,
   wrongType,
 } from './dto-fields';
-import { asciiLower, setOwn } from './text';
+import { memberNamesInOrder } from './json-member-order';
+import { asciiLower } from './text';
 
 /** A JSON number, kept as its literal text so nothing is lost to float64. */
 export class JsonNumber {
@@ -71,7 +72,11 @@ function describeJson(value: unknown): string {
   return typeof value;
 }
 
-export function dtoFromJson(root: unknown, options: ParseIntegrationStatusOptions): IntegrationStatus {
+/**
+ * @param root what {@link parseJsonDocument} made of `text`
+ * @param text the JSON text, for the order of `CustomDatabaseValues`' members
+ */
+export function dtoFromJson(root: unknown, text: string, options: ParseIntegrationStatusOptions): IntegrationStatus {
   if (!isPlainJsonObject(root)) {
     throw new UpstreamNotDtoError(`upstream body is JSON ${describeJson(root)}, not an IntegrationStatusDTO object`);
   }
@@ -129,7 +134,7 @@ export function dtoFromJson(root: unknown, options: ParseIntegrationStatusOption
       maxSyncDateMaxPkId: int64('maxSyncDateMaxPkId'),
       sourceId: int64('sourceId'),
       sourceIdString: str('sourceIdString'),
-      customDatabaseValues: jsonDictionary(get('customDatabaseValues')),
+      customDatabaseValues: jsonDictionary(members.get('customDatabaseValues')!, text),
     },
     options,
   );
@@ -137,12 +142,14 @@ export function dtoFromJson(root: unknown, options: ParseIntegrationStatusOption
 
 /**
  * `CustomDatabaseValues` in JSON: `{"k":"v"}` (Json.NET, the help page) or `[{"Key":"k","Value":"v"}]`
- * (DataContractJsonSerializer's dictionary form).
+ * (DataContractJsonSerializer's dictionary form), as entries in the upstream's order: the array's order, or the
+ * object's members as `text` writes them (`member.name` is the root member's exact name there).
  */
-function jsonDictionary(value: unknown): Record<string, string | null> | null {
+function jsonDictionary(member: { name: string; value: unknown }, text: string): CustomDatabaseValues | null {
   const field = FIELDS.customDatabaseValues.wire;
+  const { value } = member;
   if (value === null) return null;
-  const result: Record<string, string | null> = {};
+  const entries: Array<[string, string | null]> = [];
   if (Array.isArray(value)) {
     const seen = new Set<string>();
     value.forEach((entry, index) => {
@@ -184,13 +191,14 @@ function jsonDictionary(value: unknown): Record<string, string | null> | null {
           { field },
         );
       }
+      // As DataContractJsonSerializer, which adds each item to the Dictionary: a repeated key throws.
       if (seen.has(k.value)) {
         throw new UpstreamNotDtoError(`${field} has the key ${quoteForMessage(k.value, 60)} twice`, { field });
       }
       seen.add(k.value);
-      setOwn(result, k.value, v.value);
+      entries.push([k.value, v.value]);
     });
-    return result;
+    return entries;
   }
   if (!isPlainJsonObject(value)) {
     throw wrongType(
@@ -199,7 +207,17 @@ function jsonDictionary(value: unknown): Record<string, string | null> | null {
       describeJson(value),
     );
   }
-  for (const name of Object.keys(value)) {
+  // A name repeated with the same value (one with another value was refused by parseJsonDocument) keeps its first
+  // place, as the .NET Dictionary indexer that Json.NET sets each member with does.
+  const written = memberNamesInOrder(text, member.name);
+  const names = new Set(written ?? []);
+  if (written === null || names.size !== Object.keys(value).length) {
+    throw new Error(`${field}: the member names in the text differ from the parsed object's`);
+  }
+  for (const name of names) {
+    if (!Object.hasOwn(value, name)) {
+      throw new Error(`${field}: the parsed object lacks the member ${quoteForMessage(name, 60)} of the text`);
+    }
     const entry = value[name];
     if (entry !== null && typeof entry !== 'string') {
       throw new UpstreamNotDtoError(
@@ -207,7 +225,7 @@ function jsonDictionary(value: unknown): Record<string, string | null> | null {
         { field },
       );
     }
-    setOwn(result, name, entry);
+    entries.push([name, entry]);
   }
-  return result;
+  return entries;
 }

@@ -14,11 +14,6 @@ export function asciiLower(text: string): string {
   return folded;
 }
 
-/** Sets an own enumerable property, also for keys like `__proto__` that plain assignment would swallow. */
-export function setOwn(target: Record<string, string | null>, key: string, value: string | null): void {
-  Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
-}
-
 export function firstNonXmlWhitespace(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);

@@ -3,7 +3,7 @@
  * or prefix, `xsi:nil` for null, and `CustomDatabaseValues` as `KeyValueOfstringstring` items.
  */
 import { UpstreamBodyUnreadableError, UpstreamNotDtoError, quoteForMessage } from '../errors';
-import type { IntegrationStatus } from '../integration-status';
+import type { CustomDatabaseValues, IntegrationStatus } from '../integration-status';
 import {
   FIELD_BY_FOLDED_NAME,
   FIELDS,
@@ -16,7 +16,7 @@ import {
   wrongType,
 } from './dto-fields';
 import { type XmlElement, childElements, hasNonWhitespaceText, textContent } from './xml-document';
-import { asciiLower, safeName, setOwn } from './text';
+import { asciiLower, safeName } from './text';
 
 /** XML Schema instance namespace: the `i:` of `i:nil="true"` in DataContractSerializer output. */
 export const XSI_NAMESPACE = 'http://www.w3.org/2001/XMLSchema-instance';
@@ -118,9 +118,9 @@ export function dtoFromXml(root: XmlElement, options: ParseIntegrationStatusOpti
 /**
  * `CustomDatabaseValues` as DataContractSerializer writes a `Dictionary<string,string>`:
  * `KeyValueOfstringstring` items (namespace .../2003/10/Serialization/Arrays, any prefix), each
- * with one `Key` and one `Value`, in any order.
+ * with one `Key` and one `Value`, in any order. Entries in the items' document order.
  */
-function xmlDictionary(element: XmlElement): Record<string, string | null> | null {
+function xmlDictionary(element: XmlElement): CustomDatabaseValues | null {
   const field = FIELDS.customDatabaseValues.wire;
   if (isNil(element, field)) return null;
   if (hasNonWhitespaceText(element)) {
@@ -128,7 +128,7 @@ function xmlDictionary(element: XmlElement): Record<string, string | null> | nul
       field,
     });
   }
-  const result: Record<string, string | null> = {};
+  const entries: Array<[string, string | null]> = [];
   const seen = new Set<string>();
   childElements(element).forEach((item, index) => {
     const where = `${field}/KeyValueOfstringstring[${index + 1}]`;
@@ -165,11 +165,12 @@ function xmlDictionary(element: XmlElement): Record<string, string | null> | nul
     }
     const key = textContent(keyElement);
     const value = isNil(valueElement, `${where}/Value`) ? null : textContent(valueElement);
+    // As DataContractSerializer, which adds each item to the Dictionary: a repeated key throws.
     if (seen.has(key)) {
       throw new UpstreamNotDtoError(`${field} has the key ${quoteForMessage(key, 60)} twice`, { field });
     }
     seen.add(key);
-    setOwn(result, key, value);
+    entries.push([key, value]);
   });
-  return result;
+  return entries;
 }

@@ -17,6 +17,7 @@ import {
   parseXmlDocument,
   sameIntegrationName,
 } from '../../../src/upstream/integration-status.parser';
+import { expectedStatus } from './support/expected';
 
 const FIXTURES = resolve(__dirname, '../../fixtures/upstream');
 const OPTIONS = { defaultTimeZone: 'America/Chicago' };
@@ -27,9 +28,7 @@ function fixture(path: string): string {
   return readFileSync(join(FIXTURES, path), 'utf8');
 }
 
-function expected(name: string): IntegrationStatus {
-  return JSON.parse(fixture(`expected/${name}.json`)) as IntegrationStatus;
-}
+const expected = expectedStatus;
 
 const SEED_EXPECTED = expected('seed-sample');
 const SEED_JSON = fixture('responses/seed-sample-compact.json');
@@ -448,11 +447,16 @@ describe('JSON dates', () => {
 describe('JSON CustomDatabaseValues', () => {
   it('keeps null values as null and keys case-sensitive', () => {
     const status = parseJson(seedJsonWith({ CustomDatabaseValues: '{"a":null,"A":"x","":""}' }));
-    expect(status.customDatabaseValues).toStrictEqual({ a: null, A: 'x', '': '' });
+    expect(status.customDatabaseValues).toStrictEqual([
+      ['a', null],
+      ['A', 'x'],
+      ['', ''],
+    ]);
   });
 
-  it('accepts an empty object as {}', () => {
-    expect(parseJson(seedJsonWith({ CustomDatabaseValues: '{}' })).customDatabaseValues).toStrictEqual({});
+  it('accepts an empty object as no entries', () => {
+    expect(parseJson(seedJsonWith({ CustomDatabaseValues: '{}' })).customDatabaseValues).toStrictEqual([]);
+    expect(parseJson(seedJsonWith({ CustomDatabaseValues: ' { \n } ' })).customDatabaseValues).toStrictEqual([]);
   });
 
   it('accepts the [{Key, Value}] form', () => {
@@ -462,19 +466,21 @@ describe('JSON CustomDatabaseValues', () => {
           '[{"Key":"sample string 1","Value":"sample string 2"},{"key":"sample string 3","value":"sample string 4"},{"Key":"n","Value":null}]',
       }),
     );
-    expect(status.customDatabaseValues).toStrictEqual({
-      'sample string 1': 'sample string 2',
-      'sample string 3': 'sample string 4',
-      n: null,
-    });
-    expect(parseJson(seedJsonWith({ CustomDatabaseValues: '[]' })).customDatabaseValues).toStrictEqual({});
+    expect(status.customDatabaseValues).toStrictEqual([
+      ['sample string 1', 'sample string 2'],
+      ['sample string 3', 'sample string 4'],
+      ['n', null],
+    ]);
+    expect(parseJson(seedJsonWith({ CustomDatabaseValues: '[]' })).customDatabaseValues).toStrictEqual([]);
   });
 
   it.each([
     ['{"a":1}', 'CustomDatabaseValues["a"] must be a string or null, got the number 1'],
     ['{"a":{"b":"c"}}', 'CustomDatabaseValues["a"] must be a string or null, got an object'],
     ['{"a":["x"]}', 'CustomDatabaseValues["a"] must be a string or null, got an array'],
+    ['{"b":"x","10":1}', 'CustomDatabaseValues["10"] must be a string or null, got the number 1'],
     ['[{"Key":"a","Value":"1"},{"Key":"a","Value":"2"}]', 'CustomDatabaseValues has the key "a" twice'],
+    ['[{"Key":"a","Value":"1"},{"Key":"a","Value":"1"}]', 'CustomDatabaseValues has the key "a" twice'],
     ['[{"Key":null,"Value":"1"}]', 'CustomDatabaseValues[0].Key must be a string, got null'],
     ['[{"Key":"a"}]', 'CustomDatabaseValues[0] must have both Key and Value'],
     [
@@ -489,16 +495,14 @@ describe('JSON CustomDatabaseValues', () => {
     expect(error.field).toBe('CustomDatabaseValues');
   });
 
-  it('keeps a "__proto__" key as an own entry without touching the prototype', () => {
+  it('keeps "__proto__" and "constructor" as ordinary keys', () => {
     const status = parseJson(seedJsonWith({ CustomDatabaseValues: '{"__proto__":"x","constructor":"y"}' }));
-    const values = status.customDatabaseValues!;
-    expect(Object.getPrototypeOf(values)).toBe(Object.prototype);
-    expect(Object.keys(values)).toStrictEqual(['__proto__', 'constructor']);
-    expect(Object.getOwnPropertyDescriptor(values, '__proto__')?.value).toBe('x');
-    const fromArray = parseJson(
-      seedJsonWith({ CustomDatabaseValues: '[{"Key":"__proto__","Value":"x"}]' }),
-    ).customDatabaseValues!;
-    expect(Object.getOwnPropertyDescriptor(fromArray, '__proto__')?.value).toBe('x');
+    expect(status.customDatabaseValues).toStrictEqual([
+      ['__proto__', 'x'],
+      ['constructor', 'y'],
+    ]);
+    const fromArray = parseJson(seedJsonWith({ CustomDatabaseValues: '[{"Key":"__proto__","Value":"x"}]' }));
+    expect(fromArray.customDatabaseValues).toStrictEqual([['__proto__', 'x']]);
   });
 });
 
@@ -657,7 +661,7 @@ describe('XML', () => {
     expect(status.sourceIdString).toBe('');
     expect(status.processStatusMeaning).toBe('');
     expect(status.integrationName).toBeNull();
-    expect(status.customDatabaseValues).toStrictEqual({});
+    expect(status.customDatabaseValues).toStrictEqual([]);
   });
 
   it('keeps a nil dictionary Value as null', () => {
@@ -667,7 +671,7 @@ describe('XML', () => {
           '<CustomDatabaseValues xmlns:a="http://schemas.microsoft.com/2003/10/Serialization/Arrays"><a:KeyValueOfstringstring><a:Key>k</a:Key><a:Value i:nil="true"/></a:KeyValueOfstringstring></CustomDatabaseValues>',
       }),
     );
-    expect(status.customDatabaseValues).toStrictEqual({ k: null });
+    expect(status.customDatabaseValues).toStrictEqual([['k', null]]);
   });
 
   it.each([

@@ -16,13 +16,14 @@ import {
   parseIntegrationStatus,
   parseXmlDocument,
 } from '../../../src/upstream/integration-status.parser';
+import { expectedStatus } from './support/expected';
 
 const FIXTURES = resolve(__dirname, '../../fixtures/upstream');
 const OPTIONS = { defaultTimeZone: 'America/Chicago' };
 const RUNS = 300;
 
 const read = (name: string) => readFileSync(resolve(FIXTURES, name));
-const expectedOf = (name: string) => JSON.parse(read(`expected/${name}.json`).toString('utf8')) as IntegrationStatus;
+const expectedOf = expectedStatus;
 
 const JSON_VECTORS = ['seed-sample', 'seed-sample-compact', 'int64-ids', 'first-run-null'].map((name) => ({
   name,
@@ -91,8 +92,11 @@ function expectDtoShape(status: IntegrationStatus): void {
   }
   const dict = status.customDatabaseValues;
   if (dict !== null) {
-    expect(typeof dict).toBe('object');
-    for (const value of Object.values(dict)) expect(nullableString(value)).toBe(true);
+    expect(Array.isArray(dict)).toBe(true);
+    for (const entry of dict) {
+      expect([entry.length, typeof entry[0], nullableString(entry[1])]).toStrictEqual([2, 'string', true]);
+    }
+    expect(new Set(dict.map(([key]) => key)).size).toBe(dict.length);
   }
 }
 
@@ -200,22 +204,27 @@ function buildJson(v: JsonVariation): { body: Buffer; contentType: string | unde
   const vector = JSON_VECTORS[v.vector];
   const ws = wsSupply(v.whitespaces);
   const fields = parseVector(vector.raw);
+  let expected = vector.expected;
   const members: Array<[string, string]> = v.order
     .filter((i) => i < fields.length)
     .map((i) => {
       const [name, value] = fields[i];
       let text: string;
       if (name === 'SourceSystemId' && value instanceof LosslessNumber) text = INT32_FORMS[v.idForm](value.value);
-      else if (name === 'CustomDatabaseValues' && value !== null && v.dictAsArray) {
+      else if (name === 'CustomDatabaseValues' && value !== null) {
+        // The entries in another order, which the parse must keep.
         const entries = Object.entries(value as Record<string, Json>);
         const ordered = v.dictOrder.filter((j) => j < entries.length).map((j) => entries[j]);
-        text = writeJson(
-          ordered.map(([key, val], j) => ({
-            [recase('Key', v.casings[j % 16])]: key,
-            [recase('Value', v.casings[(j + 5) % 16])]: val,
-          })),
-          ws,
-        );
+        expected = { ...expected, customDatabaseValues: ordered as Array<[string, string | null]> };
+        text = v.dictAsArray
+          ? writeJson(
+              ordered.map(([key, val], j) => ({
+                [recase('Key', v.casings[j % 16])]: key,
+                [recase('Value', v.casings[(j + 5) % 16])]: val,
+              })),
+              ws,
+            )
+          : writeObject(ordered, ws);
       } else text = writeJson(value, ws);
       return [recase(name, v.casings[i]), text];
     });
@@ -227,7 +236,7 @@ function buildJson(v: JsonVariation): { body: Buffer; contentType: string | unde
   return {
     body: encode(text, v.encoding),
     contentType: contentTypeFor(v.contentType, v.encoding, v.withCharset),
-    expected: vector.expected,
+    expected,
   };
 }
 
@@ -404,6 +413,7 @@ function buildXml(v: XmlVariation): { body: Buffer; contentType: string | undefi
         ? `<${name} ${xsiPrefix}:nil="true"></${name}>`
         : `<${name}${ws() || ' '}${xsiPrefix}:nil="1"/>`;
   const fields = xmlModel(vector.raw);
+  let expected = vector.expected;
   const parts = v.order
     .filter((i) => i < fields.length)
     .map((i) => {
@@ -413,8 +423,11 @@ function buildXml(v: XmlVariation): { body: Buffer; contentType: string | undefi
       if (field.items !== undefined) {
         const itemName = v.itemsDefaultNs ? 'KeyValueOfstringstring' : `${arraysPrefix}:KeyValueOfstringstring`;
         const inner = (n: string) => (v.itemsDefaultNs ? n : `${arraysPrefix}:${n}`);
-        const items = v.itemOrder
-          .filter((j) => j < field.items!.length)
+        const order = v.itemOrder.filter((j) => j < field.items!.length);
+        // The items in another order, which the parse must keep.
+        const ordered = order.map((j): [string, string | null] => [field.items![j].key, field.items![j].value]);
+        expected = { ...expected, customDatabaseValues: ordered };
+        const items = order
           .map((j) => {
             const { key, value } = field.items![j];
             const k = `<${inner(recase('Key', v.casings[j]))}>${writeText(key, v.textStyles[j], v.casings[j])}</${inner(recase('Key', v.casings[j]))}>`;
@@ -457,7 +470,7 @@ function buildXml(v: XmlVariation): { body: Buffer; contentType: string | undefi
   return {
     body: encode(text, v.encoding),
     contentType: contentTypeFor(v.contentType, v.encoding, v.withCharset),
-    expected: vector.expected,
+    expected,
   };
 }
 

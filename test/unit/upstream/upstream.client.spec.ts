@@ -17,18 +17,16 @@ import {
 } from '../../../src/upstream/errors';
 import { CallStop } from '../../../src/upstream/call-stop';
 import { buildIntegrationStartRequest } from '../../../src/upstream/integration-start.request';
-import type { IntegrationStatus } from '../../../src/upstream/integration-status';
 import { UpstreamBreakerRegistry } from '../../../src/upstream/breaker';
 import { UpstreamClient, type UpstreamClientOptions } from '../../../src/upstream/upstream.client';
 import { UpstreamModule } from '../../../src/upstream/upstream.module';
+import { expectedStatus } from './support/expected';
 import { cleanUp, makeClient, startServer, type Handler } from './support/loopback';
 
 const FIXTURES = resolve(__dirname, '../../fixtures/upstream');
 const SEED_JSON = readFileSync(resolve(FIXTURES, 'responses/seed-sample.json'));
 const SEED_XML = readFileSync(resolve(FIXTURES, 'responses/seed-sample.xml'));
-const SEED_EXPECTED = JSON.parse(
-  readFileSync(resolve(FIXTURES, 'expected/seed-sample.json'), 'utf8'),
-) as IntegrationStatus;
+const SEED_EXPECTED = expectedStatus('seed-sample');
 const SEED_KEY = { sourceSystemId: 2, integrationName: 'sample string 1' };
 const ENDPOINT = '/api/integration/IntegrationStatus/IntegrationStart';
 
