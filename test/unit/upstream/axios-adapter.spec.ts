@@ -102,12 +102,15 @@ describe('the upstream axios adapter', () => {
     ['a JSON response type', { responseType: 'json' }],
     ['an object body', { data: { a: 1 } }],
     ['a body over maxBodyLength', { data: 'xx', maxBodyLength: 1 }],
-  ] as const)('refuses a request with %s, without sending it', async (_name, override) => {
-    const server = await startServer((_req, res) => res.end());
-    const error = await rejection(axios.create(SETTINGS).request({ url: server.baseUrl, data: '', ...override }));
-    expect(error.message).toBe(
-      'upstream adapter: needs proxy:false, maxRedirects:0, arraybuffer, a string body, no timeout',
-    );
-    expect(server.received).toHaveLength(0);
-  });
+  ] as Array<[string, AxiosRequestConfig]>)(
+    'refuses a request with %s, without sending it',
+    async (_name, override) => {
+      const server = await startServer((_req, res) => res.end());
+      const error = await rejection(axios.create(SETTINGS).request({ url: server.baseUrl, data: '', ...override }));
+      expect(error.message).toBe(
+        'upstream adapter: needs proxy:false, maxRedirects:0, arraybuffer, a string body, no timeout',
+      );
+      expect(server.received).toHaveLength(0);
+    },
+  );
 });
