@@ -147,17 +147,42 @@ export class EventFeed implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async readAll(): Promise<void> {
     for (;;) {
-      const { events, blocked } = await this.repository.readAfter(this.head ?? STREAM_START, READ_BATCH);
-      for (const event of events) {
-        this.head = positionOf(event);
-        this.metrics.eventSeen(event.type);
-        this.live.next(event);
-      }
+      const from = this.head ?? STREAM_START;
+      // With no stream connected, nothing is handed out: the events are only counted, and their rows (the data
+      // documents above all) are neither sent by Postgres nor parsed here.
+      const { scanned, blocked } = this.live.observed ? await this.readEvents(from) : await this.countEvents(from);
       if (blocked && !this.stopped) {
         clearTimeout(this.retryTimer);
         this.retryTimer = setTimeout(() => this.read(), BLOCKED_RETRY_MS);
       }
-      if (events.length < READ_BATCH) return;
+      if (scanned < READ_BATCH) return;
     }
+  }
+
+  private async readEvents(from: StreamPosition): Promise<{ scanned: number; blocked: boolean }> {
+    const { events, blocked } = await this.repository.readAfter(from, READ_BATCH);
+    for (const event of events) {
+      this.head = positionOf(event);
+      this.metrics.eventSeen(event.type);
+      this.live.next(event);
+    }
+    return { scanned: events.length, blocked };
+  }
+
+  private async countEvents(from: StreamPosition): Promise<{ scanned: number; blocked: boolean }> {
+    const { counts, scanned, last, blocked } = await this.repository.countAfter(from, READ_BATCH);
+    if (last !== null) {
+      // A stream that connected meanwhile waits for these events from the feed, as if they had been read.
+      if (this.live.observed) await this.handOut(from, last, scanned);
+      this.head = last;
+    }
+    for (const [type, n] of Object.entries(counts)) this.metrics.eventSeen(type, n);
+    return { scanned, blocked };
+  }
+
+  /** Hands out the events after `from` up to `last` (the `scanned` events a count found), without counting them. */
+  private async handOut(from: StreamPosition, last: StreamPosition, scanned: number): Promise<void> {
+    const { events } = await this.repository.readAfter(from, scanned);
+    for (const event of events) if (comparePositions(positionOf(event), last) <= 0) this.live.next(event);
   }
 }

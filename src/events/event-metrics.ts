@@ -61,8 +61,9 @@ export class EventMetrics {
     });
   }
 
-  eventSeen(type: string): void {
-    this.eventsTotal.inc({ type });
+  /** `count` events of `type` were read from the outbox. */
+  eventSeen(type: string, count = 1): void {
+    this.eventsTotal.inc({ type }, count);
   }
 
   deliveryAttempted(subscription: string, outcome: DeliveryOutcome, seconds: number): void {

@@ -48,9 +48,19 @@ export function secretKeySerializers(): Record<string, () => string> {
   return Object.fromEntries(SECRET_KEYS.map((key) => [key, () => REDACTED]));
 }
 
+/** Field names already judged by {@link isSecretKey}: logged objects repeat the same few names. */
+const SECRET_KEY_MEMO = new Map<string, boolean>();
+const SECRET_KEY_MEMO_LIMIT = 1_000;
+
 /** True when a field of this name holds a secret, whatever its value. */
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEY_NAMES.has(key.toLowerCase());
+  let secret = SECRET_KEY_MEMO.get(key);
+  if (secret === undefined) {
+    secret = SECRET_KEY_NAMES.has(key.toLowerCase());
+    if (SECRET_KEY_MEMO.size >= SECRET_KEY_MEMO_LIMIT) SECRET_KEY_MEMO.clear();
+    SECRET_KEY_MEMO.set(key, secret);
+  }
+  return secret;
 }
 
 /** `scheme://user:pass@host` and `scheme://user@host`: the userinfo part of any URL in a text. */
@@ -90,13 +100,16 @@ export function apiKeyDigestsOf(config: AppConfig): KeyDigests {
 export function scrubText(text: string, secrets: readonly string[] = [], keyDigests: KeyDigests = NO_DIGESTS): string {
   let out = text;
   for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-  out = out
-    .replace(URL_USERINFO, `$1${REDACTED}@`)
-    .replace(AUTH_SCHEME_CREDENTIALS, `$1 ${REDACTED}`)
-    .replace(QUERY_PARAMETER, (whole: string, separator: string, name: string, value: string) =>
+  // Each pattern is tried only on a text holding what every match of it holds (`@`; `Bearer` or `Basic`; `=`; a run
+  // of 16 key characters): most logged texts hold none, and these checks cost a scan where the patterns cost more.
+  if (out.includes('@')) out = out.replace(URL_USERINFO, `$1${REDACTED}@`);
+  if (out.includes('Bearer') || out.includes('Basic')) out = out.replace(AUTH_SCHEME_CREDENTIALS, `$1 ${REDACTED}`);
+  if (out.includes('=')) {
+    out = out.replace(QUERY_PARAMETER, (whole: string, separator: string, name: string, value: string) =>
       isCredentialParameter(name, value, keyDigests) ? `${separator}${name}=${REDACTED}` : whole,
     );
-  if (keyDigests.size === 0) return out;
+  }
+  if (keyDigests.size === 0 || !hasKeyCandidate(out)) return out;
   return out.replace(KEY_CANDIDATE, (candidate) =>
     isApiKey(candidate, keyDigests)
       ? REDACTED
@@ -104,6 +117,25 @@ export function scrubText(text: string, secrets: readonly string[] = [], keyDige
         ? redactKeysBetweenSlashes(candidate, keyDigests)
         : candidate,
   );
+}
+
+/** The characters of {@link KEY_CANDIDATE}'s runs, by char code (all ASCII). */
+const KEY_CHARACTER = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~+/%-')
+  KEY_CHARACTER[c.charCodeAt(0)] = 1;
+
+/** True when `text` holds a run of at least 16 characters that {@link KEY_CANDIDATE} could match. */
+function hasKeyCandidate(text: string): boolean {
+  let run = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 128 && KEY_CHARACTER[code] === 1) {
+      if (++run >= 16) return true;
+    } else {
+      run = 0;
+    }
+  }
+  return false;
 }
 
 /** Most segments a run of characters is searched in for a key, as `/` separates path segments (and is base64). */

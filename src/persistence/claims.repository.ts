@@ -68,22 +68,23 @@ function markAbandoned(param: string): string {
  */
 const CLAIM_WRITE = `
   WITH u AS (
-    SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::boolean[], $4::timestamptz[], $5::jsonb[], $6::boolean[])
-      AS u(id, next_fire_at, start, scheduled_for, watermark_before, release_lease)
+    SELECT * FROM jsonb_to_recordset($1::jsonb)
+      AS u(id bigint, next_fire_at timestamptz, start boolean, scheduled_for timestamptz, watermark_before jsonb,
+           release_lease boolean)
   ),
-  abandoned AS (${markAbandoned('$7')}),
+  abandoned AS (${markAbandoned('$2')}),
   ins AS (
     INSERT INTO run (integration_id, trigger, scheduled_for, replica_id, outcome, watermark_before)
-    SELECT u.id, 'schedule', u.scheduled_for, $8::text, 'running', u.watermark_before FROM u WHERE u.start
+    SELECT u.id, 'schedule', u.scheduled_for, $3::text, 'running', u.watermark_before FROM u WHERE u.start
     ON CONFLICT (integration_id, scheduled_for) DO NOTHING
     RETURNING id, integration_id
   ),
   upd AS (
     UPDATE integration i SET
       next_fire_at = u.next_fire_at,
-      lease_owner = CASE WHEN ins.id IS NOT NULL THEN $8 WHEN u.release_lease THEN NULL ELSE i.lease_owner END,
+      lease_owner = CASE WHEN ins.id IS NOT NULL THEN $3 WHEN u.release_lease THEN NULL ELSE i.lease_owner END,
       lease_run_id = CASE WHEN ins.id IS NOT NULL THEN ins.id WHEN u.release_lease THEN NULL ELSE i.lease_run_id END,
-      lease_expires_at = CASE WHEN ins.id IS NOT NULL THEN now() + make_interval(secs => $9::double precision / 1000)
+      lease_expires_at = CASE WHEN ins.id IS NOT NULL THEN now() + make_interval(secs => $4::double precision / 1000)
                               WHEN u.release_lease THEN NULL ELSE i.lease_expires_at END,
       last_run_id = COALESCE(ins.id, i.last_run_id),
       version = i.version + 1,
@@ -92,7 +93,7 @@ const CLAIM_WRITE = `
     WHERE i.id = u.id
     RETURNING i.id
   ),
-  n AS (SELECT pg_notify($10, p) FROM unnest($11::text[]) AS p)
+  n AS (SELECT pg_notify($5, p) FROM unnest($6::text[]) AS p)
   SELECT coalesce((SELECT json_agg(json_build_object('id', ins.id::text, 'integration_id', ins.integration_id::text))
                    FROM ins), '[]') AS started,
          (SELECT count(*) FROM upd) AS updated, (SELECT count(*) FROM n) AS notified`;
@@ -133,14 +134,20 @@ export class ClaimsRepository {
       }
       const decisions = claimed.map((c) => c.decision);
       const ids = decisions.map((d) => d.id);
+      // One jsonb document for the claimed rows (Dates serialise as ISO text): pg sends it as it is, where an array
+      // parameter per column had each element escaped into an array literal. Ids are decimal text.
       const written = await tx.commitAfter(CLAIM_WRITE, [
-        ids,
-        decisions.map((d) => d.nextFireAt.toISOString()),
-        decisions.map((d) => d.start !== null),
-        decisions.map((d) => d.start?.scheduledFor.toISOString() ?? null),
-        decisions.map((d) => (d.start?.before ? JSON.stringify(d.start.before) : null)),
-        decisions.map((d) => d.releaseLease),
-        result.abandoned.map((a) => a.runId),
+        JSON.stringify(
+          decisions.map((d) => ({
+            id: d.id,
+            next_fire_at: d.nextFireAt,
+            start: d.start !== null,
+            scheduled_for: d.start?.scheduledFor ?? null,
+            watermark_before: d.start?.before ?? null,
+            release_lease: d.releaseLease,
+          })),
+        ),
+        `{${result.abandoned.map((a) => a.runId).join(',')}}`,
         options.replicaId,
         options.leaseMs,
         STATE_CHANNEL,
@@ -288,7 +295,6 @@ function decideClaim(row: Row, now: Date, options: ClaimOptions, result: ClaimRe
     result.skippedOverlap.push({ integration: ref, scheduledFor: due });
     return { id: ref.id, nextFireAt: fireTimeAfterLate(schedule, due, now, options), start: null, releaseLease: false };
   }
-  const skip = { id: ref.id, nextFireAt: options.nextFireTime(schedule, now), start: null };
   const abandons = Boolean(row.lease_run_id);
   if (abandons) {
     result.abandoned.push({
@@ -300,7 +306,7 @@ function decideClaim(row: Row, now: Date, options: ClaimOptions, result: ClaimRe
   const missed = now.getTime() - due.getTime() > options.misfireThresholdMs;
   if (missed && row.misfire_policy === 'skip') {
     result.skippedMisfire.push({ integration: ref, scheduledFor: due });
-    return { ...skip, releaseLease: abandons };
+    return { id: ref.id, nextFireAt: options.nextFireTime(schedule, now), start: null, releaseLease: abandons };
   }
   const nextFireAt = fireTimeAfterLate(schedule, due, now, options);
   const before: Watermark | null = row.has_status

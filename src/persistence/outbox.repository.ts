@@ -105,6 +105,39 @@ export class OutboxRepository {
     return { events, blocked };
   }
 
+  /**
+   * What {@link readAfter} would read, counted instead of read, in one statement: how many events of each type, the
+   * position of the last one (null when none), and `blocked` as readAfter gives it.
+   */
+  async countAfter(
+    after: StreamPosition,
+    limit: number,
+  ): Promise<{ counts: Record<string, number>; scanned: number; last: StreamPosition | null; blocked: boolean }> {
+    const [row]: Row[] = await this.dataSource.query(
+      `WITH batch AS (
+         SELECT e.txid, e.id, e.type FROM event e
+         WHERE (e.txid, e.id) > ($1::xid8, $2::bigint) AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY e.txid, e.id LIMIT $3
+       ),
+       last AS (SELECT txid, id FROM batch ORDER BY txid DESC, id DESC LIMIT 1)
+       SELECT (SELECT txid::text FROM last) AS txid, (SELECT id::text FROM last) AS id,
+              (SELECT count(*)::int FROM batch) AS scanned,
+              (SELECT coalesce(json_object_agg(t.type, t.n), '{}') FROM (
+                 SELECT type, count(*)::int AS n FROM batch GROUP BY type) t) AS counts,
+              EXISTS (SELECT 1 FROM event e
+                      WHERE (e.txid, e.id) > (coalesce((SELECT txid FROM last), $1), coalesce((SELECT id FROM last), $2))
+                        AND e.txid >= pg_snapshot_xmin(pg_current_snapshot())) AS blocked`,
+      [after.txid, after.id, limit],
+    );
+    const scanned = row.scanned as number;
+    return {
+      counts: row.counts as Record<string, number>,
+      scanned,
+      last: row.txid === null ? null : { txid: row.txid as string, id: row.id as string },
+      blocked: scanned < limit && (row.blocked as boolean),
+    };
+  }
+
   /** The position of the last event every reader can see now; STREAM_START when there is none. */
   async head(): Promise<StreamPosition> {
     const [row]: Row[] = await this.dataSource.query(

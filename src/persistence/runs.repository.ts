@@ -36,16 +36,16 @@ const succeeded = (completion: RunCompletion): completion is Succeeded => comple
  */
 const FINISH_RUNS = `
   WITH batch AS (
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::jsonb[],
-                         $8::jsonb[], $9::boolean[], $10::boolean[], $11::timestamptz[])
-      AS b(run_id, integration_id, outcome, error_code, error, http_status, status, attempts, outcome_unknown_retried,
-           watermark_regressed, max_sync_at)
+    SELECT * FROM jsonb_to_recordset($1::jsonb)
+      AS b(run_id bigint, integration_id bigint, outcome text, error_code text, error text, http_status int,
+           status jsonb, attempts jsonb, outcome_unknown_retried boolean, watermark_regressed boolean,
+           max_sync_at timestamptz, zone_assumed text)
   ),
   locked AS MATERIALIZED (
     SELECT i.id, i.max_sync_zone_assumed AS zone_before
     FROM integration i WHERE i.id = ANY($2::bigint[]) ORDER BY i.id FOR UPDATE
   ),
-  zones AS (SELECT * FROM unnest($2::bigint[], $16::text[]) AS z(integration_id, zone_assumed)),
+  zones AS (SELECT b.integration_id, b.zone_assumed FROM batch b),
   u AS MATERIALIZED (
     SELECT b.* FROM batch b WHERE (SELECT count(*) FROM locked) >= 0
   ),
@@ -90,10 +90,10 @@ const FINISH_RUNS = `
     WHERE i.id = a.integration_id AND a.outcome <> 'succeeded'
     RETURNING i.id AS integration_id, i.consecutive_failures
   ),
-  ${finishEventsCte('$14::jsonb', '$15::int')},
+  ${finishEventsCte('$3::jsonb', '$4::int')},
   n AS (
-    SELECT pg_notify($12, string_agg(c.id::text, ',')) FROM (
-      SELECT a.integration_id AS id, (row_number() OVER () - 1) / $13 AS chunk FROM applied a
+    SELECT pg_notify($5, string_agg(c.id::text, ',')) FROM (
+      SELECT a.integration_id AS id, (row_number() OVER () - 1) / $6 AS chunk FROM applied a
     ) c
     GROUP BY c.chunk
   )
@@ -104,6 +104,32 @@ const FINISH_RUNS = `
   JOIN applied a ON a.run_id = r.id
   JOIN locked l ON l.id = a.integration_id
   JOIN zones z ON z.integration_id = a.integration_id`;
+
+/**
+ * One run's row of the batch document that FINISH_RUNS reads with `jsonb_to_recordset`: one parameter for the whole
+ * batch, which pg sends as it is and Postgres parses once, where an array parameter per column had every element
+ * escaped into an array literal (a status's JSON twice over). Ids are decimal text (bigint input). Plain texts are
+ * made well-formed, as the UTF-8 encoding of a text parameter made them (a lone surrogate becomes U+FFFD), since
+ * jsonb refuses a lone surrogate's escape; the status and attempts go in as the jsonb they always were.
+ */
+function batchRowOf({ started, completion }: FinishItem) {
+  const won = succeeded(completion);
+  const utc = won ? completion.status.maxSyncDateTimeUtc : null;
+  return {
+    run_id: started.runId,
+    integration_id: started.integration.id,
+    outcome: completion.outcome,
+    error_code: won ? null : completion.errorCode.toWellFormed(),
+    error: won ? null : completion.error.toWellFormed(),
+    http_status: completion.httpStatus,
+    status: won ? completion.status : null,
+    attempts: completion.attempts,
+    outcome_unknown_retried: completion.outcomeUnknownRetried,
+    watermark_regressed: won && completion.watermarkRegressed,
+    max_sync_at: utc ? floorToMicroseconds(utc) : null,
+    zone_assumed: won ? (completion.zoneAssumed?.toWellFormed() ?? null) : null,
+  };
+}
 
 /** Run ends and run history: the only code that finishes runs, reads their history and prunes it. */
 @Injectable()
@@ -143,32 +169,14 @@ export class RunsRepository {
     if (new Set(integrationIds).size !== integrationIds.length) {
       throw new Error('finishRuns: a batch holds at most one run per integration');
     }
-    const statusOf = ({ completion }: FinishItem) => (succeeded(completion) ? completion.status : null);
-    const failureOf = ({ completion }: FinishItem) => (succeeded(completion) ? null : completion);
     const events = eventsJson(finishEventCandidates(items, this.eventSettings));
     const rows: Row[] = await this.dataSource.query(FINISH_RUNS, [
-      items.map((item) => item.started.runId),
-      integrationIds,
-      items.map((item) => item.completion.outcome),
-      items.map((item) => failureOf(item)?.errorCode ?? null),
-      items.map((item) => failureOf(item)?.error ?? null),
-      items.map((item) => item.completion.httpStatus),
-      items.map((item) => {
-        const status = statusOf(item);
-        return status === null ? null : JSON.stringify(status);
-      }),
-      items.map((item) => JSON.stringify(item.completion.attempts)),
-      items.map((item) => item.completion.outcomeUnknownRetried),
-      items.map(({ completion }) => succeeded(completion) && completion.watermarkRegressed),
-      items.map((item) => {
-        const utc = statusOf(item)?.maxSyncDateTimeUtc;
-        return utc ? floorToMicroseconds(utc) : null;
-      }),
-      STATE_CHANNEL,
-      NOTIFY_IDS_PER_PAYLOAD,
+      JSON.stringify(items.map(batchRowOf)),
+      `{${integrationIds.join(',')}}`,
       events,
       this.eventSettings.failureRepeat,
-      items.map(({ completion }) => (succeeded(completion) ? (completion.zoneAssumed ?? null) : null)),
+      STATE_CHANNEL,
+      NOTIFY_IDS_PER_PAYLOAD,
     ]);
     // The rest of each record is what the statement wrote, so the written jsonb columns are not read back.
     const writtenById = new Map(rows.map((row) => [row.id as string, row]));

@@ -56,11 +56,81 @@ const DOTNET_JSON_DATE = /^\/Date\((-?)(0|[1-9][0-9]{0,15})(?:([+-])([0-9]{2})([
  * ISO 8601 as .NET writes it (Json.NET's default `IsoDateTimeFormat`, DataContractSerializer's
  * `xs:dateTime`): seconds always present, 0 to 7 fractional digits (the help page sample has 7:
  * `2025-12-10T08:22:52.8100855-06:00`), then `Z`, `±hh:mm`, or nothing for a
- * `DateTimeKind.Unspecified` value. The fraction is captured greedily so that "too many digits"
- * gets its own message.
+ * `DateTimeKind.Unspecified` value. The form is
+ * `^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]*))?(Z|[+-][0-9]{2}:[0-9]{2})?$`,
+ * read by {@link isoFieldsOf} without a RegExp (every answer has three such dates). The fraction is read greedily,
+ * so that "too many digits" gets its own message.
  */
-const ISO_DATE_TIME =
-  /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]*))?(Z|[+-][0-9]{2}:[0-9]{2})?$/;
+interface IsoFields {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  /** The digits after the decimal point ('' for a bare point); undefined without one. */
+  fraction: string | undefined;
+  /** `Z` or `±hh:mm`; undefined without an offset. */
+  offset: string | undefined;
+}
+
+/** The value of `width` ASCII digits of `text` at `at`, or -1 when one of them is not a digit. */
+function digitsAt(text: string, at: number, width: number): number {
+  let value = 0;
+  for (let i = at; i < at + width; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/** The fields of an ISO date-time in the form above; null when `text` is not in it. */
+function isoFieldsOf(text: string): IsoFields | null {
+  const length = text.length;
+  if (length < 19) return null;
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  const hour = digitsAt(text, 11, 2);
+  const minute = digitsAt(text, 14, 2);
+  const second = digitsAt(text, 17, 2);
+  if (
+    year < 0 ||
+    month < 0 ||
+    day < 0 ||
+    hour < 0 ||
+    minute < 0 ||
+    second < 0 ||
+    text[4] !== '-' ||
+    text[7] !== '-' ||
+    text[10] !== 'T' ||
+    text[13] !== ':' ||
+    text[16] !== ':'
+  ) {
+    return null;
+  }
+  let at = 19;
+  let fraction: string | undefined;
+  if (text[at] === '.') {
+    const start = ++at;
+    while (at < length && digitsAt(text, at, 1) >= 0) at++;
+    fraction = text.slice(start, at);
+  }
+  let offset: string | undefined;
+  if (at === length) offset = undefined;
+  else if (at + 1 === length && text[at] === 'Z') offset = 'Z';
+  else if (
+    at + 6 === length &&
+    (text[at] === '+' || text[at] === '-') &&
+    digitsAt(text, at + 1, 2) >= 0 &&
+    text[at + 3] === ':' &&
+    digitsAt(text, at + 4, 2) >= 0
+  ) {
+    offset = text.slice(at);
+  } else return null;
+  return { year, month, day, hour, minute, second, fraction, offset };
+}
 
 const validatedZones = new Set<string>();
 
@@ -162,14 +232,34 @@ export function clampedEpochNanoseconds(text: string, defaultTimeZone: string): 
 }
 
 /**
+ * Checks a date text exactly as {@link clampedEpochNanoseconds} reads it, with the same errors, for a text that is
+ * only checked: an ISO text with an offset or `Z` is not turned into an instant, since once its fields and offset
+ * are valid its clamped instant always exists.
+ */
+export function checkUpstreamDateClamped(text: string, defaultTimeZone: string): void {
+  if (typeof text !== 'string' || text.startsWith('/')) {
+    upstreamEpochNanoseconds(text, defaultTimeZone);
+    return;
+  }
+  assertValidTimeZone(defaultTimeZone);
+  if (text.length > MAX_TEXT_LENGTH) {
+    throw new UpstreamDateFormatError(text, `longer than ${MAX_TEXT_LENGTH} characters`);
+  }
+  const fields = checkedIsoFields(text);
+  if (fields.offset === undefined) isoInstant(text, fields, defaultTimeZone);
+  else if (fields.offset !== 'Z')
+    checkOffset(text, Number(fields.offset.slice(1, 3)), Number(fields.offset.slice(4, 6)));
+}
+
+/**
  * The time zone that was assumed to read `text`: `defaultTimeZone` when the text is an ISO date-time without an
  * offset (.NET `DateTimeKind.Unspecified`), null when it carries its own offset or `Z`, or is a `/Date(ms)/` value
  * (always UTC). The text must already have been read successfully.
  */
 export function assumedTimeZone(text: string | null, defaultTimeZone: string): string | null {
   if (text === null) return null;
-  const m = ISO_DATE_TIME.exec(text);
-  return m !== null && m[8] === undefined ? defaultTimeZone : null;
+  const fields = isoFieldsOf(text);
+  return fields !== null && fields.offset === undefined ? defaultTimeZone : null;
 }
 
 function unboundedEpochNanoseconds(text: string, defaultTimeZone: string): bigint {
@@ -228,36 +318,45 @@ function parseDotNetJsonDate(text: string): bigint {
   return (sign === '-' ? -ms : ms) * NS_PER_MS;
 }
 
-function parseIsoDateTime(text: string, defaultTimeZone: string): bigint {
-  const m = ISO_DATE_TIME.exec(text);
-  if (m === null) {
+/**
+ * The fields of an ISO date-time text that .NET would read, checked with the messages of {@link parseUpstreamDate}
+ * (the offset's range is checked by {@link isoInstant}).
+ */
+function checkedIsoFields(text: string): IsoFields {
+  const fields = isoFieldsOf(text);
+  if (fields === null) {
     throw new UpstreamDateFormatError(
       text,
       'not an ISO 8601 date-time yyyy-MM-ddTHH:mm:ss[.fffffff][Z|±hh:mm] nor /Date(ms)/',
     );
   }
-  const [, y, mo, d, h, mi, s, fraction, offset] = m;
+  const { year, month, day, hour, minute, second, fraction } = fields;
   if (fraction !== undefined && fraction.length === 0) {
     throw new UpstreamDateFormatError(text, 'a decimal point must be followed by 1 to 7 digits');
   }
   if (fraction !== undefined && fraction.length > 7) {
     throw new UpstreamDateFormatError(text, `${fraction.length} fractional digits; .NET has at most 7 (100 ns ticks)`);
   }
-  const year = Number(y);
-  const month = Number(mo);
-  const day = Number(d);
-  const hour = Number(h);
-  const minute = Number(mi);
-  const second = Number(s);
   if (year < 1) throw new UpstreamDateFormatError(text, 'year 0000 does not exist in .NET');
-  if (month < 1 || month > 12) throw new UpstreamDateFormatError(text, `month ${mo} is not 01..12`);
-  if (hour > 23) throw new UpstreamDateFormatError(text, `hour ${h} is not 00..23`);
-  if (minute > 59) throw new UpstreamDateFormatError(text, `minute ${mi} is not 00..59`);
-  if (second > 59) throw new UpstreamDateFormatError(text, `second ${s} is not 00..59 (.NET has no leap seconds)`);
-
-  if (day < 1 || day > daysInMonth(year, month)) {
-    throw new UpstreamDateFormatError(text, `day ${d} does not exist in ${y}-${mo}`);
+  if (month < 1 || month > 12) throw new UpstreamDateFormatError(text, `month ${text.slice(5, 7)} is not 01..12`);
+  if (hour > 23) throw new UpstreamDateFormatError(text, `hour ${text.slice(11, 13)} is not 00..23`);
+  if (minute > 59) throw new UpstreamDateFormatError(text, `minute ${text.slice(14, 16)} is not 00..59`);
+  if (second > 59) {
+    throw new UpstreamDateFormatError(text, `second ${text.slice(17, 19)} is not 00..59 (.NET has no leap seconds)`);
   }
+  if (day < 1 || day > daysInMonth(year, month)) {
+    throw new UpstreamDateFormatError(text, `day ${text.slice(8, 10)} does not exist in ${text.slice(0, 7)}`);
+  }
+  return fields;
+}
+
+function parseIsoDateTime(text: string, defaultTimeZone: string): bigint {
+  return isoInstant(text, checkedIsoFields(text), defaultTimeZone);
+}
+
+/** The instant of checked ISO fields; throws for an offset beyond ±14:00. */
+function isoInstant(text: string, fields: IsoFields, defaultTimeZone: string): bigint {
+  const { year, month, day, hour, minute, second, fraction, offset } = fields;
   const ns9 = (fraction ?? '').padEnd(9, '0');
 
   if (offset === undefined) {
@@ -275,12 +374,18 @@ function parseIsoDateTime(text: string, defaultTimeZone: string): bigint {
     );
     return wallClock.toZonedDateTime(defaultTimeZone, { disambiguation: 'earlier' }).epochNanoseconds;
   }
-  // The wall time read as UTC, in whole seconds (exact in a Date; setUTCFullYear takes years
-  // below 100 as they are), plus the fraction as integer nanoseconds.
-  const asIfUtcDate = new Date(0);
-  asIfUtcDate.setUTCFullYear(year, month - 1, day);
-  asIfUtcDate.setUTCHours(hour, minute, second, 0);
-  const asIfUtc = BigInt(asIfUtcDate.getTime()) * NS_PER_MS + BigInt(ns9);
+  // The wall time read as UTC, in whole seconds (exact in a Date; Date.UTC would take years below 100 as 19xx, so
+  // those go through setUTCFullYear, which takes them as they are), plus the fraction as integer nanoseconds.
+  let asIfUtcMs: number;
+  if (year >= 100) {
+    asIfUtcMs = Date.UTC(year, month - 1, day, hour, minute, second);
+  } else {
+    const asIfUtcDate = new Date(0);
+    asIfUtcDate.setUTCFullYear(year, month - 1, day);
+    asIfUtcDate.setUTCHours(hour, minute, second, 0);
+    asIfUtcMs = asIfUtcDate.getTime();
+  }
+  const asIfUtc = BigInt(asIfUtcMs) * NS_PER_MS + BigInt(ns9);
   if (offset === 'Z') return asIfUtc;
   const offsetHours = Number(offset.slice(1, 3));
   const offsetMinutes = Number(offset.slice(4, 6));

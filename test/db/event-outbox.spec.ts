@@ -199,14 +199,61 @@ describe('event outbox on real Postgres', () => {
       const blocked = await outbox.readAfter(STREAM_START, 100);
       expect(blocked.events).toStrictEqual([]);
       expect(blocked.blocked).toBe(true);
+      expect(await outbox.countAfter(STREAM_START, 100)).toStrictEqual({
+        counts: {},
+        scanned: 0,
+        last: null,
+        blocked: true,
+      });
       await open.query('COMMIT');
       const read = await outbox.readAfter(STREAM_START, 100);
       expect(read.events.map((e) => e.subject)).toStrictEqual(['1/late', '1/early']);
       expect(read.blocked).toBe(false);
       expect(await outbox.head()).toStrictEqual({ txid: read.events[1].txid, id: read.events[1].id });
+      expect(await outbox.countAfter(STREAM_START, 100)).toStrictEqual({
+        counts: { 'tidemark.integration.paused': 2 },
+        scanned: 2,
+        last: { txid: read.events[1].txid, id: read.events[1].id },
+        blocked: false,
+      });
     } finally {
       await open.end();
     }
+  });
+
+  it('counts what readAfter reads, batch by batch, by type, with the position of the last event', async () => {
+    await sql(
+      `INSERT INTO event (type, source, subject, data)
+       SELECT CASE WHEN n % 3 = 0 THEN 'tidemark.run.failed' ELSE 'tidemark.watermark.advanced' END, 'urn:test',
+              '1/' || n, '{}'
+       FROM generate_series(1, 7) AS n`,
+    );
+    let position = STREAM_START;
+    const batches: Array<{ counts: Record<string, number>; scanned: number; blocked: boolean }> = [];
+    for (;;) {
+      const { events, blocked } = await outbox.readAfter(position, 3);
+      const { counts, scanned, last, blocked: countBlocked } = await outbox.countAfter(position, 3);
+      const byType: Record<string, number> = {};
+      for (const event of events) byType[event.type] = (byType[event.type] ?? 0) + 1;
+      expect({ counts, scanned, blocked: countBlocked }).toStrictEqual({
+        counts: byType,
+        scanned: events.length,
+        blocked,
+      });
+      batches.push({ counts, scanned, blocked: countBlocked });
+      if (events.length === 0) {
+        expect(last).toBeNull();
+        break;
+      }
+      expect(last).toStrictEqual({ txid: events.at(-1)!.txid, id: events.at(-1)!.id });
+      position = last!;
+    }
+    expect(batches).toStrictEqual([
+      { counts: { 'tidemark.watermark.advanced': 2, 'tidemark.run.failed': 1 }, scanned: 3, blocked: false },
+      { counts: { 'tidemark.watermark.advanced': 2, 'tidemark.run.failed': 1 }, scanned: 3, blocked: false },
+      { counts: { 'tidemark.watermark.advanced': 1 }, scanned: 1, blocked: false },
+      { counts: {}, scanned: 0, blocked: false },
+    ]);
   });
 
   it('deliveries of one integration are claimed one at a time in order; an exhausted one is reported once', async () => {

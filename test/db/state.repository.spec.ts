@@ -632,6 +632,23 @@ describe('StateRepository on real Postgres', () => {
       expect(run).toStrictEqual({ error: tricky, error_code: '$tm$' });
     });
 
+    it('stores a lone surrogate in an error text as U+FFFD, as a UTF-8 text parameter does', async () => {
+      const [a] = await startMany(['A']);
+      const interrupted = {
+        ...failed,
+        outcome: 'interrupted' as const,
+        error: 'half \ud800 a pair',
+        errorCode: 'x\udc00',
+      };
+      const [result] = await runsRepo.finishRuns([{ started: a, completion: interrupted }]);
+      expect(result.applied).toBe(true);
+      const [run] = await sql<{ error: string; error_code: string }>(
+        `SELECT error, error_code FROM run WHERE id = $1`,
+        [a.runId],
+      );
+      expect(run).toStrictEqual({ error: 'half \ufffd a pair', error_code: 'x\ufffd' });
+    });
+
     it('leaves a run already marked abandoned alone and still finishes the others', async () => {
       const [a, b] = await startMany(['A', 'B']);
       await sql(`UPDATE integration SET lease_expires_at = now() - interval '1 second' WHERE integration_name = 'A'`);

@@ -38,19 +38,35 @@ export function formatTicks(ticks: bigint, offsetMinutes: number, trimFraction =
   const local = ticks + BigInt(offsetMinutes) * 60n * TICKS_PER_SECOND;
   const seconds = local / TICKS_PER_SECOND;
   const fraction = local % TICKS_PER_SECOND;
-  const d = new Date(Number(seconds) * 1000);
-  const sign = offsetMinutes < 0 ? '-' : '+';
-  const abs = Math.abs(offsetMinutes);
   let frac = '.' + pad(fraction, 7);
   if (trimFraction) {
     frac = frac.replace(/0+$/, '');
     if (frac === '.') frac = '';
   }
-  return (
-    `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}` +
-    `T${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}` +
-    `${frac}${sign}${pad(Math.floor(abs / 60), 2)}:${pad(abs % 60, 2)}`
-  );
+  return `${wallClockText(seconds)}${frac}${offsetText(offsetMinutes)}`;
+}
+
+/** The last whole second formatted: the dates of one answer, and of answers close together, share it. */
+let lastSeconds: bigint | null = null;
+let lastWallClock = '';
+
+/** `yyyy-MM-ddTHH:mm:ss` of a count of seconds since the epoch, in the zone it was counted in. */
+function wallClockText(seconds: bigint): string {
+  if (seconds !== lastSeconds) {
+    const d = new Date(Number(seconds) * 1000);
+    lastWallClock =
+      `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}` +
+      `T${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}`;
+    lastSeconds = seconds;
+  }
+  return lastWallClock;
+}
+
+/** `±HH:MM` of an offset in minutes east of UTC. */
+function offsetText(offsetMinutes: number): string {
+  const sign = offsetMinutes < 0 ? '-' : '+';
+  const abs = Math.abs(offsetMinutes);
+  return `${sign}${pad(Math.floor(abs / 60), 2)}:${pad(abs % 60, 2)}`;
 }
 
 /**

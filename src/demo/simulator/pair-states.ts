@@ -100,9 +100,15 @@ export class PairStates {
   /**
    * The DTO of one call received at `receivedTicks`: the "first run" shape (nulls) when asked for or pending, else the
    * next watermark, whose MaxSyncDateTime is strictly after the pair's previous one.
+   * @param mapKey `keyOf(key)`, when the caller has it already
    */
-  generate(key: SimulatorKey, receivedTicks: bigint, firstRun: boolean): IntegrationStatusDto {
-    const st = this.stateFor(key.sourceSystemId, key.integrationName);
+  generate(
+    key: SimulatorKey,
+    receivedTicks: bigint,
+    firstRun: boolean,
+    mapKey = keyOf(key.sourceSystemId, key.integrationName),
+  ): IntegrationStatusDto {
+    const st = this.stateFor(key.sourceSystemId, key.integrationName, mapKey);
     if (firstRun || st.firstRunPending) {
       st.firstRunPending = false;
       return {
@@ -149,8 +155,11 @@ export class PairStates {
     return formatTicks(ticks, this.options.offsetMinutes, this.options.trimFractionZeros);
   }
 
-  private stateFor(sourceSystemId: number, integrationName: string): PairState {
-    const k = keyOf(sourceSystemId, integrationName);
+  private stateFor(
+    sourceSystemId: number,
+    integrationName: string,
+    k = keyOf(sourceSystemId, integrationName),
+  ): PairState {
     let st = this.states.get(k);
     if (!st) {
       st = {

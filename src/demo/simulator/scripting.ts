@@ -175,7 +175,8 @@ function write(res: http.ServerResponse, chunk: Buffer): Promise<void> {
 export interface Playback {
   answer: StoredAnswer;
   status: number;
-  body: Buffer;
+  /** Bytes, or text to send as UTF-8 (a generated DTO: written with the head as one string, never copied). */
+  body: Buffer | string;
   contentType: string;
 }
 
@@ -187,11 +188,21 @@ export interface Playback {
 export async function playAnswer(
   res: http.ServerResponse,
   cancel: CallCancel,
-  { answer, status, body, contentType }: Playback,
+  { answer, status, body: given, contentType }: Playback,
   onReset: () => void,
 ): Promise<void> {
   if (answer.delayMs && !(await sleep(answer.delayMs, cancel))) return;
   if (answer.hangForever) return;
+  const limit = answer.resetAfterBytes;
+  const trickling = answer.trickleBytesPerTick !== undefined || answer.trickleIntervalMs !== undefined;
+  if (answer.headers === undefined && limit === undefined && !trickling) {
+    // The usual answer: the default head, and head and body in one write.
+    const length = typeof given === 'string' ? Buffer.byteLength(given, 'utf8') : given.length;
+    res.writeHead(status, ['Content-Type', contentType, 'Content-Length', String(length)]);
+    res.end(given);
+    return;
+  }
+  const body = typeof given === 'string' ? Buffer.from(given, 'utf8') : given;
 
   const headers = new Map<string, [string, string]>();
   const put = (name: string, value: string) => headers.set(name.toLowerCase(), [name, value]);
@@ -199,10 +210,7 @@ export async function playAnswer(
   put('Content-Length', String(body.length));
   for (const [name, value] of Object.entries(answer.headers ?? {})) put(name, value);
   res.writeHead(status, [...headers.values()].flat());
-  const limit = answer.resetAfterBytes;
-  const trickling = answer.trickleBytesPerTick !== undefined || answer.trickleIntervalMs !== undefined;
   if (limit === undefined && !trickling) {
-    // The usual answer: head and body in one write.
     res.end(body);
     return;
   }

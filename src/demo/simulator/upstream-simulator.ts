@@ -296,10 +296,13 @@ export class UpstreamSimulator {
     const receivedTicks = this.pairs.nowTicks();
     const cancel = new CallCancel();
     this.pending.add(cancel);
+    /** Set once the call is recorded (see track). One listener for both, as a call's response closes once. */
+    const recorded: { settle?: () => void } = {};
     res.on('close', () => {
       // Only a request that went away mid-answer has waits to cancel.
       if (!res.writableFinished) cancel.cancel();
       this.pending.delete(cancel);
+      recorded.settle?.();
     });
 
     const requestMediaType = mediaTypeOf(req.headers['content-type']);
@@ -325,7 +328,7 @@ export class UpstreamSimulator {
     };
     const k =
       parsed && parsed.integrationName !== null ? keyOf(parsed.sourceSystemId, parsed.integrationName) : undefined;
-    const settle = this.track(call, k, res);
+    const settle = (recorded.settle = this.track(call, k, res));
 
     if (!(await sleep(this.latencyMs, cancel))) return;
     const denial = this.auth.challenge(req);
@@ -357,8 +360,8 @@ export class UpstreamSimulator {
       if (answer?.delayMs && !(await sleep(answer.delayMs, cancel))) return;
       if (answer?.hangForever) return;
       const negotiated = negotiateResponse(req.headers.accept, requestMediaType);
-      const dto = this.pairs.generate(parsed as ValidRequest, receivedTicks, answer?.firstRun ?? false);
-      const body = Buffer.from(negotiated.format === 'xml' ? writeDtoXml(dto) : writeDtoJson(dto), 'utf8');
+      const dto = this.pairs.generate(parsed as ValidRequest, receivedTicks, answer?.firstRun ?? false, k);
+      const body = negotiated.format === 'xml' ? writeDtoXml(dto) : writeDtoJson(dto);
       playback = { answer: { ...answer, delayMs: 0 }, status, body, contentType: negotiated.contentType };
     }
     return playAnswer(res, cancel, playback, settle);
@@ -366,7 +369,8 @@ export class UpstreamSimulator {
 
   /**
    * Records a call and counts it in flight for its pair until its answer ends or its connection closes.
-   * @returns the settle step, for a reset that ends the call before the response's own 'close'.
+   * @returns the settle step, which the caller runs on the response's 'close', and a reset that ends the call
+   *   before it
    */
   private track(call: SimulatorCall, k: string | undefined, res: http.ServerResponse): () => void {
     this.calls.push(call);
@@ -398,7 +402,6 @@ export class UpstreamSimulator {
       finish();
       return end(...args);
     }) as typeof res.end;
-    res.on('close', settle);
     return settle;
   }
 }
@@ -429,6 +432,9 @@ function readRequest(rawBody: string, requestMediaType: string, format: 'json' |
 
 /** The action's validation attributes ([Required], [Range(1, int.MaxValue)]); null when the request is valid. */
 function modelStateOf(request: DeserializedRequest): Record<string, string[]> | null {
+  if (request.sourceSystemId > 0 && request.integrationName !== null && request.integrationName.trim() !== '') {
+    return null;
+  }
   const modelState: Record<string, string[]> = {};
   if (request.integrationName === null || request.integrationName.trim() === '') {
     modelState['request.IntegrationName'] = ['The IntegrationName field is required.'];

@@ -63,6 +63,12 @@ const CHARSET_LABELS: Record<string, Encoding | 'utf-16'> = {
 };
 
 /**
+ * The UTF-8 decoder every answer of the usual charset shares: a decode without `stream` keeps no state between
+ * calls, a failed one included.
+ */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
  * Bytes → text. A BOM (UTF-8, UTF-16LE, UTF-16BE) decides when no charset is declared and must
  * agree with a declared one. `utf-16` without a BOM is read as little-endian, as the WHATWG
  * Encoding Standard and .NET's `Encoding.Unicode` do. Decoding is fatal: invalid bytes are an
@@ -121,10 +127,11 @@ export function decodeBody(body: Buffer | string, charset: string | null): strin
   }
   try {
     // ignoreBOM: the BOM was removed above; a second one would be content, not a marker.
-    const text = new TextDecoder(encoding === 'us-ascii' ? 'utf-8' : encoding, { fatal: true, ignoreBOM: true }).decode(
-      bytes,
-    );
-    return text;
+    const decoder =
+      encoding === 'utf-8' || encoding === 'us-ascii'
+        ? UTF8
+        : new TextDecoder(encoding, { fatal: true, ignoreBOM: true });
+    return decoder.decode(bytes);
   } catch {
     throw new UpstreamBodyUnreadableError(
       `upstream body is not valid ${encoding} (invalid or truncated byte sequence)`,

@@ -2,7 +2,7 @@
  * The IntegrationStatusDTO members and the rules every format shares: which members exist, the .NET integer ranges,
  * the date checks and the shape of the result. The JSON and XML readers only find the values; these rules judge them.
  */
-import { clampedEpochNanoseconds, parseUpstreamDateClamped } from '../dotnet-date';
+import { checkUpstreamDateClamped, parseUpstreamDateClamped } from '../dotnet-date';
 import { UpstreamDateFormatError, UpstreamNotDtoError } from '../errors';
 import type { IntegrationStatus } from '../integration-status';
 import { integerFromJsonNumber, integerFromText } from './dotnet-integers';
@@ -79,7 +79,7 @@ function checkDate(
   if (text === null) return null;
   try {
     if (!wantUtc) {
-      clampedEpochNanoseconds(text, options.defaultTimeZone);
+      checkUpstreamDateClamped(text, options.defaultTimeZone);
       return null;
     }
     return parseUpstreamDateClamped(text, options.defaultTimeZone).utc;
@@ -111,8 +111,25 @@ export function int64FromLiteral(text: string, key: FieldKey): string {
   return integerFromText(text, 'long', FIELDS[key].wire).toString();
 }
 
+/**
+ * True for a JSON number literal that is `0` or an integer of 1 to 15 digits without leading zeros, optionally
+ * negative: the usual id. It is its own canonical text, and exact as a float64.
+ */
+function isShortCanonicalInteger(text: string): boolean {
+  const start = text.charCodeAt(0) === 45 /* - */ ? 1 : 0;
+  const digits = text.length - start;
+  if (digits < 1 || digits > 15) return false;
+  if (text.charCodeAt(start) === 48 /* 0 */) return text === '0';
+  for (let i = start; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 48 || code > 57) return false;
+  }
+  return true;
+}
+
 /** .NET `long` from a JSON number whose exact value is whole → canonical decimal string. */
 export function int64FromJsonNumber(text: string, key: FieldKey): string {
+  if (isShortCanonicalInteger(text)) return text;
   return integerFromJsonNumber(text, 'long', FIELDS[key].wire).toString();
 }
 
@@ -123,5 +140,9 @@ export function int32FromLiteral(text: string): number {
 
 /** `SourceSystemId` (.NET `int`) from a JSON number whose exact value is whole. */
 export function int32FromJsonNumber(text: string): number {
+  if (isShortCanonicalInteger(text)) {
+    const value = Number(text);
+    if (value >= -2147483648 && value <= 2147483647) return value;
+  }
   return Number(integerFromJsonNumber(text, 'int', FIELDS.sourceSystemId.wire));
 }

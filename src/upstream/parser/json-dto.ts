@@ -208,10 +208,13 @@ function jsonDictionary(member: { name: string; value: unknown }, text: string):
     );
   }
   // A name repeated with the same value (one with another value was refused by parseJsonDocument) keeps its first
-  // place, as the .NET Dictionary indexer that Json.NET sets each member with does.
-  const written = memberNamesInOrder(text, member.name);
+  // place, as the .NET Dictionary indexer that Json.NET sets each member with does. So does a JS object, which lists
+  // its names as first set, except array indexes ("2", "10"), listed first, ascending: only a name that starts with
+  // a digit makes the order worth reading back from the text.
+  const keys = Object.keys(value);
+  const written = keys.some(startsWithDigit) ? memberNamesInOrder(text, member.name) : keys;
   const names = new Set(written ?? []);
-  if (written === null || names.size !== Object.keys(value).length) {
+  if (written === null || names.size !== keys.length) {
     throw new Error(`${field}: the member names in the text differ from the parsed object's`);
   }
   for (const name of names) {
@@ -228,4 +231,9 @@ function jsonDictionary(member: { name: string; value: unknown }, text: string):
     entries.push([name, entry]);
   }
   return entries;
+}
+
+function startsWithDigit(name: string): boolean {
+  const code = name.charCodeAt(0);
+  return code >= 48 && code <= 57;
 }

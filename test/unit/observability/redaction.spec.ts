@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { scrubText, scrubValue } from '../../../src/observability/redaction';
+import { REDACTED, scrubText, scrubValue } from '../../../src/observability/redaction';
 
 const KEY = 'Qm9f2Lx7aYc1Yw0m2gkZ1pQxR4tUv8wZbK3d';
 const SLASHED = 'Jc3x7cSgS/0nq4PL2+ab==';
@@ -36,5 +37,70 @@ describe('scrubText with configured API keys', () => {
       msg: 'key [REDACTED]',
       nested: [{ url: '/x?q=[REDACTED]' }],
     });
+  });
+});
+
+describe('scrubText tries each pattern only where it can match', () => {
+  // The shortest key a run of key characters is searched for (16), besides the longer ones above.
+  const SHORT = 'Kx16-chars_key.1';
+  const keys = new Set([...digests, createHash('sha256').update(SHORT).digest('hex')]);
+  // Every pattern applied to every text, as scrubText did before it checked for what each pattern needs.
+  const everyPattern = (text: string, secrets: readonly string[]) => {
+    let out = text;
+    for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    out = out
+      .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi, `$1${REDACTED}@`)
+      .replace(/\b(Bearer|Basic)\s+(?![A-Za-z-]+=")[A-Za-z0-9._~+/-]{6,}=*/g, `$1 ${REDACTED}`)
+      // Query parameters whose name or value says credential, and configured keys, go through scrubText itself.
+      .replace(/([?&])([^=&#\s?]*)=([^&#\s]*)/g, (whole) => scrubText(whole, [], keys));
+    return out.replace(/[A-Za-z0-9._~+/%-]{16,1024}={0,2}/g, (candidate) => scrubText(candidate, [], keys));
+  };
+  const pieces = fc.constantFrom(
+    KEY,
+    SHORT,
+    SLASHED,
+    e(SLASHED),
+    'postgres://user:pw@host/db',
+    'https://h.example/p?token=abc&x=1',
+    'Bearer abcdef123456',
+    'Basic dXNlcjpwYXNz',
+    '@',
+    '=',
+    '?',
+    '&',
+    '/',
+    ' ',
+    '"',
+    'é',
+    's3cr3t-pass',
+    'abcdefghijklmno',
+    'abcdefghijklmnop',
+    '2026-12-04T18:00:00.1234567+00:00',
+  );
+  const texts = fc.oneof(
+    fc.string(),
+    fc.array(fc.oneof(pieces, fc.string({ maxLength: 4 })), { maxLength: 8 }).map((parts) => parts.join('')),
+  );
+
+  it('gives what applying every pattern gives', () => {
+    fc.assert(
+      fc.property(texts, (text) => {
+        expect(scrubText(text, ['s3cr3t-pass'], keys)).toBe(everyPattern(text, ['s3cr3t-pass']));
+      }),
+      { numRuns: 3_000, seed: 20261204 },
+    );
+  });
+
+  it.each([
+    ['a run of 15 key characters is left alone', 'x abcdefghijklmno y', 'x abcdefghijklmno y'],
+    ['a key after non-ASCII text is still found', `é${KEY}é`, `é${REDACTED}é`],
+    ['a key of 16 characters is found', `x ${SHORT} y`, `x ${REDACTED} y`],
+    [
+      'userinfo needs its @',
+      'postgres://user:pw@h and postgres://nouser/h',
+      `postgres://${REDACTED}@h and postgres://nouser/h`,
+    ],
+  ])('%s', (_, text, scrubbed) => {
+    expect(scrubText(text, [], keys)).toBe(scrubbed);
   });
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { XMLParser } from 'fast-xml-parser';
+import { formatTicks } from '../../../src/demo/simulator';
 import { describe, expect, it } from 'vitest';
 import {
   REQUEST_NS,
@@ -137,6 +138,43 @@ describe('UpstreamSimulator JSON answers', () => {
     expect(await nowhere.json()).toEqual({
       Message: "No HTTP resource was found that matches the request URI '/api/nothing'.",
     });
+  });
+});
+
+describe('UpstreamSimulator text that is not ASCII', () => {
+  it('sends a generated answer as UTF-8 with its byte length, a lone surrogate as U+FFFD, in JSON and XML', async () => {
+    const { base } = await startSimulator({ clock: manualClock(T0_NS).clock });
+    const name = 'Café ☕ \ud800';
+    const json = await rawPost(base, START_PATH, JSON.stringify({ SourceSystemId: 7, IntegrationName: name }), {
+      'Content-Type': 'application/json',
+    });
+    expect(json.status).toBe(200);
+    expect(Number(json.headers['content-length'])).toBe(json.body.length);
+    expect(JSON.parse(json.body.toString('utf8')).IntegrationName).toBe(name);
+    const xml = await rawPost(base, START_PATH, JSON.stringify({ SourceSystemId: 8, IntegrationName: name }), {
+      'Content-Type': 'application/json',
+      Accept: 'application/xml',
+    });
+    expect(xml.status).toBe(200);
+    expect(Number(xml.headers['content-length'])).toBe(xml.body.length);
+    expect(xml.body.toString('utf8')).toContain('<IntegrationName>Café ☕ \ufffd</IntegrationName>');
+  });
+
+  it('formats each date from its own second whatever the order (dates of one second share their text)', async () => {
+    const t = T0_NS / 100n;
+    expect([
+      formatTicks(t, 0),
+      formatTicks(t + 10_000_000n, 0),
+      formatTicks(t, -360),
+      formatTicks(t + 1n, 0),
+      formatTicks(t + 36_000_000_000n, 330, true),
+    ]).toStrictEqual([
+      '2026-11-29T10:11:07.1234567+00:00',
+      '2026-11-29T10:11:08.1234567+00:00',
+      '2026-11-29T04:11:07.1234567-06:00',
+      '2026-11-29T10:11:07.1234568+00:00',
+      '2026-11-29T16:41:07.1234567+05:30',
+    ]);
   });
 });
 
