@@ -24,6 +24,11 @@ const MAX_URL_LENGTH = 1_024;
 /** What the HTTP layer renders once per cached state and serves many times. */
 export interface Rendered {
   body: Buffer;
+  /**
+   * The body as a string, when it is small: Node sends a string body with the response head in one write, and a
+   * Buffer body with it in a two-part writev (about 3 µs more CPU per response).
+   */
+  text?: string;
   /** A strong entity tag, quotes included. */
   etag: string;
 }

@@ -225,7 +225,7 @@ function write(armed: Armed, response: ServerResponse, answer: Answer, served: S
     response.writeHead(304, head).end();
   } else {
     head.push('content-type', JSON_CONTENT_TYPE, 'content-length', String(rendered.body.length));
-    response.writeHead(200, head).end(rendered.body);
+    response.writeHead(200, head).end(rendered.text ?? rendered.body);
   }
   if (armed.logLine === null) return;
   const userAgent = served.headers['user-agent'];

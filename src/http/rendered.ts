@@ -7,13 +7,24 @@ import { toIntegrationView } from './dto/views';
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 /** Watermarks move: a cache may keep a copy but must ask (If-None-Match) before each use. */
 export const CACHE_CONTROL = 'no-cache';
+/**
+ * Bodies up to this size are also kept as a string (`Rendered.text`) for the fast read path; a larger one is sent
+ * from its Buffer as it is, rather than copied into one string with the head.
+ */
+const SMALL_BODY_BYTES = 8 * 1024;
 
 /**
  * One integration's state as served, with a strong ETag: `"<id>-<version>"`. The version is bumped by every write
  * that changes what is served (run start and end, schedule, pause, config), so equal tags mean equal bodies.
  */
 export function renderIntegration(record: IntegrationRecord): Rendered {
-  return { body: Buffer.from(JSON.stringify(toIntegrationView(record))), etag: `"${record.id}-${record.version}"` };
+  const text = JSON.stringify(toIntegrationView(record));
+  const body = Buffer.from(text);
+  return {
+    body,
+    text: body.length <= SMALL_BODY_BYTES ? text : undefined,
+    etag: `"${record.id}-${record.version}"`,
+  };
 }
 
 /** One page of the list as served, with a strong ETag: a digest of the body. */

@@ -61,13 +61,34 @@ export class StalenessCheck {
   }
 }
 
-/** Pure part of {@link StalenessCheck}, for tests. @param staleAfterMs fixed threshold, ms, or null for 3x interval */
-export function findStale(rows: IntegrationStateRow[], staleAfterMs: number | null): StaleIntegration[] {
+/**
+ * The threshold of the 3x-interval rule for one integration, ms, from its schedule and staleness baseline (s since
+ * the epoch). Callers that see the same integrations again may remember the answers (see StaleThresholds).
+ */
+export type ThresholdOf<R extends IntegrationStateRow = IntegrationStateRow> = (
+  row: R,
+  baselineSeconds: number,
+) => number;
+
+/** 3x the gap between the two fire times that follow the baseline. */
+export const intervalThreshold: ThresholdOf = (row, baselineSeconds) =>
+  3 * intervalMs(row, new Date(baselineSeconds * 1000));
+
+/**
+ * Pure part of {@link StalenessCheck}, for tests.
+ * @param staleAfterMs fixed threshold, ms, or null for 3x interval
+ * @param thresholdOf the 3x-interval rule's threshold, when `staleAfterMs` is null
+ */
+export function findStale<R extends IntegrationStateRow>(
+  rows: R[],
+  staleAfterMs: number | null,
+  thresholdOf: ThresholdOf<R> = intervalThreshold,
+): StaleIntegration[] {
   const stale: StaleIntegration[] = [];
   for (const row of rows) {
     if (row.paused) continue;
     const baselineSeconds = row.lastSucceededAtSeconds ?? row.createdAtSeconds;
-    const threshold = staleAfterMs ?? 3 * intervalMs(row, new Date(baselineSeconds * 1000));
+    const threshold = staleAfterMs ?? thresholdOf(row, baselineSeconds);
     const ageSeconds = row.nowSeconds - baselineSeconds;
     if (ageSeconds * 1000 > threshold) {
       stale.push({

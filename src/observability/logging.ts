@@ -203,8 +203,16 @@ export function createReadLineWriter(config: AppConfig, params: Params): ReadLin
   const base = JSON.stringify(options.base ?? {}).slice(1, -1);
   const head = `{"level":${JSON.stringify(lineLevel)},"time":"`;
   const afterTime = `"${base === '' ? '' : `,${base}`},"requestId":`;
+  // Requests arrive many to a millisecond under load; they share one ISO time string.
+  let isoMs = -1;
+  let iso = '';
   return (request) => {
-    let line = head + new Date().toISOString() + afterTime;
+    const nowMs = Date.now();
+    if (nowMs !== isoMs) {
+      isoMs = nowMs;
+      iso = new Date(nowMs).toISOString();
+    }
+    let line = head + iso + afterTime;
     line += request.requestIdFromClient ? scrubbedJson(request.requestId) : JSON.stringify(request.requestId);
     line += `,"req":{"method":${JSON.stringify(request.method)},"url":${scrubbedJson(request.url)}`;
     if (request.remoteAddress !== undefined) line += `,"remoteAddress":${JSON.stringify(request.remoteAddress)}`;

@@ -378,8 +378,11 @@ export class OutboxRepository {
     return firstRows(rows).length;
   }
 
-  /** Every enabled integration with what the staleness rule needs and its stored stale flag. */
-  async stalenessRows(): Promise<StalenessRow[]> {
+  /**
+   * Enabled integrations with what the staleness rule needs and their stored stale flags, in id order: the first
+   * `limit` with an id above `afterId` (keyset pages, so that a caller can read thousands a page at a time).
+   */
+  async stalenessRows(afterId: string, limit: number): Promise<StalenessRow[]> {
     const rows: Row[] = await this.dataSource.query(
       `SELECT i.id::text AS id, i.source_system_id, i.integration_name, i.cron, i.time_zone, i.paused,
               extract(epoch FROM i.last_succeeded_at)::float8 AS last_succeeded_s,
@@ -388,8 +391,10 @@ export class OutboxRepository {
               extract(epoch FROM now())::float8 AS now_s,
               coalesce(s.stale, false) AS stale
        FROM integration i LEFT JOIN integration_staleness s ON s.integration_id = i.id
-       WHERE i.enabled
-       ORDER BY i.id`,
+       WHERE i.enabled AND i.id > $1::bigint
+       ORDER BY i.id
+       LIMIT $2`,
+      [afterId, limit],
     );
     return rows.map((row) => ({
       id: row.id as string,

@@ -5,6 +5,7 @@ import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AppConfig } from '../../src/config';
 import { createDataSource, runMigrationsLocked } from '../../src/persistence/data-source';
+import { STALENESS_PAGE_ROWS, StalenessDecider } from '../../src/events/staleness-decider';
 import { OutboxRepository, STREAM_START } from '../../src/persistence/outbox.repository';
 import { ClaimsRepository } from '../../src/persistence/claims.repository';
 import { IntegrationsRepository } from '../../src/persistence/integrations.repository';
@@ -309,5 +310,40 @@ describe('event outbox on real Postgres', () => {
     expect(await outbox.pruneEvents(7, 3)).toBe(3);
     expect(await outbox.pruneEvents(7, 3)).toBe(1);
     expect(await sql(`SELECT id::text AS id FROM event`)).toStrictEqual([{ id: kept.id }]);
+  });
+
+  it('the staleness check reads the integrations a page at a time and flips every stale one once, in id order', async () => {
+    const count = 2 * STALENESS_PAGE_ROWS + 3;
+    const names = Array.from({ length: count }, (_, i) => `S${String(i).padStart(4, '0')}`);
+    await integrations.syncIntegrations(
+      names.map((integrationName) => ({
+        sourceSystemId: 12,
+        integrationName,
+        cron: '0 0 0 1 1 *',
+        timeZone: 'UTC',
+        enabled: true,
+        misfirePolicy: 'fire_once_now' as const,
+      })),
+      nextFireTime,
+    );
+    await sql(`UPDATE integration SET created_at = now() - interval '1 hour'`);
+    const stored = await sql<{ id: string; name: string }>(
+      `SELECT i.id::text AS id, i.integration_name AS name FROM integration i ORDER BY i.id`,
+    );
+    const ids = stored.map((r) => r.id);
+    expect([...stored.map((r) => r.name)].sort()).toStrictEqual(names);
+    const firstPage = await outbox.stalenessRows('0', STALENESS_PAGE_ROWS);
+    expect(firstPage.map((row) => row.id)).toStrictEqual(ids.slice(0, STALENESS_PAGE_ROWS));
+    const lastPage = await outbox.stalenessRows(ids[2 * STALENESS_PAGE_ROWS - 1], STALENESS_PAGE_ROWS);
+    expect(lastPage.map((row) => row.id)).toStrictEqual(ids.slice(2 * STALENESS_PAGE_ROWS));
+    const config = { observability: { staleAfterMs: 60_000 }, events: { source: 'urn:test' } } as AppConfig;
+    const decider = new StalenessDecider(outbox, config);
+    await decider.check();
+    await decider.check();
+    const emitted = await events();
+    expect(emitted.map((e) => [e.type, e.subject])).toStrictEqual(
+      stored.map((r) => ['tidemark.integration.stale', `12/${r.name}`]),
+    );
+    expect(emitted[0].data).toStrictEqual({ lastSucceededAt: null, staleForSeconds: 3600, staleAfterMs: 60_000 });
   });
 });

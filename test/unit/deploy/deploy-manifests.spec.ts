@@ -441,7 +441,7 @@ describe('Dockerfile', () => {
     const exec = JSON.parse(cmds[0]) as string[];
     // The script execs node, so that npm's shell hands a signal straight to it.
     expect(['exec', ...exec]).toEqual(packageJson.scripts['start:prod'].split(/\s+/));
-    expect(exec).toEqual(['node', '--max-semi-space-size=32', 'dist/src/main.js']);
+    expect(exec).toEqual(['node', '--max-semi-space-size=16', 'dist/src/main.js']);
     expect(finalStage.some((i) => i.keyword === 'ENTRYPOINT')).toBe(false);
   });
 });
