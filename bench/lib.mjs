@@ -315,6 +315,13 @@ async function autocannonRun(url, seconds, connections, headers) {
   };
 }
 
+/** A connected client of `url`, for queries on one connection; the caller ends it. */
+export async function connectClient(url) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return client;
+}
+
 /** A client of `url` for one query. */
 export async function query(url, text, params = []) {
   const client = new pg.Client({ connectionString: url });

@@ -45,7 +45,6 @@ const FINISH_RUNS = `
     SELECT i.id, i.max_sync_zone_assumed AS zone_before
     FROM integration i WHERE i.id = ANY($2::bigint[]) ORDER BY i.id FOR UPDATE
   ),
-  zones AS (SELECT b.integration_id, b.zone_assumed FROM batch b),
   u AS MATERIALIZED (
     SELECT b.* FROM batch b WHERE (SELECT count(*) FROM locked) >= 0
   ),
@@ -70,7 +69,7 @@ const FINISH_RUNS = `
       max_sync_at = a.max_sync_at,
       max_sync_pk_id = (a.status->>'maxSyncDateMaxPkId')::bigint,
       custom_database_values = NULLIF(a.status->'customDatabaseValues', 'null'::jsonb),
-      max_sync_zone_assumed = (SELECT z.zone_assumed FROM zones z WHERE z.integration_id = a.integration_id),
+      max_sync_zone_assumed = a.zone_assumed,
       last_succeeded_at = clock_timestamp(), consecutive_failures = 0, last_run_id = a.run_id,
       version = i.version + 1, updated_at = clock_timestamp(),
       lease_owner = CASE WHEN i.lease_run_id = a.run_id THEN NULL ELSE i.lease_owner END,
@@ -99,11 +98,10 @@ const FINISH_RUNS = `
   )
   SELECT r.id::text AS id, r.replica_id, ${epochMs('r.started_at')} AS started_at,
          ${epochMs('r.finished_at')} AS finished_at, (SELECT count(*) FROM n) AS notified,
-         (a.outcome = 'succeeded' AND z.zone_assumed IS NOT NULL AND l.zone_before IS NULL) AS zone_newly_assumed
+         (a.outcome = 'succeeded' AND a.zone_assumed IS NOT NULL AND l.zone_before IS NULL) AS zone_newly_assumed
   FROM r
   JOIN applied a ON a.run_id = r.id
-  JOIN locked l ON l.id = a.integration_id
-  JOIN zones z ON z.integration_id = a.integration_id`;
+  JOIN locked l ON l.id = a.integration_id`;
 
 /**
  * One run's row of the batch document that FINISH_RUNS reads with `jsonb_to_recordset`: one parameter for the whole
