@@ -110,6 +110,20 @@ export function upstreamAxiosConfig(agents: UpstreamAgents): AxiosRequestConfig 
   };
 }
 
+/**
+ * Keeps the instance's defaults to what the exchanges use. axios merges the defaults into every request's
+ * configuration, copying each object among them, and its own defaults hold three that no exchange needs: the header
+ * groups by method (every exchange names its own Content-Type, Accept and User-Agent), `transitional` (absent, axios
+ * reads its built-in values, the ones it held) and `env` (read only by axios's form-data transforms, which exchanges
+ * don't run). Copying them was a third of axios's CPU per request.
+ */
+function keepLeanDefaults(instance: HttpService['axiosRef']): void {
+  const defaults = instance.defaults;
+  defaults.headers = { 'accept-encoding': ACCEPT_ENCODING } as unknown as typeof defaults.headers;
+  delete defaults.transitional;
+  delete defaults.env;
+}
+
 /** An HttpService for a client built without Nest: the axios instance UpstreamModule's HttpModule would give it. */
 export function createUpstreamHttpService(connectTimeoutMs: number): HttpService {
   // An HttpService made without an instance wraps axios itself, whose `create` makes the instance; axios is then
@@ -200,7 +214,9 @@ export class UpstreamTransport {
     readonly http: HttpService,
     /** For the message of a connection that did not come up in time. */
     private readonly connectTimeoutMs: number,
-  ) {}
+  ) {
+    keepLeanDefaults(http.axiosRef);
+  }
 
   /**
    * One POST. Resolves with any status; rejects with an UpstreamError for transport failures, the caller or a
