@@ -3,6 +3,7 @@ import { Module } from '@nestjs/common';
 import { EventsController } from '../http/events.controller';
 import { WebhooksController } from '../http/webhooks.controller';
 import { OutboxRepository } from '../persistence/outbox.repository';
+import { StalenessRepository } from '../persistence/staleness.repository';
 import { EventFeed } from './event-feed';
 import { EventMetrics } from './event-metrics';
 import { EventPruner } from './event-pruner';
@@ -20,6 +21,7 @@ import { DELIVERY_TIMEOUT_MS, WebhookDispatcher } from './webhook-dispatcher';
   controllers: [EventsController, WebhooksController],
   providers: [
     OutboxRepository,
+    StalenessRepository,
     EventWakeups,
     EventMetrics,
     EventFeed,

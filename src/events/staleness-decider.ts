@@ -2,7 +2,14 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import { APP_CONFIG, type AppConfig } from '../config';
 import { findStale, intervalThreshold } from '../observability/integration-states';
 import type { IntegrationStateRow } from '../persistence/metrics.repository';
-import { OutboxRepository, type StalenessFlip, type StalenessRow } from '../persistence/outbox.repository';
+import {
+  StalenessRepository,
+  type StalenessFlip,
+  type StalenessRow,
+  type StalenessSkip,
+} from '../persistence/staleness.repository';
+import type { ScheduleSpec } from '../persistence/types';
+import { StaleBounds } from './stale-bounds';
 import { EVENT_TYPES, subjectOf } from './event-types';
 
 /** How often each replica checks staleness, ms. */
@@ -39,7 +46,10 @@ export class StaleThresholds {
     this.check++;
   }
 
-  /** Ends a check that read every enabled integration: what it did not use is forgotten. */
+  /**
+   * Ends a check: what it did not use is forgotten (an integration the check left out as surely fresh gets its
+   * threshold computed again when it is read).
+   */
   end(): void {
     // forEach rather than for…of: no [key, value] array per entry, for thousands of entries every check.
     this.known.forEach((known, id) => {
@@ -88,11 +98,20 @@ export class StalenessDecider implements OnApplicationBootstrap, OnModuleDestroy
   private timer: NodeJS.Timeout | undefined;
   private checking = false;
   private readonly thresholds = new StaleThresholds();
+  private readonly bounds = new StaleBounds();
+  /** The schedules of this replica's enabled integrations, once each. */
+  private readonly schedules: ScheduleSpec[];
 
   constructor(
-    private readonly repository: OutboxRepository,
+    private readonly repository: StalenessRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    const distinct = new Map<string, ScheduleSpec>();
+    for (const { enabled, cron, timeZone } of config.integrations ?? []) {
+      if (enabled) distinct.set(`${cron}\u0000${timeZone}`, { cron, timeZone });
+    }
+    this.schedules = [...distinct.values()];
+  }
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => void this.check(), STALENESS_CHECK_MS);
@@ -103,15 +122,23 @@ export class StalenessDecider implements OnApplicationBootstrap, OnModuleDestroy
     clearInterval(this.timer);
   }
 
-  /** One check, a page of integrations at a time; then flips and emits what changed, in one statement. */
+  /**
+   * One check: the integrations that may have to flip, a page at a time (those surely fresh by the fixed threshold or
+   * their schedule's bound are left out by the query), then flips and emits what changed, in one statement.
+   */
   async check(): Promise<void> {
     if (this.checking) return;
     this.checking = true;
     try {
       const flips: StalenessFlip[] = [];
       this.thresholds.begin();
+      const staleAfterMs = this.config.observability.staleAfterMs;
+      const skip: StalenessSkip = {
+        staleAfterMs,
+        bounds: staleAfterMs === null ? this.bounds.current(this.schedules, Date.now()) : [],
+      };
       for (let afterId = '0'; ;) {
-        const rows = await this.repository.stalenessRows(afterId, STALENESS_PAGE_ROWS);
+        const rows = await this.repository.stalenessRows(afterId, STALENESS_PAGE_ROWS, skip);
         const decided = decideStaleness(
           rows,
           this.config.observability.staleAfterMs,

@@ -45,30 +45,6 @@ export interface DeliveryRecord {
   finishedAt: Date | null;
 }
 
-/** One enabled integration as the staleness decider reads it. */
-export interface StalenessRow {
-  id: string;
-  sourceSystemId: number;
-  integrationName: string;
-  cron: string;
-  timeZone: string;
-  paused: boolean;
-  lastSucceededAtSeconds: number | null;
-  /** Exact text of last_succeeded_at, to guard the flip against a success that lands meanwhile. */
-  lastSucceededAtText: string | null;
-  createdAtSeconds: number;
-  nowSeconds: number;
-  stale: boolean;
-}
-
-/** A stale flag to flip, with the event that reports the flip. */
-export interface StalenessFlip {
-  integrationId: string;
-  stale: boolean;
-  lastSucceededAtText: string | null;
-  event: NewEvent;
-}
-
 type Row = Record<string, unknown>;
 
 const EVENT_COLUMNS = `e.id::text AS id, e.txid::text AS txid, e.type, e.source, e.subject,
@@ -376,86 +352,6 @@ export class OutboxRepository {
       [days, batchSize],
     );
     return firstRows(rows).length;
-  }
-
-  /**
-   * Enabled integrations with what the staleness rule needs and their stored stale flags, in id order: the first
-   * `limit` with an id above `afterId` (keyset pages, so that a caller can read thousands a page at a time).
-   */
-  async stalenessRows(afterId: string, limit: number): Promise<StalenessRow[]> {
-    const rows: Row[] = await this.dataSource.query(
-      `SELECT i.id::text AS id, i.source_system_id, i.integration_name, i.cron, i.time_zone, i.paused,
-              extract(epoch FROM i.last_succeeded_at)::float8 AS last_succeeded_s,
-              i.last_succeeded_at::text AS last_succeeded_text,
-              extract(epoch FROM i.created_at)::float8 AS created_s,
-              extract(epoch FROM now())::float8 AS now_s,
-              coalesce(s.stale, false) AS stale
-       FROM integration i LEFT JOIN integration_staleness s ON s.integration_id = i.id
-       WHERE i.enabled AND i.id > $1::bigint
-       ORDER BY i.id
-       LIMIT $2`,
-      [afterId, limit],
-    );
-    return rows.map((row) => ({
-      id: row.id as string,
-      sourceSystemId: row.source_system_id as number,
-      integrationName: row.integration_name as string,
-      cron: row.cron as string,
-      timeZone: row.time_zone as string,
-      paused: row.paused as boolean,
-      lastSucceededAtSeconds: row.last_succeeded_s as number | null,
-      lastSucceededAtText: row.last_succeeded_text as string | null,
-      createdAtSeconds: row.created_s as number,
-      nowSeconds: row.now_s as number,
-      stale: row.stale as boolean,
-    }));
-  }
-
-  /**
-   * Flips stale flags and inserts the events of the flips that happened, in one statement. A flip happens only if
-   * the flag still has the other value (so of replicas deciding together, one flips and emits) and the integration's
-   * last success is still the one the decision saw.
-   * @returns the integration ids flipped
-   */
-  async flipStaleness(flips: readonly StalenessFlip[]): Promise<string[]> {
-    if (flips.length === 0) return [];
-    const rows: Row[] = await this.dataSource.query(
-      `WITH c AS (
-         SELECT (x.doc->>'integration_id')::bigint AS integration_id, (x.doc->>'stale')::boolean AS stale,
-                (x.doc->>'last_succeeded_at')::timestamptz AS last_succeeded_at, x.doc->>'type' AS type,
-                x.doc->>'source' AS source, x.doc->>'subject' AS subject, x.doc->'data' AS data, x.n
-         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(doc, n)
-       ),
-       flipped AS (
-         INSERT INTO integration_staleness AS s (integration_id, stale)
-         SELECT c.integration_id, c.stale FROM c JOIN integration i ON i.id = c.integration_id
-         WHERE i.last_succeeded_at IS NOT DISTINCT FROM c.last_succeeded_at
-         ON CONFLICT (integration_id) DO UPDATE SET stale = EXCLUDED.stale, changed_at = now()
-           WHERE s.stale <> EXCLUDED.stale
-         RETURNING s.integration_id
-       ),
-       ev AS (
-         INSERT INTO event (type, source, subject, integration_id, data)
-         SELECT c.type, c.source, c.subject, c.integration_id, c.data
-         FROM c JOIN flipped f ON f.integration_id = c.integration_id
-         ORDER BY c.n
-       )
-       SELECT integration_id::text AS id FROM flipped`,
-      [
-        JSON.stringify(
-          flips.map((f) => ({
-            integration_id: f.integrationId,
-            stale: f.stale,
-            last_succeeded_at: f.lastSucceededAtText,
-            type: f.event.type,
-            source: f.event.source,
-            subject: f.event.subject,
-            data: f.event.data,
-          })),
-        ),
-      ],
-    );
-    return rows.map((row) => row.id as string);
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { StaleThresholds, decideStaleness } from '../../../src/events/staleness-decider';
-import type { StalenessRow } from '../../../src/persistence/outbox.repository';
+import type { StalenessRow } from '../../../src/persistence/staleness.repository';
 
 const row = (extra: Partial<StalenessRow>): StalenessRow => ({
   id: '1',
