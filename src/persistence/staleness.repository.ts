@@ -56,9 +56,16 @@ export class StalenessRepository {
    */
   async stalenessRows(afterId: string, limit: number, skip?: StalenessSkip): Promise<StalenessRow[]> {
     const rows: Row[] = await this.dataSource.query(
-      `WITH b AS (
-         SELECT * FROM jsonb_to_recordset($3::jsonb)
-           AS b(cron text, time_zone text, since_ms float8, until_ms float8, min_threshold_ms float8)
+      // `fresh_from`: a baseline at or after it is at least a second younger than the threshold; a surely fresh
+      // integration is one whose baseline lies in [fresh_from, until], with its schedule's bound or the fixed rule's.
+      `WITH b AS MATERIALIZED (
+         SELECT b.cron, b.time_zone, b.until_at,
+                greatest(b.since_at, now() - make_interval(secs => (b.min_threshold_ms - 1000) / 1000)) AS fresh_from
+         FROM jsonb_to_recordset($3::jsonb)
+           AS b(cron text, time_zone text, since_at timestamptz, until_at timestamptz, min_threshold_ms float8)
+       ),
+       fixed AS MATERIALIZED (
+         SELECT now() - make_interval(secs => ($4::float8 - 1000) / 1000) AS fresh_from, 'infinity'::timestamptz AS until_at
        )
        SELECT i.id::text AS id, i.source_system_id, i.integration_name, i.cron, i.time_zone, i.paused,
               extract(epoch FROM i.last_succeeded_at)::float8 AS last_succeeded_s,
@@ -67,18 +74,14 @@ export class StalenessRepository {
               extract(epoch FROM now())::float8 AS now_s,
               coalesce(s.stale, false) AS stale
        FROM integration i
+       CROSS JOIN fixed
        LEFT JOIN integration_staleness s ON s.integration_id = i.id
-       LEFT JOIN b ON b.cron = i.cron AND b.time_zone = i.time_zone
-       CROSS JOIN LATERAL (
-         SELECT extract(epoch FROM coalesce(i.last_succeeded_at, i.created_at))::float8 * 1000 AS baseline_ms,
-                (extract(epoch FROM now()) - extract(epoch FROM coalesce(i.last_succeeded_at, i.created_at)))::float8
-                  * 1000 AS age_ms
-       ) a
+       LEFT JOIN b ON $4::float8 IS NULL AND b.cron = i.cron AND b.time_zone = i.time_zone
        WHERE i.enabled AND NOT i.paused AND i.id > $1::bigint
          AND (coalesce(s.stale, false) OR NOT coalesce(
-               CASE WHEN $4::float8 IS NOT NULL THEN a.age_ms <= $4::float8 - 1000
-                    ELSE a.baseline_ms BETWEEN b.since_ms AND b.until_ms AND a.age_ms <= b.min_threshold_ms - 1000
-               END, false))
+               coalesce(i.last_succeeded_at, i.created_at) BETWEEN coalesce(b.fresh_from, fixed.fresh_from)
+                                                             AND coalesce(b.until_at, fixed.until_at),
+               false))
        ORDER BY i.id
        LIMIT $2`,
       [afterId, limit, JSON.stringify(skip ? boundRows(skip.bounds) : []), skip?.staleAfterMs ?? null],
@@ -151,8 +154,8 @@ function boundRows(bounds: readonly StaleBound[]) {
   return bounds.map((b) => ({
     cron: b.cron,
     time_zone: b.timeZone,
-    since_ms: b.sinceMs,
-    until_ms: b.untilMs,
+    since_at: new Date(b.sinceMs).toISOString(),
+    until_at: new Date(b.untilMs).toISOString(),
     min_threshold_ms: b.minThresholdMs,
   }));
 }
