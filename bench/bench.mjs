@@ -182,6 +182,11 @@ async function main() {
   results.readyMs = await service.ready();
   await sleep(3_000);
   results.idleRssMb = rssMb(service.child.pid);
+  // What an idle replica costs: its timers (the ticker, the staleness check, the cache's heartbeat) over 10 s.
+  const idleCpuBefore = cpuMs(service.child.pid);
+  const idleSince = performance.now();
+  await sleep(QUICK ? 5_000 : 10_000);
+  results.idleCpuShare = ((cpuMs(service.child.pid) ?? 0) - (idleCpuBefore ?? 0)) / (performance.now() - idleSince);
 
   // --- 4 and 5: sweeps -------------------------------------------------------------------------------------------------
   const sweep = async (label, servicePids = [service.child.pid], runs = N, db = sql) => {
@@ -771,6 +776,15 @@ function report(r) {
     '',
     '≤ 200 MB',
     r.idleRssMb !== null && r.idleRssMb <= 200,
+  );
+  row(
+    '—',
+    `Idle CPU with ${N} integrations, share of a core`,
+    `${fmt(r.idleCpuShare * 100, 2)} %`,
+    '',
+    '',
+    'report',
+    true,
   );
   row('6', 'Start to ready (migrated database)', `${fmt(r.readyMs)} ms`, '', '', '≤ 3000 ms', r.readyMs <= 3000);
   const header = ['#', 'measure', 'value', 'baseline', 'ratio', 'target', 'ok'];
