@@ -139,12 +139,7 @@ export class StalenessDecider implements OnApplicationBootstrap, OnModuleDestroy
       };
       for (let afterId = '0'; ;) {
         const rows = await this.repository.stalenessRows(afterId, STALENESS_PAGE_ROWS, skip);
-        const decided = decideStaleness(
-          rows,
-          this.config.observability.staleAfterMs,
-          this.config.events.source,
-          this.thresholds,
-        );
+        const decided = decideStaleness(rows, staleAfterMs, this.config.events.source, this.thresholds);
         for (const flip of decided) flips.push(flip);
         if (rows.length < STALENESS_PAGE_ROWS) break;
         afterId = rows[rows.length - 1].id;
