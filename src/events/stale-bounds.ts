@@ -1,5 +1,5 @@
 import type { ScheduleSpec } from '../persistence/types';
-import { nextFireTime } from '../scheduler/cron-schedule';
+import { nextFireTime, scheduleKey } from '../scheduler/cron-schedule';
 
 /**
  * A lower bound of the 3x-interval staleness threshold of one schedule, for every baseline (last success, else
@@ -67,7 +67,7 @@ export class StaleBounds {
     const bounds: StaleBound[] = [];
     let budget = COMPUTED_PER_CALL;
     for (const schedule of schedules) {
-      const key = `${schedule.cron}\u0000${schedule.timeZone}`;
+      const key = scheduleKey(schedule);
       let entry = this.known.get(key);
       if ((entry === undefined || nowMs > entry.renewAtMs) && budget > 0) {
         budget--;

@@ -9,6 +9,7 @@ import {
   type StalenessSkip,
 } from '../persistence/staleness.repository';
 import type { ScheduleSpec } from '../persistence/types';
+import { scheduleKey } from '../scheduler/cron-schedule';
 import { StaleBounds } from './stale-bounds';
 import { EVENT_TYPES, subjectOf } from './event-types';
 
@@ -108,7 +109,7 @@ export class StalenessDecider implements OnApplicationBootstrap, OnModuleDestroy
   ) {
     const distinct = new Map<string, ScheduleSpec>();
     for (const { enabled, cron, timeZone } of config.integrations ?? []) {
-      if (enabled) distinct.set(`${cron}\u0000${timeZone}`, { cron, timeZone });
+      if (enabled) distinct.set(scheduleKey({ cron, timeZone }), { cron, timeZone });
     }
     this.schedules = [...distinct.values()];
   }

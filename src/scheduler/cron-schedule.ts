@@ -2,6 +2,11 @@ import { CronTime } from 'cron';
 import type { ScheduleSpec } from '../persistence/types';
 
 const cronTimes = new Map<string, CronTime>();
+
+/** One key per (cron, zone): the schedules that fire at the same instants. */
+export function scheduleKey(schedule: ScheduleSpec): string {
+  return `${schedule.cron}\u0000${schedule.timeZone}`;
+}
 const nextFireCache = new Map<string, Date>();
 /** Bounds the memo; one sweep of many integrations on a few schedules needs only a few entries. */
 const NEXT_FIRE_CACHE_LIMIT = 10_000;
@@ -23,10 +28,10 @@ export function nextFireTime(schedule: ScheduleSpec, after: Date): Date {
   const key = `${schedule.cron}\u0000${schedule.timeZone}\u0000${second}`;
   const cached = nextFireCache.get(key);
   if (cached) return new Date(cached.getTime());
-  let cronTime = cronTimes.get(`${schedule.cron}\u0000${schedule.timeZone}`);
+  let cronTime = cronTimes.get(scheduleKey(schedule));
   if (!cronTime) {
     cronTime = new CronTime(schedule.cron, schedule.timeZone);
-    cronTimes.set(`${schedule.cron}\u0000${schedule.timeZone}`, cronTime);
+    cronTimes.set(scheduleKey(schedule), cronTime);
   }
   const next = cronTime.getNextDateFrom(new Date(second), schedule.timeZone).toJSDate();
   if (nextFireCache.size >= NEXT_FIRE_CACHE_LIMIT) nextFireCache.clear();
