@@ -11,27 +11,45 @@ import { type Readable, pipeline } from 'node:stream';
 import { AxiosError, type AxiosResponse, CanceledError, type InternalAxiosRequestConfig } from 'axios';
 import { decodersFor } from './content-codings';
 
-/** Throws unless `config` asks only for what this adapter does. */
-function assertSupported(config: InternalAxiosRequestConfig): void {
+/**
+ * The body's length in bytes. Throws unless `config` asks only for what this adapter does: a string body, which
+ * node:http writes in one piece with the head.
+ */
+function supportedBodyLength(config: InternalAxiosRequestConfig): number {
   const { proxy, maxRedirects, responseType, timeout, decompress, maxBodyLength = -1 } = config;
   const data: unknown = config.data;
-  const bodyFits = typeof data === 'string' && !(maxBodyLength > -1 && Buffer.byteLength(data) > maxBodyLength);
+  const length = typeof data === 'string' ? Buffer.byteLength(data) : Infinity;
+  const bodyFits = length !== Infinity && !(maxBodyLength > -1 && length > maxBodyLength);
   if (proxy !== false || maxRedirects !== 0 || responseType !== 'arraybuffer' || !bodyFits || timeout || !decompress) {
     throw new AxiosError('upstream adapter: needs proxy:false, maxRedirects:0, arraybuffer, a string body, no timeout');
   }
+  return length;
+}
+
+/** Where a URL sends requests; the last one parsed is kept, as a client sends every exchange to one or two URLs. */
+let last: { href: string; secure: boolean; hostname: string; port: string; path: string } | null = null;
+
+function destinationOf(href: string): NonNullable<typeof last> {
+  if (last?.href === href) return last;
+  const url = new URL(href);
+  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return (last = {
+    href,
+    secure: url.protocol === 'https:',
+    hostname,
+    port: url.port,
+    path: url.pathname + url.search,
+  });
 }
 
 /** Sends `config`'s request and resolves with the whole answer, whatever its status. */
 export function upstreamAxiosAdapter(config: InternalAxiosRequestConfig): Promise<AxiosResponse<Buffer>> {
   return new Promise((resolve, reject) => {
-    assertSupported(config);
+    const length = supportedBodyLength(config);
     const { signal, maxContentLength: limit = -1 } = config;
-    const url = new URL(config.url!);
-    const secure = url.protocol === 'https:';
-    const body = Buffer.from(config.data as string);
-    const headers = { ...(config.headers.toJSON(true) as http.OutgoingHttpHeaders), 'content-length': body.length };
-    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    const options = { method: config.method!.toUpperCase(), hostname, port: url.port, headers };
+    const { secure, hostname, port, path } = destinationOf(config.url!);
+    const headers = { ...(config.headers.toJSON(true) as http.OutgoingHttpHeaders), 'content-length': length };
+    const options = { method: config.method!.toUpperCase(), hostname, port, headers };
     const transport = (config.transport ?? (secure ? https : http)) as typeof http;
     // The promise settles once: whichever of the events below comes first decides.
     const finish = (error: AxiosError | null, response?: AxiosResponse<Buffer>) => {
@@ -46,7 +64,7 @@ export function upstreamAxiosAdapter(config: InternalAxiosRequestConfig): Promis
       request.destroy();
     };
     const agent = (secure ? config.httpsAgent : config.httpAgent) as http.Agent | undefined;
-    const request = transport.request({ ...options, path: url.pathname + url.search, agent }, (res) => {
+    const request = transport.request({ ...options, path, agent }, (res) => {
       const streams = res.statusCode === 204 ? null : decodersFor(res.headers['content-encoding']);
       if (streams !== null) delete res.headers['content-encoding'];
       const stream = (streams === null ? res : pipeline([res, ...streams], () => undefined)) as Readable;
@@ -73,6 +91,6 @@ export function upstreamAxiosAdapter(config: InternalAxiosRequestConfig): Promis
     request.on('error', (error) => finish(AxiosError.from(error, undefined, config, request)));
     if (signal?.aborted) return onAbort();
     signal?.addEventListener?.('abort', onAbort);
-    request.end(body);
+    request.end(config.data as string);
   });
 }

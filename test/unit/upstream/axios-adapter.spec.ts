@@ -44,6 +44,22 @@ describe('the upstream axios adapter', () => {
     expect(server.received[0].headers['accept-encoding']).toBe('gzip');
   });
 
+  it('sends each request to its own URL when URLs alternate (the last one parsed is kept)', async () => {
+    const answer = (name: string) =>
+      startServer((_req, res) => {
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.end(name);
+      });
+    const [first, second] = [await answer('first'), await answer('second')];
+    const instance = axios.create(SETTINGS);
+    const urls = [`${first.baseUrl}${ENDPOINT}`, `${second.baseUrl}/token?x=1`, `${first.baseUrl}${ENDPOINT}`];
+    const bodies: string[] = [];
+    for (const url of urls) bodies.push((await instance.request<Buffer>({ url, data: '{}' })).data.toString());
+    expect(bodies).toStrictEqual(['first', 'second', 'first']);
+    expect(first.received.map((request) => request.url)).toStrictEqual([ENDPOINT, ENDPOINT]);
+    expect(second.received.map((request) => request.url)).toStrictEqual(['/token?x=1']);
+  });
+
   it.each([
     ['gzip', gzipSync],
     ['deflate with a zlib header', deflateSync],
