@@ -223,17 +223,23 @@ async function main() {
     const dueMonotonicUs = Number(process.hrtime.bigint() / 1000n) + Math.round(Number(msToDue) * 1000);
     const [{ lastRunId }] = await db(`SELECT coalesce(max(id), 0)::text AS "lastRunId" FROM run`);
     const deadline = Date.now() + 180_000;
-    // A cheap probe (a primary-key range) on one connection while the sweep goes on (a connection per probe forked a
-    // backend each time, CPU the sweep needs); the figures come from one query at the end.
+    // A cheap probe on one connection while the sweep goes on (a connection per probe forked a backend each time,
+    // CPU the sweep needs): whether the due instant has passed and no integration is still due nor any run of this
+    // sweep still running, two lookups in partial indexes (integration_due, run_in_progress). Counting the finished
+    // runs instead read every run of the sweep, 5.7 ms of Postgres every 200 ms. The figures, and the check that all
+    // the runs are there, come from one query once the probe sees nothing left.
     const probe = await connectClient(db.url);
     for (;;) {
       await sleep(200);
       const {
-        rows: [{ done }],
-      } = await probe.query(`SELECT count(*)::int AS done FROM run WHERE id > $1 AND outcome <> 'running'`, [
-        lastRunId,
-      ]);
-      if (done < runs && Date.now() <= deadline) continue;
+        rows: [{ busy }],
+      } = await probe.query(
+        `SELECT now() < $2::timestamptz
+                OR EXISTS (SELECT 1 FROM integration WHERE enabled AND NOT paused AND next_fire_at <= now())
+                OR EXISTS (SELECT 1 FROM run WHERE outcome = 'running' AND id > $1) AS busy`,
+        [lastRunId, due],
+      );
+      if (busy && Date.now() <= deadline) continue;
       await probe.end();
       const [row] = await db(
         `SELECT count(*)::int AS total, count(*) FILTER (WHERE outcome <> 'running')::int AS done,
