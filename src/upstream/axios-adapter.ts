@@ -26,30 +26,16 @@ function supportedBodyLength(config: InternalAxiosRequestConfig): number {
   return length;
 }
 
-/** Where a URL sends requests; the last one parsed is kept, as a client sends every exchange to one or two URLs. */
-let last: { href: string; secure: boolean; hostname: string; port: string; path: string } | null = null;
-
-function destinationOf(href: string): NonNullable<typeof last> {
-  if (last?.href === href) return last;
-  const url = new URL(href);
-  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  return (last = {
-    href,
-    secure: url.protocol === 'https:',
-    hostname,
-    port: url.port,
-    path: url.pathname + url.search,
-  });
-}
-
 /** Sends `config`'s request and resolves with the whole answer, whatever its status. */
 export function upstreamAxiosAdapter(config: InternalAxiosRequestConfig): Promise<AxiosResponse<Buffer>> {
   return new Promise((resolve, reject) => {
     const length = supportedBodyLength(config);
     const { signal, maxContentLength: limit = -1 } = config;
-    const { secure, hostname, port, path } = destinationOf(config.url!);
+    const url = new URL(config.url!);
+    const secure = url.protocol === 'https:';
     const headers = { ...(config.headers.toJSON(true) as http.OutgoingHttpHeaders), 'content-length': length };
-    const options = { method: config.method!.toUpperCase(), hostname, port, headers };
+    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const options = { method: config.method!.toUpperCase(), hostname, port: url.port, headers };
     const transport = (config.transport ?? (secure ? https : http)) as typeof http;
     // The promise settles once: whichever of the events below comes first decides.
     const finish = (error: AxiosError | null, response?: AxiosResponse<Buffer>) => {
@@ -64,7 +50,7 @@ export function upstreamAxiosAdapter(config: InternalAxiosRequestConfig): Promis
       request.destroy();
     };
     const agent = (secure ? config.httpsAgent : config.httpAgent) as http.Agent | undefined;
-    const request = transport.request({ ...options, path, agent }, (res) => {
+    const request = transport.request({ ...options, path: url.pathname + url.search, agent }, (res) => {
       const streams = res.statusCode === 204 ? null : decodersFor(res.headers['content-encoding']);
       if (streams !== null) delete res.headers['content-encoding'];
       const stream = (streams === null ? res : pipeline([res, ...streams], () => undefined)) as Readable;
