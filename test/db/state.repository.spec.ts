@@ -258,7 +258,8 @@ describe('StateRepository on real Postgres', () => {
       )[0].n;
 
     it('ends its transaction when nothing is due, and when its write fails (rolled back: no run, no lease, still due)', async () => {
-      await integrationsRepo.syncIntegrations([config(1, 'Orders', { cron: '* * * * * *' })], nextFireTime);
+      // A yearly schedule, so that nothing falls due on its own between the sync and the first claim; makeDue does it.
+      await integrationsRepo.syncIntegrations([config(1, 'Orders', { cron: '0 0 0 1 1 *' })], nextFireTime);
       expect(await claimsRepo.claimDue(claimOptions('replica-a'))).toStrictEqual({
         started: [],
         skippedOverlap: [],
