@@ -802,12 +802,14 @@ function report(r) {
         `| ${x.target} | ${x.measure} | ${x.value} | ${x.baseline} | ${x.ratio} | ${x.goal} | ${x.ok ? 'yes' : '**no**'} |`,
     ),
   ];
+  const roundsOf = (load) => load.p99MsRounds.map((ms) => fmt(ms, 2)).join(' / ');
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}, load: ${LOAD_TOOL}${QUICK ? ', --quick' : ''}`;
   process.stdout.write(`\n${machine}\n\n${lines.join('\n')}\n\n`);
   process.stdout.write(
     !r.single
       ? ''
       : `detail: bare ${r.bareRounds.map((rps) => fmt(rps)).join(' / ')} req/s (rounds), p99 ${fmt(r.bare1.p99Ms, 2)} ms, ${fmt(r.bare1.cpuUsPerRequest, 1)} µs CPU/req; ` +
+          `p99 by round: bare ${roundsOf(r.bare1)}, GET one ${roundsOf(r.single)}, at warn ${roundsOf(r.singleWarn)} ms; ` +
           `GET one p50 ${fmt(r.single.p50Ms, 2)} ms, ${fmt(r.single.cpuUsPerRequest, 1)} µs CPU/req; list p99 ${fmt(r.list.p99Ms, 2)} ms; ` +
           `non-2xx on 200 loads: ${r.single.non2xx + r.list.non2xx}; responses ≥ 400 on all loads: ${r.single.failed + r.conditional.failed + r.list.failed + r.listConditional.failed}\n`,
   );

@@ -235,6 +235,7 @@ export function combineLoads(results) {
     rps: rpsSum / results.length,
     p50Ms: Math.max(...results.map((r) => r.p50Ms ?? 0)),
     p99Ms: Math.max(...results.map((r) => r.p99Ms ?? 0)),
+    p99MsRounds: results.map((r) => r.p99Ms ?? 0),
     requests,
     non2xx: results.reduce((sum, r) => sum + r.non2xx, 0),
     failed: results.reduce((sum, r) => sum + r.failed, 0),
