@@ -87,11 +87,11 @@ export class AuditRepository {
     }
     if (options.beforeId !== undefined) {
       params.push(options.beforeId);
-      where.push(`id < $${params.length}::bigint`);
+      where.push(`audit.id < $${params.length}::bigint`);
     }
     const rows: Row[] = await this.dataSource.query(
       `SELECT ${AUDIT_COLUMNS} FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY id DESC LIMIT $1`,
+       ORDER BY audit.id DESC LIMIT $1`,
       params,
     );
     return { items: rows.slice(0, options.limit).map(toAuditRecord), hasMore: rows.length > options.limit };

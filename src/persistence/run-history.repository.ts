@@ -84,8 +84,8 @@ export class RunHistoryRepository {
        FROM run
        WHERE integration_id = $1 AND outcome = 'succeeded' AND watermark_after IS NOT NULL
          AND watermark_after IS DISTINCT FROM watermark_before
-         ${options.beforeId !== undefined ? 'AND id < $3::bigint' : ''}
-       ORDER BY id DESC LIMIT $2`,
+         ${options.beforeId !== undefined ? 'AND run.id < $3::bigint' : ''}
+       ORDER BY run.id DESC LIMIT $2`,
       params,
     );
     return {
