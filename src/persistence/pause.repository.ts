@@ -134,7 +134,7 @@ export class PauseRepository {
       const rows: Row[] = await tx.query(
         `SELECT ${LOCKED_COLUMNS} FROM integration
          WHERE paused AND paused_until <= now()
-         ORDER BY paused_until, id LIMIT $1
+         ORDER BY paused_until, integration.id LIMIT $1
          FOR UPDATE SKIP LOCKED`,
         [AUTO_RESUME_BATCH],
       );
@@ -213,7 +213,7 @@ async function lockTargets(
   return tx.query(
     `SELECT ${LOCKED_COLUMNS} FROM integration
      WHERE source_system_id = $1 AND ${stateFilter === 'paused' ? 'paused' : 'NOT paused'}
-     ORDER BY integration_name FOR UPDATE`,
+     ORDER BY integration.id FOR UPDATE`,
     [target.sourceSystemId],
   );
 }

@@ -315,7 +315,7 @@ export class RunService implements OnApplicationShutdown {
         );
         policy.onRetry(({ delay }) =>
           this.logger.warn(
-            `run ${started.runId}: the database is unreachable; retrying the final write in ${Math.round(delay)} ms`,
+            `run ${started.runId}: the final write hit a transient database error; retrying in ${Math.round(delay)} ms`,
           ),
         );
         return policy;
@@ -410,14 +410,16 @@ function formatWatermark(watermark: Watermark | null): string {
 
 /**
  * Errors worth retrying a write for: the database is down, restarting or unreachable (connection refused or reset,
- * admin shutdown 57P01, cannot connect now 57P03, pool checkout timeout), not a constraint or syntax error.
+ * admin shutdown 57P01, cannot connect now 57P03, pool checkout timeout), or it rolled the transaction back to break
+ * a deadlock (40P01) or a serialization conflict (40001). Each leaves nothing written, so the whole write can be
+ * repeated. Not a constraint or syntax error.
  */
 export function isTransientDatabaseError(error: unknown): boolean {
   const e = error as { code?: unknown; message?: unknown; driverError?: { code?: unknown } };
   const code =
     typeof e?.code === 'string' ? e.code : typeof e?.driverError?.code === 'string' ? e.driverError.code : '';
   if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
-  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  if (code.startsWith('08') || ['57P01', '57P02', '57P03', '40P01', '40001'].includes(code)) return true;
   const message = typeof e?.message === 'string' ? e.message : '';
   return /timeout exceeded when trying to connect|Connection terminated|connection is closed|Client has encountered a connection error/i.test(
     message,

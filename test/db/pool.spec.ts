@@ -45,4 +45,37 @@ describe('connection pool limits', () => {
     expect(isTransientDatabaseError(error)).toBe(true);
     expect(isTransientDatabaseError(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false);
   });
+
+  it('calls a deadlock the database broke transient: the victim rolled back, so its write can be repeated', async () => {
+    const dataSource = createDataSource({ url: db.url, poolSize: 2, connectTimeoutMs: 5_000 });
+    await dataSource.initialize();
+    await dataSource.query(
+      `CREATE TABLE IF NOT EXISTS crossed (id int PRIMARY KEY); INSERT INTO crossed VALUES (1), (2)`,
+    );
+    const [a, b] = [dataSource.createQueryRunner(), dataSource.createQueryRunner()];
+    try {
+      for (const runner of [a, b]) {
+        await runner.connect();
+        await runner.startTransaction();
+        await runner.query(`SET LOCAL deadlock_timeout = '50ms'`);
+      }
+      await a.query('SELECT id FROM crossed WHERE id = 1 FOR UPDATE');
+      await b.query('SELECT id FROM crossed WHERE id = 2 FOR UPDATE');
+      const outcomes = await Promise.allSettled([
+        a.query('SELECT id FROM crossed WHERE id = 2 FOR UPDATE'),
+        b.query('SELECT id FROM crossed WHERE id = 1 FOR UPDATE'),
+      ]);
+      const victims = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+      expect(victims.length).toBe(1);
+      expect((victims[0].reason as { driverError: { code: string } }).driverError.code).toBe('40P01');
+      expect(isTransientDatabaseError(victims[0].reason)).toBe(true);
+      expect(isTransientDatabaseError(Object.assign(new Error('could not serialize'), { code: '40001' }))).toBe(true);
+    } finally {
+      for (const runner of [a, b]) {
+        await runner.rollbackTransaction().catch(() => undefined);
+        await runner.release();
+      }
+      await dataSource.destroy();
+    }
+  });
 });
