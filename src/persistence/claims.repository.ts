@@ -147,7 +147,7 @@ export class ClaimsRepository {
             release_lease: d.releaseLease,
           })),
         ),
-        `{${result.abandoned.map((a) => a.runId).join(',')}}`,
+        result.abandoned.map((a) => a.runId),
         options.replicaId,
         options.leaseMs,
         STATE_CHANNEL,

@@ -170,7 +170,7 @@ export class RunsRepository {
     const events = eventsJson(finishEventCandidates(items, this.eventSettings));
     const rows: Row[] = await this.dataSource.query(FINISH_RUNS, [
       JSON.stringify(items.map(batchRowOf)),
-      `{${integrationIds.join(',')}}`,
+      integrationIds,
       events,
       this.eventSettings.failureRepeat,
       STATE_CHANNEL,
