@@ -116,7 +116,7 @@ export interface AppConfig {
   };
   access: {
     apiKeys: ApiKeyConfig[];
-    /** True only when AUTH_DISABLED=true was set explicitly, or in demo mode without API_KEYS. */
+    /** True when AUTH_DISABLED=true was set explicitly, or outside production without API_KEYS (the image sets production). */
     authDisabled: boolean;
     metricsPublic: boolean;
     docsPublic: boolean;

@@ -36,9 +36,8 @@ export type RunResult =
 
 /**
  * Scheduled runs claimed ahead of a free slot, as a share of MAX_CONCURRENT_RUNS. A claim is a transaction of a
- * few round trips; with no run waiting, every slot that freed sat idle for the claim on its way and then the next
- * one, a sixth of a 50 ms call (issue 6). Runs claimed ahead start the moment a slot frees; their leases are held
- * and renewed like those of runs calling.
+ * few round trips; without runs waiting, a slot that frees would sit idle until the next claim commits. Runs claimed
+ * ahead start the moment a slot frees; their leases are held and renewed like those of runs calling.
  */
 export const CLAIM_AHEAD_SHARE = 0.5;
 
@@ -68,9 +67,9 @@ export class RunService implements OnApplicationShutdown {
   /** The replica is shutting down: a run that would have to wait for a slot makes no call. */
   private draining = false;
   /**
-   * Aborted when the shutdown grace period ends, stopping every upstream call still on its way. One for all runs: an
-   * AbortController and its listeners per run were a few per cent of a sweep's CPU, and one AbortSignal shared by
-   * 200 calls searches its list of listeners on every add and remove (issue 6).
+   * Aborted when the shutdown grace period ends, stopping every upstream call still on its way. One for all runs,
+   * so that a run adds no AbortController or listener of its own (an AbortSignal shared by many calls searches its
+   * list of listeners on every add and remove).
    */
   private readonly shutdown = new CallStop();
   private readonly leaseTimer: NodeJS.Timeout;
@@ -101,8 +100,8 @@ export class RunService implements OnApplicationShutdown {
   /**
    * How many more scheduled runs may be claimed now, with `maxConcurrentRuns` (MAX_CONCURRENT_RUNS) slots. A slot
    * is an upstream call: it frees when the answer is in, while the run's end waits to be recorded in the next group
-   * commit, so a slow commit never leaves slots idle (issue 6: a sweep is bound by the upstream's latency, not the
-   * database's). Up to {@link CLAIM_AHEAD_SHARE} × the slots more are claimed ahead and wait for a slot, so that a
+   * commit, so a slow commit never leaves slots idle: a sweep is bound by the upstream's latency, not the
+   * database's. Up to {@link CLAIM_AHEAD_SHARE} × the slots more are claimed ahead and wait for a slot, so that a
    * freed slot never waits for a claim. Runs waiting to be recorded are bounded by as many again as the slots, so a
    * slow or unreachable database stops claims.
    */
