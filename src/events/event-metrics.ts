@@ -1,5 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
+import { APP_CONFIG, type AppConfig } from '../config';
 import { MetricsService } from '../observability/metrics.service';
 import { OutboxRepository } from '../persistence/outbox.repository';
 
@@ -15,8 +16,8 @@ export type DeliveryOutcome = 'delivered' | 'failed' | 'exhausted';
  *   reads them. Every replica reads every event, so aggregate across replicas with `max`, not `sum`.
  * - `tidemark_webhook_deliveries_total{subscription,outcome}` and `tidemark_webhook_delivery_duration_seconds`:
  *   attempts this replica made (sum across replicas).
- * - `tidemark_outbox_lag_seconds`: age of the oldest event with a delivery still pending, read from Postgres at
- *   scrape time (the same on every replica).
+ * - `tidemark_outbox_lag_seconds`: age of the oldest event with a delivery to a configured webhook still pending,
+ *   read from Postgres at scrape time (the same on every replica).
  */
 @Injectable()
 export class EventMetrics {
@@ -25,7 +26,12 @@ export class EventMetrics {
   private readonly deliveriesTotal: Counter<'subscription' | 'outcome'>;
   private readonly deliveryDuration: Histogram<'subscription'>;
 
-  constructor(metrics: MetricsService, outbox: OutboxRepository) {
+  constructor(
+    metrics: MetricsService,
+    outbox: OutboxRepository,
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'events'>,
+  ) {
+    const subscriptions = config.events.webhooks.map((hook) => hook.name);
     const registers = [metrics.registry];
     this.eventsTotal = new Counter({
       name: 'tidemark_events_total',
@@ -49,11 +55,11 @@ export class EventMetrics {
     const logger = this.logger;
     new Gauge({
       name: 'tidemark_outbox_lag_seconds',
-      help: 'Age of the oldest event whose webhook delivery is still pending, by the database clock, in seconds; 0 when none is.',
+      help: 'Age of the oldest event whose delivery to a configured webhook is still pending, by the database clock, in seconds; 0 when none is.',
       registers,
       async collect() {
         try {
-          this.set(await outbox.outboxLagSeconds());
+          this.set(await outbox.outboxLagSeconds(subscriptions));
         } catch (error) {
           logger.warn(`metrics: reading the outbox lag failed: ${(error as Error).message}`);
         }

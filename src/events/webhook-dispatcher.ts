@@ -195,7 +195,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
     }
     const latencyMs = Math.round(performance.now() - startedAt);
     if (error === null) {
-      await this.repository.recordDelivered(delivery.id, status!, latencyMs);
+      await this.repository.recordDelivered(delivery, status!, latencyMs);
       this.metrics.deliveryAttempted(hook.name, 'delivered', latencyMs / 1000);
       return;
     }
@@ -208,7 +208,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnModuleDestro
   ): Promise<void> {
     const retryInMs = nextRetryDelayMs(this.config.events.retryScheduleMs, delivery.attempts, Math.random());
     const exhaustedEvent = retryInMs === null ? this.exhaustedEvent(delivery, failure) : null;
-    const outcome = await this.repository.recordFailed(delivery.id, failure, retryInMs, exhaustedEvent);
+    const outcome = await this.repository.recordFailed(delivery, failure, retryInMs, exhaustedEvent);
     this.metrics.deliveryAttempted(
       delivery.subscription,
       outcome === 'exhausted' ? 'exhausted' : 'failed',

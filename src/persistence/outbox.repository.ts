@@ -22,10 +22,15 @@ export const STREAM_START: StreamPosition = { txid: '0', id: '0' };
 export interface ClaimedDelivery {
   id: string;
   subscription: string;
-  /** Attempts so far, this one included. */
+  /** Attempts so far, this one included; with `leaseOwner`, it fences this attempt's result (see recordDelivered). */
   attempts: number;
+  /** The replica whose lease covers this attempt. */
+  leaseOwner: string;
   event: OutboxEvent;
 }
+
+/** Which attempt a result belongs to. */
+export type DeliveryAttempt = Pick<ClaimedDelivery, 'id' | 'attempts' | 'leaseOwner'>;
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'exhausted';
 
@@ -236,29 +241,35 @@ export class OutboxRepository {
       id: row.delivery_id as string,
       subscription: row.subscription as string,
       attempts: row.attempts as number,
+      leaseOwner: replicaId,
       event: toEvent(row),
     }));
   }
 
-  /** Records a 2xx answer; false when the delivery was no longer pending (a hand retry, say). */
-  async recordDelivered(id: string, httpStatus: number, latencyMs: number): Promise<boolean> {
+  /**
+   * Records a 2xx answer. Only the attempt that holds the delivery's lease may: once its lease expired and the
+   * delivery was claimed again (attempts rose, or another replica owns it), a late answer records nothing, so the
+   * row always describes its latest attempt.
+   * @returns false when the attempt no longer holds the delivery, or it is no longer pending
+   */
+  async recordDelivered(attempt: DeliveryAttempt, httpStatus: number, latencyMs: number): Promise<boolean> {
     const rows: Row[] = await this.dataSource.query(
       `UPDATE webhook_delivery SET status = 'delivered', last_status = $2, last_error = NULL, latency_ms = $3,
          finished_at = now(), lease_owner = NULL, lease_expires_at = NULL
-       WHERE id = $1 AND status = 'pending'
+       WHERE id = $1 AND status = 'pending' AND attempts = $4 AND lease_owner = $5
        RETURNING id`,
-      [id, httpStatus, latencyMs],
+      [attempt.id, httpStatus, latencyMs, attempt.attempts, attempt.leaseOwner],
     );
     return firstRows(rows).length > 0;
   }
 
   /**
    * Records a failed attempt: the delivery waits `retryInMs` for its next one, or with `retryInMs` null it is
-   * `exhausted` and `exhaustedEvent` (if any) is inserted in the same statement.
-   * @returns the new status, or null when the delivery was no longer pending
+   * `exhausted` and `exhaustedEvent` (if any) is inserted in the same statement. Fenced like recordDelivered.
+   * @returns the new status, or null when the attempt no longer holds the delivery, or it is no longer pending
    */
   async recordFailed(
-    id: string,
+    attempt: DeliveryAttempt,
     failure: { httpStatus: number | null; error: string; latencyMs: number },
     retryInMs: number | null,
     exhaustedEvent: NewEvent | null,
@@ -271,7 +282,7 @@ export class OutboxRepository {
                                   ELSE now() + make_interval(secs => $5::float8 / 1000) END,
            finished_at = CASE WHEN $5::float8 IS NULL THEN now() END,
            last_status = $2, last_error = $3, latency_ms = $4, lease_owner = NULL, lease_expires_at = NULL
-         WHERE id = $1 AND status = 'pending'
+         WHERE id = $1 AND status = 'pending' AND attempts = $7 AND lease_owner = $8
          RETURNING status
        ),
        ev AS (
@@ -284,12 +295,14 @@ export class OutboxRepository {
        )
        SELECT (SELECT status FROM d) AS status, (SELECT count(*) FROM ev)::int AS events`,
       [
-        id,
+        attempt.id,
         failure.httpStatus,
         failure.error.slice(0, 1_000),
         failure.latencyMs,
         retryInMs,
         eventsJson(exhaustedEvent ? [exhaustedEvent] : []),
+        attempt.attempts,
+        attempt.leaseOwner,
       ],
     );
     return (row?.status as DeliveryStatus | null) ?? null;
@@ -330,11 +343,16 @@ export class OutboxRepository {
     return page.items[0] ?? null;
   }
 
-  /** Age of the oldest event with a pending delivery, s (database clock); 0 when none waits. */
-  async outboxLagSeconds(): Promise<number> {
+  /**
+   * Age of the oldest event with a pending delivery to one of `subscriptions`, s (database clock); 0 when none waits.
+   * Deliveries of a webhook no longer configured stay as they were (nothing delivers them) and do not count.
+   */
+  async outboxLagSeconds(subscriptions: readonly string[]): Promise<number> {
     const [row]: Row[] = await this.dataSource.query(
       `SELECT coalesce(extract(epoch FROM now() - min(e.time)), 0)::float8 AS lag
-       FROM webhook_delivery d JOIN event e ON e.id = d.event_id WHERE d.status = 'pending'`,
+       FROM webhook_delivery d JOIN event e ON e.id = d.event_id
+       WHERE d.status = 'pending' AND d.subscription = ANY($1::text[])`,
+      [subscriptions],
     );
     return Math.max(0, row.lag as number);
   }

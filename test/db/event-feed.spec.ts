@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EventFeed } from '../../src/events/event-feed';
 import { EventMetrics } from '../../src/events/event-metrics';
+import type { AppConfig } from '../../src/config';
 import type { OutboxEvent } from '../../src/events/event-types';
 import type { EventWakeups, Wakeup } from '../../src/events/event-wakeups';
 import type { MetricsService } from '../../src/observability/metrics.service';
@@ -76,7 +77,7 @@ describe('event feed on real Postgres', () => {
     feed = new EventFeed(
       outbox,
       { wakeups } as unknown as EventWakeups,
-      new EventMetrics({ registry } as MetricsService, outbox),
+      new EventMetrics({ registry } as MetricsService, outbox, { events: { webhooks: [] } } as unknown as AppConfig),
     );
     feed.onApplicationBootstrap();
     // The feed follows the stream from where it started, which it reads at bootstrap.

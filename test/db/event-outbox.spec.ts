@@ -281,14 +281,14 @@ describe('event outbox on real Postgres', () => {
       data: { deliveryId: first[0].id },
     };
     expect(
-      await outbox.recordFailed(first[0].id, { httpStatus: 500, error: 'HTTP 500', latencyMs: 3 }, null, exhausted),
+      await outbox.recordFailed(first[0], { httpStatus: 500, error: 'HTTP 500', latencyMs: 3 }, null, exhausted),
     ).toBe('exhausted');
     expect(
-      await outbox.recordFailed(first[0].id, { httpStatus: 500, error: 'HTTP 500', latencyMs: 3 }, null, exhausted),
+      await outbox.recordFailed(first[0], { httpStatus: 500, error: 'HTTP 500', latencyMs: 3 }, null, exhausted),
     ).toBe(null);
     const second = await outbox.claimDeliveries(['hook'], 'r2', 10, 60_000);
     expect(second.map((d) => d.event.runId)).toStrictEqual([a2.runId]);
-    expect(await outbox.recordDelivered(second[0].id, 204, 2)).toBe(true);
+    expect(await outbox.recordDelivered(second[0], 204, 2)).toBe(true);
     expect((await events()).map((e) => e.type)).toStrictEqual([
       'tidemark.watermark.advanced',
       'tidemark.watermark.advanced',
@@ -298,6 +298,47 @@ describe('event outbox on real Postgres', () => {
     expect(page.items.map((d) => [d.status, d.attempts, d.lastStatus])).toStrictEqual([
       ['delivered', 1, 204],
       ['exhausted', 1, 500],
+    ]);
+  });
+
+  it('only the attempt holding a delivery records its result; the lag counts only configured webhooks', async () => {
+    await sql(
+      `INSERT INTO event (type, source, subject, data, time) VALUES
+         ('tidemark.integration.paused', 'urn:test', '1/x', '{}', now() - interval '90 seconds'),
+         ('tidemark.integration.paused', 'urn:test', '1/y', '{}', now() - interval '30 seconds')`,
+    );
+    await sql(
+      `INSERT INTO webhook_delivery (event_id, subscription)
+       SELECT id, CASE WHEN subject = '1/x' THEN 'removed' ELSE 'hook' END FROM event`,
+    );
+    const [late] = await outbox.claimDeliveries(['hook'], 'r1', 10, 1);
+    await sql(`SELECT pg_sleep(0.01)`);
+    const [current] = await outbox.claimDeliveries(['hook'], 'r2', 10, 60_000);
+    expect([late.attempts, late.leaseOwner, current.attempts, current.leaseOwner]).toStrictEqual([1, 'r1', 2, 'r2']);
+    expect(await outbox.recordDelivered(late, 204, 5)).toBe(false);
+    expect(await outbox.recordFailed(late, { httpStatus: 500, error: 'HTTP 500', latencyMs: 5 }, 1_000, null)).toBe(
+      null,
+    );
+    expect(await outbox.recordDelivered({ ...current, leaseOwner: 'r1' }, 204, 5)).toBe(false);
+    const lag = await outbox.outboxLagSeconds(['hook']);
+    expect([Math.round(lag), await outbox.outboxLagSeconds([])]).toStrictEqual([30, 0]);
+    expect(Math.round(await outbox.outboxLagSeconds(['hook', 'removed']))).toBe(90);
+    expect(await outbox.recordDelivered(current, 204, 7)).toBe(true);
+    expect(await outbox.outboxLagSeconds(['hook'])).toBe(0);
+    expect(
+      await sql(
+        `SELECT subscription, status, attempts, last_status, latency_ms, lease_owner FROM webhook_delivery ORDER BY id`,
+      ),
+    ).toStrictEqual([
+      {
+        subscription: 'removed',
+        status: 'pending',
+        attempts: 0,
+        last_status: null,
+        latency_ms: null,
+        lease_owner: null,
+      },
+      { subscription: 'hook', status: 'delivered', attempts: 2, last_status: 204, latency_ms: 7, lease_owner: null },
     ]);
   });
 
