@@ -3,6 +3,8 @@
  * kept apart because none of it changes how runs are scheduled or executed.
  */
 
+import { unmatchedTypePatterns } from '../events/event-types';
+
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** One webhook subscription from WEBHOOKS. */
@@ -158,6 +160,10 @@ function readWebhook(item: unknown, at: string, names: Set<string>, problems: st
     problems.push(
       `${at}.types: must be a non-empty array of event types, each exact (tidemark.watermark.advanced) or ending in * (tidemark.watermark.*)`,
     );
+  } else {
+    const unmatched = unmatchedTypePatterns(types);
+    if (unmatched.length > 0)
+      problems.push(`${at}.types: must name event types Tidemark emits (${unmatched.join(', ')} match none)`);
   }
   if (key === null || typeof name !== 'string' || typeof url !== 'string' || !Array.isArray(types)) return null;
   return { name, url, key, types: [...new Set(types as string[])] };

@@ -69,3 +69,8 @@ export function subjectOf(integration: { sourceSystemId: number; integrationName
 export function matchesType(patterns: readonly string[], type: string): boolean {
   return patterns.some((pattern) => (pattern.endsWith('*') ? type.startsWith(pattern.slice(0, -1)) : pattern === type));
 }
+
+/** The patterns that match no event type Tidemark emits: a misspelt filter would otherwise match nothing, silently. */
+export function unmatchedTypePatterns(patterns: readonly string[]): string[] {
+  return patterns.filter((pattern) => !ALL_EVENT_TYPES.some((type) => matchesType([pattern], type)));
+}

@@ -168,6 +168,14 @@ describe('events e2e: signed webhooks and the live stream', () => {
           'must be a comma-separated list of event types, each exact (tidemark.watermark.advanced) or ending in * (tidemark.watermark.*)',
       },
     ]);
+    const unknown = await fetch(`${app.url}/events?types=tidemark.watermark.*,tidemark.wattermark.advanced,bogus`);
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { 'invalid-params': unknown })['invalid-params']).toStrictEqual([
+      {
+        name: 'types',
+        reason: 'must name event types Tidemark emits (tidemark.wattermark.advanced, bogus match none)',
+      },
+    ]);
     expect(simulator.callCount()).toBeGreaterThan(0);
   });
 

@@ -1,5 +1,16 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, Matches, MaxLength, Validate } from 'class-validator';
+import {
+  IsIn,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  Validate,
+  ValidatorConstraint,
+  type ValidationArguments,
+  type ValidatorConstraintInterface,
+} from 'class-validator';
+import { unmatchedTypePatterns } from '../../events/event-types';
 import type { DeliveryRecord } from '../../persistence/outbox.repository';
 import { IsSourceSystemIdText, ListQuery } from './requests';
 
@@ -7,6 +18,17 @@ export const TYPES_RULE =
   'must be a comma-separated list of event types, each exact (tidemark.watermark.advanced) or ending in * (tidemark.watermark.*)';
 const TYPE_LIST =
   /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\.\*|\*)?|\*)(?:,(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\.\*|\*)?|\*))*$/;
+
+/** Every pattern of a well-formed list matches an event type Tidemark emits (a malformed list is TYPE_LIST's to report). */
+@ValidatorConstraint({ name: 'knownEventTypes' })
+class MatchesKnownEventTypes implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return typeof value !== 'string' || !TYPE_LIST.test(value) || unmatchedTypePatterns(value.split(',')).length === 0;
+  }
+  defaultMessage(args: ValidationArguments): string {
+    return `must name event types Tidemark emits (${unmatchedTypePatterns(String(args.value).split(',')).join(', ')} match none)`;
+  }
+}
 
 /** A bigint id served as a decimal string, so that no JSON reader rounds it. */
 const ID_PATTERN = '^[1-9][0-9]{0,17}$';
@@ -23,6 +45,7 @@ export class EventStreamQuery {
   @IsString({ message: TYPES_RULE })
   @MaxLength(1024, { message: TYPES_RULE })
   @Matches(TYPE_LIST, { message: TYPES_RULE })
+  @Validate(MatchesKnownEventTypes)
   types?: string;
 
   @ApiPropertyOptional({

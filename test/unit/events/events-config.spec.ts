@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { loadEventsConfig } from '../../../src/config';
-import { matchesType } from '../../../src/events/event-types';
+import { matchesType, unmatchedTypePatterns } from '../../../src/events/event-types';
 import { nextRetryDelayMs } from '../../../src/events/retry-schedule';
 import { signWebhook } from '../../../src/events/webhook-signer';
 
@@ -66,6 +66,22 @@ describe('event configuration', () => {
     expect(problems.join('\n')).not.toContain('whsec_short');
   });
 
+  it('refuses WEBHOOKS types that match no event type, naming each', () => {
+    const { problems } = load({
+      WEBHOOKS: JSON.stringify([
+        {
+          name: 'a',
+          url: 'http://ok.example/',
+          secret: SECRET,
+          types: ['tidemark.watermark.*', 'tidemark.runs.*', 'orders'],
+        },
+      ]),
+    });
+    expect(problems).toStrictEqual([
+      'WEBHOOKS[0].types: must name event types Tidemark emits (tidemark.runs.*, orders match none)',
+    ]);
+  });
+
   it('rejects WEBHOOKS that is not a JSON array', () => {
     expect(load({ WEBHOOKS: '{' }).problems).toStrictEqual(['WEBHOOKS: must be valid JSON']);
     expect(load({ WEBHOOKS: '{}' }).problems).toStrictEqual([
@@ -100,5 +116,11 @@ describe('webhook signing and retries', () => {
     expect(matchesType(['tidemark.watermark.*'], 'tidemark.run.failed')).toBe(false);
     expect(matchesType(['tidemark.run.failed'], 'tidemark.run.failed')).toBe(true);
     expect(matchesType(['*'], 'tidemark.integration.stale')).toBe(true);
+  });
+
+  it('names the patterns that match no event type', () => {
+    expect(
+      unmatchedTypePatterns(['*', 'tidemark.*', 'tidemark.run.failed', 'tidemark.run', 'tidemark.runs*']),
+    ).toStrictEqual(['tidemark.run', 'tidemark.runs*']);
   });
 });
