@@ -2,7 +2,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * Lets the write that records a run's end update its integration row in place (a HOT update: no new index entries),
- * which a sweep of thousands of runs does once per run (issue 6):
+ * which a sweep of thousands of runs does once per run:
  * - `integration_lease_expiry` goes: expired leases are found through the runs still `running` (`run_in_progress`),
  *   since a held lease always names a running run;
  * - `integration_max_sync_at` goes: nothing reads integrations in watermark order (the staleness gauge reads all);

@@ -26,7 +26,7 @@ export interface Rendered {
   body: Buffer;
   /**
    * The body as a string, when it is small: Node sends a string body with the response head in one write, and a
-   * Buffer body with it in a two-part writev (about 3 µs more CPU per response).
+   * Buffer body with it in a two-part writev, which costs more per response.
    */
   text?: string;
   /** A strong entity tag, quotes included. */

@@ -16,9 +16,9 @@ import { EVENT_TYPES, subjectOf } from './event-types';
 /** How often each replica checks staleness, ms. */
 export const STALENESS_CHECK_MS = 2_000;
 /**
- * Integrations read per query of a check. Each page is decoded and decided in a task of its own (about a
- * millisecond), so that a check of thousands of integrations never holds the event loop, and the requests waiting
- * on it, for long: one query of all 2,000 of the bench's integrations held it for 20 to 60 ms every check.
+ * Integrations read per query of a check. Each page is decoded and decided in a task of its own, small enough to
+ * take about a millisecond, so that a check of thousands of integrations never holds the event loop, and the
+ * requests waiting on it, for long: the work of one check grows with the number of integrations, a page's does not.
  */
 export const STALENESS_PAGE_ROWS = 250;
 

@@ -101,8 +101,8 @@ export class FastReadPath {
   };
 
   /**
-   * The same answers from Node's request and response, before Fastify routes the request (its request and reply
-   * objects, routing and hook runner were a fifth of a cached read's CPU, issue 6). Used as the server's request
+   * The same answers from Node's request and response, before Fastify routes the request, so that a cached read
+   * does not pay for Fastify's request and reply objects, routing and hook runner. Used as the server's request
    * listener ahead of Fastify's (`serverFactory`); returns false to let Fastify handle the request. Not used while
    * CORS is configured (the CORS headers come from a Fastify hook) or once the app is closing (Fastify then answers
    * 503 itself).

@@ -38,7 +38,7 @@ export interface RunLogFields {
 /**
  * The run a line is logged for, added to every line by the loggers' `mixin`. A run is entered once
  * (RunTelemetry) and its fields cost nothing unless a line is written: a child logger per run would
- * serialise, and redact, its bindings for every run (about 6% of a sweep's CPU, issue 6).
+ * serialise, and redact, its bindings for every run, whether or not it logs anything.
  */
 export const runLogContext = new AsyncLocalStorage<RunLogFields>();
 

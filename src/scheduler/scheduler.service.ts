@@ -133,8 +133,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
    * MAX_CONCURRENT_RUNS upstream calls at once in this replica, plus runs claimed ahead that wait for a slot; see
    * RunService.claimCapacity). A run whose call or recording ends calls this again, so a backlog of thousands of due
    * integrations streams through the slots instead of waiting a poll per batch. Small batches wait for a quarter of
-   * the slots unless no run is in flight: each claim is a transaction for the service and Postgres alike, and a
-   * tenth made a 50 ms sweep claim about twice as often (issue 6).
+   * the slots unless no run is in flight: each claim is a transaction for the service and Postgres alike, so fewer,
+   * larger claims cost both less per run.
    */
   private claimWhileDue(): Promise<void> {
     if (this.claiming) return Promise.resolve();

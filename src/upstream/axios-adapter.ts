@@ -1,8 +1,8 @@
 /**
  * The axios adapter of the upstream's HttpService: one node:http(s) request on the instance's keep-alive agents, the
  * answer collected as bytes, decoded and capped as axios's own http adapter does it, without that adapter's work per
- * request for what the client never uses (redirects, proxies, progress streams), which cost a sweep more CPU than the
- * rest of a run (docs/performance.md). Invariants: no redirect, no proxy; `maxContentLength` counts decoded bytes and
+ * request for what the client never uses (redirects, proxies, progress streams), which a sweep would pay on every
+ * upstream call (docs/performance.md). Invariants: no redirect, no proxy; `maxContentLength` counts decoded bytes and
  * reading stops past it; failures are AxiosErrors with axios's codes; a configuration it cannot honour is refused.
  */
 import * as http from 'node:http';

@@ -795,14 +795,33 @@ describe('StateRepository on real Postgres', () => {
         finishRuns: async (items: Parameters<RunsRepository['finishRuns']>[0]) => {
           const outcomes = items.map((item) => item.completion.outcome).join('+');
           order.push(`start ${outcomes}`);
-          await new Promise((resolve) => setTimeout(resolve, 20));
-          order.push(`end ${outcomes}`);
-          return items.map((item) => ({ applied: item.completion.outcome === 'succeeded', finished: null }));
+          try {
+            // Holds the write open a little, so that a second batch started alongside it would show as overlapping.
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            return await runsRepo.finishRuns(items);
+          } finally {
+            order.push(`end ${outcomes}`);
+          }
         },
       };
       const batcher = new FinishBatcher(counting, isTransientDatabaseError, 4, 3);
-      await Promise.all([batcher.finish(a, succeeded), batcher.finish(a, failed)]);
+      const results = await Promise.all([batcher.finish(a, succeeded), batcher.finish(a, failed)]);
       expect(order).toStrictEqual(['start succeeded', 'end succeeded', 'start failed', 'end failed']);
+      // The first end committed; the second found the run no longer running and changed nothing.
+      expect(results.map((r) => [r.applied, r.finished?.id ?? null, r.finished?.outcome ?? null])).toStrictEqual([
+        [true, a.runId, 'succeeded'],
+        [false, null, null],
+      ]);
+      const runs = await sql(`SELECT id::text AS id, outcome, error_code FROM run`);
+      expect(runs).toStrictEqual([{ id: a.runId, outcome: 'succeeded', error_code: null }]);
+      const integrations = await sql(
+        `SELECT max_sync_pk_id::text AS pk, consecutive_failures AS failures, lease_owner, last_run_id::text AS last_run,
+                last_succeeded_at IS NOT NULL AS ok
+         FROM integration`,
+      );
+      expect(integrations).toStrictEqual([
+        { pk: '9007199254740993', failures: 0, lease_owner: null, last_run: a.runId, ok: true },
+      ]);
     });
   });
 

@@ -40,8 +40,8 @@ export class AccessModule implements OnApplicationBootstrap {
             return credential.kind === 'key' ? `key:${credential.key.name}` : `ip:${req.ip}`;
           },
           generateKey: (_context, tracker, name) => `${name}:${tracker}`,
-          // Only a refused request says anything (429 with Retry-After, RateLimitGuard), as the facade's issue asks:
-          // X-RateLimit-Limit, -Remaining and -Reset on every allowed answer cost a cached read three header lines.
+          // Only a refused request says anything (429 with Retry-After, RateLimitGuard; docs/operations.md):
+          // X-RateLimit-Limit, -Remaining and -Reset would add three header lines to every allowed answer.
           setHeaders: false,
         }),
       ],

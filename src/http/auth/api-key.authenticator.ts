@@ -30,7 +30,7 @@ export class ApiKeyAuthenticator {
   private readonly seen = new WeakMap<object, Credential>();
   /**
    * Presented strings already proven to be a configured key, so that a client's every request does not hash its
-   * key again (SHA-256 was a tenth of a cached read's CPU). Only matches are kept: a string matches only if its
+   * key again: hashing is a large part of a cached read's cost. Only matches are kept: a string matches only if its
    * digest equals a configured one, so this holds at most one entry per configured key, and no sequence of bad
    * keys can grow it. Unknown keys are still hashed and compared in constant time on every request.
    */

@@ -30,8 +30,8 @@ interface Entry {
  * @nestjs/throttler storage with the semantics of its in-memory `ThrottlerStorageService` (a sliding window of
  * `ttl`, a block of `blockDuration` once the hits exceed the limit, the same header values), in constant time and
  * memory per caller. The stock service keeps one timestamp per hit and filters them all on every request, which
- * costs O(limit) per request: 1 ms and more per request at a limit of a million a minute. Here hits are counted in
- * at most {@link BUCKETS_PER_WINDOW} buckets per window; a hit expires at most ttl/100 later than exactly.
+ * costs O(limit) per request, so a high limit slows every request. Here hits are counted in at most
+ * {@link BUCKETS_PER_WINDOW} buckets per window; a hit expires at most ttl/100 later than exactly.
  */
 export class BucketedThrottlerStorage implements ThrottlerStorage, OnApplicationShutdown {
   private readonly entries = new Map<string, Entry>();

@@ -563,10 +563,12 @@ describe('bodies that are not a DTO', () => {
   });
 
   it('refuses text that is neither JSON nor XML', () => {
-    expect(unreadable(() => parseIntegrationStatus('Service Unavailable', 'text/plain', OPTIONS)).message).toMatch(
-      /neither an IntegrationStatusDTO in XML nor valid JSON/,
+    expect(unreadable(() => parseIntegrationStatus('Service Unavailable', 'text/plain', OPTIONS)).message).toBe(
+      "upstream body (text/plain) is neither an IntegrationStatusDTO in XML nor valid JSON (JSON value expected but got 'S' at position 0); truncated or not JSON",
     );
-    expect(unreadable(() => parseJson('Service Unavailable')).message).toMatch(/is not valid JSON/);
+    expect(unreadable(() => parseJson('Service Unavailable')).message).toBe(
+      "upstream body (application/json) is not valid JSON (JSON value expected but got 'S' at position 0); truncated or not JSON",
+    );
   });
 
   it('refuses every truncation of a JSON DTO as unreadable', () => {
@@ -586,7 +588,9 @@ describe('bodies that are not a DTO', () => {
 
   it('refuses absurdly deep JSON nesting as unreadable instead of overflowing', () => {
     const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
-    expect(thrown(() => parseJson(deep)).code).toMatch(/body_unreadable|not_a_dto/);
+    expect(unreadable(() => parseJson(deep)).message).toBe(
+      'upstream body (application/json) is JSON nested too deeply to read',
+    );
   });
 });
 

@@ -62,14 +62,27 @@ afterEach(async () => {
 
 describe('UpstreamClient: successful calls', () => {
   it('POSTs JSON to {base}/api/integration/IntegrationStatus/IntegrationStart and parses the DTO', async () => {
-    const server = await startServer(answer(200, 'application/json; charset=utf-8', SEED_JSON));
+    // The server holds its answer for 20 ms, noting when it answers, so the call's duration has bounds on the same
+    // clock (performance.now): at least from the request's arrival to the answer, at most the caller's own wait.
+    let answeredAt = 0;
+    const reply = answer(200, 'application/json; charset=utf-8', SEED_JSON);
+    const server = await startServer((req, res, received) => {
+      setTimeout(() => {
+        answeredAt = performance.now();
+        reply(req, res, received);
+      }, 20);
+    });
+    const calledAt = performance.now();
     const result = await client({ baseUrl: server.baseUrl }).integrationStart(SEED_KEY);
+    const returnedAt = performance.now();
 
     expect(result.status).toStrictEqual(SEED_EXPECTED);
     expect(result.httpStatus).toBe(200);
     expect(result.contentType).toBe('application/json; charset=utf-8');
-    expect(result.durationMs).toBeGreaterThanOrEqual(0);
-    expect(result.durationMs).toBeLessThan(5_000);
+    const tenths = (ms: number) => Math.round(ms * 10) / 10;
+    expect(result.durationMs).toBe(tenths(result.durationMs));
+    expect(result.durationMs).toBeGreaterThanOrEqual(tenths(answeredAt - server.received[0].at));
+    expect(result.durationMs).toBeLessThanOrEqual(tenths(returnedAt - calledAt));
 
     expect(server.received).toHaveLength(1);
     const [request] = server.received;
