@@ -88,7 +88,7 @@ export class ProblemException extends HttpException {
   }
 
   static notFound(detail: string): ProblemException {
-    return new ProblemException({ type: PROBLEM_TYPES.notFound, title: 'Not found', status: 404, detail });
+    return new ProblemException({ type: PROBLEM_TYPES.notFound, title: 'Not Found', status: 404, detail });
   }
 }
 

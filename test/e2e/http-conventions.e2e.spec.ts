@@ -44,7 +44,11 @@ describe('HTTP conventions', () => {
     // A run of another integration is not found under this one.
     const foreign = await fetch(`${app.url}${integrationPath(12, 'Invoices')}/runs/${body.id}`);
     expect([foreign.status, foreign.headers.get('content-type')]).toStrictEqual([404, PROBLEM]);
-    expect(await foreign.json()).toMatchObject({ type: 'https://tidemark.dev/problems/not-found', status: 404 });
+    expect(await foreign.json()).toMatchObject({
+      type: 'https://tidemark.dev/problems/not-found',
+      title: 'Not Found',
+      status: 404,
+    });
   });
 
   it('answers a wrong method 405 with Allow, and OPTIONS outside a preflight alike', async () => {
@@ -71,7 +75,12 @@ describe('HTTP conventions', () => {
     }
     const unknown = await fetch(`${app.url}/nothing-here`, { method: 'DELETE' });
     expect([unknown.status, unknown.headers.get('allow')]).toStrictEqual([404, null]);
-    expect(((await unknown.json()) as any).type).toBe('https://tidemark.dev/problems/not-found');
+    // A route that does not exist and a resource that does not exist are one problem type, with one title.
+    expect(await unknown.json()).toMatchObject({
+      type: 'https://tidemark.dev/problems/not-found',
+      title: 'Not Found',
+      status: 404,
+    });
   });
 
   it('refuses unknown query parameters on every GET, naming them', async () => {
