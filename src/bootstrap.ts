@@ -10,7 +10,7 @@ import type { AppConfig } from './config';
 import { databaseUnreachable } from './config/boot-failure';
 import { ApiKeyAuthenticator } from './http/auth/api-key.authenticator';
 import { protectDocs } from './http/auth/docs-access';
-import { problemServerOptions, refuseConnect } from './http/framework-errors';
+import { CORS_EXPOSED_HEADERS, problemServerOptions, refuseConnect } from './http/framework-errors';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { FastReadPath } from './http/fast-read';
 import { RouteMethods, applyHttpConventions } from './http/http-conventions';
@@ -123,7 +123,10 @@ export async function createTidemarkApp(
       // One id per request for Fastify, pino-http's log lines and the echoed X-Request-Id.
       genReqId: requestIdFor,
       // Bad percent-encoding, over-long parameters and unparsable requests as problem+json too.
-      ...problemServerOptions(() => adapter),
+      ...problemServerOptions({
+        corsOrigins: config.access.corsOrigins,
+        responseInProgress: fastReads.responseInProgress,
+      }),
     });
     adapter.getInstance().addHook('onRequest', fastReads.hook);
     const app = await NestFactory.create<NestFastifyApplication>(
@@ -148,7 +151,7 @@ export async function createTidemarkApp(
         origin: config.access.corsOrigins,
         methods: ['GET', 'POST'],
         allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'X-Request-Id', 'If-None-Match'],
-        exposedHeaders: ['X-Request-Id', 'Retry-After', 'WWW-Authenticate', 'ETag', 'Location', 'Allow'],
+        exposedHeaders: CORS_EXPOSED_HEADERS,
         maxAge: 600,
       });
     }

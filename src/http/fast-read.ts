@@ -1,6 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ThrottlerStorage, getOptionsToken, type ThrottlerModuleOptions } from '@nestjs/throttler';
 import { type IncomingMessage, type Server, type ServerOptions, type ServerResponse, createServer } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest, FastifyServerOptions, HookHandlerDoneFunction } from 'fastify';
 import { REQUEST_ID_HEADER, requestIdFor, type ReadLineWriter } from '../observability/logging';
 import { StateCache, type Rendered } from '../cache/state-cache';
@@ -79,6 +80,17 @@ interface Armed {
  */
 export class FastReadPath {
   private armed: Armed | null = null;
+  /** The response each connection is writing, or wrote last (HTTP/1.1 answers one request at a time, in order). */
+  private readonly responses = new WeakMap<Socket, ServerResponse>();
+
+  /**
+   * True while a response on `socket` has sent its head but not finished: a parse error of a request pipelined
+   * behind it must then close the connection without writing, or its answer would land inside that response.
+   */
+  readonly responseInProgress = (socket: Socket): boolean => {
+    const response = this.responses.get(socket);
+    return response !== undefined && response.headersSent && !response.writableEnded;
+  };
 
   /**
    * Add before Nest registers its middleware (i.e. before `NestFactory.create`). Answers only while CORS is
@@ -134,6 +146,7 @@ export class FastReadPath {
     options: FastifyServerOptions,
   ): Server => {
     const server = createServer((options as { http?: ServerOptions }).http ?? {}, (request, response) => {
+      this.responses.set(request.socket, response);
       if (!this.handleRaw(request, response)) fastifyHandler(request, response);
     });
     // What Fastify sets on a server it makes itself (fastify/lib/server.js), with its defaults already applied.

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
@@ -7,8 +7,16 @@ import { PROBLEM_JSON_CONTENT_TYPE, PROBLEM_TYPES, problemTypeFor, type ProblemD
 
 const PROBLEM_JSON = PROBLEM_JSON_CONTENT_TYPE;
 
-/** Nest's request hook for its built-in security features (CORS headers), as the FastifyAdapter keeps it. */
-type SecurityHookHolder = { securityHook?: (request: FastifyRequest, response: ServerResponse) => unknown };
+/** Response headers a cross-origin caller may read (Access-Control-Expose-Headers), on every answer. */
+export const CORS_EXPOSED_HEADERS = ['X-Request-Id', 'Retry-After', 'WWW-Authenticate', 'ETag', 'Location', 'Allow'];
+
+/** What the framework-level answers need to know about the app. */
+export interface ProblemServerContext {
+  /** CORS_ORIGINS: an allowed Origin gets the same CORS response headers as on every other answer. */
+  corsOrigins: readonly string[];
+  /** Whether a response on the connection has started (FastReadPath.responseInProgress). */
+  responseInProgress: (socket: Socket) => boolean;
+}
 
 /**
  * Fastify server options that answer, as problem+json, the errors Fastify raises where neither Nest's exception
@@ -18,20 +26,16 @@ type SecurityHookHolder = { securityHook?: (request: FastifyRequest, response: S
  * - `clientErrorHandler`: Node's HTTP parser refused the request itself (raw non-ASCII bytes in the request line,
  *   an unknown method, malformed headers: 400; request line plus headers over 16 KiB: 431; request timeout: 408).
  *
- * Spread them into the FastifyAdapter options. `adapter` (read when an error happens, so it may be the adapter
- * being constructed) lets Nest's security hook still add its headers (CORS) to router errors, as Nest's own
- * `frameworkErrors` does.
+ * Spread them into the FastifyAdapter options. Router errors run before any hook, so the CORS headers that the
+ * CORS hook adds elsewhere are added here, for the same origins.
  */
 export function problemServerOptions(
-  adapter?: () => unknown,
+  context: ProblemServerContext,
 ): Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler'> {
+  const corsOrigins = new Set(context.corsOrigins);
   return {
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-      try {
-        (adapter?.() as SecurityHookHolder | undefined)?.securityHook?.(request, reply.raw);
-      } catch {
-        // The request is refused either way; `request.params` and `request.query` are null here.
-      }
+      if (corsOrigins.size > 0) addCorsHeaders(reply, request.headers.origin, corsOrigins);
       const status =
         typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode <= 599
           ? error.statusCode
@@ -58,10 +62,7 @@ export function problemServerOptions(
         detail: clientErrorDetail(status),
       };
       const body = JSON.stringify(problem);
-      // Not when a response on this connection has already started (Node's own handler checks the same).
-      const started =
-        (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
-      if (socket.writable && !started) {
+      if (socket.writable && !context.responseInProgress(socket)) {
         socket.write(
           `HTTP/1.1 ${status} ${titleFor(status)}\r\nContent-Type: ${PROBLEM_JSON}\r\n` +
             `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
@@ -70,6 +71,12 @@ export function problemServerOptions(
       socket.destroy(error);
     },
   };
+}
+
+/** The headers @fastify/cors gives every other answer: Allow-Origin for an allowed origin only, the rest always. */
+function addCorsHeaders(reply: FastifyReply, origin: string | undefined, allowed: ReadonlySet<string>): void {
+  if (origin !== undefined && allowed.has(origin)) void reply.header('access-control-allow-origin', origin);
+  void reply.header('access-control-expose-headers', CORS_EXPOSED_HEADERS.join(', ')).header('vary', 'Origin');
 }
 
 function frameworkErrorDetail(error: FastifyError, status: number): string {

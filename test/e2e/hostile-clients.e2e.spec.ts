@@ -124,6 +124,28 @@ describe('hostile clients', () => {
       expect(closedAfterMs).toBeLessThan(2_000);
     });
 
+    it('closes without writing when a request pipelined behind a streaming response is malformed', async () => {
+      const { hostname, port } = new URL(app.url);
+      const socket: Socket = connect(Number(port), hostname);
+      socket.setEncoding('utf8');
+      socket.on('error', () => undefined);
+      let text = '';
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      const headReceived = new Promise<void>((resolve) =>
+        socket.on('data', (chunk: string) => {
+          text += chunk;
+          if (text.includes('\r\n\r\n')) resolve();
+        }),
+      );
+      socket.write(`GET /events HTTP/1.1\r\nHost: tidemark\r\nAuthorization: Bearer ${READ_KEY}\r\n\r\n`);
+      await headReceived;
+      socket.write('GET /health/live HTTP/1.1\r\nHost: tidemark\r\nBad Header\r\n\r\n');
+      await closed;
+      // The stream's head, and no second status line written into the stream's body.
+      expect(text.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+      expect(text.match(/HTTP\/1\.1 \d{3}/g)).toStrictEqual(['HTTP/1.1 200']);
+    });
+
     it('still serves a request that arrives in time', async () => {
       expect(await rawGet(app.url, '/health/live')).toBe(200);
     });

@@ -371,6 +371,11 @@ describe('operations e2e: metrics, access control, health', () => {
       'Origin',
     ]);
     expect(cors(cachedForeign)).toStrictEqual(cors(nestForeign));
+    // A URL the router refuses before any hook runs carries the same CORS headers.
+    const refused = (origin: string) =>
+      fetch(`${app.url}/integrations/7/%FF`, { headers: { ...bearer(READ_KEY), origin } });
+    expect(cors(await refused('https://ops.example'))).toStrictEqual([400, ...cors(viaNest).slice(1)]);
+    expect(cors(await refused('https://evil.example'))).toStrictEqual([400, ...cors(nestForeign).slice(1)]);
   });
 
   it('reports integrations older than STALE_AFTER_MS as degraded (200), and ok again after a success', async () => {
