@@ -200,7 +200,8 @@ export class PauseRepository {
 
 /**
  * Locks the target's rows. A single integration is taken whatever its state; a source system's are filtered by
- * `stateFilter` (only those the action changes).
+ * `stateFilter` (only those the action changes), locked in id order like every other writer's, so two writers never
+ * wait on each other crosswise, and returned in name order, the order of the answer and the audit entries.
  */
 async function lockTargets(
   tx: EntityManager,
@@ -211,9 +212,12 @@ async function lockTargets(
     return tx.query(`SELECT ${LOCKED_COLUMNS} FROM integration WHERE id = $1 FOR UPDATE`, [target.integrationId]);
   }
   return tx.query(
-    `SELECT ${LOCKED_COLUMNS} FROM integration
-     WHERE source_system_id = $1 AND ${stateFilter === 'paused' ? 'paused' : 'NOT paused'}
-     ORDER BY integration.id FOR UPDATE`,
+    `WITH locked AS MATERIALIZED (
+       SELECT ${LOCKED_COLUMNS} FROM integration
+       WHERE source_system_id = $1 AND ${stateFilter === 'paused' ? 'paused' : 'NOT paused'}
+       ORDER BY integration.id FOR UPDATE
+     )
+     SELECT * FROM locked ORDER BY integration_name`,
     [target.sourceSystemId],
   );
 }
