@@ -65,8 +65,13 @@ export function isSecretKey(key: string): boolean {
 
 /** `scheme://user:pass@host` and `scheme://user@host`: the userinfo part of any URL in a text. */
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
-/** Credentials after an auth scheme, as in an Authorization header echoed into a message. */
-const AUTH_SCHEME_CREDENTIALS = /\b(Bearer|Basic)\s+(?![A-Za-z-]+=")[A-Za-z0-9._~+/-]{6,}=*/g;
+/**
+ * Credentials after an auth scheme, as in an Authorization header echoed into a message. Scheme names are
+ * case-insensitive (RFC 9110 §11.1), so `bearer`, `BASIC` and `Bearer` all introduce credentials.
+ */
+const AUTH_SCHEME_CREDENTIALS = /\b(Bearer|Basic)\s+(?![A-Za-z-]+=")[A-Za-z0-9._~+/-]{6,}=*/gi;
+/** What every match of {@link AUTH_SCHEME_CREDENTIALS} holds: a scheme name, in any letter case. */
+const AUTH_SCHEME_NAME = /bearer|basic/i;
 /** A query parameter: its separator, name and value, as they appear in a URL or a text quoting one. */
 const QUERY_PARAMETER = /([?&])([^=&#\s?]*)=([^&#\s]*)/g;
 /** Names that say a query parameter carries a credential, whatever its value. */
@@ -91,7 +96,7 @@ export function apiKeyDigestsOf(config: AppConfig): KeyDigests {
 
 /**
  * Removes credentials from free text: URL userinfo (`postgres://u:p@h` → `postgres://[REDACTED]@h`), the credentials
- * after `Bearer` / `Basic`, every query parameter whose name says it is a credential or whose value looks like one
+ * after `Bearer` / `Basic` (in any letter case), every query parameter whose name says it is a credential or whose value looks like one
  * or is a configured API key, every other occurrence of a configured API key (a path segment, say), and every
  * literal in `secrets`.
  * @param secrets exact secret values to cut out, longest first (see {@link secretValuesOf})
@@ -100,10 +105,11 @@ export function apiKeyDigestsOf(config: AppConfig): KeyDigests {
 export function scrubText(text: string, secrets: readonly string[] = [], keyDigests: KeyDigests = NO_DIGESTS): string {
   let out = text;
   for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-  // Each pattern is tried only on a text holding what every match of it holds (`@`; `Bearer` or `Basic`; `=`; a run
-  // of 16 key characters): most logged texts hold none, and these checks cost a scan where the patterns cost more.
+  // Each pattern is tried only on a text holding what every match of it holds (`@`; `bearer` or `basic` in any case;
+  // `=`; a run of 16 key characters): most logged texts hold none, and these checks cost a scan where the patterns
+  // cost more.
   if (out.includes('@')) out = out.replace(URL_USERINFO, `$1${REDACTED}@`);
-  if (out.includes('Bearer') || out.includes('Basic')) out = out.replace(AUTH_SCHEME_CREDENTIALS, `$1 ${REDACTED}`);
+  if (AUTH_SCHEME_NAME.test(out)) out = out.replace(AUTH_SCHEME_CREDENTIALS, `$1 ${REDACTED}`);
   if (out.includes('=')) {
     out = out.replace(QUERY_PARAMETER, (whole: string, separator: string, name: string, value: string) =>
       isCredentialParameter(name, value, keyDigests) ? `${separator}${name}=${REDACTED}` : whole,

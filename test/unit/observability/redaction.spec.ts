@@ -50,7 +50,7 @@ describe('scrubText tries each pattern only where it can match', () => {
     for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     out = out
       .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi, `$1${REDACTED}@`)
-      .replace(/\b(Bearer|Basic)\s+(?![A-Za-z-]+=")[A-Za-z0-9._~+/-]{6,}=*/g, `$1 ${REDACTED}`)
+      .replace(/\b(Bearer|Basic)\s+(?![A-Za-z-]+=")[A-Za-z0-9._~+/-]{6,}=*/gi, `$1 ${REDACTED}`)
       // Query parameters whose name or value says credential, and configured keys, go through scrubText itself.
       .replace(/([?&])([^=&#\s?]*)=([^&#\s]*)/g, (whole) => scrubText(whole, [], keys));
     return out.replace(/[A-Za-z0-9._~+/%-]{16,1024}={0,2}/g, (candidate) => scrubText(candidate, [], keys));
@@ -64,6 +64,9 @@ describe('scrubText tries each pattern only where it can match', () => {
     'https://h.example/p?token=abc&x=1',
     'Bearer abcdef123456',
     'Basic dXNlcjpwYXNz',
+    'bearer abcdef123456',
+    'BASIC dXNlcjpwYXNz',
+    'bEaReR',
     '@',
     '=',
     '?',
@@ -102,5 +105,23 @@ describe('scrubText tries each pattern only where it can match', () => {
     ],
   ])('%s', (_, text, scrubbed) => {
     expect(scrubText(text, [], keys)).toBe(scrubbed);
+  });
+});
+
+describe('scrubText auth schemes, matched in any letter case (RFC 9110 §11.1)', () => {
+  it.each([
+    ['lower-case bearer', 'Authorization: bearer abc123def456', 'Authorization: bearer [REDACTED]'],
+    ['upper-case BASIC', 'Authorization: BASIC dXNlcjpwYXNz', 'Authorization: BASIC [REDACTED]'],
+    ['canonical Bearer', 'Authorization: Bearer abc123def456', 'Authorization: Bearer [REDACTED]'],
+    ['mixed-case bEaReR', 'sent bEaReR eyJhbGciOi.x.y to upstream', 'sent bEaReR [REDACTED] to upstream'],
+    ['mixed-case bAsIc with padding', 'auth=bAsIc dXNlcjpwYQ== failed', 'auth=bAsIc [REDACTED] failed'],
+    [
+      'a challenge in any case keeps its realm',
+      'WWW-Authenticate: BEARER realm="tidemark"',
+      'WWW-Authenticate: BEARER realm="tidemark"',
+    ],
+    ['a word merely containing the scheme is left alone', 'basically fine', 'basically fine'],
+  ])('%s', (_, text, scrubbed) => {
+    expect(scrubText(text)).toBe(scrubbed);
   });
 });
