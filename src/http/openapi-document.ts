@@ -50,8 +50,9 @@ const RESPONSES: Record<string, Json> = {
     content: PROBLEM_CONTENT,
   },
   '409': {
-    description: 'A run of this integration is already going on some replica (`runId` names it).',
-    headers: { 'Retry-After': RETRY_AFTER },
+    description:
+      'A run of this integration is already going on some replica (`runId` names it, `Retry-After` is set), or the integration is disabled (no `Retry-After`: waiting will not help).',
+    headers: { 'Retry-After': { ...RETRY_AFTER, required: false } },
     content: PROBLEM_CONTENT,
   },
   '413': { description: 'The request body is over 64 KiB.', content: PROBLEM_CONTENT },

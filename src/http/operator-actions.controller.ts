@@ -7,6 +7,7 @@ import { IntegrationsRepository } from '../persistence/integrations.repository';
 import { RunInProgressError, type IntegrationRecord } from '../persistence/types';
 import {
   IntegrationControlService,
+  IntegrationDisabledError,
   PauseEndInPastError,
   type PauseRequestSpec,
 } from '../runs/integration-control.service';
@@ -41,7 +42,7 @@ export class OperatorActionsController {
   @ApiOperation({
     operationId: 'triggerRun',
     description:
-      'Calls IntegrationStart now and answers 201 with the finished run once it has been recorded, its path in Location. 409 while another run of the integration holds its lease. A request body, if any, is ignored; an empty one with a JSON content type is accepted. The run and its outcome are appended to the audit trail.',
+      'Calls IntegrationStart now and answers 201 with the finished run once it has been recorded, its path in Location. 409 while another run of the integration holds its lease, and 409 without a run when the integration is disabled (no longer in INTEGRATIONS, or `enabled: false`). A request body, if any, is ignored; an empty one with a JSON content type is accepted. The run and its outcome are appended to the audit trail.',
     summary: 'Run the integration now; answers when the run has finished.',
   })
   @ApiCreatedResponse({ type: RunView, description: 'The finished run (succeeded or failed); Location names it.' })
@@ -66,6 +67,14 @@ export class OperatorActionsController {
           },
           { 'retry-after': String(RUN_IN_PROGRESS_RETRY_AFTER_SECONDS) },
         );
+      }
+      if (error instanceof IntegrationDisabledError) {
+        throw new ProblemException({
+          type: PROBLEM_TYPES.conflict,
+          title: 'Conflict',
+          status: 409,
+          detail: error.message,
+        });
       }
       throw error;
     }

@@ -15,6 +15,20 @@ export class PauseEndInPastError extends Error {
   }
 }
 
+/**
+ * Raised when a run is asked of an integration that is not enabled: no longer in this deployment's configuration
+ * (INTEGRATIONS), or configured with `enabled: false`. Its row and history are kept for reading, but nothing calls
+ * the upstream on its behalf.
+ */
+export class IntegrationDisabledError extends Error {
+  constructor(readonly integration: Pick<IntegrationRecord, 'sourceSystemId' | 'integrationName'>) {
+    super(
+      `integration ${integration.sourceSystemId}/${JSON.stringify(integration.integrationName)} is disabled: it is not enabled in the configuration (INTEGRATIONS), so it can't be run`,
+    );
+    this.name = 'IntegrationDisabledError';
+  }
+}
+
 /** Why and until when an operator pauses. */
 export interface PauseRequestSpec {
   actor: string;
@@ -37,11 +51,14 @@ export class IntegrationControlService {
   ) {}
 
   /**
-   * Runs the integration now and returns the finished run as recorded; the run is audited once it has ended.
+   * Runs the integration now and returns the finished run as recorded; the run is audited once it has ended. A
+   * disabled integration is refused before anything is written: no run row, no audit entry.
+   * @throws IntegrationDisabledError when the integration is not enabled
    * @throws RunInProgressError when a run of it holds the lease on any replica
    * @throws ServiceUnavailableException when the run's end could not be recorded
    */
   async runNow(integration: IntegrationRecord, actor: string): Promise<RunRecord> {
+    if (!integration.enabled) throw new IntegrationDisabledError(integration);
     const run = await this.runToEnd(integration);
     const before = watermarkOf(integration);
     await this.audit.append([
