@@ -173,9 +173,15 @@ export class ClaimsRepository {
 
   /**
    * Starts a manual run now, taking the integration's lease.
+   * @param requestedBy the actor, audited with the run's end; none for a run no one is accountable for
    * @throws RunInProgressError when a run of the integration holds an unexpired lease
    */
-  async startManualRun(ref: IntegrationRef, replicaId: string, leaseMs: number): Promise<StartedRun> {
+  async startManualRun(
+    ref: IntegrationRef,
+    replicaId: string,
+    leaseMs: number,
+    requestedBy?: string,
+  ): Promise<StartedRun> {
     return this.dataSource.transaction(async (tx) => {
       const now = await dbNow(tx);
       const [row]: Row[] = await tx.query(
@@ -207,6 +213,7 @@ export class ClaimsRepository {
         trigger: 'manual',
         scheduledFor: null,
         watermarkBefore: before,
+        ...(requestedBy === undefined ? {} : { requestedBy }),
       };
     });
   }

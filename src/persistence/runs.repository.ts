@@ -32,6 +32,8 @@ const succeeded = (completion: RunCompletion): completion is Succeeded => comple
  *   lease is released only if this run holds it.
  * - `events` writes the outbox events of the applied runs (see finishEventsCte), so an event exists if and only if
  *   its run end committed.
+ * - `audited` appends the audit entry of each applied manual run someone asked for, so the trail records who ran
+ *   it exactly when its end is recorded.
  * - `n` notifies the replicas' caches of the changed integrations, delivered on commit.
  */
 const FINISH_RUNS = `
@@ -39,7 +41,7 @@ const FINISH_RUNS = `
     SELECT * FROM jsonb_to_recordset($1::jsonb)
       AS b(run_id bigint, integration_id bigint, outcome text, error_code text, error text, http_status int,
            status jsonb, attempts jsonb, outcome_unknown_retried boolean, watermark_regressed boolean,
-           max_sync_at timestamptz, zone_assumed text)
+           max_sync_at timestamptz, zone_assumed text, audit jsonb)
   ),
   locked AS MATERIALIZED (
     SELECT i.id, i.max_sync_zone_assumed AS zone_before
@@ -89,6 +91,12 @@ const FINISH_RUNS = `
     WHERE i.id = a.integration_id AND a.outcome <> 'succeeded'
     RETURNING i.id AS integration_id, i.consecutive_failures
   ),
+  audited AS (
+    INSERT INTO audit (actor, action, source_system_id, integration_name, integration_id, reason, before, after)
+    SELECT a.audit->>'actor', 'run', (a.audit->>'sourceSystemId')::int, a.audit->>'integrationName', a.integration_id,
+           NULL, a.audit->'before', a.audit->'after'
+    FROM applied a WHERE a.audit IS NOT NULL ORDER BY a.run_id
+  ),
   ${finishEventsCte('$3::jsonb', '$4::int')},
   n AS (
     SELECT pg_notify($5, string_agg(c.id::text, ',')) FROM (
@@ -126,6 +134,24 @@ function batchRowOf({ started, completion }: FinishItem) {
     watermark_regressed: won && completion.watermarkRegressed,
     max_sync_at: utc ? floorToMicroseconds(utc) : null,
     zone_assumed: won ? (completion.zoneAssumed?.toWellFormed() ?? null) : null,
+    audit: started.requestedBy === undefined ? null : runAuditOf(started, completion),
+  };
+}
+
+/** The audit entry of a manual run's end: who asked, and the watermark before and after (unchanged unless won). */
+function runAuditOf(started: StartedRun, completion: RunCompletion) {
+  const won = succeeded(completion);
+  return {
+    actor: started.requestedBy!.toWellFormed(),
+    sourceSystemId: started.integration.sourceSystemId,
+    integrationName: started.integration.integrationName.toWellFormed(),
+    before: { watermark: started.watermarkBefore },
+    after: {
+      runId: started.runId,
+      outcome: completion.outcome,
+      errorCode: won ? null : completion.errorCode.toWellFormed(),
+      watermark: won ? watermarkOf(completion.status) : started.watermarkBefore,
+    },
   };
 }
 

@@ -81,6 +81,8 @@ export interface StartedRun {
   trigger: RunTrigger;
   scheduledFor: Date | null;
   watermarkBefore: Watermark | null;
+  /** Who asked for a manual run: its end and this audit entry are written by one statement (see finishRuns). */
+  requestedBy?: string;
 }
 
 /** What one claim of due integrations did. */

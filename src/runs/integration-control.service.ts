@@ -3,7 +3,7 @@ import { AuditRepository } from '../persistence/audit.repository';
 import { IntegrationsRepository } from '../persistence/integrations.repository';
 import { PauseRepository, type PauseChange } from '../persistence/pause.repository';
 import { RunsRepository } from '../persistence/runs.repository';
-import type { IntegrationRecord, RunRecord, Watermark } from '../persistence/types';
+import type { IntegrationRecord, RunRecord } from '../persistence/types';
 import { nextFireTime } from '../scheduler/cron-schedule';
 import { RunService } from './run.service';
 
@@ -51,34 +51,19 @@ export class IntegrationControlService {
   ) {}
 
   /**
-   * Runs the integration now and returns the finished run as recorded; the run is audited once it has ended. A
-   * disabled integration is refused before anything is written: no run row, no audit entry.
+   * Runs the integration now and returns the finished run as recorded. The run's end and its audit entry (actor,
+   * watermark before and after) commit together. A disabled integration is refused before anything is written: no
+   * run row, no audit entry.
    * @throws IntegrationDisabledError when the integration is not enabled
    * @throws RunInProgressError when a run of it holds the lease on any replica
    * @throws ServiceUnavailableException when the run's end could not be recorded
    */
   async runNow(integration: IntegrationRecord, actor: string): Promise<RunRecord> {
     if (!integration.enabled) throw new IntegrationDisabledError(integration);
-    const run = await this.runToEnd(integration);
-    const before = watermarkOf(integration);
-    await this.audit.append([
-      {
-        actor,
-        action: 'run',
-        sourceSystemId: integration.sourceSystemId,
-        integrationName: integration.integrationName,
-        integrationId: integration.id,
-        reason: null,
-        before: { watermark: before },
-        after: {
-          runId: run.id,
-          outcome: run.outcome,
-          errorCode: run.errorCode,
-          watermark: run.outcome === 'succeeded' ? run.watermarkAfter : before,
-        },
-      },
-    ]);
-    return run;
+    const result = await this.runs.runNow(integration, actor);
+    if (result.kind === 'lease_lost') return this.endedElsewhere(integration, actor, result.runId);
+    if (!result.run) throw new ServiceUnavailableException('the run was interrupted by shutdown');
+    return result.run;
   }
 
   /**
@@ -111,15 +96,31 @@ export class IntegrationControlService {
     return this.pauses.resume({ sourceSystemId }, actor, nextFireTime);
   }
 
-  private async runToEnd(integration: IntegrationRecord): Promise<RunRecord> {
-    const result = await this.runs.runNow(integration);
-    if (result.kind === 'lease_lost') {
-      const run = await this.runRecords.findRun(result.runId).catch(() => null);
-      if (run) return run;
+  /**
+   * A manual run whose end this replica could not record: either another replica ended it first (its lease had
+   * expired: the run is `abandoned`, and this end, with its audit entry, was not written), or the database stayed
+   * unreachable (the run is still `running`, until a replica reaps it). The first is answered with the run as
+   * recorded and audited here; the second is a 503, since no outcome was recorded.
+   */
+  private async endedElsewhere(integration: IntegrationRecord, actor: string, runId: string): Promise<RunRecord> {
+    const run = await this.runRecords.findRun(runId).catch(() => null);
+    if (run === null || run.outcome === 'running') {
       throw new ServiceUnavailableException('the run finished but its result could not be recorded; see the logs');
     }
-    if (!result.run) throw new ServiceUnavailableException('the run was interrupted by shutdown');
-    return result.run;
+    const before = run.watermarkBefore;
+    await this.audit.append([
+      {
+        actor,
+        action: 'run',
+        sourceSystemId: integration.sourceSystemId,
+        integrationName: integration.integrationName,
+        integrationId: integration.id,
+        reason: null,
+        before: { watermark: before },
+        after: { runId: run.id, outcome: run.outcome, errorCode: run.errorCode, watermark: before },
+      },
+    ]);
+    return run;
   }
 
   private async checkUntil(until: Date | null): Promise<void> {
@@ -131,14 +132,4 @@ export class IntegrationControlService {
   private async reread(integration: IntegrationRecord): Promise<IntegrationRecord> {
     return (await this.repository.findIntegration(integration.sourceSystemId, integration.integrationName))!;
   }
-}
-
-function watermarkOf(integration: IntegrationRecord): Watermark | null {
-  const status = integration.lastStatus;
-  if (!status) return null;
-  return {
-    maxSyncDateTime: status.maxSyncDateTime,
-    maxSyncDateTimeUtc: status.maxSyncDateTimeUtc,
-    maxSyncDateMaxPkId: status.maxSyncDateMaxPkId,
-  };
 }

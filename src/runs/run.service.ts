@@ -139,10 +139,12 @@ export class RunService implements OnApplicationShutdown {
 
   /**
    * Starts a manual run of `integration` now and waits for it to finish.
+   * @param requestedBy the actor, audited in the statement that records the run's end
    * @throws RunInProgressError (from the repository) when a run of the integration holds the lease
    */
-  async runNow(integration: IntegrationRef): Promise<RunResult> {
-    const started = await this.claims.startManualRun(integration, this.config.replicaId, this.config.schedule.leaseMs);
+  async runNow(integration: IntegrationRef, requestedBy?: string): Promise<RunResult> {
+    const { replicaId, schedule } = this.config;
+    const started = await this.claims.startManualRun(integration, replicaId, schedule.leaseMs, requestedBy);
     return this.execute(started);
   }
 
