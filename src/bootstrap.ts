@@ -138,6 +138,8 @@ export async function createTidemarkApp(
     else app.flushLogs();
     const fastify = app.getHttpAdapter().getInstance();
     fastify.server.on('connect', refuseConnect);
+    // Every body the API reads is JSON: a text/plain one is refused 415 instead of reaching validation as a string.
+    fastify.removeContentTypeParser('text/plain');
     capConnections(fastify.server, config);
     fastify.addHook('onRequest', async (request, reply) => {
       void reply.header(REQUEST_ID_HEADER, request.id);

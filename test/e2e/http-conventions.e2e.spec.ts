@@ -51,6 +51,22 @@ describe('HTTP conventions', () => {
     });
   });
 
+  it('refuses a JSON document sent as text/plain with 415, before it is read', async () => {
+    const response = await fetch(`${app.url}${orders}/pause`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ reason: 'upstream maintenance' }),
+    });
+    expect([response.status, response.headers.get('content-type')]).toStrictEqual([415, PROBLEM]);
+    expect(await response.json()).toMatchObject({
+      type: 'https://tidemark.dev/problems/unsupported-media-type',
+      title: 'Unsupported Media Type',
+      status: 415,
+    });
+    const state = (await (await fetch(app.url + orders)).json()) as { paused: boolean };
+    expect(state.paused).toBe(false);
+  });
+
   it('answers a wrong method 405 with Allow, and OPTIONS outside a preflight alike', async () => {
     for (const [method, path, allow] of [
       ['DELETE', orders, 'GET, HEAD'],
