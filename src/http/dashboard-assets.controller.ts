@@ -12,8 +12,22 @@ import { ProblemException } from './problem';
  */
 const ASSET_DIR = join(__dirname, 'dashboard');
 
+const JAVASCRIPT = 'text/javascript; charset=utf-8';
+
+/**
+ * The only files served from ASSET_DIR, with their content types. app.mjs is the page's entry module and imports the
+ * others by relative URL (`./dom.mjs`, so /assets/dom.mjs): a module missing here fails the page's whole module graph.
+ */
 const ASSETS: Record<string, string> = {
-  'app.mjs': 'text/javascript; charset=utf-8',
+  'app.mjs': JAVASCRIPT,
+  'api.mjs': JAVASCRIPT,
+  'dom.mjs': JAVASCRIPT,
+  'format.mjs': JAVASCRIPT,
+  'integration-detail.mjs': JAVASCRIPT,
+  'integration-list.mjs': JAVASCRIPT,
+  'integration-sections.mjs': JAVASCRIPT,
+  'page.mjs': JAVASCRIPT,
+  'widgets.mjs': JAVASCRIPT,
   'app.css': 'text/css; charset=utf-8',
 };
 
@@ -32,7 +46,10 @@ export const DASHBOARD_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** The dashboard: one HTML page and its script and styles, read once, served without a key (its API calls need one). */
+/**
+ * The dashboard: one HTML page, its script modules and its styles, read once, served without a key (its API calls
+ * need one).
+ */
 @ApiExcludeController()
 @Public()
 @Controller()

@@ -214,6 +214,25 @@ describe('operator actions and audit e2e', () => {
     const script = await fetch(url('/assets/app.mjs'));
     expect([script.status, script.headers.get('content-type')]).toStrictEqual([200, 'text/javascript; charset=utf-8']);
     expect((await fetch(url('/assets/app.css'))).status).toBe(200);
+    // Every module app.mjs imports, however deep, is served like app.mjs itself: a browser refuses the whole page's
+    // scripts when one import fails or comes with another type.
+    const pending = ['app.mjs'];
+    const modules = new Set<string>();
+    for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+      if (modules.has(file)) continue;
+      modules.add(file);
+      const module = await fetch(url(`/assets/${file}`));
+      const headers = ['content-type', 'content-security-policy', 'cache-control'].map((h) => module.headers.get(h));
+      expect([file, module.status, ...headers]).toStrictEqual([
+        file,
+        200,
+        'text/javascript; charset=utf-8',
+        page.headers.get('content-security-policy'),
+        'no-cache',
+      ]);
+      for (const [, imported] of (await module.text()).matchAll(/from '\.\/([\w-]+\.mjs)';/g)) pending.push(imported);
+    }
+    expect(modules.size).toBeGreaterThan(1);
     expect((await fetch(url('/assets/..%2Fdashboard-assets.controller.ts'))).status).toBe(404);
     // Outside the API document: query strings are the page's own; other methods are 405 with Allow; a missing
     // asset is a problem document.
