@@ -73,9 +73,9 @@ export class HealthController {
   @ApiOkResponse({ description: 'Ready (`ok`), or ready with stale integrations listed (`degraded`).' })
   @ApiServiceUnavailableResponse({ description: 'Database unreachable, scheduler stalled, or shutting down.' })
   async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
+    let result: HealthCheckResult;
     try {
-      return await this.health.check([
-        () => this.shutdownIndicator(),
+      result = await this.health.check([
         () =>
           this.indicators
             .check('database')
@@ -89,17 +89,34 @@ export class HealthController {
     } catch (error) {
       // Terminus throws its result in a 503 exception; served as is rather than as a problem document, so that
       // probes and people see which check failed.
-      if (error instanceof ServiceUnavailableException) {
-        void reply.status(503);
-        return error.getResponse() as HealthCheckResult;
-      }
-      throw error;
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      result = error.getResponse() as HealthCheckResult;
     }
+    result = this.withShutdown(result);
+    if (result.status !== 'ok' && result.status !== 'degraded') void reply.status(503);
+    return result;
   }
 
-  private shutdownIndicator() {
+  /**
+   * Adds the `shutdown` check to terminus's result. It stays out of `health.check` because terminus logs every
+   * result with a check down at error level: a planned drain is not a fault, and paging operators for it would
+   * drown the real failures, which terminus still logs. Read after the other checks, so that a drain that began
+   * while they ran already answers 503.
+   */
+  private withShutdown(result: HealthCheckResult): HealthCheckResult {
     const session = this.indicators.check('shutdown');
-    return this.shutdown.shuttingDown ? session.down({ message: 'the replica is shutting down' }) : session.up();
+    if (!this.shutdown.shuttingDown) {
+      const up = session.up();
+      return { ...result, info: { ...up, ...result.info }, details: { ...up, ...result.details } };
+    }
+    const down = session.down({ message: 'the replica is shutting down' });
+    return {
+      // Terminus's own `shutting_down` (once the app closes) stays as it is.
+      status: result.status === 'shutting_down' ? result.status : 'error',
+      info: result.info,
+      error: { ...result.error, ...down },
+      details: { ...result.details, ...down },
+    };
   }
 
   private schedulerIndicator() {

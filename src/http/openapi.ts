@@ -1,7 +1,15 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { AppConfig } from '../config';
 import { completeDocument } from './openapi-document';
+
+/**
+ * Swagger UI pages whose relative asset URLs (`./docs/swagger-ui.css`, or `./swagger-ui.css` when the URL ends in a
+ * slash) resolve wrongly under some URL: `/docs/index.html` always, `/docs/?…` (a query hides the slash). They
+ * redirect to the one page URL that always works.
+ */
+const DOCS_ALIASES = new Set(['/docs/', '/docs/index.html']);
 
 const served = new WeakMap<NestFastifyApplication, OpenAPIObject>();
 
@@ -32,7 +40,26 @@ export function setupOpenApi(app: NestFastifyApplication, config: AppConfig): Op
       .build(),
   );
   const document = completeDocument(generated, { metricsPublic: config.access.metricsPublic });
+  redirectDocsAliases(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   served.set(app, document);
   return document;
+}
+
+/**
+ * Makes the routes of {@link DOCS_ALIASES} answer 301 to `/docs` (with the query). Their handlers are replaced as
+ * @nestjs/swagger adds them, so they stay its routes: the docs access rules (src/http/auth/docs-access.ts) and the
+ * Swagger UI's headers apply to the redirect as to the page. Call before the Swagger UI is set up.
+ */
+function redirectDocsAliases(app: NestFastifyApplication): void {
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRoute', (route: RouteOptions) => {
+      if (!DOCS_ALIASES.has(route.url)) return;
+      route.handler = (request: FastifyRequest, reply: FastifyReply) => {
+        const query = request.url.indexOf('?');
+        return reply.redirect(query === -1 ? '/docs' : `/docs${request.url.slice(query)}`, 301);
+      };
+    });
 }

@@ -17,6 +17,16 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Paths whose successful requests are logged at debug: probes and scrapes would drown everything else. */
 const QUIET_PATHS = /^\/(health\/|metrics(\?|$))/;
+/** The readiness probe, whose 503 is its answer (not ready), not a failed request. */
+const READINESS_PATH = /^\/health\/ready(\?|$)/;
+
+/**
+ * A readiness 503, which only HealthController answers (an exception there is a 500): logged as a completed request
+ * at info, without the error pino-http makes up for every 5xx and its stack. A drain answers it on purpose and must
+ * not page anyone; a check that failed is logged at error by terminus.
+ */
+const notReady = (req: IncomingMessage, res: ServerResponse): boolean =>
+  res.statusCode === 503 && READINESS_PATH.test(req.url ?? '');
 
 /**
  * The request id for one HTTP request: its `X-Request-Id` when that is 1–128 of `A-Z a-z 0-9 . _ : -`, else a
@@ -137,10 +147,24 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
           res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
         },
         customLogLevel: (req: IncomingMessage, res: ServerResponse, error?: Error) => {
+          if (notReady(req, res)) return 'info';
           if (error || res.statusCode >= 500) return 'error';
           if (res.statusCode >= 400) return 'warn';
           if (QUIET_PATHS.test(req.url ?? '')) return 'debug';
           return readsAtDebug && req.method === 'GET' ? 'debug' : 'info';
+        },
+        // pino-http writes every 5xx as an error line; a readiness 503 gets the line of a completed request.
+        customErrorMessage: (req: IncomingMessage, res: ServerResponse) =>
+          notReady(req, res) ? 'request completed' : 'request errored',
+        customErrorObject: (
+          req: IncomingMessage,
+          res: ServerResponse,
+          _error: Error,
+          line: Record<string, unknown>,
+        ) => {
+          if (!notReady(req, res)) return line;
+          const { err: _err, ...completed } = line;
+          return completed;
         },
       },
       destination ?? batchedStdout(),

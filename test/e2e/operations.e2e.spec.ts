@@ -256,9 +256,38 @@ describe('operations e2e: metrics, access control, health', () => {
         expect([path, pick(response)]).toStrictEqual([path, api]);
         expect([path, response.headers.get('access-control-allow-origin')]).toStrictEqual([path, null]);
       }
-      for (const path of ['/docs', '/docs/', '/docs/swagger-ui-init.js', '/docs/swagger-ui.css']) {
+      for (const path of ['/docs', '/docs/swagger-ui-init.js', '/docs/swagger-ui.css']) {
         const response = await fetch(app.url + path);
         expect([path, response.status, pick(response)]).toStrictEqual([path, 200, docs]);
+      }
+      const redirect = await fetch(`${app.url}/docs/`, { redirect: 'manual' });
+      expect([redirect.status, pick(redirect)]).toStrictEqual([301, docs]);
+    });
+
+    it('redirects the Swagger UI page under /docs/ to /docs, whose relative asset URLs resolve', async () => {
+      const answers: Array<[string, number, string | null]> = [];
+      for (const path of ['/docs/', '/docs/index.html', '/docs/?tag=health', '/%64ocs/']) {
+        const response = await fetch(app.url + path, { redirect: 'manual' });
+        answers.push([path, response.status, response.headers.get('location')]);
+      }
+      expect(answers).toStrictEqual([
+        ['/docs/', 301, '/docs'],
+        ['/docs/index.html', 301, '/docs'],
+        ['/docs/?tag=health', 301, '/docs?tag=health'],
+        ['/%64ocs/', 301, '/docs'],
+      ]);
+      const page = await (await fetch(`${app.url}/docs`)).text();
+      const assets = [...page.matchAll(/(?:href|src)="\.\/([^"]+)"/g)].map((m) => m[1]);
+      expect(assets).toStrictEqual([
+        'docs/swagger-ui.css',
+        'docs/favicon-32x32.png',
+        'docs/favicon-16x16.png',
+        'docs/swagger-ui-bundle.js',
+        'docs/swagger-ui-standalone-preset.js',
+        'docs/swagger-ui-init.js',
+      ]);
+      for (const asset of assets) {
+        expect([asset, (await fetch(`${app.url}/${asset}`)).status]).toStrictEqual([asset, 200]);
       }
     });
 
@@ -325,6 +354,16 @@ describe('operations e2e: metrics, access control, health', () => {
       expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="tidemark"');
       expect([path, (await fetch(app.url + path, { headers: bearer(READ_KEY) })).status]).toStrictEqual([path, 200]);
     }
+    // The redirect of /docs/ is behind the key too.
+    const anonymousSlash = await fetch(`${app.url}/docs/`, { redirect: 'manual' });
+    const keyedSlash = await fetch(`${app.url}/docs/`, { redirect: 'manual', headers: bearer(READ_KEY) });
+    expect([
+      [anonymousSlash.status, anonymousSlash.headers.get('location')],
+      [keyedSlash.status, keyedSlash.headers.get('location')],
+    ]).toStrictEqual([
+      [401, null],
+      [301, '/docs'],
+    ]);
     const preflight = await fetch(`${app.url}/integrations`, {
       method: 'OPTIONS',
       headers: {
