@@ -1,21 +1,26 @@
 import 'reflect-metadata';
-import { ConfigError, loadConfigFromProcess } from '../config';
+import { ConfigError } from '../config/load-config';
+import { loadDatabaseConfigFromProcess } from '../config/database-config';
 import { createDataSource, runMigrationsLocked } from '../persistence/data-source';
 
 /**
  * `npm run migration:run`: applies pending migrations to DATABASE_URL under the same advisory lock the service
  * takes at boot, then exits. Running it again, or while replicas start, is a no-op.
+ * Reads only the database variables (DATABASE_URL, DB_CONNECT_TIMEOUT_MS; DB_POOL_SIZE is validated, but two
+ * connections suffice), so it runs without the upstream's or the API's settings. It never starts the embedded
+ * Postgres: without DATABASE_URL there is nothing to migrate.
+ * Exit codes: 0 when the schema is current, 1 for a configuration problem or a failed migration.
  */
 async function main(): Promise<void> {
-  const config = loadConfigFromProcess();
-  if (!config.database.url) {
-    process.stderr.write('config error: DATABASE_URL: must be set to run migrations\n');
-    process.exit(1);
+  const database = loadDatabaseConfigFromProcess();
+  if (!database.url) {
+    throw new ConfigError(['DATABASE_URL: must be set to run migrations']);
   }
   const dataSource = createDataSource({
-    url: config.database.url,
+    url: database.url,
+    // One connection holds the advisory lock, the other runs the migrations.
     poolSize: 2,
-    connectTimeoutMs: config.database.connectTimeoutMs,
+    connectTimeoutMs: database.connectTimeoutMs,
   });
   await dataSource.initialize();
   try {

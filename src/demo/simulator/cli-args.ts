@@ -1,3 +1,6 @@
+import { parseArgs } from 'node:util';
+import { parseOffsetMinutes } from './net-time';
+
 /** Command-line flags of `src/demo/simulator/main.ts`. */
 export interface SimulatorCliArgs {
   /** TCP port; 0 picks a free one. */
@@ -11,16 +14,59 @@ export interface SimulatorCliArgs {
   firstRun: boolean;
 }
 
-const USAGE =
-  'usage: simulator [--port N] [--host H] [--latency MS] [--offset ±HH:MM] [--first-run]\n' +
-  '  defaults: --port 0 (any free port) --host 127.0.0.1 --latency 0 --offset +00:00';
+/** What `--help` prints on stdout; the first line is the synopsis. */
+export const SIMULATOR_USAGE = [
+  'usage: simulator [--port N] [--host H] [--latency MS] [--offset ±HH:MM] [--first-run]',
+  '',
+  'Serves a Gravitate-style IntegrationStart upstream; prints its base URL on stdout once listening,',
+  'stops on SIGINT or SIGTERM.',
+  '',
+  '  --port N          TCP port from 0 to 65535; 0 picks a free one (default 0)',
+  '  --host H          address to listen on (default 127.0.0.1)',
+  '  --latency MS      delay before each IntegrationStart answer, 0 to 3600000 ms (default 0)',
+  '  --offset ±HH:MM   offset the dates are written in, within ±14:00 (default +00:00)',
+  '  --first-run       each pair\'s first call answers the "first run" shape',
+  '  -h, --help        print this help and exit',
+].join('\n');
+
+/** A bad command line: `argument` is the flag (or stray word) at fault, `rule` what it must be. */
+export class SimulatorArgsError extends Error {
+  constructor(
+    readonly argument: string,
+    readonly rule: string,
+  ) {
+    super(`${argument}: ${rule}`);
+    this.name = 'SimulatorArgsError';
+  }
+}
+
+const OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  latency: { type: 'string' },
+  offset: { type: 'string' },
+  'first-run': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 /**
- * Parses `--port N --host H --latency MS --offset ±HH:MM --first-run` (also `--flag=value`).
+ * Parses `--port N --host H --latency MS --offset ±HH:MM --first-run` (also `--flag=value`), or `--help`/`-h`,
+ * which wins over anything else on the line. A later repeat of a flag overrides an earlier one.
  * Configuration comes from argv rather than the environment, which only src/config may read.
- * @throws Error with a usage text for an unknown flag, a missing value or an invalid number.
+ * @returns the flags with defaults applied, or `'help'` when help was asked for
+ * @throws SimulatorArgsError for the first unknown flag, stray word, missing value or invalid value
  */
-export function parseSimulatorArgs(argv: readonly string[]): SimulatorCliArgs {
+export function parseSimulatorArgs(argv: readonly string[]): SimulatorCliArgs | 'help' {
+  // Lenient mode, because strict mode refuses `--offset -06:00` (a value starting with a dash); the checks below
+  // are the strict ones, with messages that name the flag and its rule.
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options: OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  if (tokens.some((token) => token.kind === 'option' && token.name === 'help')) return 'help';
   const args: SimulatorCliArgs = {
     port: 0,
     host: '127.0.0.1',
@@ -28,43 +74,56 @@ export function parseSimulatorArgs(argv: readonly string[]): SimulatorCliArgs {
     timeZoneOffset: '+00:00',
     firstRun: false,
   };
-  const fail = (why: string): never => {
-    throw new Error(`${why}\n${USAGE}`);
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const eq = arg.indexOf('=');
-    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
-    if (flag === '--first-run') {
-      if (eq >= 0) fail('--first-run takes no value');
+  for (const token of tokens) {
+    if (token.kind === 'option-terminator') continue;
+    if (token.kind === 'positional') {
+      throw new SimulatorArgsError(JSON.stringify(token.value), 'is not an option (options start with --)');
+    }
+    const flag = token.rawName;
+    if (token.name === 'first-run') {
+      if (token.value !== undefined) throw new SimulatorArgsError(flag, 'takes no value');
       args.firstRun = true;
       continue;
     }
-    if (flag === '--help' || flag === '-h') fail('help requested');
-    if (!['--port', '--host', '--latency', '--offset'].includes(flag)) fail(`unknown flag ${flag}`);
-    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined) fail(`${flag} needs a value`);
+    if (!Object.hasOwn(OPTIONS, token.name)) {
+      throw new SimulatorArgsError(flag, 'is not a known option');
+    }
+    const value = token.value;
+    // `--port --host x` hands "--host" to --port as its value; a flag is never meant as one.
+    if (value === undefined || (!token.inlineValue && value.startsWith('--'))) {
+      throw new SimulatorArgsError(flag, 'needs a value');
+    }
     const integer = (min: number, max: number): number => {
-      if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max)
-        fail(`${flag} must be an integer from ${min} to ${max}`);
+      if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+        throw new SimulatorArgsError(flag, `must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`);
+      }
       return Number(value);
     };
-    switch (flag) {
-      case '--port':
+    switch (token.name) {
+      case 'port':
         args.port = integer(0, 65535);
         break;
-      case '--host':
+      case 'host':
+        if (value === '') throw new SimulatorArgsError(flag, 'must not be empty');
         args.host = value;
         break;
-      case '--latency':
+      case 'latency':
         args.latencyMs = integer(0, 3_600_000);
         break;
-      case '--offset':
-        args.timeZoneOffset = value;
+      case 'offset':
+        args.timeZoneOffset = offset(flag, value);
         break;
-      default:
-        fail(`unknown flag ${flag}`);
     }
   }
   return args;
+}
+
+/** `value` when the simulator accepts it as its date offset (the check it makes at construction). */
+function offset(flag: string, value: string): string {
+  try {
+    parseOffsetMinutes(value);
+  } catch {
+    throw new SimulatorArgsError(flag, `must be ±HH:MM within ±14:00 (got ${JSON.stringify(value)})`);
+  }
+  return value;
 }
