@@ -1,6 +1,7 @@
 export * from './app-config';
 export * from './config.module';
-export { ConfigError, DEMO_INTEGRATIONS, ENV_KEYS, loadConfig, loadConfigFromProcess, type Env } from './load-config';
+export { ConfigError, ENV_KEYS, loadConfig, loadConfigFromProcess, type Env } from './load-config';
+export { DEMO_INTEGRATIONS } from './integrations-config';
 export {
   INTEGRATION_NAME_MAX_LENGTH,
   INTEGRATION_NAME_PATTERN,
