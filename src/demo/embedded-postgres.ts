@@ -16,13 +16,14 @@
  * listeners (SIGKILL, an unhandled SIGTERM), Postgres outlives it; the next start on the same data
  * directory finds that orphan through `postmaster.pid` and shuts it down first.
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import Module from 'node:module';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import pg from 'pg';
+import { chownTree, ensurePostgresUser, ensureTraversable } from './postgres-os-user';
 
 /** Password of the `postgres` superuser in every embedded cluster (local, loopback-only use). */
 export const EMBEDDED_POSTGRES_PASSWORD = 'tidemark-embedded';
@@ -166,72 +167,6 @@ async function hydrateSymlinks(postgresBinary: string, log: (line: string) => vo
   }
 }
 
-function postgresIds(): { uid: number; gid: number } | undefined {
-  try {
-    const uid = Number(
-      execFileSync('id', ['-u', USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(),
-    );
-    const gid = Number(
-      execFileSync('id', ['-g', USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(),
-    );
-    return { uid, gid };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Postgres refuses to run as root; as root, the `postgres` OS user runs it (created if missing, as embedded-postgres would). */
-function ensurePostgresUser(): { uid: number; gid: number } {
-  const ids = postgresIds();
-  if (ids) return ids;
-  try {
-    execFileSync('groupadd', [USER], { stdio: 'ignore' });
-  } catch {
-    // The group may exist already.
-  }
-  execFileSync('useradd', ['-g', USER, USER], { stdio: 'ignore' });
-  const created = postgresIds();
-  if (!created) throw new Error('Could not create the postgres OS user needed to run Postgres as root');
-  return created;
-}
-
-/**
- * The postgres user must be able to traverse every ancestor of the data directory and of the
- * binaries (`mkdtemp` makes 0700 directories). Adds only the "others may search" bit where missing.
- */
-async function ensureTraversable(
-  dir: string,
-  ids: { uid: number; gid: number },
-  log: (line: string) => void,
-): Promise<void> {
-  const chain: string[] = [];
-  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
-    chain.unshift(d);
-    if (path.dirname(d) === d) break;
-  }
-  for (const d of chain) {
-    let st;
-    try {
-      st = await fs.stat(d);
-    } catch {
-      return; // Not created yet; whatever creates it below will pick the mode.
-    }
-    const bit = st.uid === ids.uid ? 0o100 : st.gid === ids.gid ? 0o010 : 0o001;
-    if ((st.mode & bit) === 0) {
-      // The class that applies to the postgres user is the one that must allow search.
-      await fs.chmod(d, (st.mode & 0o7777) | bit);
-      log(`[embedded-postgres] made ${d} searchable by the postgres user`);
-    }
-  }
-}
-
-async function chownTree(target: string, uid: number, gid: number): Promise<void> {
-  await fs.chown(target, uid, gid);
-  const st = await fs.lstat(target);
-  if (!st.isDirectory()) return;
-  for (const entry of await fs.readdir(target)) await chownTree(path.join(target, entry), uid, gid);
-}
-
 /** Parses `/proc/PID/stat` for the parent pid; the command name may itself contain spaces and parentheses. */
 async function parentPid(pid: number): Promise<number | undefined> {
   try {
@@ -306,15 +241,9 @@ async function initialiseCluster(
   }
   const initdb = (databaseDir: string) =>
     new EmbeddedPostgres({
+      ...clusterOptions(isRoot, log),
       databaseDir,
-      user: USER,
-      password: EMBEDDED_POSTGRES_PASSWORD,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      createPostgresUser: isRoot,
       initdbFlags: ['--encoding=UTF8', '--locale=C'],
-      onLog: log,
-      onError: (e) => log(String(e)),
     }).initialise();
   const staging = path.join(parent, `${base}.initdb-${process.pid}-${Date.now()}`);
   try {
@@ -361,60 +290,103 @@ async function initialiseCluster(
  *   the fixed password (it was initialised by something else).
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
+  const output = collectOutput(options.onLog);
+  const dataDir = path.resolve(options.dataDir);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres: string };
+  await hydrateSymlinks(binaries.postgres, output.log);
+  const isRoot = process.getuid?.() === 0;
+  await prepareDataDir(EmbeddedPostgres, { dataDir, postgresBinary: binaries.postgres, isRoot }, output.log);
+  return startServer(EmbeddedPostgres, { dataDir, isRoot, port: options.port }, output);
+}
+
+/** Postgres/initdb output: split into lines for `onLog`, the last 40 kept for error messages. */
+interface CollectedOutput {
+  log: (chunk: string) => void;
+  /** The latest lines, oldest first. */
+  recent: string[];
+}
+
+function collectOutput(onLog: ((line: string) => void) | undefined): CollectedOutput {
   const recent: string[] = [];
   const log = (chunk: string) => {
     for (const line of chunk.split(/\r?\n/)) {
       if (line.trim() === '') continue;
       recent.push(line);
       if (recent.length > 40) recent.shift();
-      options.onLog?.(line);
+      onLog?.(line);
     }
   };
-  const dataDir = path.resolve(options.dataDir);
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres: string };
-  await hydrateSymlinks(binaries.postgres, log);
+  return { log, recent };
+}
 
-  const isRoot = process.getuid?.() === 0;
+/** The options every instance of a cluster shares, whether it runs initdb or the server. */
+function clusterOptions(isRoot: boolean, log: (line: string) => void) {
+  return {
+    user: USER,
+    password: EMBEDDED_POSTGRES_PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: isRoot,
+    onLog: log,
+    onError: (e: unknown) => log(String(e)),
+  } as const;
+}
+
+/**
+ * Makes `dataDir` ready for the server: usable by the postgres OS user when running as root, then initialised
+ * when it holds no cluster, or cleared of a previous run's leftovers when it does.
+ */
+async function prepareDataDir(
+  EmbeddedPostgres: EmbeddedPostgresModule['default'],
+  { dataDir, postgresBinary, isRoot }: { dataDir: string; postgresBinary: string; isRoot: boolean },
+  log: (line: string) => void,
+): Promise<void> {
   const ids = isRoot ? ensurePostgresUser() : undefined;
   if (ids) {
     await ensureTraversable(path.dirname(dataDir), ids, log);
-    await ensureTraversable(path.dirname(binaries.postgres), ids, log);
+    await ensureTraversable(path.dirname(postgresBinary), ids, log);
   }
-
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     await initialiseCluster(EmbeddedPostgres, dataDir, isRoot, log);
-  } else {
-    if (ids && (await fs.stat(dataDir)).uid !== ids.uid) {
-      log(`[embedded-postgres] handing ${dataDir} to the postgres user`);
-      await chownTree(dataDir, ids.uid, ids.gid);
-    }
-    await clearPreviousRun(dataDir, log);
+    return;
   }
+  if (ids && (await fs.stat(dataDir)).uid !== ids.uid) {
+    log(`[embedded-postgres] handing ${dataDir} to the postgres user`);
+    await chownTree(dataDir, ids.uid, ids.gid);
+  }
+  await clearPreviousRun(dataDir, log);
+}
 
-  const attempts = options.port ? 1 : BIND_ATTEMPTS;
+/** What Postgres logs when it could not bind its port. */
+const PORT_TAKEN = /Address already in use|could not create any TCP\/IP sockets/;
+
+/**
+ * Starts the server on the given port, or on a free one, picked again (up to {@link BIND_ATTEMPTS} tries) when
+ * another process takes it between the pick and Postgres binding it; then checks that the password is accepted.
+ */
+async function startServer(
+  EmbeddedPostgres: EmbeddedPostgresModule['default'],
+  { dataDir, isRoot, port: requestedPort }: { dataDir: string; isRoot: boolean; port: number | undefined },
+  output: CollectedOutput,
+): Promise<EmbeddedPostgresHandle> {
+  const { log, recent } = output;
+  const attempts = requestedPort ? 1 : BIND_ATTEMPTS;
   for (let attempt = 1; ; attempt++) {
-    const port = options.port || (await freePort());
+    const port = requestedPort || (await freePort());
     const instance: EmbeddedPostgresInstance = new EmbeddedPostgres({
+      ...clusterOptions(isRoot, log),
       databaseDir: dataDir,
       port,
-      user: USER,
-      password: EMBEDDED_POSTGRES_PASSWORD,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      createPostgresUser: isRoot,
       postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-      onLog: log,
-      onError: (e) => log(String(e)),
     });
     const logStart = recent.length;
     try {
       await instance.start();
     } catch (err) {
-      const child = (instance as unknown as { process?: ChildProcess }).process;
-      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      const output = recent.slice(Math.min(logStart, recent.length)).join('\n');
-      if (attempt < attempts && /Address already in use|could not create any TCP\/IP sockets/.test(output)) {
+      killUnlessExited((instance as unknown as { process?: ChildProcess }).process);
+      const startOutput = recent.slice(Math.min(logStart, recent.length)).join('\n');
+      if (attempt < attempts && PORT_TAKEN.test(startOutput)) {
         log(`[embedded-postgres] port ${port} was taken, retrying with another`);
         continue;
       }
@@ -423,46 +395,61 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         cause: err,
       });
     }
-
-    const child = (instance as unknown as { process: ChildProcess }).process;
-    track(child);
-    const exited = new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) resolve();
-      else child.once('exit', () => resolve());
-    });
-    let stopping: Promise<void> | undefined;
-    // embedded-postgres' own stop() waits for an 'exit' event that never comes if Postgres already died; this one does not.
-    const stop = (): Promise<void> =>
-      (stopping ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          child.kill('SIGINT');
-          const done = await Promise.race([
-            exited.then(() => true),
-            new Promise<boolean>((r) => setTimeout(() => r(false), STOP_TIMEOUT_MS).unref()),
-          ]);
-          if (!done) {
-            child.kill('SIGQUIT');
-            await exited;
-          }
-        }
-        untrack(child);
-        (instance as unknown as { process?: ChildProcess }).process = undefined;
-      })());
-
+    const stop = stopperFor(instance);
     const url = `postgres://${USER}:${EMBEDDED_POSTGRES_PASSWORD}@127.0.0.1:${port}/postgres`;
-    const client = new pg.Client({ connectionString: url });
-    try {
-      await client.connect();
-      await client.query('select 1');
-    } catch (err) {
-      await stop();
-      throw new Error(`Embedded Postgres on ${dataDir} started but refused ${url}: ${(err as Error).message}`, {
-        cause: err,
-      });
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    await checkPasswordAccepted(url, dataDir, stop);
     return { url, port, stop };
+  }
+}
+
+/** SIGKILLs a Postgres that failed to start but is still running. */
+function killUnlessExited(child: ChildProcess | undefined): void {
+  if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+/**
+ * The handle's `stop()`: fast shutdown (SIGINT), escalating to SIGQUIT after {@link STOP_TIMEOUT_MS}. Idempotent.
+ * embedded-postgres' own stop() waits for an 'exit' event that never comes if Postgres already died; this one does not.
+ */
+function stopperFor(instance: EmbeddedPostgresInstance): () => Promise<void> {
+  const child = (instance as unknown as { process: ChildProcess }).process;
+  track(child);
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  let stopping: Promise<void> | undefined;
+  return (): Promise<void> =>
+    (stopping ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGINT');
+        const done = await Promise.race([
+          exited.then(() => true),
+          new Promise<boolean>((r) => setTimeout(() => r(false), STOP_TIMEOUT_MS).unref()),
+        ]);
+        if (!done) {
+          child.kill('SIGQUIT');
+          await exited;
+        }
+      }
+      untrack(child);
+      (instance as unknown as { process?: ChildProcess }).process = undefined;
+    })());
+}
+
+/** Connects once as the superuser; a cluster initialised by something else rejects the fixed password. */
+async function checkPasswordAccepted(url: string, dataDir: string, stop: () => Promise<void>): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+    await client.query('select 1');
+  } catch (err) {
+    await stop();
+    throw new Error(`Embedded Postgres on ${dataDir} started but refused ${url}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }
 

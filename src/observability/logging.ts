@@ -3,12 +3,20 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
-import pino, { type DestinationStream, type LoggerOptions } from 'pino';
+import pino, { type DestinationStream, type LevelWithSilent, type LoggerOptions } from 'pino';
+import type { Options as HttpLoggerOptions } from 'pino-http';
 import pretty from 'pino-pretty';
 import type { AppConfig } from '../config';
 import { BootFailure } from '../config/boot-failure';
 import { batchedStdout } from './log-stream';
-import { apiKeyDigestsOf, scrubText, scrubValue, secretKeySerializers, secretValuesOf } from './redaction';
+import {
+  apiKeyDigestsOf,
+  scrubText,
+  scrubValue,
+  secretKeySerializers,
+  secretValuesOf,
+  type KeyDigests,
+} from './redaction';
 
 /** The request id header: honoured when a client or proxy sends a sane one, and always echoed. */
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -74,23 +82,44 @@ export interface LoggingOptions {
  */
 export function createLoggerParams(config: AppConfig, options: LoggingOptions = {}): Params {
   const secrets = secretValuesOf(config);
-  const readsAtDebug = config.observability.readsAtDebug;
   const keys = apiKeyDigestsOf(config);
-  const level = options.silent ? 'silent' : config.observability.logLevel;
-  const destination = options.silent
-    ? undefined
-    : config.observability.logFormat === 'pretty'
-      ? pretty({
-          sync: true,
-          colorize: !options.destination && process.stdout.isTTY,
-          translateTime: 'SYS:standard',
-          ignore: 'pid,hostname',
-          destination: options.destination ?? 1,
-        })
-      : (options.destination ?? batchedStdout());
+  const destination = logDestination(config, options);
+  const pinoOptions = rootLoggerOptions(config, options, secrets, keys);
+  return {
+    pinoHttp: [
+      httpLoggerOptions(pinoOptions, config.observability.readsAtDebug, secrets, keys),
+      destination ?? batchedStdout(),
+    ],
+    // `PinoLogger.assign` (the API key name, set by the auth guard) also reaches the request completion line.
+    assignResponse: true,
+    // nestjs-pino's default route, "{/*splat}", reaches @fastify/middie 9.3 as "/{/*splat}", which matches no
+    // request: without this, the request logger never runs on Fastify.
+    forRoutes: [{ path: '/{*splat}', method: RequestMethod.ALL }],
+  };
+}
 
-  const pinoOptions: LoggerOptions = {
-    level,
+/** pino-pretty for `LOG_FORMAT=pretty`, else JSON lines; undefined when silenced. */
+function logDestination(config: AppConfig, options: LoggingOptions): DestinationStream | undefined {
+  if (options.silent) return undefined;
+  if (config.observability.logFormat !== 'pretty') return options.destination ?? batchedStdout();
+  return pretty({
+    sync: true,
+    colorize: !options.destination && process.stdout.isTTY,
+    translateTime: 'SYS:standard',
+    ignore: 'pid,hostname',
+    destination: options.destination ?? 1,
+  });
+}
+
+/** The root logger's options: level, base fields, the run's fields, and secrets scrubbed from every line. */
+function rootLoggerOptions(
+  config: AppConfig,
+  options: LoggingOptions,
+  secrets: readonly string[],
+  keys: KeyDigests,
+): LoggerOptions {
+  return {
+    level: options.silent ? 'silent' : config.observability.logLevel,
     base: { replicaId: config.replicaId },
     timestamp: pino.stdTimeFunctions.isoTime,
     // pino merges the line's own fields into what the mixin returns, so it must be a fresh object.
@@ -117,63 +146,66 @@ export function createLoggerParams(config: AppConfig, options: LoggingOptions = 
       err: (error: unknown) => scrubValue(pino.stdSerializers.err(error as Error), secrets, keys),
     },
   };
+}
 
+/** pino-http's options: the root logger's, plus the request id, the request and response fields, and levels. */
+function httpLoggerOptions(
+  pinoOptions: LoggerOptions,
+  readsAtDebug: boolean,
+  secrets: readonly string[],
+  keys: KeyDigests,
+): HttpLoggerOptions {
   return {
-    pinoHttp: [
-      {
-        ...pinoOptions,
-        // Fastify's genReqId (requestIdFor) already set it; @fastify/middie copies it onto the raw request.
-        genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id?: string }).id ?? requestIdFor(req),
-        customAttributeKeys: { reqId: 'requestId' },
-        // Lines logged while serving a request carry the request id only; the completion line has method, URL, status.
-        quietReqLogger: true,
-        serializers: {
-          ...pinoOptions.serializers,
-          req: (req: {
-            id?: string;
-            method?: string;
-            url?: string;
-            headers?: Record<string, unknown>;
-            remoteAddress?: string;
-          }) => {
-            const userAgent = req.headers?.['user-agent'];
-            return {
-              method: req.method,
-              url: req.url === undefined ? undefined : scrubText(req.url, secrets, keys),
-              remoteAddress: req.remoteAddress,
-              userAgent: typeof userAgent === 'string' ? scrubText(userAgent, secrets, keys) : userAgent,
-            };
-          },
-          res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
-        },
-        customLogLevel: (req: IncomingMessage, res: ServerResponse, error?: Error) => {
-          if (notReady(req, res)) return 'info';
-          if (error || res.statusCode >= 500) return 'error';
-          if (res.statusCode >= 400) return 'warn';
-          if (QUIET_PATHS.test(req.url ?? '')) return 'debug';
-          return readsAtDebug && req.method === 'GET' ? 'debug' : 'info';
-        },
-        // pino-http writes every 5xx as an error line; a readiness 503 gets the line of a completed request.
-        customErrorMessage: (req: IncomingMessage, res: ServerResponse) =>
-          notReady(req, res) ? 'request completed' : 'request errored',
-        customErrorObject: (
-          req: IncomingMessage,
-          res: ServerResponse,
-          _error: Error,
-          line: Record<string, unknown>,
-        ) => {
-          if (!notReady(req, res)) return line;
-          const { err: _err, ...completed } = line;
-          return completed;
-        },
-      },
-      destination ?? batchedStdout(),
-    ],
-    // `PinoLogger.assign` (the API key name, set by the auth guard) also reaches the request completion line.
-    assignResponse: true,
-    // nestjs-pino's default route, "{/*splat}", reaches @fastify/middie 9.3 as "/{/*splat}", which matches no
-    // request: without this, the request logger never runs on Fastify.
-    forRoutes: [{ path: '/{*splat}', method: RequestMethod.ALL }],
+    ...pinoOptions,
+    // Fastify's genReqId (requestIdFor) already set it; @fastify/middie copies it onto the raw request.
+    genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id?: string }).id ?? requestIdFor(req),
+    customAttributeKeys: { reqId: 'requestId' },
+    // Lines logged while serving a request carry the request id only; the completion line has method, URL, status.
+    quietReqLogger: true,
+    serializers: {
+      ...pinoOptions.serializers,
+      req: requestSerializer(secrets, keys),
+      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+    },
+    customLogLevel: requestLogLevel(readsAtDebug),
+    // pino-http writes every 5xx as an error line; a readiness 503 gets the line of a completed request.
+    customErrorMessage: (req: IncomingMessage, res: ServerResponse) =>
+      notReady(req, res) ? 'request completed' : 'request errored',
+    customErrorObject: (req: IncomingMessage, res: ServerResponse, _error: Error, line: Record<string, unknown>) => {
+      if (!notReady(req, res)) return line;
+      const { err: _err, ...completed } = line;
+      return completed;
+    },
+  };
+}
+
+/** The `req` field of a request's lines: method, scrubbed URL, peer address and scrubbed user agent. */
+function requestSerializer(secrets: readonly string[], keys: KeyDigests) {
+  return (req: {
+    id?: string;
+    method?: string;
+    url?: string;
+    headers?: Record<string, unknown>;
+    remoteAddress?: string;
+  }) => {
+    const userAgent = req.headers?.['user-agent'];
+    return {
+      method: req.method,
+      url: req.url === undefined ? undefined : scrubText(req.url, secrets, keys),
+      remoteAddress: req.remoteAddress,
+      userAgent: typeof userAgent === 'string' ? scrubText(userAgent, secrets, keys) : userAgent,
+    };
+  };
+}
+
+/** The level of a request's completion line, by its outcome and path. */
+function requestLogLevel(readsAtDebug: boolean) {
+  return (req: IncomingMessage, res: ServerResponse, error?: Error): LevelWithSilent => {
+    if (notReady(req, res)) return 'info';
+    if (error || res.statusCode >= 500) return 'error';
+    if (res.statusCode >= 400) return 'warn';
+    if (QUIET_PATHS.test(req.url ?? '')) return 'debug';
+    return readsAtDebug && req.method === 'GET' ? 'debug' : 'info';
   };
 }
 

@@ -71,17 +71,49 @@ export class MetricsService {
       registers,
     });
 
+    this.registerConfigInfo(config);
+    this.registerStateReadSuccess();
+    this.registerSharedStateGauges();
+    this.registerBreakerState(config.upstream.breaker.threshold);
+    this.registerWatermarkRegressions();
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /**
+   * Records one finished run.
+   * @param durationSeconds wall time from start to the recorded end, s
+   */
+  runFinished(
+    integration: { sourceSystemId: number; integrationName: string },
+    trigger: string,
+    outcome: string,
+    durationSeconds: number,
+  ): void {
+    const labels = labelsOf(integration);
+    this.runsTotal.inc({ ...labels, trigger, outcome });
+    this.runDuration.observe({ ...labels, outcome }, durationSeconds);
+  }
+
+  /** Lets a dashboard spot replicas running different configurations. */
+  private registerConfigInfo(config: AppConfig): void {
     new Gauge({
       name: 'tidemark_config_info',
       help: "Always 1, labelled with this replica's configuration hash (secrets left out): replicas that disagree show different hashes.",
       labelNames: ['config_hash'],
-      registers,
+      registers: [this.registry],
     }).set({ config_hash: configHash(config) }, 1);
+  }
 
+  /** Reports (and logs) a failed read of the shared state once per scrape; the per-integration series go absent. */
+  private registerStateReadSuccess(): void {
     const readSuccess: Gauge = new Gauge({
       name: 'tidemark_state_read_success',
       help: '1 when this scrape read the shared integration state from Postgres, 0 when that failed (the per-integration series are then absent).',
-      registers,
+      registers: [this.registry],
       collect: async () => {
         try {
           await this.states.read();
@@ -92,6 +124,10 @@ export class MetricsService {
         }
       },
     });
+  }
+
+  /** Per-integration gauges of the shared state, absent for an integration that has no value yet. */
+  private registerSharedStateGauges(): void {
     this.sharedGauge(
       'tidemark_watermark_lag_seconds',
       'Now minus the watermark maxSyncDateTimeUtc, by the database clock, in seconds. Absent before the first watermark.',
@@ -115,11 +151,15 @@ export class MetricsService {
     this.sharedGauge('tidemark_integration_paused', '1 while scheduled runs of the integration are paused.', (row) =>
       row.paused ? 1 : 0,
     );
+  }
+
+  /** @param threshold UPSTREAM_BREAKER_THRESHOLD, quoted in the help text */
+  private registerBreakerState(threshold: number): void {
     const breakerState: Gauge = new Gauge({
       name: 'tidemark_upstream_breaker_state',
-      help: `This replica's circuit breaker for each upstream: 1 for its current state (closed, open or half_open), 0 for the others. It opens after UPSTREAM_BREAKER_THRESHOLD (${config.upstream.breaker.threshold}) failed runs in a row.`,
+      help: `This replica's circuit breaker for each upstream: 1 for its current state (closed, open or half_open), 0 for the others. It opens after UPSTREAM_BREAKER_THRESHOLD (${threshold}) failed runs in a row.`,
       labelNames: ['upstream', 'state'],
-      registers,
+      registers: [this.registry],
       collect: () => {
         breakerState.reset();
         for (const breaker of this.breakerRegistry()?.snapshots() ?? []) {
@@ -128,36 +168,20 @@ export class MetricsService {
         }
       },
     });
+  }
+
+  /** Counted from the recorded run history at scrape time, so every replica reports the same count. */
+  private registerWatermarkRegressions(): void {
     const regressions: Counter = new Counter({
       name: 'tidemark_watermark_regressions_total',
       help: 'Recorded runs whose watermark moved backwards (within the kept run history).',
       labelNames: INTEGRATION_LABELS,
-      registers,
+      registers: [this.registry],
       collect: async () => {
         regressions.reset();
         for (const row of await this.rowsOrNone()) regressions.inc(labelsOf(row), row.watermarkRegressions);
       },
     });
-  }
-
-  /** The Prometheus text exposition of every metric. */
-  async exposition(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
-  }
-
-  /**
-   * Records one finished run.
-   * @param durationSeconds wall time from start to the recorded end, s
-   */
-  runFinished(
-    integration: { sourceSystemId: number; integrationName: string },
-    trigger: string,
-    outcome: string,
-    durationSeconds: number,
-  ): void {
-    const labels = labelsOf(integration);
-    this.runsTotal.inc({ ...labels, trigger, outcome });
-    this.runDuration.observe({ ...labels, outcome }, durationSeconds);
   }
 
   /** The upstream module's breakers; looked up lazily because that module keeps them to itself. */
