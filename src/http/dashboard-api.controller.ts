@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { assessHealth } from '../observability/integration-health';
 import { PauseRepository } from '../persistence/pause.repository';
-import { RunHistoryRepository } from '../persistence/run-history.repository';
+import { type RecentRuns, RunHistoryRepository, type RunSummary } from '../persistence/run-history.repository';
 import { IntegrationsRepository } from '../persistence/integrations.repository';
 import type { IntegrationRecord, Watermark } from '../persistence/types';
 import { describeCron } from '../scheduler/cron-description';
@@ -16,8 +16,10 @@ import { decodeIdCursor, encodeIdCursor } from './dashboard-cursors';
 import {
   CallerView,
   IntegrationScheduleView,
+  OverviewItem,
   OverviewPage,
   OverviewQuery,
+  RunSummaryView,
   WatermarkHistoryPage,
 } from './dto/operator.dto';
 import { IntegrationPathParams, ListQuery } from './dto/requests';
@@ -85,39 +87,33 @@ export class DashboardApiController {
     const reasons = await this.pauseReasons(page.items.filter((item) => item.paused));
     const last = page.items.at(-1);
     const body: OverviewPage = {
-      items: page.items.map((record) => {
-        const runs = recent.get(record.id);
-        const assessment = assessHealth(
-          record,
-          runs?.createdAt ?? record.updatedAt,
-          now,
-          this.config.observability.staleAfterMs,
-        );
-        return {
-          integration: toIntegrationView(record),
-          health: assessment.health,
-          staleSince: assessment.staleSince.toISOString(),
-          staleAfterMs: assessment.staleAfterMs,
-          pauseReason: reasons.get(record.id) ?? null,
-          recentRuns: (runs?.runs ?? []).map((run) => ({
-            id: run.id,
-            outcome: run.outcome,
-            startedAt: run.startedAt.toISOString(),
-            durationMs: run.durationMs,
-          })),
-        };
-      }),
+      items: page.items.map((record) => this.overviewItem(record, recent.get(record.id), now, reasons)),
       nextCursor: page.hasMore && last ? encodeIntegrationsCursor(last) : null,
     };
-    const rendered = Buffer.from(JSON.stringify(body));
-    const etag = `"o${createHash('sha1').update(rendered).digest('base64url')}"`;
-    void reply.header('etag', etag).header('cache-control', CACHE_CONTROL);
-    if (etagMatches(request.headers['if-none-match'], etag)) {
-      void reply.code(304);
-      return undefined;
-    }
-    void reply.header('content-type', JSON_CONTENT_TYPE);
-    return rendered;
+    return renderWithEtag(body, request, reply);
+  }
+
+  /** One integration of the overview: its health as of `now`, its pause reason and its recent runs, oldest first. */
+  private overviewItem(
+    record: IntegrationRecord,
+    runs: RecentRuns | undefined,
+    now: Date,
+    reasons: ReadonlyMap<string, string>,
+  ): OverviewItem {
+    const assessment = assessHealth(
+      record,
+      runs?.createdAt ?? record.updatedAt,
+      now,
+      this.config.observability.staleAfterMs,
+    );
+    return {
+      integration: toIntegrationView(record),
+      health: assessment.health,
+      staleSince: assessment.staleSince.toISOString(),
+      staleAfterMs: assessment.staleAfterMs,
+      pauseReason: reasons.get(record.id) ?? null,
+      recentRuns: (runs?.runs ?? []).map(runSummaryView),
+    };
   }
 
   @Get('integrations/:sourceSystemId/:integrationName/schedule')
@@ -199,6 +195,31 @@ export class DashboardApiController {
     }
     return record;
   }
+}
+
+function runSummaryView(run: RunSummary): RunSummaryView {
+  return {
+    id: run.id,
+    outcome: run.outcome,
+    startedAt: run.startedAt.toISOString(),
+    durationMs: run.durationMs,
+  };
+}
+
+/**
+ * Sets the overview's strong ETag (a hash of the rendered JSON, so it changes exactly when the body does) and answers
+ * 304 without a body when `If-None-Match` holds it.
+ */
+function renderWithEtag(body: OverviewPage, request: FastifyRequest, reply: FastifyReply): Buffer | undefined {
+  const rendered = Buffer.from(JSON.stringify(body));
+  const etag = `"o${createHash('sha1').update(rendered).digest('base64url')}"`;
+  void reply.header('etag', etag).header('cache-control', CACHE_CONTROL);
+  if (etagMatches(request.headers['if-none-match'], etag)) {
+    void reply.code(304);
+    return undefined;
+  }
+  void reply.header('content-type', JSON_CONTENT_TYPE);
+  return rendered;
 }
 
 /**

@@ -15,7 +15,7 @@ import type {
 } from '../persistence/types';
 import type { IntegrationStatus } from '../upstream/integration-status';
 import { retryAfterFirstFailure } from '../common/retry-after-first-failure';
-import { FinishBatcher } from './finish-batcher';
+import { FinishBatcher, type FinishResult } from './finish-batcher';
 import { isRegression } from './watermark';
 import { UpstreamClient } from '../upstream/upstream.client';
 import { UpstreamError } from '../upstream/errors';
@@ -198,7 +198,6 @@ export class RunService implements OnApplicationShutdown {
     signal: CallStop,
     slots?: { max: number; onFree: () => void },
   ): Promise<RunResult> {
-    const { integration } = started;
     let completion: RunCompletion;
     const shutDownBeforeStart = signal.aborted;
     if (await this.takeSlot(signal, slots?.max ?? Number.POSITIVE_INFINITY)) {
@@ -210,24 +209,10 @@ export class RunService implements OnApplicationShutdown {
         if (slots) runLogContext.exit(slots.onFree);
       }
     } else {
-      completion = {
-        outcome: 'interrupted',
-        errorCode: 'shutdown',
-        error: shutDownBeforeStart
-          ? 'the replica had shut down before the run started; no call was made'
-          : 'the replica shut down while the run waited for a call slot; no call was made',
-        httpStatus: null,
-        attempts: [],
-        outcomeUnknownRetried: false,
-      };
+      completion = interruptedWithoutCall(shutDownBeforeStart);
     }
-    if (completion.outcome === 'succeeded' && completion.watermarkRegressed) {
-      this.logger.warn(
-        `run ${started.runId} of ${describe(integration)}: the upstream moved the watermark backwards from ` +
-          `${formatWatermark(started.watermarkBefore)} to ${formatWatermark(watermarkOf(completion.status))}; stored as the upstream's truth`,
-      );
-    }
-    let finish: Awaited<ReturnType<RunsRepository['finishRun']>>;
+    this.warnIfWatermarkRegressed(started, completion);
+    let finish: FinishResult;
     try {
       finish = await this.finishWithRetry(started, completion);
       const run = this.inFlight.get(started.runId);
@@ -236,36 +221,63 @@ export class RunService implements OnApplicationShutdown {
       // The run row stays `running` until its lease expires and another tick marks it abandoned; the answer is
       // logged in full so that nothing the upstream said is silently lost.
       this.logger.error(
-        `run ${started.runId} of ${describe(integration)} could not be recorded within ${this.config.dbWriteRetryMs} ms ` +
+        `run ${started.runId} of ${describe(started.integration)} could not be recorded within ${this.config.dbWriteRetryMs} ms ` +
           `(${(error as Error).message}). Upstream answer: ${JSON.stringify(completion)}`,
       );
       return { kind: 'lease_lost', runId: started.runId, completion };
     }
+    return this.resultOfFinish(started, completion, finish);
+  }
+
+  /** A watermark the upstream moved backwards is stored all the same (the upstream is the truth), and warned of. */
+  private warnIfWatermarkRegressed(started: StartedRun, completion: RunCompletion): void {
+    if (completion.outcome === 'succeeded' && completion.watermarkRegressed) {
+      this.logger.warn(
+        `run ${started.runId} of ${describe(started.integration)}: the upstream moved the watermark backwards from ` +
+          `${formatWatermark(started.watermarkBefore)} to ${formatWatermark(watermarkOf(completion.status))}; stored as the upstream's truth`,
+      );
+    }
+  }
+
+  /** The run's result once its end was written, or `lease_lost` when the write found the lease gone. */
+  private resultOfFinish(started: StartedRun, completion: RunCompletion, finish: FinishResult): RunResult {
     const { applied, finished } = finish;
     if (!applied || !finished) {
       this.logger.error(
-        `run ${started.runId} of ${describe(integration)} lost its lease before finishing; nothing was written. ` +
+        `run ${started.runId} of ${describe(started.integration)} lost its lease before finishing; nothing was written. ` +
           `Upstream answer: ${JSON.stringify(completion)}`,
       );
       return { kind: 'lease_lost', runId: started.runId, completion };
     }
     if (completion.outcome === 'succeeded') {
-      if (finish.zoneNewlyAssumed) {
-        // Once per integration (decided by the database under its row lock), so an alert is not flooded.
-        this.logger.warn(
-          `${describe(integration)}: the upstream's MaxSyncDateTime ${JSON.stringify(completion.status.maxSyncDateTime)} ` +
-            `has no UTC offset; it was read in UPSTREAM_TIMEZONE ${completion.zoneAssumed ?? ''}. If that is not the ` +
-            `upstream's zone, the stored watermark is off by the difference (see README, Watermarks)`,
-        );
-      }
-      this.logger.log(
-        `run ${started.runId} of ${describe(integration)} succeeded: watermark ${formatWatermark(watermarkOf(completion.status))}`,
-      );
+      this.logSucceeded(started, completion, finish.zoneNewlyAssumed);
       return { kind: 'succeeded', run: finished };
     }
     if (completion.outcome === 'interrupted') return { kind: 'interrupted', run: finished };
-    this.logger.warn(`run ${started.runId} of ${describe(integration)} ${completion.outcome}: ${completion.error}`);
+    this.logger.warn(
+      `run ${started.runId} of ${describe(started.integration)} ${completion.outcome}: ${completion.error}`,
+    );
     return { kind: 'failed', run: finished };
+  }
+
+  /** Logs the success, after the warning that the watermark's date had no offset when the database says it is new. */
+  private logSucceeded(
+    started: StartedRun,
+    completion: Extract<RunCompletion, { outcome: 'succeeded' }>,
+    zoneNewlyAssumed: boolean | undefined,
+  ): void {
+    const { integration } = started;
+    if (zoneNewlyAssumed) {
+      // Once per integration (decided by the database under its row lock), so an alert is not flooded.
+      this.logger.warn(
+        `${describe(integration)}: the upstream's MaxSyncDateTime ${JSON.stringify(completion.status.maxSyncDateTime)} ` +
+          `has no UTC offset; it was read in UPSTREAM_TIMEZONE ${completion.zoneAssumed ?? ''}. If that is not the ` +
+          `upstream's zone, the stored watermark is off by the difference (see README, Watermarks)`,
+      );
+    }
+    this.logger.log(
+      `run ${started.runId} of ${describe(integration)} succeeded: watermark ${formatWatermark(watermarkOf(completion.status))}`,
+    );
   }
 
   /**
@@ -395,6 +407,20 @@ export class RunService implements OnApplicationShutdown {
       this.logger.warn(`lease renewal failed: ${(error as Error).message}`);
     }
   }
+}
+
+/** The end of a run that got no call slot: the replica was shutting down, or had shut down, before it could call. */
+function interruptedWithoutCall(shutDownBeforeStart: boolean): RunCompletion {
+  return {
+    outcome: 'interrupted',
+    errorCode: 'shutdown',
+    error: shutDownBeforeStart
+      ? 'the replica had shut down before the run started; no call was made'
+      : 'the replica shut down while the run waited for a call slot; no call was made',
+    httpStatus: null,
+    attempts: [],
+    outcomeUnknownRetried: false,
+  };
 }
 
 function watermarkOf(status: IntegrationStatus): Watermark {

@@ -22,6 +22,7 @@ import {
   UpstreamBodyTooLargeError,
   UpstreamBreakerOpenError,
   UpstreamError,
+  type UpstreamHttpStatusError,
   UpstreamUnexpectedError,
   attachHttpStatus,
 } from './errors';
@@ -33,6 +34,7 @@ import {
   CallerAbortReason,
   DeadlineReason,
   type ExchangeProgress,
+  type ExchangeResponse,
   type ExchangeStops,
   USER_AGENT,
   UpstreamTransport,
@@ -252,21 +254,9 @@ export class UpstreamClient implements OnModuleDestroy {
    */
   private async attempt(call: Call): Promise<CallResult | 'refreshed'> {
     const request = call.request!;
-    const { attemptTimeoutMs, endpoint } = this.options;
     const startedAt = new Date().toISOString();
     const t0 = performance.now();
-    const record = (fields: Pick<UpstreamAttempt, 'httpStatus' | 'errorCode' | 'error'> & { retryAfterMs?: number }) =>
-      call.attempts.push({
-        attempt: call.attempts.length + 1,
-        startedAt,
-        durationMs: Math.round((performance.now() - t0) * 10) / 10,
-        ...fields,
-      });
-    // The attempt's own deadline, when it comes before the call's (the call's stop covers the rest).
-    const stops: ExchangeStops =
-      attemptTimeoutMs < call.deadlineAt - t0
-        ? { stop: call.stop, timeoutMs: attemptTimeoutMs, timeoutReason: new DeadlineReason(attemptTimeoutMs) }
-        : { stop: call.stop };
+    const stops = this.attemptStops(call, t0);
     const progress = notStarted();
     call.busy = true;
     call.lastSentWithoutAnswer = false;
@@ -274,67 +264,127 @@ export class UpstreamClient implements OnModuleDestroy {
       const token =
         this.tokens === null
           ? null
-          : await this.tokens.forAttempt(stops, call.external, Math.min(call.deadlineAt, t0 + attemptTimeoutMs));
-      const authorization = token !== null ? `Bearer ${token}` : this.authorization;
-      const headers = { 'content-type': request.contentType, accept: request.accept, 'user-agent': USER_AGENT };
-      const response = await this.transport.exchange(
-        endpoint,
-        {
-          body: request.body,
-          headers: authorization === null ? headers : { ...headers, authorization },
-          maxBodyBytes: this.options.maxBodyBytes,
-        },
-        stops,
-        progress,
-      );
+          : await this.tokens.forAttempt(
+              stops,
+              call.external,
+              Math.min(call.deadlineAt, t0 + this.options.attemptTimeoutMs),
+            );
+      const response = await this.send(request, token, stops, progress);
       const httpStatus = response.status;
       const contentType = headerText(response.headers['content-type']) ?? null;
       if (httpStatus < 200 || httpStatus > 299) {
-        const retryAfterMs = parseRetryAfter(headerText(response.headers['retry-after']), Date.now());
-        const error = httpStatusError(httpStatus, response.body, contentType, retryAfterMs, this.redactor);
+        const error = this.statusError(response, contentType);
         if (httpStatus === 401 && token !== null && !call.refreshedOn401) {
-          call.refreshedOn401 = true;
-          this.tokens!.invalidate(token);
-          record({
-            httpStatus,
-            errorCode: error.code,
-            error: `${this.redactor.scrub(error.message)} (token refreshed, sending again)`,
-          });
+          this.dropRefusedToken(call, token, error, startedAt, t0);
           return 'refreshed';
         }
         throw error;
       }
-      let status: IntegrationStatus;
-      try {
-        status = parseIntegrationStatus(response.body, contentType ?? undefined, {
-          defaultTimeZone: this.options.defaultTimeZone,
-        });
-        assertSameIntegration(status, call.key);
-      } catch (error) {
-        throw error instanceof UpstreamError ? attachHttpStatus(error, httpStatus) : error;
-      }
-      record({ httpStatus, errorCode: null, error: null });
+      const status = this.readAnswer(response, contentType, call.key);
+      recordAttempt(call, startedAt, t0, { httpStatus, errorCode: null, error: null });
       return { status, httpStatus, contentType };
     } catch (raw) {
-      let error = this.finalError(raw, null);
-      // A body over the limit is refused after its status line arrived, like a body that does not parse.
-      if (error instanceof UpstreamBodyTooLargeError && progress.status !== undefined) {
-        error = attachHttpStatus(error, progress.status);
-      }
-      const retryAfterMs = retryAfterOf(error);
-      record({
-        // The status line seen, also when the body then broke off or timed out.
-        httpStatus: error.httpStatus ?? progress.status ?? null,
-        errorCode: error.code,
-        error: error.message,
-        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-      });
-      call.lastSentWithoutAnswer = progress.requestSent && (error.code === 'timeout' || error.code === 'connection');
-      call.lastAttemptError = error;
-      throw error;
+      throw this.failedAttempt(raw, call, progress, startedAt, t0);
     } finally {
       call.busy = false;
     }
+  }
+
+  /** The attempt's own deadline, when it comes before the call's (the call's stop covers the rest). */
+  private attemptStops(call: Call, t0: number): ExchangeStops {
+    const { attemptTimeoutMs } = this.options;
+    return attemptTimeoutMs < call.deadlineAt - t0
+      ? { stop: call.stop, timeoutMs: attemptTimeoutMs, timeoutReason: new DeadlineReason(attemptTimeoutMs) }
+      : { stop: call.stop };
+  }
+
+  /** Sends the request with the fetched token's Authorization, else the static one, if any. */
+  private send(
+    request: IntegrationStartRequest,
+    token: string | null,
+    stops: ExchangeStops,
+    progress: ExchangeProgress,
+  ): Promise<ExchangeResponse> {
+    const authorization = token !== null ? `Bearer ${token}` : this.authorization;
+    const headers = { 'content-type': request.contentType, accept: request.accept, 'user-agent': USER_AGENT };
+    return this.transport.exchange(
+      this.options.endpoint,
+      {
+        body: request.body,
+        headers: authorization === null ? headers : { ...headers, authorization },
+        maxBodyBytes: this.options.maxBodyBytes,
+      },
+      stops,
+      progress,
+    );
+  }
+
+  /** The error of a non-2xx answer, with the wait its Retry-After asks for. */
+  private statusError(response: ExchangeResponse, contentType: string | null): UpstreamHttpStatusError {
+    const retryAfterMs = parseRetryAfter(headerText(response.headers['retry-after']), Date.now());
+    return httpStatusError(response.status, response.body, contentType, retryAfterMs, this.redactor);
+  }
+
+  /**
+   * After a 401 to a fetched token: drops the token, so that the re-send fetches a new one, and records the attempt.
+   * Done once per call, so that an upstream refusing every token does not loop.
+   */
+  private dropRefusedToken(
+    call: Call,
+    token: string,
+    error: UpstreamHttpStatusError,
+    startedAt: string,
+    t0: number,
+  ): void {
+    call.refreshedOn401 = true;
+    this.tokens!.invalidate(token);
+    recordAttempt(call, startedAt, t0, {
+      httpStatus: 401,
+      errorCode: error.code,
+      error: `${this.redactor.scrub(error.message)} (token refreshed, sending again)`,
+    });
+  }
+
+  /** Parses a 2xx answer and checks it is about `key`; the parser's errors carry the answer's status. */
+  private readAnswer(response: ExchangeResponse, contentType: string | null, key: IntegrationKey): IntegrationStatus {
+    try {
+      const status = parseIntegrationStatus(response.body, contentType ?? undefined, {
+        defaultTimeZone: this.options.defaultTimeZone,
+      });
+      assertSameIntegration(status, key);
+      return status;
+    } catch (error) {
+      throw error instanceof UpstreamError ? attachHttpStatus(error, response.status) : error;
+    }
+  }
+
+  /**
+   * What a failed attempt throws: `raw` as an UpstreamError, after recording the attempt and telling the retry plan
+   * whether a sent request went unanswered (its outcome unknown).
+   */
+  private failedAttempt(
+    raw: unknown,
+    call: Call,
+    progress: ExchangeProgress,
+    startedAt: string,
+    t0: number,
+  ): UpstreamError {
+    let error = this.finalError(raw, null);
+    // A body over the limit is refused after its status line arrived, like a body that does not parse.
+    if (error instanceof UpstreamBodyTooLargeError && progress.status !== undefined) {
+      error = attachHttpStatus(error, progress.status);
+    }
+    const retryAfterMs = retryAfterOf(error);
+    recordAttempt(call, startedAt, t0, {
+      // The status line seen, also when the body then broke off or timed out.
+      httpStatus: error.httpStatus ?? progress.status ?? null,
+      errorCode: error.code,
+      error: error.message,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
+    call.lastSentWithoutAnswer = progress.requestSent && (error.code === 'timeout' || error.code === 'connection');
+    call.lastAttemptError = error;
+    return error;
   }
 
   private breakerOpenError(): UpstreamBreakerOpenError {
@@ -380,6 +430,19 @@ export class UpstreamClient implements OnModuleDestroy {
     if (scrubbed !== upstreamError.message) upstreamError.message = scrubbed;
     return upstreamError;
   }
+}
+
+/** How an attempt ended, as recorded beside its number, start and duration. */
+type AttemptOutcome = Pick<UpstreamAttempt, 'httpStatus' | 'errorCode' | 'error'> & { retryAfterMs?: number };
+
+/** Appends to the call's record the attempt that started at `startedAt` (`t0` on the performance clock). */
+function recordAttempt(call: Call, startedAt: string, t0: number, outcome: AttemptOutcome): void {
+  call.attempts.push({
+    attempt: call.attempts.length + 1,
+    startedAt,
+    durationMs: Math.round((performance.now() - t0) * 10) / 10,
+    ...outcome,
+  });
 }
 
 function notStarted(): ExchangeProgress {

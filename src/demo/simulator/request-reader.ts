@@ -249,6 +249,14 @@ function toInt32FromXml(text: string): number {
  *   wrong root, a nil root, an unparsable or nil SourceSystemId, or a member holding child elements.
  */
 export function readXmlRequest(text: string): DeserializedRequest {
+  const root = parseSingleRoot(text);
+  const rootQName = elementName(root)!;
+  const rootScope = requestRootScope(root, rootQName);
+  return readMembers(root[rootQName] as XmlNode[], rootScope);
+}
+
+/** The document's one root element, after the checks XmlReader makes before any member is read. */
+function parseSingleRoot(text: string): XmlNode {
   const body = text.replace(/^\uFEFF/, '');
   if (body.trim() === '') throw new RequestBodyError('The request body is empty.');
   if (/<!DOCTYPE/i.test(body)) {
@@ -270,9 +278,15 @@ export function readXmlRequest(text: string): DeserializedRequest {
     } else if (!('#comment' in node)) roots.push(node);
   }
   if (roots.length !== 1) throw new RequestBodyError('There are multiple root elements.');
+  return roots[0];
+}
 
-  const root = roots[0];
-  const rootQName = elementName(root)!;
+/**
+ * Checks every prefix in the document, then that the root is a non-nil `IntegrationStartRequest` in
+ * {@link REQUEST_NAMESPACE}.
+ * @returns the namespace scope inside the root
+ */
+function requestRootScope(root: XmlNode, rootQName: string): Scope {
   const rootAttrs = attributesOf(root);
   const baseScope: Scope = new Map([
     ['', ''],
@@ -288,12 +302,18 @@ export function readXmlRequest(text: string): DeserializedRequest {
     );
   }
   if (isNil(rootAttrs, rootScope)) throw new RequestBodyError('The request body is nil.');
+  return rootScope;
+}
 
+/** The request's members in DataContract order. */
+const REQUEST_MEMBERS = ['IntegrationName', 'SourceSystemId'] as const;
+
+/** Reads the root's children into the request, each member at most once and only in {@link REQUEST_MEMBERS} order. */
+function readMembers(children: XmlNode[], rootScope: Scope): DeserializedRequest {
   const result: DeserializedRequest = { sourceSystemId: 0, integrationName: null };
-  const members = ['IntegrationName', 'SourceSystemId'] as const;
   // Index of the last member read: DataContractSerializer only looks forward from it.
   let memberIndex = -1;
-  for (const child of root[rootQName] as XmlNode[]) {
+  for (const child of children) {
     if ('#comment' in child) continue;
     if ('#text' in child || '#cdata' in child) {
       const raw = '#text' in child ? String(child['#text']) : '';
@@ -304,23 +324,32 @@ export function readXmlRequest(text: string): DeserializedRequest {
     const attrs = attributesOf(child);
     const scope = childScope(rootScope, attrs);
     const { ns, local } = resolve(qname, scope, false);
-    let found = -1;
-    for (let i = memberIndex + 1; i < members.length; i++) {
-      if (members[i] === local && ns === REQUEST_NAMESPACE) {
-        found = i;
-        break;
-      }
-    }
+    const found = memberIndexAfter(memberIndex, ns, local);
     if (found < 0) continue;
     memberIndex = found;
-    const nil = isNil(attrs, scope);
-    const children = child[qname] as XmlNode[];
-    if (members[found] === 'IntegrationName') {
-      result.integrationName = nil ? null : textContent(children, 'IntegrationName');
-    } else {
-      if (nil) throw new RequestBodyError("ValueType 'System.Int32' cannot be null.", 'request.SourceSystemId');
-      result.sourceSystemId = toInt32FromXml(textContent(children, 'SourceSystemId'));
-    }
+    readMember(result, REQUEST_MEMBERS[found], isNil(attrs, scope), child[qname] as XmlNode[]);
   }
   return result;
+}
+
+/** The index in {@link REQUEST_MEMBERS} of the member an element names, looking only past `after`; -1 for none. */
+function memberIndexAfter(after: number, ns: string, local: string): number {
+  if (ns !== REQUEST_NAMESPACE) return -1;
+  for (let i = after + 1; i < REQUEST_MEMBERS.length; i++) if (REQUEST_MEMBERS[i] === local) return i;
+  return -1;
+}
+
+/** Sets `member` of `result` from its element: `nil` (xsi:nil) and its content `children`. */
+function readMember(
+  result: DeserializedRequest,
+  member: (typeof REQUEST_MEMBERS)[number],
+  nil: boolean,
+  children: XmlNode[],
+): void {
+  if (member === 'IntegrationName') {
+    result.integrationName = nil ? null : textContent(children, 'IntegrationName');
+  } else {
+    if (nil) throw new RequestBodyError("ValueType 'System.Int32' cannot be null.", 'request.SourceSystemId');
+    result.sourceSystemId = toInt32FromXml(textContent(children, 'SourceSystemId'));
+  }
 }

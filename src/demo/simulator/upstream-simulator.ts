@@ -36,7 +36,15 @@ import {
   routeRequest,
   sendJson,
 } from './routing';
-import { AnswerScript, CallCancel, type Playback, type ScriptedAnswer, playAnswer, sleep } from './scripting';
+import {
+  AnswerScript,
+  CallCancel,
+  type Playback,
+  type ScriptedAnswer,
+  type StoredAnswer,
+  playAnswer,
+  sleep,
+} from './scripting';
 
 export type { SimulatorAuthConfig, SimulatorTokenRequest } from './auth';
 export type { SeedOptions, SimulatorKey } from './pair-states';
@@ -295,15 +303,7 @@ export class UpstreamSimulator {
     const receivedAt = Date.now();
     const receivedTicks = this.pairs.nowTicks();
     const cancel = new CallCancel();
-    this.pending.add(cancel);
-    /** Set once the call is recorded (see track). One listener for both, as a call's response closes once. */
-    const recorded: { settle?: () => void } = {};
-    res.on('close', () => {
-      // Only a request that went away mid-answer has waits to cancel.
-      if (!res.writableFinished) cancel.cancel();
-      this.pending.delete(cancel);
-      recorded.settle?.();
-    });
+    const recorded = this.watchClose(res, cancel);
 
     const requestMediaType = mediaTypeOf(req.headers['content-type']);
     const format: 'json' | 'xml' = isXmlMediaType(requestMediaType) ? 'xml' : 'json';
@@ -343,18 +343,8 @@ export class UpstreamSimulator {
     const answer = this.answers.take(k!);
     call.scripted = answer !== undefined;
     const status = answer?.status ?? 200;
-    let playback: Playback;
-    if (answer?.body !== undefined) {
-      const body = Buffer.isBuffer(answer.body) ? answer.body : Buffer.from(answer.body, 'utf8');
-      const looksXml = body.subarray(0, 64).toString('utf8').trimStart().startsWith('<');
-      playback = { answer, status, body, contentType: looksXml ? XML_CONTENT_TYPE : JSON_CONTENT_TYPE };
-    } else if (answer?.vectorBody) {
-      playback = { answer, status, ...answer.vectorBody };
-    } else if (status < 200 || status > 299) {
-      const message = status >= 500 ? 'An error has occurred.' : (http.STATUS_CODES[status] ?? 'Error');
-      const body = Buffer.from(JSON.stringify({ Message: message }), 'utf8');
-      playback = { answer: answer ?? {}, status, body, contentType: JSON_CONTENT_TYPE };
-    } else {
+    let playback = presetPlayback(answer, status);
+    if (playback === null) {
       // Generated only when the answer is actually sent, so a delay sees the latest state and a
       // hang (which never answers) leaves the watermark where it was.
       if (answer?.delayMs && !(await sleep(answer.delayMs, cancel))) return;
@@ -365,6 +355,23 @@ export class UpstreamSimulator {
       playback = { answer: { ...answer, delayMs: 0 }, status, body, contentType: negotiated.contentType };
     }
     return playAnswer(res, cancel, playback, settle);
+  }
+
+  /**
+   * Keeps `cancel` pending until the response closes, then cancels the call's waits if it closed mid-answer.
+   * @returns where the caller puts the call's settle step once the call is recorded (see track): one listener for
+   *   both, as a call's response closes once
+   */
+  private watchClose(res: http.ServerResponse, cancel: CallCancel): { settle?: () => void } {
+    this.pending.add(cancel);
+    const recorded: { settle?: () => void } = {};
+    res.on('close', () => {
+      // Only a request that went away mid-answer has waits to cancel.
+      if (!res.writableFinished) cancel.cancel();
+      this.pending.delete(cancel);
+      recorded.settle?.();
+    });
+    return recorded;
   }
 
   /**
@@ -404,6 +411,25 @@ export class UpstreamSimulator {
     }) as typeof res.end;
     return settle;
   }
+}
+
+/**
+ * The answer a script gives as it is: its own body, a vector's, or the error body Web API writes for a non-2xx
+ * status. Null when the answer is a DTO, generated from the pair's state.
+ */
+function presetPlayback(answer: StoredAnswer | undefined, status: number): Playback | null {
+  if (answer?.body !== undefined) {
+    const body = Buffer.isBuffer(answer.body) ? answer.body : Buffer.from(answer.body, 'utf8');
+    const looksXml = body.subarray(0, 64).toString('utf8').trimStart().startsWith('<');
+    return { answer, status, body, contentType: looksXml ? XML_CONTENT_TYPE : JSON_CONTENT_TYPE };
+  }
+  if (answer?.vectorBody) return { answer, status, ...answer.vectorBody };
+  if (status < 200 || status > 299) {
+    const message = status >= 500 ? 'An error has occurred.' : (http.STATUS_CODES[status] ?? 'Error');
+    const body = Buffer.from(JSON.stringify({ Message: message }), 'utf8');
+    return { answer: answer ?? {}, status, body, contentType: JSON_CONTENT_TYPE };
+  }
+  return null;
 }
 
 /** Deserialises the body like Web API: 415 for a media type no formatter reads, 400 when the formatter fails. */

@@ -146,60 +146,9 @@ export function dtoFromJson(root: unknown, text: string, options: ParseIntegrati
  * object's members as `text` writes them (`member.name` is the root member's exact name there).
  */
 function jsonDictionary(member: { name: string; value: unknown }, text: string): CustomDatabaseValues | null {
-  const field = FIELDS.customDatabaseValues.wire;
   const { value } = member;
   if (value === null) return null;
-  const entries: Array<[string, string | null]> = [];
-  if (Array.isArray(value)) {
-    const seen = new Set<string>();
-    value.forEach((entry, index) => {
-      if (!isPlainJsonObject(entry)) {
-        throw new UpstreamNotDtoError(`${field}[${index}] must be an object {Key, Value}, got ${describeJson(entry)}`, {
-          field,
-        });
-      }
-      const k: { present: boolean; value: unknown } = { present: false, value: undefined };
-      const v: { present: boolean; value: unknown } = { present: false, value: undefined };
-      for (const name of Object.keys(entry)) {
-        const folded = asciiLower(name);
-        const slot = folded === 'key' ? k : folded === 'value' ? v : null;
-        if (slot === null) {
-          throw new UpstreamNotDtoError(
-            `${field}[${index}] has unexpected member ${quoteForMessage(name, 40)}; expected only Key and Value`,
-            { field },
-          );
-        }
-        if (slot.present) {
-          throw new UpstreamNotDtoError(`${field}[${index}] has ${folded === 'key' ? 'Key' : 'Value'} twice`, {
-            field,
-          });
-        }
-        slot.present = true;
-        slot.value = entry[name];
-      }
-      if (!k.present || !v.present) {
-        throw new UpstreamNotDtoError(`${field}[${index}] must have both Key and Value`, { field });
-      }
-      if (typeof k.value !== 'string') {
-        throw new UpstreamNotDtoError(`${field}[${index}].Key must be a string, got ${describeJson(k.value)}`, {
-          field,
-        });
-      }
-      if (v.value !== null && typeof v.value !== 'string') {
-        throw new UpstreamNotDtoError(
-          `${field}[${index}].Value must be a string or null, got ${describeJson(v.value)}`,
-          { field },
-        );
-      }
-      // As DataContractJsonSerializer, which adds each item to the Dictionary: a repeated key throws.
-      if (seen.has(k.value)) {
-        throw new UpstreamNotDtoError(`${field} has the key ${quoteForMessage(k.value, 60)} twice`, { field });
-      }
-      seen.add(k.value);
-      entries.push([k.value, v.value]);
-    });
-    return entries;
-  }
+  if (Array.isArray(value)) return dictionaryFromKeyValueArray(value);
   if (!isPlainJsonObject(value)) {
     throw wrongType(
       'customDatabaseValues',
@@ -207,21 +156,103 @@ function jsonDictionary(member: { name: string; value: unknown }, text: string):
       describeJson(value),
     );
   }
-  // A name repeated with the same value (one with another value was refused by parseJsonDocument) keeps its first
-  // place, as the .NET Dictionary indexer that Json.NET sets each member with does. So does a JS object, which lists
-  // its names as first set, except array indexes ("2", "10"), listed first, ascending: only a name that starts with
-  // a digit makes the order worth reading back from the text.
-  const keys = Object.keys(value);
-  const written = keys.some(startsWithDigit) ? memberNamesInOrder(text, member.name) : keys;
+  return dictionaryFromObject(value, member.name, text);
+}
+
+/** DataContractJsonSerializer's form, `[{"Key":"k","Value":"v"}, …]`, read entry by entry in array order. */
+function dictionaryFromKeyValueArray(array: unknown[]): CustomDatabaseValues {
+  const field = FIELDS.customDatabaseValues.wire;
+  const entries: Array<[string, string | null]> = [];
+  const seen = new Set<string>();
+  for (let index = 0; index < array.length; index++) {
+    const entry = keyValueEntry(array[index], index);
+    // As DataContractJsonSerializer, which adds each item to the Dictionary: a repeated key throws.
+    if (seen.has(entry[0])) {
+      throw new UpstreamNotDtoError(`${field} has the key ${quoteForMessage(entry[0], 60)} twice`, { field });
+    }
+    seen.add(entry[0]);
+    entries.push(entry);
+  }
+  return entries;
+}
+
+/** One `{"Key": string, "Value": string | null}` item of the array form; member names match case-insensitively. */
+function keyValueEntry(entry: unknown, index: number): [string, string | null] {
+  const field = FIELDS.customDatabaseValues.wire;
+  if (!isPlainJsonObject(entry)) {
+    throw new UpstreamNotDtoError(`${field}[${index}] must be an object {Key, Value}, got ${describeJson(entry)}`, {
+      field,
+    });
+  }
+  const k: MemberSlot = { present: false, value: undefined };
+  const v: MemberSlot = { present: false, value: undefined };
+  fillKeyValueSlots(entry, index, k, v);
+  if (!k.present || !v.present) {
+    throw new UpstreamNotDtoError(`${field}[${index}] must have both Key and Value`, { field });
+  }
+  if (typeof k.value !== 'string') {
+    throw new UpstreamNotDtoError(`${field}[${index}].Key must be a string, got ${describeJson(k.value)}`, {
+      field,
+    });
+  }
+  if (v.value !== null && typeof v.value !== 'string') {
+    throw new UpstreamNotDtoError(`${field}[${index}].Value must be a string or null, got ${describeJson(v.value)}`, {
+      field,
+    });
+  }
+  return [k.value, v.value];
+}
+
+/** A member of a `{Key, Value}` item: whether it was written, and its value. */
+interface MemberSlot {
+  present: boolean;
+  value: unknown;
+}
+
+/** Puts the item's Key and Value members into their slots; any other member, or either one twice, is refused. */
+function fillKeyValueSlots(entry: Record<string, unknown>, index: number, k: MemberSlot, v: MemberSlot): void {
+  const field = FIELDS.customDatabaseValues.wire;
+  for (const name of Object.keys(entry)) {
+    const folded = asciiLower(name);
+    const slot = folded === 'key' ? k : folded === 'value' ? v : null;
+    if (slot === null) {
+      throw new UpstreamNotDtoError(
+        `${field}[${index}] has unexpected member ${quoteForMessage(name, 40)}; expected only Key and Value`,
+        { field },
+      );
+    }
+    if (slot.present) {
+      throw new UpstreamNotDtoError(`${field}[${index}] has ${folded === 'key' ? 'Key' : 'Value'} twice`, {
+        field,
+      });
+    }
+    slot.present = true;
+    slot.value = entry[name];
+  }
+}
+
+/**
+ * Json.NET's form, `{"k":"v", …}`, as entries in the order `text` writes the members of the root member `rootName`.
+ *
+ * A name repeated with the same value (one with another value was refused by parseJsonDocument) keeps its first
+ * place, as the .NET Dictionary indexer that Json.NET sets each member with does. So does a JS object, which lists
+ * its names as first set, except array indexes ("2", "10"), listed first, ascending: only a name that starts with
+ * a digit makes the order worth reading back from the text.
+ */
+function dictionaryFromObject(object: Record<string, unknown>, rootName: string, text: string): CustomDatabaseValues {
+  const field = FIELDS.customDatabaseValues.wire;
+  const keys = Object.keys(object);
+  const written = keys.some(startsWithDigit) ? memberNamesInOrder(text, rootName) : keys;
   const names = new Set(written ?? []);
   if (written === null || names.size !== keys.length) {
     throw new Error(`${field}: the member names in the text differ from the parsed object's`);
   }
+  const entries: Array<[string, string | null]> = [];
   for (const name of names) {
-    if (!Object.hasOwn(value, name)) {
+    if (!Object.hasOwn(object, name)) {
       throw new Error(`${field}: the parsed object lacks the member ${quoteForMessage(name, 60)} of the text`);
     }
-    const entry = value[name];
+    const entry = object[name];
     if (entry !== null && typeof entry !== 'string') {
       throw new UpstreamNotDtoError(
         `${field}[${quoteForMessage(name, 60)}] must be a string or null, got ${describeJson(entry)}`,

@@ -134,8 +134,27 @@ function convertXmlNode(node: unknown, parentScope: XmlScope): XmlElement | XmlT
   const rawAttributes = (record[':@'] ?? {}) as Record<string, unknown>;
 
   const declarations: Record<string, string> = {};
-  let scope = parentScope;
   const plainAttributes: Array<{ name: string; value: string }> = [];
+  const scope = sortAttributes(rawAttributes, parentScope, declarations, plainAttributes);
+  const [prefix, localName] = splitQName(name);
+  const namespaceUri = resolvePrefix(scope, prefix, name, true);
+  const attributes = resolveAttributes(plainAttributes, scope, name);
+  const children = convertChildren(record[name], scope);
+  return { kind: 'element', name, localName, namespaceUri, attributes, namespaceDeclarations: declarations, children };
+}
+
+/**
+ * Decodes an element's attributes and sorts them: namespace declarations into `declarations` and the returned scope,
+ * the others into `plainAttributes`. The parent's scope is copied only when the element declares a namespace, so
+ * that elements declaring none share it.
+ */
+function sortAttributes(
+  rawAttributes: Record<string, unknown>,
+  parentScope: XmlScope,
+  declarations: Record<string, string>,
+  plainAttributes: Array<{ name: string; value: string }>,
+): XmlScope {
+  let scope = parentScope;
   for (const [attrName, rawValue] of Object.entries(rawAttributes)) {
     const value = decodeAttributeValue(String(rawValue), attrName);
     if (attrName === 'xmlns' || attrName.startsWith('xmlns:')) {
@@ -152,44 +171,56 @@ function convertXmlNode(node: unknown, parentScope: XmlScope): XmlElement | XmlT
       plainAttributes.push({ name: attrName, value });
     }
   }
+  return scope;
+}
 
-  const [prefix, localName] = splitQName(name);
-  const namespaceUri = resolvePrefix(scope, prefix, name, true);
-  const attributes = plainAttributes.map((attribute): XmlAttribute => {
+/**
+ * The plain attributes of element `elementName` with their namespaces resolved in `scope`. Two attributes with the
+ * same namespace and local name are refused, even when written with different prefixes.
+ */
+function resolveAttributes(
+  plainAttributes: ReadonlyArray<{ name: string; value: string }>,
+  scope: XmlScope,
+  elementName: string,
+): XmlAttribute[] {
+  const attributes: XmlAttribute[] = [];
+  for (const attribute of plainAttributes) {
     const [attrPrefix, attrLocal] = splitQName(attribute.name);
-    return {
+    attributes.push({
       name: attribute.name,
       localName: attrLocal,
       namespaceUri: attrPrefix === null ? null : resolvePrefix(scope, attrPrefix, attribute.name, false),
       value: attribute.value,
-    };
-  });
+    });
+  }
   const seenAttributes = new Set<string>();
   for (const a of attributes) {
     const id = `${a.namespaceUri ?? ''}\u0000${a.localName}`;
     if (seenAttributes.has(id)) {
       throw new UpstreamBodyUnreadableError(
-        `upstream XML element <${safeName(name)}> has the attribute ${safeName(a.localName)} twice`,
+        `upstream XML element <${safeName(elementName)}> has the attribute ${safeName(a.localName)} twice`,
       );
     }
     seenAttributes.add(id);
   }
+  return attributes;
+}
 
+/** Converts an element's content in document order, joining adjacent text and CDATA pieces into one text. */
+function convertChildren(content: unknown, scope: XmlScope): Array<XmlElement | XmlText> {
   const children: Array<XmlElement | XmlText> = [];
-  const content = record[name];
-  if (Array.isArray(content)) {
-    for (const child of content) {
-      const converted = convertXmlNode(child, scope);
-      if (converted === null) continue;
-      const last = children[children.length - 1];
-      if (converted.kind === 'text' && last !== undefined && last.kind === 'text') {
-        children[children.length - 1] = { kind: 'text', value: last.value + converted.value };
-      } else {
-        children.push(converted);
-      }
+  if (!Array.isArray(content)) return children;
+  for (const child of content) {
+    const converted = convertXmlNode(child, scope);
+    if (converted === null) continue;
+    const last = children[children.length - 1];
+    if (converted.kind === 'text' && last !== undefined && last.kind === 'text') {
+      children[children.length - 1] = { kind: 'text', value: last.value + converted.value };
+    } else {
+      children.push(converted);
     }
   }
-  return { kind: 'element', name, localName, namespaceUri, attributes, namespaceDeclarations: declarations, children };
+  return children;
 }
 
 function splitQName(name: string): [prefix: string | null, localName: string] {

@@ -49,6 +49,33 @@ function isNil(element: XmlElement, where: string): boolean {
 }
 
 export function dtoFromXml(root: XmlElement, options: ParseIntegrationStatusOptions): IntegrationStatus {
+  refuseNonDtoRoot(root);
+  const elements = fieldElements(root);
+  // The three numbers' emptiness is checked before any other member is read: this order decides which problem is
+  // reported when a body has several.
+  const sourceSystemIdText = nonEmptyText(elements, 'sourceSystemId', 'an integer (.NET int) or xsi:nil');
+  const pk = nonEmptyText(elements, 'maxSyncDateMaxPkId', 'an integer (.NET long) or xsi:nil');
+  const sourceId = nonEmptyText(elements, 'sourceId', 'an integer (.NET long) or xsi:nil');
+
+  return assemble(
+    {
+      integrationName: simpleText(elements, 'integrationName'),
+      sourceSystemId: sourceSystemIdText === null ? null : int32FromLiteral(sourceSystemIdText),
+      lastRunStartDateTime: nonEmptyText(elements, 'lastRunStartDateTime', 'a date or xsi:nil'),
+      lastRunEndDateTime: nonEmptyText(elements, 'lastRunEndDateTime', 'a date or xsi:nil'),
+      processStatusMeaning: simpleText(elements, 'processStatusMeaning'),
+      maxSyncDateTime: nonEmptyText(elements, 'maxSyncDateTime', 'a date or xsi:nil'),
+      maxSyncDateMaxPkId: pk === null ? null : int64FromLiteral(pk, 'maxSyncDateMaxPkId'),
+      sourceId: sourceId === null ? null : int64FromLiteral(sourceId, 'sourceId'),
+      sourceIdString: simpleText(elements, 'sourceIdString'),
+      customDatabaseValues: xmlDictionary(elements.get('customDatabaseValues')!),
+    },
+    options,
+  );
+}
+
+/** Refuses a root that is not a present IntegrationStatusDTO element holding only elements. */
+function refuseNonDtoRoot(root: XmlElement): void {
   if (root.localName.toLowerCase() === 'html') {
     throw new UpstreamBodyUnreadableError('upstream body is an HTML page (root <html>), not an IntegrationStatusDTO');
   }
@@ -63,10 +90,14 @@ export function dtoFromXml(root: XmlElement, options: ParseIntegrationStatusOpti
   if (hasNonWhitespaceText(root)) {
     throw new UpstreamNotDtoError('upstream XML IntegrationStatusDTO has text directly inside it');
   }
+}
+
+/** The DTO's member elements by field, each exactly once (checked by requireAll); unknown elements are ignored. */
+function fieldElements(root: XmlElement): Map<FieldKey, XmlElement> {
   const elements = new Map<FieldKey, XmlElement>();
   for (const child of childElements(root)) {
     const key = FIELD_BY_FOLDED_NAME.get(asciiLower(child.localName));
-    if (key === undefined) continue; // unknown elements are ignored
+    if (key === undefined) continue;
     if (elements.has(key)) {
       throw new UpstreamNotDtoError(`upstream XML has the element ${FIELDS[key].wire} more than once`, {
         field: FIELDS[key].wire,
@@ -75,44 +106,28 @@ export function dtoFromXml(root: XmlElement, options: ParseIntegrationStatusOpti
     elements.set(key, child);
   }
   requireAll(new Set(elements.keys()), 'XML element');
+  return elements;
+}
 
-  /** The text of a simple element, or null when xsi:nil. */
-  const simple = (key: FieldKey): string | null => {
-    const element = elements.get(key)!;
-    const wire = FIELDS[key].wire;
-    if (isNil(element, wire)) return null;
-    const child = childElements(element)[0];
-    if (child !== undefined) {
-      throw new UpstreamNotDtoError(`${wire} must contain only text, found the element <${safeName(child.name)}>`, {
-        field: wire,
-      });
-    }
-    return textContent(element);
-  };
-  const nonEmpty = (key: FieldKey, expected: string): string | null => {
-    const text = simple(key);
-    if (text === '') throw wrongType(key, expected, 'an empty element');
-    return text;
-  };
-  const sourceSystemIdText = nonEmpty('sourceSystemId', 'an integer (.NET int) or xsi:nil');
-  const pk = nonEmpty('maxSyncDateMaxPkId', 'an integer (.NET long) or xsi:nil');
-  const sourceId = nonEmpty('sourceId', 'an integer (.NET long) or xsi:nil');
+/** The text of a simple element, or null when xsi:nil. */
+function simpleText(elements: ReadonlyMap<FieldKey, XmlElement>, key: FieldKey): string | null {
+  const element = elements.get(key)!;
+  const wire = FIELDS[key].wire;
+  if (isNil(element, wire)) return null;
+  const child = childElements(element)[0];
+  if (child !== undefined) {
+    throw new UpstreamNotDtoError(`${wire} must contain only text, found the element <${safeName(child.name)}>`, {
+      field: wire,
+    });
+  }
+  return textContent(element);
+}
 
-  return assemble(
-    {
-      integrationName: simple('integrationName'),
-      sourceSystemId: sourceSystemIdText === null ? null : int32FromLiteral(sourceSystemIdText),
-      lastRunStartDateTime: nonEmpty('lastRunStartDateTime', 'a date or xsi:nil'),
-      lastRunEndDateTime: nonEmpty('lastRunEndDateTime', 'a date or xsi:nil'),
-      processStatusMeaning: simple('processStatusMeaning'),
-      maxSyncDateTime: nonEmpty('maxSyncDateTime', 'a date or xsi:nil'),
-      maxSyncDateMaxPkId: pk === null ? null : int64FromLiteral(pk, 'maxSyncDateMaxPkId'),
-      sourceId: sourceId === null ? null : int64FromLiteral(sourceId, 'sourceId'),
-      sourceIdString: simple('sourceIdString'),
-      customDatabaseValues: xmlDictionary(elements.get('customDatabaseValues')!),
-    },
-    options,
-  );
+/** As {@link simpleText}, refusing an empty element: a number or a date has no empty form. */
+function nonEmptyText(elements: ReadonlyMap<FieldKey, XmlElement>, key: FieldKey, expected: string): string | null {
+  const text = simpleText(elements, key);
+  if (text === '') throw wrongType(key, expected, 'an empty element');
+  return text;
 }
 
 /**
