@@ -191,7 +191,9 @@ async function createNestApp(
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.register({ config, ...resources, loggerParams }),
     adapter,
-    { logger: appLogger, bufferLogs: appLogger !== false },
+    // Nest's default body parsers include url-encoded forms. Every body the API reads is JSON: applyHttpConventions
+    // registers the one JSON parser, and any other type is refused 415.
+    { logger: appLogger, bufferLogs: appLogger !== false, bodyParser: false },
   );
   if (appLogger === pinoLogger) app.useLogger(app.get(PinoNestLogger));
   else app.flushLogs();
@@ -201,7 +203,7 @@ async function createNestApp(
 /** Fastify-level settings that need no Nest: CONNECT refused, connections capped, text/plain refused, ids echoed. */
 function configureFastify(fastify: FastifyInstance, config: AppConfig): void {
   fastify.server.on('connect', refuseConnect);
-  // Every body the API reads is JSON: a text/plain one is refused 415 instead of reaching validation as a string.
+  // Fastify's own text/plain parser would hand a JSON document sent as text to validation as a string.
   fastify.removeContentTypeParser('text/plain');
   capConnections(fastify.server, config);
   fastify.addHook('onRequest', async (request, reply) => {

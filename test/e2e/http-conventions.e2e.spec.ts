@@ -51,18 +51,23 @@ describe('HTTP conventions', () => {
     });
   });
 
-  it('refuses a JSON document sent as text/plain with 415, before it is read', async () => {
-    const response = await fetch(`${app.url}${orders}/pause`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/plain' },
-      body: JSON.stringify({ reason: 'upstream maintenance' }),
-    });
-    expect([response.status, response.headers.get('content-type')]).toStrictEqual([415, PROBLEM]);
-    expect(await response.json()).toMatchObject({
-      type: 'https://tidemark.dev/problems/unsupported-media-type',
-      title: 'Unsupported Media Type',
-      status: 415,
-    });
+  it('refuses a body sent as text/plain or as a form with 415, before it is read', async () => {
+    for (const [type, body] of [
+      ['text/plain', JSON.stringify({ reason: 'upstream maintenance' })],
+      ['application/x-www-form-urlencoded', 'reason=upstream%20maintenance'],
+    ]) {
+      const response = await fetch(`${app.url}${orders}/pause`, {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body,
+      });
+      expect([type, response.status, response.headers.get('content-type')]).toStrictEqual([type, 415, PROBLEM]);
+      expect(await response.json()).toMatchObject({
+        type: 'https://tidemark.dev/problems/unsupported-media-type',
+        title: 'Unsupported Media Type',
+        status: 415,
+      });
+    }
     const state = (await (await fetch(app.url + orders)).json()) as { paused: boolean };
     expect(state.paused).toBe(false);
   });
