@@ -72,6 +72,31 @@ describe('HTTP conventions', () => {
     expect(state.paused).toBe(false);
   });
 
+  it('refuses a pause reason that Postgres could not store as sent, naming the field', async () => {
+    const rule =
+      'must be a text of 1 to 500 characters, not only spaces, without control characters other than tabs and line breaks';
+    for (const reason of ['a\u0000b', 'a\ud800b', 'bell\u0007']) {
+      const response = await fetch(`${app.url}${orders}/pause`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ reason }),
+      });
+      expect([response.status, ((await response.json()) as Record<string, unknown>)['invalid-params']]).toStrictEqual([
+        400,
+        [{ name: 'reason', reason: rule }],
+      ]);
+    }
+    const accepted = await fetch(`${app.url}${orders}/pause`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'line one\n\tline two' }),
+    });
+    expect([accepted.status, ((await accepted.json()) as { paused: unknown }).paused]).toStrictEqual([200, true]);
+    const schedule = (await (await fetch(`${app.url}${orders}/schedule`)).json()) as { pause: { reason: string } };
+    expect(schedule.pause.reason).toBe('line one\n\tline two');
+    await fetch(`${app.url}${orders}/resume`, { method: 'POST' });
+  });
+
   it('answers a wrong method 405 with Allow, and OPTIONS outside a preflight alike', async () => {
     for (const [method, path, allow] of [
       ['DELETE', orders, 'GET, HEAD'],

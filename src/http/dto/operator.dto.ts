@@ -1,9 +1,31 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Matches, MaxLength, Validate } from 'class-validator';
+import {
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  Validate,
+  ValidatorConstraint,
+  type ValidatorConstraintInterface,
+} from 'class-validator';
 import { INTEGRATION_NAME_RULE, IsSourceSystemIdText, ListQuery } from './requests';
 import { IntegrationStateView, WatermarkView } from './views';
 
-export const REASON_RULE = 'must be a text of 1 to 500 characters, not only spaces';
+export const REASON_RULE =
+  'must be a text of 1 to 500 characters, not only spaces, without control characters other than tabs and line breaks';
+/** C0 controls but tab, line feed and carriage return, and DEL: Postgres text refuses NUL, and none belongs in a note. */
+const CONTROL_CHARACTER = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+/** A text Postgres can store as it was sent: well-formed UTF-16 (no lone surrogate) and no control character. */
+@ValidatorConstraint({ name: 'storableText' })
+class IsStorableText implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return typeof value !== 'string' || (value.isWellFormed() && !CONTROL_CHARACTER.test(value));
+  }
+  defaultMessage(): string {
+    return REASON_RULE;
+  }
+}
 export const UNTIL_RULE = 'must be an RFC 3339 date-time with a zone (e.g. 2026-01-31T18:00:00Z), in the future';
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
 
@@ -13,6 +35,7 @@ export class PauseRequest {
   @IsString({ message: REASON_RULE })
   @Matches(/\S/, { message: REASON_RULE })
   @MaxLength(500, { message: REASON_RULE })
+  @Validate(IsStorableText)
   reason!: string;
 
   @ApiPropertyOptional({
