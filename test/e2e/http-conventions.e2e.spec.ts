@@ -97,6 +97,31 @@ describe('HTTP conventions', () => {
     await fetch(`${app.url}${orders}/resume`, { method: 'POST' });
   });
 
+  it('refuses a pause end that names no real instant, instead of rolling it over', async () => {
+    const rule = 'must be an RFC 3339 date-time with a zone (e.g. 2026-01-31T18:00:00Z), in the future';
+    for (const until of ['2030-02-30T00:00:00Z', '2030-13-01T00:00:00Z', '2030-01-01T24:00:00Z', '2030-01-01T10:60Z']) {
+      const response = await fetch(`${app.url}${orders}/pause`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ reason: 'maintenance', until }),
+      });
+      expect([
+        until,
+        response.status,
+        ((await response.json()) as Record<string, unknown>)['invalid-params'],
+      ]).toStrictEqual([until, 400, [{ name: 'until', reason: rule }]]);
+    }
+    const leapDay = await fetch(`${app.url}${orders}/pause`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'maintenance', until: '2032-02-29T23:59:59+05:30' }),
+    });
+    expect(leapDay.status).toBe(200);
+    const schedule = (await (await fetch(`${app.url}${orders}/schedule`)).json()) as { pause: { until: string } };
+    expect(schedule.pause.until).toBe('2032-02-29T18:29:59.000Z');
+    await fetch(`${app.url}${orders}/resume`, { method: 'POST' });
+  });
+
   it('answers a wrong method 405 with Allow, and OPTIONS outside a preflight alike', async () => {
     for (const [method, path, allow] of [
       ['DELETE', orders, 'GET, HEAD'],

@@ -29,6 +29,27 @@ class IsStorableText implements ValidatorConstraintInterface {
 export const UNTIL_RULE = 'must be an RFC 3339 date-time with a zone (e.g. 2026-01-31T18:00:00Z), in the future';
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
 
+/**
+ * An RFC 3339 date-time that names a real instant: the calendar date exists (no 30 February), hours 00-23, minutes and
+ * seconds 00-59, offset within ±23:59. JavaScript's Date would roll an impossible date over into the next month.
+ */
+const DATE_TIME_FIELDS = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/;
+
+@ValidatorConstraint({ name: 'realDateTime' })
+class IsRealDateTime implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    if (typeof value !== 'string' || !RFC3339.test(value)) return true; // the pattern's to report
+    const [y, mo, d, h, mi, s = 0] = DATE_TIME_FIELDS.exec(value)!.slice(1).filter(Boolean).map(Number);
+    const offset = /([+-])(\d{2}):(\d{2})$/.exec(value);
+    const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+    const offsetOk = offset === null || (Number(offset[2]) <= 23 && Number(offset[3]) <= 59);
+    return mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth && h <= 23 && mi <= 59 && s <= 59 && offsetOk;
+  }
+  defaultMessage(): string {
+    return UNTIL_RULE;
+  }
+}
+
 /** Body of a pause: why (required) and, optionally, when it ends by itself. */
 export class PauseRequest {
   @ApiProperty({ description: 'Why scheduled runs stop; kept with the pause and in the audit trail.', maxLength: 500 })
@@ -46,6 +67,7 @@ export class PauseRequest {
   @IsOptional()
   @IsString({ message: UNTIL_RULE })
   @Matches(RFC3339, { message: UNTIL_RULE })
+  @Validate(IsRealDateTime)
   until?: string;
 }
 
