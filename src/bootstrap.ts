@@ -172,6 +172,7 @@ function createFastifyAdapter(config: AppConfig, fastReads: FastReadPath): Fasti
     ...problemServerOptions({
       corsOrigins: config.access.corsOrigins,
       responseInProgress: fastReads.responseInProgress,
+      fixedHeaders: fastReads.fixedHeaders,
     }),
   });
   // Before NestFactory.create, as FastReadPath.hook requires: ahead of the middleware Nest registers.

@@ -80,6 +80,11 @@ interface Armed {
  */
 export class FastReadPath {
   private armed: Armed | null = null;
+  /** The app's fixed response headers (security headers and the like), read once the app is initialized. */
+  private fixed: ReadonlyArray<readonly [string, string]> = [];
+
+  /** The fixed headers every Nest answer carries, for answers made outside Nest (see framework-errors.ts). */
+  readonly fixedHeaders = (): ReadonlyArray<readonly [string, string]> => this.fixed;
   /** The response each connection is writing, or wrote last (HTTP/1.1 answers one request at a time, in order). */
   private readonly responses = new WeakMap<Socket, ServerResponse>();
 
@@ -173,12 +178,13 @@ export class FastReadPath {
     // The fixed headers of the app's responses, as a public route without rate limiting answers them.
     const probe = await app.getHttpAdapter().getInstance().inject({ method: 'GET', url: '/health/live' });
     if (probe.statusCode !== 200) return false;
-    const head: string[] = [];
+    const fixed: Array<readonly [string, string]> = [];
     for (const [name, value] of Object.entries(probe.headers)) {
       if (value === undefined || PER_RESPONSE_HEADERS.test(name)) continue;
-      for (const one of Array.isArray(value) ? value : [value]) head.push(name, String(one));
+      for (const one of Array.isArray(value) ? value : [value]) fixed.push([name, String(one)]);
     }
-    head.push(...CACHE_CONTROL_HEADER);
+    this.fixed = fixed;
+    const head = [...fixed.flat(), ...CACHE_CONTROL_HEADER];
     this.armed = {
       cache: app.get(StateCache),
       authenticator: app.get(ApiKeyAuthenticator),

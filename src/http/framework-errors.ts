@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { safeInstance, titleFor } from './problem-details.filter';
 import { PROBLEM_JSON_CONTENT_TYPE, PROBLEM_TYPES, problemTypeFor, type ProblemDetails } from './problem';
+import { REQUEST_ID_HEADER } from '../observability/logging';
 
 const PROBLEM_JSON = PROBLEM_JSON_CONTENT_TYPE;
 
@@ -16,6 +17,8 @@ export interface ProblemServerContext {
   corsOrigins: readonly string[];
   /** Whether a response on the connection has started (FastReadPath.responseInProgress). */
   responseInProgress: (socket: Socket) => boolean;
+  /** The fixed headers of the app's answers (FastReadPath.fixedHeaders): security headers and the like. */
+  fixedHeaders: () => ReadonlyArray<readonly [string, string]>;
 }
 
 /**
@@ -35,6 +38,9 @@ export function problemServerOptions(
   const corsOrigins = new Set(context.corsOrigins);
   return {
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      // Router errors run before every hook, so the headers the hooks give every other answer are set here.
+      for (const [name, value] of context.fixedHeaders()) void reply.header(name, value);
+      void reply.header(REQUEST_ID_HEADER, request.id);
       if (corsOrigins.size > 0) addCorsHeaders(reply, request.headers.origin, corsOrigins);
       const status =
         typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode <= 599

@@ -122,6 +122,17 @@ describe('HTTP conventions', () => {
     await fetch(`${app.url}${orders}/resume`, { method: 'POST' });
   });
 
+  it('gives a URL the router refuses the same fixed headers and request id as every other answer', async () => {
+    const headersOf = (response: Response) =>
+      Object.fromEntries([...response.headers].filter(([name]) => !['date', 'content-length'].includes(name)));
+    const refused = await fetch(`${app.url}/integrations/7/%FF`, { headers: { 'x-request-id': 'probe-17' } });
+    const invalid = await fetch(`${app.url}/integrations?limt=5`, { headers: { 'x-request-id': 'probe-17' } });
+    expect([refused.status, invalid.status]).toStrictEqual([400, 400]);
+    expect(headersOf(refused)).toStrictEqual(headersOf(invalid));
+    expect(refused.headers.get('x-request-id')).toBe('probe-17');
+    expect(refused.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
   it('answers a wrong method 405 with Allow, and OPTIONS outside a preflight alike', async () => {
     for (const [method, path, allow] of [
       ['DELETE', orders, 'GET, HEAD'],
