@@ -120,7 +120,7 @@ export class DashboardApiController {
   @ApiOperation({
     operationId: 'getSchedule',
     description:
-      "The cron in words, zone and misfire policy, the pause (reason, who, since, until) and the next 5 fire times by the scheduler's own cron code, after the pause's end when it has one.",
+      "The cron in words, zone and misfire policy, the pause (reason, who, since, until) and the next 5 fire times by the scheduler's own cron code, after the pause's end when it has one; none for a disabled integration, which is never scheduled.",
     summary: 'The schedule in words, its pause and the next 5 fire times.',
   })
   @ApiOkResponse({ type: IntegrationScheduleView, description: 'The schedule.' })
@@ -129,7 +129,7 @@ export class DashboardApiController {
     const [pause, now] = await Promise.all([this.pauses.findPause(record.id), this.repository.now()]);
     const paused = pause?.paused ?? record.paused;
     const after = paused && pause?.until && pause.until > now ? pause.until : now;
-    const nextFireTimes = upcomingFireTimes(record, after).map((at) => at.toISOString());
+    const nextFireTimes = record.enabled ? upcomingFireTimes(record, after).map((at) => at.toISOString()) : [];
     return {
       cron: record.cron,
       description: describeCron(record.cron),

@@ -23,7 +23,7 @@ export class PauseEndInPastError extends Error {
 export class IntegrationDisabledError extends Error {
   constructor(readonly integration: Pick<IntegrationRecord, 'sourceSystemId' | 'integrationName'>) {
     super(
-      `integration ${integration.sourceSystemId}/${JSON.stringify(integration.integrationName)} is disabled: it is not enabled in the configuration (INTEGRATIONS), so it can't be run`,
+      `integration ${integration.sourceSystemId}/${JSON.stringify(integration.integrationName)} is disabled (no longer in INTEGRATIONS, or \`enabled: false\` there), so it can't be run`,
     );
     this.name = 'IntegrationDisabledError';
   }

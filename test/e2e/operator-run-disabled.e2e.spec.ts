@@ -76,7 +76,7 @@ describe('run now on a disabled integration e2e', () => {
       title: 'Conflict',
       status: 409,
       detail:
-        'integration 7/"Retired" is disabled: it is not enabled in the configuration (INTEGRATIONS), so it can\'t be run',
+        'integration 7/"Retired" is disabled (no longer in INTEGRATIONS, or `enabled: false` there), so it can\'t be run',
       instance: '/integrations/7/Retired/runs',
     });
 
@@ -94,12 +94,15 @@ describe('run now on a disabled integration e2e', () => {
       title: 'Conflict',
       status: 409,
       detail:
-        'integration 9/"Switched Off" is disabled: it is not enabled in the configuration (INTEGRATIONS), so it can\'t be run',
+        'integration 9/"Switched Off" is disabled (no longer in INTEGRATIONS, or `enabled: false` there), so it can\'t be run',
       instance: '/integrations/9/Switched%20Off/runs',
     });
     expect(await get(`${path}/runs?limit=200`)).toStrictEqual({ items: [], nextCursor: null });
     expect((await get('/audit?sourceSystemId=9')).items).toStrictEqual([]);
     expect(simulator.callCount({ sourceSystemId: 9, integrationName: 'Switched Off' })).toBe(0);
+    // Never scheduled, so its schedule lists no fire times, while an enabled one lists five.
+    expect((await get(`${path}/schedule`)).nextFireTimes).toStrictEqual([]);
+    expect((await get(`${integrationPath(7, 'Orders')}/schedule`)).nextFireTimes).toHaveLength(5);
   });
 
   it('still runs an enabled integration on the same replica', async () => {
