@@ -24,10 +24,30 @@ describe('npm run apikey (scripts/apikey.mjs)', () => {
     expect(/^ {2}([A-Za-z0-9_-]{43})$/m.exec(again)![1]).not.toBe(key);
   });
 
-  it('refuses a bad name or scope with a usage message', () => {
-    for (const args of [['bad name'], ['ok', 'admin']]) {
+  it('refuses a bad argument with one line naming it and the rule, exit 2, and prints nothing else', () => {
+    const cases: Array<[string[], string]> = [
+      [['bad name'], 'name "bad name": must be 1 to 64 of A-Z a-z 0-9 . _ -'],
+      [['ok', 'admin'], 'scopes "admin": must be read, operate or read,operate'],
+      [['ok', 'read', 'extra'], '"extra": takes at most a name and scopes'],
+      [['--bogus'], '--bogus: is not a known option'],
+    ];
+    for (const [args, problem] of cases) {
       const result = spawnSync(process.execPath, [SCRIPT, ...args], { encoding: 'utf8' });
-      expect([result.status, result.stderr]).toStrictEqual([2, expect.stringContaining('usage: npm run apikey')]);
+      expect([result.status, result.stdout, result.stderr]).toStrictEqual([
+        2,
+        '',
+        `apikey: ${problem}; run with --help for usage\n`,
+      ]);
     }
+  });
+
+  it('prints its usage for --help, exit 0, and makes no key', () => {
+    const result = spawnSync(process.execPath, [SCRIPT, '--help'], { encoding: 'utf8' });
+    expect([result.status, result.stderr, result.stdout.split('\n')[0]]).toStrictEqual([
+      0,
+      '',
+      'usage: npm run apikey -- [name] [scopes]',
+    ]);
+    expect(result.stdout).not.toContain('API_KEYS');
   });
 });
