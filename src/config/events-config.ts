@@ -3,7 +3,7 @@
  * kept apart because none of it changes how runs are scheduled or executed.
  */
 
-import { unmatchedTypePatterns } from '../events/event-types';
+import { unmatchedTypePatterns, unmatchedTypesRule } from '../events/event-types';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -162,8 +162,7 @@ function readWebhook(item: unknown, at: string, names: Set<string>, problems: st
     );
   } else {
     const unmatched = unmatchedTypePatterns(types);
-    if (unmatched.length > 0)
-      problems.push(`${at}.types: must name event types Tidemark emits (${unmatched.join(', ')} match none)`);
+    if (unmatched.length > 0) problems.push(`${at}.types: ${unmatchedTypesRule(unmatched)}`);
   }
   if (key === null || typeof name !== 'string' || typeof url !== 'string' || !Array.isArray(types)) return null;
   return { name, url, key, types: [...new Set(types as string[])] };

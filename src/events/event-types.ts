@@ -74,3 +74,13 @@ export function matchesType(patterns: readonly string[], type: string): boolean 
 export function unmatchedTypePatterns(patterns: readonly string[]): string[] {
   return patterns.filter((pattern) => !ALL_EVENT_TYPES.some((type) => matchesType([pattern], type)));
 }
+
+/** How many unmatched patterns a message names, so that a long filter gives a short error. */
+const NAMED_AT_MOST = 5;
+
+/** The rule broken by `unmatched` (non-empty), naming the first few of them. */
+export function unmatchedTypesRule(unmatched: readonly string[]): string {
+  const named = unmatched.slice(0, NAMED_AT_MOST).map((p) => (p.length > 64 ? `${p.slice(0, 64)}…` : p));
+  const more = unmatched.length > NAMED_AT_MOST ? ` and ${unmatched.length - NAMED_AT_MOST} more` : '';
+  return `must name event types Tidemark emits (${named.join(', ')}${more} ${unmatched.length === 1 ? 'matches' : 'match'} none)`;
+}

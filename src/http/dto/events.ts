@@ -10,7 +10,7 @@ import {
   type ValidationArguments,
   type ValidatorConstraintInterface,
 } from 'class-validator';
-import { unmatchedTypePatterns } from '../../events/event-types';
+import { unmatchedTypePatterns, unmatchedTypesRule } from '../../events/event-types';
 import type { DeliveryRecord } from '../../persistence/outbox.repository';
 import { IsSourceSystemIdText, ListQuery } from './requests';
 
@@ -26,7 +26,7 @@ class MatchesKnownEventTypes implements ValidatorConstraintInterface {
     return typeof value !== 'string' || !TYPE_LIST.test(value) || unmatchedTypePatterns(value.split(',')).length === 0;
   }
   defaultMessage(args: ValidationArguments): string {
-    return `must name event types Tidemark emits (${unmatchedTypePatterns(String(args.value).split(',')).join(', ')} match none)`;
+    return unmatchedTypesRule(unmatchedTypePatterns(String(args.value).split(',')));
   }
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { loadEventsConfig } from '../../../src/config';
-import { matchesType, unmatchedTypePatterns } from '../../../src/events/event-types';
+import { matchesType, unmatchedTypePatterns, unmatchedTypesRule } from '../../../src/events/event-types';
 import { nextRetryDelayMs } from '../../../src/events/retry-schedule';
 import { signWebhook } from '../../../src/events/webhook-signer';
 
@@ -116,6 +116,14 @@ describe('webhook signing and retries', () => {
     expect(matchesType(['tidemark.watermark.*'], 'tidemark.run.failed')).toBe(false);
     expect(matchesType(['tidemark.run.failed'], 'tidemark.run.failed')).toBe(true);
     expect(matchesType(['*'], 'tidemark.integration.stale')).toBe(true);
+  });
+
+  it('names at most five unmatched patterns, each at most 64 characters, with the verb in number', () => {
+    expect(unmatchedTypesRule(['bogus'])).toBe('must name event types Tidemark emits (bogus matches none)');
+    const many = ['a', 'b', 'c', 'd', `e${'x'.repeat(80)}`, 'f', 'g'];
+    expect(unmatchedTypesRule(many)).toBe(
+      `must name event types Tidemark emits (a, b, c, d, e${'x'.repeat(63)}… and 2 more match none)`,
+    );
   });
 
   it('names the patterns that match no event type', () => {
