@@ -37,7 +37,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const reply = http.getResponse<FastifyReply>();
     const allowed = this.methodsIfWrongMethod(exception, request);
     if (allowed) void reply.header('allow', allowed.join(', '));
-    const problem = allowed ? methodNotAllowed(request.method, allowed) : this.toProblem(exception);
+    const problem = allowed ? methodNotAllowed(request.method, allowed) : withMediaTypeRule(this.toProblem(exception));
     // Every 503 says when to come back; an exception's own Retry-After (set below) wins.
     if (problem.status === 503) void reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
     problem.instance = safeInstance(request?.url);
@@ -115,6 +115,12 @@ function headersOf(exception: unknown): Record<string, string> {
     if (typeof response === 'object' && response?.headers) return response.headers;
   }
   return {};
+}
+
+/** Every body the API reads is JSON; a 415 says so, naming the header, as a 400 names its field. */
+function withMediaTypeRule(problem: ProblemDetails): ProblemDetails {
+  if (problem.status !== 415) return problem;
+  return { ...problem, detail: 'content-type: must be application/json (every request body is JSON)' };
 }
 
 const TITLES: Record<number, string> = {

@@ -66,6 +66,7 @@ describe('HTTP conventions', () => {
         type: 'https://tidemark.dev/problems/unsupported-media-type',
         title: 'Unsupported Media Type',
         status: 415,
+        detail: 'content-type: must be application/json (every request body is JSON)',
       });
     }
     const state = (await (await fetch(app.url + orders)).json()) as { paused: boolean };
