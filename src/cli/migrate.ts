@@ -9,9 +9,24 @@ import { createDataSource, runMigrationsLocked } from '../persistence/data-sourc
  * Reads only the database variables (DATABASE_URL, DB_CONNECT_TIMEOUT_MS; DB_POOL_SIZE is validated, but two
  * connections suffice), so it runs without the upstream's or the API's settings. It never starts the embedded
  * Postgres: without DATABASE_URL there is nothing to migrate.
- * Exit codes: 0 when the schema is current, 1 for a configuration problem or a failed migration.
+ * Exit codes: 0 when the schema is current (or for --help), 1 for a configuration problem or a failed migration,
+ * 2 for an argument it does not take.
  */
+const USAGE = `usage: npm run migration:run
+  Applies pending migrations to DATABASE_URL and exits (0: schema current, 1: configuration problem or failure).
+  Reads DATABASE_URL and DB_CONNECT_TIMEOUT_MS; takes no arguments.
+`;
+
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (args.length > 0) {
+    process.stderr.write(`migrate: ${args[0]}: is not an argument it takes; run with --help for usage\n`);
+    process.exit(2);
+  }
   const database = loadDatabaseConfigFromProcess();
   if (!database.url) {
     throw new ConfigError(['DATABASE_URL: must be set to run migrations']);

@@ -152,6 +152,16 @@ describe('npm run migration:run', () => {
     expect(readdirSync(workDir)).toEqual([]);
   });
 
+  it('prints its usage for --help without touching a database, and refuses an argument it does not take', async () => {
+    const help = await node(MIGRATE, ['--help']);
+    expect([help.code, help.stderr, help.stdout.split('\n')[0]]).toStrictEqual([0, '', 'usage: npm run migration:run']);
+    expect(await node(MIGRATE, ['--force'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' })).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'migrate: --force: is not an argument it takes; run with --help for usage\n',
+    });
+  });
+
   it('names every bad database variable and its rule, one line each', async () => {
     const outcome = await node(MIGRATE, [], { DATABASE_URL: 'mysql://db/t', DB_CONNECT_TIMEOUT_MS: '10' });
     expect(outcome).toEqual({
