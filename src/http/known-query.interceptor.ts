@@ -6,7 +6,8 @@ import { ProblemException } from './problem';
 
 /**
  * Refuses, with a 400 naming each, query parameters that the OpenAPI document does not declare for the operation:
- * every GET treats an unknown parameter alike (a typo such as `limt` is reported, never silently ignored). Runs
+ * every GET treats an unknown parameter alike (a typo such as `limt` is reported, never silently ignored); then
+ * declared parameters given more than once. Runs
  * after the guards, so an unauthenticated request is still a 401 first.
  */
 export class KnownQueryInterceptor implements NestInterceptor {
@@ -35,6 +36,11 @@ export class KnownQueryInterceptor implements NestInterceptor {
       const unknown = Object.keys(query).filter((name) => !known.has(name));
       if (unknown.length > 0) {
         throw ProblemException.invalidParameters(unknown.map((name) => ({ name, reason: 'is not a known parameter' })));
+      }
+      // Every declared parameter takes one value; a repeated one would otherwise fail its own rule, misleadingly.
+      const repeated = Object.keys(query).filter((name) => Array.isArray(query[name]));
+      if (repeated.length > 0) {
+        throw ProblemException.invalidParameters(repeated.map((name) => ({ name, reason: 'must be given once' })));
       }
     }
     return next.handle();

@@ -166,6 +166,17 @@ describe('HTTP conventions', () => {
     });
   });
 
+  it('refuses a query parameter given twice, naming it and saying so', async () => {
+    for (const query of ['limit=1&limit=2', 'sourceSystemId=1&sourceSystemId=2']) {
+      const response = await fetch(`${app.url}/integrations?${query}`);
+      expect([
+        query,
+        response.status,
+        ((await response.json()) as Record<string, unknown>)['invalid-params'],
+      ]).toStrictEqual([query, 400, [{ name: query.split('=')[0], reason: 'must be given once' }]]);
+    }
+  });
+
   it('refuses unknown query parameters on every GET, naming them', async () => {
     for (const path of [
       `/integrations?limt=5`,
