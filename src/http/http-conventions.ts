@@ -1,8 +1,39 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Server } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { PROBLEM_JSON_CONTENT_TYPE, problemTypeFor, type ProblemDetails } from './problem';
+import secureJson from 'secure-json-parse';
+import { PROBLEM_JSON_CONTENT_TYPE, ProblemException, problemTypeFor, type ProblemDetails } from './problem';
 import { safeInstance, titleFor } from './problem-details.filter';
+
+/**
+ * A request body's JSON, refused with a 400 that says why: not JSON at all, or a key that would set an object's
+ * prototype where the body is merged or assigned (`__proto__`, `constructor.prototype`).
+ */
+export function parseJsonBody(text: string): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw badBody(`must be valid JSON (${(error as Error).message})`);
+  }
+  if (value !== null && typeof value === 'object') {
+    try {
+      secureJson.scan(value, { protoAction: 'error', constructorAction: 'error' });
+    } catch {
+      throw badBody('must not have a key named __proto__, nor constructor.prototype');
+    }
+  }
+  return value;
+}
+
+function badBody(rule: string): ProblemException {
+  return new ProblemException({
+    type: problemTypeFor(400),
+    title: titleFor(400),
+    status: 400,
+    detail: `body: ${rule}`,
+  });
+}
 
 /**
  * The methods each route path answers, learnt from Fastify's `onRoute` hook, so that a request whose path exists
@@ -51,17 +82,15 @@ function routePattern(url: string): RegExp {
 export function applyHttpConventions(app: NestFastifyApplication, routes: RouteMethods): void {
   const fastify = app.getHttpAdapter().getInstance();
   routes.track(fastify);
-  const { onProtoPoisoning, onConstructorPoisoning } = fastify.initialConfig as {
-    onProtoPoisoning?: 'error' | 'remove' | 'ignore';
-    onConstructorPoisoning?: 'error' | 'remove' | 'ignore';
-  };
-  const parseJson = fastify.getDefaultJsonParser(onProtoPoisoning ?? 'error', onConstructorPoisoning ?? 'error');
   app.useBodyParser<Server>(
     'application/json',
     { bodyLimit: fastify.initialConfig.bodyLimit },
-    (request, body, done) => {
-      if (body.length === 0) return done(null, undefined);
-      void parseJson(request, body.toString('utf8'), done);
+    (_request, body, done) => {
+      try {
+        done(null, body.length === 0 ? undefined : parseJsonBody(body.toString('utf8')));
+      } catch (error) {
+        done(error as Error);
+      }
     },
   );
   fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {

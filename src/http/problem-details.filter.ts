@@ -37,7 +37,11 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const reply = http.getResponse<FastifyReply>();
     const allowed = this.methodsIfWrongMethod(exception, request);
     if (allowed) void reply.header('allow', allowed.join(', '));
-    const problem = allowed ? methodNotAllowed(request.method, allowed) : withMediaTypeRule(this.toProblem(exception));
+    const problem = allowed
+      ? methodNotAllowed(request.method, allowed)
+      : isRouteNotFound(exception)
+        ? routeNotFound(request?.method)
+        : withMediaTypeRule(this.toProblem(exception));
     // Every 503 says when to come back; an exception's own Retry-After (set below) wins.
     if (problem.status === 503) void reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
     problem.instance = safeInstance(request?.url);
@@ -96,6 +100,30 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       detail: 'An unexpected error occurred; it has been logged.',
     };
   }
+}
+
+/**
+ * Nest's "no route" 404 (every 404 of our own routes is a ProblemException with its own detail), or the error with
+ * which the docs' static file plugin refuses a path it will not resolve (`/docs//`, as Nest passes it on: the
+ * plugin's error as `cause`). Either way the path names no resource.
+ */
+function isRouteNotFound(exception: unknown): boolean {
+  if (exception instanceof ProblemException) return false;
+  if (exception instanceof NotFoundException) return true;
+  const cause = exception instanceof Error ? exception.cause : undefined;
+  return (cause as { code?: unknown } | undefined)?.code === STATIC_FORBIDDEN_PATH;
+}
+
+/** @fastify/static's error code for a path it refuses to resolve. */
+const STATIC_FORBIDDEN_PATH = 'FST_STATIC_FORBIDDEN_PATH';
+
+function routeNotFound(method: string | undefined): ProblemDetails {
+  return {
+    type: PROBLEM_TYPES.notFound,
+    title: titleFor(HttpStatus.NOT_FOUND),
+    status: HttpStatus.NOT_FOUND,
+    detail: `No resource answers ${method ?? 'this method'} at this path; the API's paths are listed at /docs.`,
+  };
 }
 
 function methodNotAllowed(method: string, allowed: string[]): ProblemDetails {

@@ -177,6 +177,9 @@ describe('hostile clients', () => {
         ['/docs-json?x=1', 200],
         ['/%64ocs/', 301],
         ['/docs-json/', 404],
+        ['/docs//', 404],
+        ['/docs//swagger-ui.css', 404],
+        ['/docs/..%2f', 404],
         ['//docs-json', 404],
         ['/./docs-json', 404],
         ['/x/../docs-json', 404],
@@ -202,7 +205,11 @@ describe('hostile clients', () => {
       }
       expect(withKey).toStrictEqual(variants);
       expect(withoutKey).toStrictEqual(
-        variants.map(([path, status]) => [path, status === 200 || status === 301 || status === 400 ? 401 : status]),
+        // Under /docs/ the assets' wildcard route matches first, so the key is asked for before the path is resolved.
+        variants.map(([path, status]) => [
+          path,
+          status === 200 || status === 301 || status === 400 || path.startsWith('/docs/') ? 401 : status,
+        ]),
       );
     });
   });

@@ -73,6 +73,40 @@ describe('HTTP conventions', () => {
     expect(state.paused).toBe(false);
   });
 
+  it('refuses a body that is not JSON, or that names __proto__ or constructor.prototype, saying which', async () => {
+    for (const [body, detail] of [
+      ['{"reason":', 'body: must be valid JSON (Unexpected end of JSON input)'],
+      [
+        '{"reason":"x","__proto__":{"paused":true}}',
+        'body: must not have a key named __proto__, nor constructor.prototype',
+      ],
+      [
+        '{"reason":"x","constructor":{"prototype":{}}}',
+        'body: must not have a key named __proto__, nor constructor.prototype',
+      ],
+    ]) {
+      const response = await fetch(`${app.url}${orders}/pause`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      expect([body, response.status, response.headers.get('content-type'), await response.json()]).toStrictEqual([
+        body,
+        400,
+        PROBLEM,
+        {
+          type: 'https://tidemark.dev/problems/bad-request',
+          title: 'Bad Request',
+          status: 400,
+          detail,
+          instance: orders + '/pause',
+        },
+      ]);
+    }
+    const state = (await (await fetch(app.url + orders)).json()) as { paused: boolean };
+    expect(state.paused).toBe(false);
+  });
+
   it('refuses a pause reason that Postgres could not store as sent, naming the field', async () => {
     const rule =
       'must be a text of 1 to 500 characters, not only spaces, without control characters other than tabs and line breaks';
@@ -159,10 +193,12 @@ describe('HTTP conventions', () => {
     const unknown = await fetch(`${app.url}/nothing-here`, { method: 'DELETE' });
     expect([unknown.status, unknown.headers.get('allow')]).toStrictEqual([404, null]);
     // A route that does not exist and a resource that does not exist are one problem type, with one title.
-    expect(await unknown.json()).toMatchObject({
+    expect(await unknown.json()).toStrictEqual({
       type: 'https://tidemark.dev/problems/not-found',
       title: 'Not Found',
       status: 404,
+      detail: "No resource answers DELETE at this path; the API's paths are listed at /docs.",
+      instance: '/nothing-here',
     });
   });
 
