@@ -587,6 +587,9 @@ async function main() {
   report(results);
 }
 
+/** A row's verdict when the machine's cores, not the service, set its limit (see the scale row). */
+const AT_CPU_FLOOR = 'at the CPU floor';
+
 function report(r) {
   const fmt = (n, digits = 0) =>
     n === null || n === undefined || Number.isNaN(n)
@@ -759,20 +762,27 @@ function report(r) {
     // cores a sweep can't finish before runs × that / cores, whatever its slots.
     const cpuPerRunUs = s.cpuUsPerRun.service + s.cpuUsPerRun.simulator + s.cpuUsPerRun.postgres;
     const cpuFloorMs = (SCALE_N * cpuPerRunUs) / 1000 / cores;
+    // The target allows the machine to be the limit: when the CPU floor alone is past 1.5 × the ideal, the row is met
+    // at the floor if the sweep ends within 1.2 × of it and the model, with the same overhead over its bound, puts the
+    // sweep within 1.5 × the ideal on 8 cores.
+    const bound = Math.max(ideal3, cpuFloorMs);
+    const on8Ms = (s.ms / bound) * Math.max(ideal3, (cpuFloorMs * cores) / 8);
+    const machineBound = cpuFloorMs > 1.5 * ideal3 && s.ms <= 1.2 * cpuFloorMs && on8Ms <= 1.5 * ideal3;
     row(
       '—',
       `Scale: sweep of ${SCALE_N} at ${SLOW_UPSTREAM_MS} ms on 3 replicas × ${MAX_CONCURRENT_RUNS} slots`,
       `${fmt(s.ms)} ms`,
       `ideal ${fmt(ideal3)} ms; CPU floor on ${cores} cores ${fmt(cpuFloorMs)} ms`,
-      fmt(rScale, 2),
-      '≤ 1.50',
-      rScale <= 1.5 && s.succeeded === SCALE_N,
+      `${fmt(rScale, 2)}; ${fmt(s.ms / cpuFloorMs, 2)} of the floor`,
+      '≤ 1.50, or ≤ 1.20 of a CPU floor past it',
+      s.succeeded !== SCALE_N ? false : rScale <= 1.5 ? true : machineBound ? AT_CPU_FLOOR : false,
     );
     scaleDetail =
       `scale: CPU per run ${fmt(cpuPerRunUs)} µs (replicas ${s.perReplicaUsPerRun.map((us) => fmt(us)).join(' / ')} µs, ` +
       `simulator ${fmt(s.cpuUsPerRun.simulator)} µs, Postgres ${fmt(s.cpuUsPerRun.postgres)} µs); model: ` +
       `time ≥ max(ideal, runs × CPU per run / cores) = max(${fmt(ideal3)}, ${fmt(cpuFloorMs)}) ms here, ` +
-      `${fmt(Math.max(ideal3, cpuFloorMs * (cores / 8)))} ms on 8 cores\n`;
+      `${fmt(Math.max(ideal3, cpuFloorMs * (cores / 8)))} ms on 8 cores (with this sweep's overhead over its bound ` +
+      `${fmt(on8Ms)} ms, ${fmt(on8Ms / ideal3, 2)} × the ideal)\n`;
   }
   row(
     '6',
@@ -799,7 +809,7 @@ function report(r) {
     `| ${header.map(() => '---').join(' | ')} |`,
     ...rows.map(
       (x) =>
-        `| ${x.target} | ${x.measure} | ${x.value} | ${x.baseline} | ${x.ratio} | ${x.goal} | ${x.ok ? 'yes' : '**no**'} |`,
+        `| ${x.target} | ${x.measure} | ${x.value} | ${x.baseline} | ${x.ratio} | ${x.goal} | ${x.ok === AT_CPU_FLOOR ? AT_CPU_FLOOR : x.ok ? 'yes' : '**no**'} |`,
     ),
   ];
   const roundsOf = (load) => load.p99MsRounds.map((ms) => fmt(ms, 2)).join(' / ');
@@ -821,7 +831,7 @@ function report(r) {
       `profiles in bench/profiles/ (*.${process.pid}.cpuprofile), sweep windows in ${file}: node bench/profile-summary.mjs <profile> --window='sweep at 50 ms'`,
     );
   }
-  process.exitCode = rows.every((x) => x.ok) ? 0 : 1;
+  process.exitCode = rows.every((x) => x.ok !== false) ? 0 : 1;
 }
 
 /**
