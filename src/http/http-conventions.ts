@@ -1,39 +1,9 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Server } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import secureJson from 'secure-json-parse';
-import { PROBLEM_JSON_CONTENT_TYPE, ProblemException, problemTypeFor, type ProblemDetails } from './problem';
+import { jsonBodyOf } from './json-body';
+import { PROBLEM_JSON_CONTENT_TYPE, problemTypeFor, type ProblemDetails } from './problem';
 import { safeInstance, titleFor } from './problem-details.filter';
-
-/**
- * A request body's JSON, refused with a 400 that says why: not JSON at all, or a key that would set an object's
- * prototype where the body is merged or assigned (`__proto__`, `constructor.prototype`).
- */
-export function parseJsonBody(text: string): unknown {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw badBody(`must be valid JSON (${(error as Error).message})`);
-  }
-  if (value !== null && typeof value === 'object') {
-    try {
-      secureJson.scan(value, { protoAction: 'error', constructorAction: 'error' });
-    } catch {
-      throw badBody('must not have a key named __proto__, nor constructor.prototype');
-    }
-  }
-  return value;
-}
-
-function badBody(rule: string): ProblemException {
-  return new ProblemException({
-    type: problemTypeFor(400),
-    title: titleFor(400),
-    status: 400,
-    detail: `body: ${rule}`,
-  });
-}
 
 /**
  * The methods each route path answers, learnt from Fastify's `onRoute` hook, so that a request whose path exists
@@ -85,9 +55,9 @@ export function applyHttpConventions(app: NestFastifyApplication, routes: RouteM
   app.useBodyParser<Server>(
     'application/json',
     { bodyLimit: fastify.initialConfig.bodyLimit },
-    (_request, body, done) => {
+    (request, body, done) => {
       try {
-        done(null, body.length === 0 ? undefined : parseJsonBody(body.toString('utf8')));
+        done(null, jsonBodyOf(request.headers, body));
       } catch (error) {
         done(error as Error);
       }

@@ -41,7 +41,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       ? methodNotAllowed(request.method, allowed)
       : isRouteNotFound(exception)
         ? routeNotFound(request?.method)
-        : withMediaTypeRule(this.toProblem(exception));
+        : withMediaTypeRule(this.toProblem(exception), exception);
     // Every 503 says when to come back; an exception's own Retry-After (set below) wins.
     if (problem.status === 503) void reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
     problem.instance = safeInstance(request?.url);
@@ -145,9 +145,12 @@ function headersOf(exception: unknown): Record<string, string> {
   return {};
 }
 
-/** Every body the API reads is JSON; a 415 says so, naming the header, as a 400 names its field. */
-function withMediaTypeRule(problem: ProblemDetails): ProblemDetails {
-  if (problem.status !== 415) return problem;
+/**
+ * Every body the API reads is JSON; Fastify's 415 for another media type says so, naming the header, as a 400 names
+ * its field (our own 415s name their rule already).
+ */
+function withMediaTypeRule(problem: ProblemDetails, exception: unknown): ProblemDetails {
+  if (problem.status !== 415 || exception instanceof ProblemException) return problem;
   return { ...problem, detail: 'content-type: must be application/json (every request body is JSON)' };
 }
 

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checkedResponses } from '../support/contract';
 import { integrationPath, NEVER, type RunningApp } from '../support/app';
@@ -107,6 +108,39 @@ describe('HTTP conventions', () => {
     expect(state.paused).toBe(false);
   });
 
+  it('refuses a compressed body or another charset with 415, and bytes that are not UTF-8 with 400', async () => {
+    for (const [headers, body, status, detail] of [
+      [
+        { 'content-encoding': 'gzip' },
+        gzipSync('{"reason":"x"}'),
+        415,
+        'content-encoding: must be absent or identity (request bodies are read as sent)',
+      ],
+      [
+        { 'content-type': 'application/json; charset=utf-16le' },
+        Buffer.from('{"reason":"x"}', 'utf16le'),
+        415,
+        'content-type: charset must be utf-8 (JSON is UTF-8)',
+      ],
+      [
+        {},
+        Buffer.from([...Buffer.from('{"reason":"caf'), 0xe9, ...Buffer.from('"}')]),
+        400,
+        'body: must be UTF-8 text',
+      ],
+    ] as Array<[Record<string, string>, Buffer, number, string]>) {
+      const response = await fetch(`${app.url}${orders}/pause`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
+      });
+      const problem = (await response.json()) as { status: number; detail: string };
+      expect([response.status, problem.status, problem.detail]).toStrictEqual([status, status, detail]);
+    }
+    const state = (await (await fetch(app.url + orders)).json()) as { paused: boolean };
+    expect(state.paused).toBe(false);
+  });
+
   it('refuses a pause reason that Postgres could not store as sent, naming the field', async () => {
     const rule =
       'must be a text of 1 to 500 characters, not only spaces, without control characters other than tabs and line breaks';
@@ -134,7 +168,13 @@ describe('HTTP conventions', () => {
 
   it('refuses a pause end that names no real instant, instead of rolling it over', async () => {
     const rule = 'must be an RFC 3339 date-time with a zone (e.g. 2026-01-31T18:00:00Z), in the future';
-    for (const until of ['2030-02-30T00:00:00Z', '2030-13-01T00:00:00Z', '2030-01-01T24:00:00Z', '2030-01-01T10:60Z']) {
+    for (const until of [
+      '2030-02-30T00:00:00Z',
+      '2030-13-01T00:00:00Z',
+      '2030-01-01T24:00:00Z',
+      '2030-01-01T10:60Z',
+      '2030-02-30t00:00:00z',
+    ]) {
       const response = await fetch(`${app.url}${orders}/pause`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -154,6 +194,15 @@ describe('HTTP conventions', () => {
     expect(leapDay.status).toBe(200);
     const schedule = (await (await fetch(`${app.url}${orders}/schedule`)).json()) as { pause: { until: string } };
     expect(schedule.pause.until).toBe('2032-02-29T18:29:59.000Z');
+    await fetch(`${app.url}${orders}/resume`, { method: 'POST' });
+    // RFC 3339 allows a lower-case T and Z.
+    const lowerCase = await fetch(`${app.url}${orders}/pause`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'maintenance', until: '2032-01-01t00:00:00z' }),
+    });
+    const paused = (await (await fetch(`${app.url}${orders}/schedule`)).json()) as { pause: { until: string } };
+    expect([lowerCase.status, paused.pause.until]).toStrictEqual([200, '2032-01-01T00:00:00.000Z']);
     await fetch(`${app.url}${orders}/resume`, { method: 'POST' });
   });
 

@@ -58,6 +58,10 @@ describe('operator actions and audit e2e', () => {
       [{ reason: 'ok', until: 'tomorrow' }, 'until'],
       [{ reason: 'ok', until: '2020-01-01T00:00:00Z' }, 'until'],
       [{ reason: 'ok', extra: 1 }, 'extra'],
+      // Names of inherited methods, which class-transformer would drop without a word.
+      [{ reason: 'ok', toString: 1 }, 'toString'],
+      [{ reason: 'ok', valueOf: 'x' }, 'valueOf'],
+      [{ reason: 'ok', constructor: 1 }, 'constructor'],
     ] as Array<[unknown, string]>) {
       const response = await post(`${integrationPath(7, 'Orders')}/pause`, body);
       expect(response.status).toBe(400);

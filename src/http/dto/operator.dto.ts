@@ -33,7 +33,7 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}
  * An RFC 3339 date-time that names a real instant: the calendar date exists (no 30 February), hours 00-23, minutes and
  * seconds 00-59, offset within ±23:59. JavaScript's Date would roll an impossible date over into the next month.
  */
-const DATE_TIME_FIELDS = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/;
+const DATE_TIME_FIELDS = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/i;
 
 @ValidatorConstraint({ name: 'realDateTime' })
 class IsRealDateTime implements ValidatorConstraintInterface {

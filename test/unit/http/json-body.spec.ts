@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { parseJsonBody } from '../../../src/http/http-conventions';
+import { jsonBodyOf, parseJsonBody } from '../../../src/http/json-body';
 import { ProblemException } from '../../../src/http/problem';
 
 const PROTOTYPE_RULE = 'body: must not have a key named __proto__, nor constructor.prototype';
 
-function refusal(text: string): unknown {
+function refusal(text: string, read: (text: string) => unknown = parseJsonBody): unknown {
   try {
-    parseJsonBody(text);
+    read(text);
   } catch (error) {
     return error instanceof ProblemException ? error.problem : error;
   }
@@ -43,5 +43,32 @@ describe('parseJsonBody', () => {
     expect(JSON.stringify(parseJsonBody('{"constructor":{"name":"x"},"proto":1}'))).toBe(
       '{"constructor":{"name":"x"},"proto":1}',
     );
+  });
+
+  it('reads a body as sent: UTF-8, no content coding; an empty one is no body', () => {
+    const json = { 'content-type': 'application/json; charset=UTF-8' };
+    expect(jsonBodyOf(json, Buffer.from('{"reason":"café"}'))).toStrictEqual({ reason: 'café' });
+    expect(jsonBodyOf({ ...json, 'content-encoding': 'identity' }, Buffer.from('[]'))).toStrictEqual([]);
+    expect(jsonBodyOf({ 'content-type': 'application/json' }, Buffer.alloc(0))).toBe(undefined);
+    const problemOf = (headers: Record<string, string>, body: Buffer) =>
+      refusal('', () => jsonBodyOf(headers, body)) as { status: number; detail: string };
+    expect(problemOf({ ...json, 'content-encoding': 'gzip' }, Buffer.from('x'))).toStrictEqual({
+      type: 'https://tidemark.dev/problems/unsupported-media-type',
+      title: 'Unsupported Media Type',
+      status: 415,
+      detail: 'content-encoding: must be absent or identity (request bodies are read as sent)',
+    });
+    expect(problemOf({ 'content-type': 'application/json; charset="utf-16"' }, Buffer.from('{}'))).toStrictEqual({
+      type: 'https://tidemark.dev/problems/unsupported-media-type',
+      title: 'Unsupported Media Type',
+      status: 415,
+      detail: 'content-type: charset must be utf-8 (JSON is UTF-8)',
+    });
+    expect(problemOf(json, Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xe9, 0x22, 0x7d]))).toStrictEqual({
+      type: 'https://tidemark.dev/problems/bad-request',
+      title: 'Bad Request',
+      status: 400,
+      detail: 'body: must be UTF-8 text',
+    });
   });
 });
