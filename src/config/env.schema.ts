@@ -104,6 +104,9 @@ export class IntegrationEntry {
   @MinLength(1, { message: 'must not be empty' })
   @MaxLength(INTEGRATION_NAME_MAX_LENGTH, { message: `must be at most ${INTEGRATION_NAME_MAX_LENGTH} characters` })
   @Matches(INTEGRATION_NAME_PATTERN, { message: 'must not contain control characters' })
+  // URL resolution removes `.` and `..` segments, however they are percent-encoded (RFC 3986 §5.2.4, WHATWG URL),
+  // so no URL of the REST API could name such an integration.
+  @Matches(/^(?!\.\.?$)/, { message: 'must not be . or .. (a URL path segment cannot name it)' })
   integrationName!: string;
 
   @IsOptional()

@@ -42,7 +42,7 @@ export class OperatorActionsController {
   @ApiOperation({
     operationId: 'triggerRun',
     description:
-      'Calls IntegrationStart now and answers 201 with the finished run once it has been recorded, its path in Location. 409 while another run of the integration holds its lease, and 409 without a run when the integration is disabled (no longer in INTEGRATIONS, or `enabled: false`). A request body, if any, is ignored; an empty one with a JSON content type is accepted. The run and its outcome are appended to the audit trail.',
+      'Calls IntegrationStart now and answers 201 with the finished run once it has been recorded, its path in Location. 409 while another run of the integration holds its lease, and 409 without a run when the integration is disabled (no longer in INTEGRATIONS, or `enabled: false`). A request body, if any, must be JSON and is otherwise ignored; an empty one with a JSON content type is accepted. The run and its outcome are appended to the audit trail.',
     summary: 'Run the integration now; answers when the run has finished.',
   })
   @ApiCreatedResponse({ type: RunView, description: 'The finished run (succeeded or failed); Location names it.' })

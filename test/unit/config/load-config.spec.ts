@@ -280,6 +280,18 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('rejects the integration names . and .., which no URL path can name', () => {
+    expect(
+      problemsOf({
+        INTEGRATIONS:
+          '[{"sourceSystemId":1,"integrationName":"."},{"sourceSystemId":1,"integrationName":".."},{"sourceSystemId":1,"integrationName":"..."}]',
+      }),
+    ).toStrictEqual([
+      'INTEGRATIONS[0].integrationName: must not be . or .. (a URL path segment cannot name it)',
+      'INTEGRATIONS[1].integrationName: must not be . or .. (a URL path segment cannot name it)',
+    ]);
+  });
+
   it('rejects INTEGRATIONS that is not a JSON array', () => {
     expect(problemsOf({ INTEGRATIONS: '{"sourceSystemId":1}' })).toStrictEqual([
       'INTEGRATIONS: must be a JSON array of {"sourceSystemId", "integrationName", ...} objects',
