@@ -40,7 +40,7 @@ export function problemServerOptions(
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       // Router errors run before every hook, so the headers the hooks give every other answer are set here.
       for (const [name, value] of context.fixedHeaders()) void reply.header(name, value);
-      void reply.header(REQUEST_ID_HEADER, request.id);
+      void reply.header(REQUEST_ID_HEADER, request.id).header('cache-control', 'no-store');
       if (corsOrigins.size > 0) addCorsHeaders(reply, request.headers.origin, corsOrigins);
       const status =
         typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode <= 599

@@ -9,7 +9,8 @@ const DOCS_UI_ROUTE = /^\/docs(?:\/|$)/;
  * Security headers of the JSON API (every response but the Swagger UI's), as the OWASP REST Security Cheat Sheet
  * lists them for APIs: a CSP that allows nothing and no framing, `X-Frame-Options: DENY` for browsers without
  * `frame-ancestors`, `X-Content-Type-Options: nosniff`, HSTS, `Referrer-Policy: no-referrer` and
- * `Cross-Origin-Resource-Policy: same-origin`. (The reads add `Cache-Control: no-cache` with their ETag.)
+ * `Cross-Origin-Resource-Policy: same-origin`; `Cache-Control: no-store` unless an answer sets its own (the reads with
+ * an ETag: `no-cache`).
  *
  * Helmet's other headers only act on documents a browser renders or on legacy clients, and a JSON answer with
  * nosniff and `default-src 'none'` is never rendered as one: `Cross-Origin-Opener-Policy`, `Origin-Agent-Cluster`,
@@ -70,11 +71,15 @@ export const DOCS_SECURITY_HEADERS: FastifyHelmetOptions = {
  * for the Swagger UI's routes. Call before the Swagger UI is set up (its routes are marked as they are added).
  */
 export async function registerSecurityHeaders(app: NestFastifyApplication): Promise<void> {
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onRoute', (route: RouteOptions) => {
-      if (DOCS_UI_ROUTE.test(route.url)) route.config = { ...route.config, helmet: DOCS_SECURITY_HEADERS };
-    });
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRoute', (route: RouteOptions) => {
+    if (DOCS_UI_ROUTE.test(route.url)) route.config = { ...route.config, helmet: DOCS_SECURITY_HEADERS };
+  });
+  // Answers are per caller and many are behind a key: no cache keeps one unless the answer says otherwise (the reads
+  // with an ETag revalidate with `no-cache`, static assets set their own).
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (!reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store');
+    done(null, payload);
+  });
   await app.register(helmet, API_SECURITY_HEADERS);
 }

@@ -207,6 +207,24 @@ describe('operator actions and audit e2e', () => {
     expect((await fetch(url('/me'))).status).toBe(401);
   });
 
+  it('asks caches to keep no answer unless it revalidates with an ETag', async () => {
+    const cacheControl = async (path: string, key = READ_KEY) =>
+      (await fetch(url(path), { headers: { authorization: `Bearer ${key}` } })).headers.get('cache-control');
+    const answers: Array<[string, string | null]> = [];
+    for (const path of ['/me', '/audit', `${integrationPath(7, 'Orders')}/watermarks`, '/integrations', '/nowhere']) {
+      answers.push([path, await cacheControl(path)]);
+    }
+    answers.push(['/me without a key', (await fetch(url('/me'))).headers.get('cache-control')]);
+    expect(answers).toStrictEqual([
+      ['/me', 'no-store'],
+      ['/audit', 'no-store'],
+      [`${integrationPath(7, 'Orders')}/watermarks`, 'no-store'],
+      ['/integrations', 'no-cache'],
+      ['/nowhere', 'no-store'],
+      ['/me without a key', 'no-store'],
+    ]);
+  });
+
   it('serves the dashboard page and its assets without a key, under a strict CSP', async () => {
     const page = await fetch(url('/'));
     expect(page.status).toBe(200);
