@@ -140,7 +140,11 @@ describe('operations e2e: metrics, access control, health', () => {
         [{}, 'Bearer realm="tidemark"'],
         [bearer('not-a-key'), 'Bearer realm="tidemark", error="invalid_token"'],
         [{ 'x-api-key': 'not-a-key' }, 'Bearer realm="tidemark", error="invalid_token"'],
-        [{ authorization: `Basic ${Buffer.from(`x:${READ_KEY}`).toString('base64')}` }, 'Bearer realm="tidemark"'],
+        // Credentials in another scheme are not in the form asked for (RFC 6750 §3.1).
+        [
+          { authorization: `Basic ${Buffer.from(`x:${READ_KEY}`).toString('base64')}` },
+          'Bearer realm="tidemark", error="invalid_request"',
+        ],
       ] as const) {
         const response = await fetch(`${app.url}/integrations`, { headers });
         expect(response.status).toBe(401);

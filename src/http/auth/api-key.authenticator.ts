@@ -56,6 +56,13 @@ export class ApiKeyAuthenticator {
    */
   authorize(request: { headers: HeaderBag }, scope: Scope): Principal {
     const credential = this.identify(request);
+    if (credential.kind === 'missing' && single(request.headers.authorization) !== undefined) {
+      // RFC 6750 §3.1: a request whose credentials are not in the form asked for is an invalid request.
+      throw unauthorized(
+        'The Authorization header must be "Bearer <key>" (or send the key as "X-API-Key: <key>").',
+        `Bearer realm="${REALM}", error="invalid_request"`,
+      );
+    }
     if (credential.kind === 'missing') {
       throw unauthorized(
         'An API key is required: send it as "Authorization: Bearer <key>" or "X-API-Key: <key>".',

@@ -46,6 +46,14 @@ describe('ApiKeyAuthenticator', () => {
       401,
       'Bearer realm="tidemark"',
     ]);
+    for (const authorization of ['Basic cmVhZC1rZXk=', 'Token read-key', 'Bearer']) {
+      const wrongScheme = problemOf(() => authenticator.authorize(req({ authorization }), 'read'));
+      expect([authorization, wrongScheme.problem.detail, wrongScheme.headers['WWW-Authenticate']]).toStrictEqual([
+        authorization,
+        'The Authorization header must be "Bearer <key>" (or send the key as "X-API-Key: <key>").',
+        'Bearer realm="tidemark", error="invalid_request"',
+      ]);
+    }
     const unknown = problemOf(() => authenticator.authorize(req({ 'x-api-key': 'nope' }), 'read'));
     expect([unknown.problem.status, unknown.headers['WWW-Authenticate']]).toStrictEqual([
       401,
