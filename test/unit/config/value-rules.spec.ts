@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, type Env } from '../../../src/config';
+import { loadDatabaseConfig } from '../../../src/config/database-config';
 
 function problemsOf(load: () => unknown): string[] {
   try {
@@ -38,5 +39,70 @@ describe('an empty integration list', () => {
       expect(config.integrations).toStrictEqual([]);
       expect(config.demoIntegrations).toBe(false);
     }
+  });
+});
+
+describe('DATABASE_URL', () => {
+  const cases: Array<[string, string]> = [
+    [
+      'postgres://u:p%ZZ@h/x',
+      'DATABASE_URL: must be a postgres:// URL whose user name, password and database name are percent-encoded (each % followed by two hex digits)',
+    ],
+    [
+      'postgres://u%E0:p@h/x',
+      'DATABASE_URL: must be a postgres:// URL whose user name, password and database name are percent-encoded (each % followed by two hex digits)',
+    ],
+    [
+      'postgresql://u:p@[::1',
+      'DATABASE_URL: must be a postgres:// or postgresql:// URL that parses as a URL (postgres://user:password@host:5432/database)',
+    ],
+    [
+      'postgres:///tidemark',
+      'DATABASE_URL: must be a postgres:// URL naming a host (postgres://user:password@host:5432/database)',
+    ],
+    ['mysql://u:p@h/x', 'DATABASE_URL: must be a postgres:// or postgresql:// URL'],
+    [
+      'postgres://u:p w@h/x',
+      'DATABASE_URL: must be a postgres:// or postgresql:// URL without spaces (percent-encode them as %20)',
+    ],
+  ];
+
+  it('is refused at load time by the service and by migration:run alike, never showing the password', () => {
+    for (const [url, problem] of cases) {
+      expect(serviceProblems({ DATABASE_URL: url })).toStrictEqual([problem]);
+      expect(problemsOf(() => loadDatabaseConfig({ DATABASE_URL: url }))).toStrictEqual([problem]);
+    }
+  });
+
+  it('accepts encoded credentials, an IPv6 host and a Unix socket named by the host parameter', () => {
+    for (const url of [
+      'postgres://u:p%40ss%2Fw@db.internal:5432/tidemark',
+      'postgresql://u:p@[::1]:5432/x',
+      'postgres:///tidemark?host=/var/run/postgresql',
+    ]) {
+      expect(loadDatabaseConfig({ DATABASE_URL: url }).url).toBe(url);
+    }
+    expect(serviceProblems({ DATABASE_URL: 'postgres://u:p%ZZ@h/x' })).toStrictEqual([
+      'DATABASE_URL: must be a postgres:// URL whose user name, password and database name are percent-encoded (each % followed by two hex digits)',
+    ]);
+  });
+});
+
+describe('HOST', () => {
+  it('must be an IP address or a host name', () => {
+    expect(serviceProblems({ HOST: 'not a host' })).toStrictEqual([
+      'HOST: must be an IP address or a host name (got "not a host")',
+    ]);
+    expect(serviceProblems({ HOST: '[::1]' })).toStrictEqual([
+      'HOST: must be an IP address or a host name (got "[::1]")',
+    ]);
+    expect(serviceProblems({ HOST: '999.1.1.1' })).toStrictEqual([
+      'HOST: must be an IP address or a host name (got "999.1.1.1")',
+    ]);
+    expect(serviceProblems({ HOST: '-bad.example' })).toStrictEqual([
+      'HOST: must be an IP address or a host name (got "-bad.example")',
+    ]);
+    const hosts = ['127.0.0.1', '::', '::1', 'localhost', 'api-1.internal.example', 'tidemark.'];
+    expect(hosts.map((host) => loadConfig({ HOST: host }, '/').http.host)).toStrictEqual(hosts);
   });
 });
