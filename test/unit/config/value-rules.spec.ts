@@ -106,3 +106,28 @@ describe('HOST', () => {
     expect(hosts.map((host) => loadConfig({ HOST: host }, '/').http.host)).toStrictEqual(hosts);
   });
 });
+
+describe('time zones', () => {
+  it('refuses a fixed UTC offset for UPSTREAM_TIMEZONE and an integration zone, keeping IANA names', () => {
+    const rule = 'must be an IANA time zone such as UTC or America/Chicago';
+    expect(serviceProblems({ UPSTREAM_TIMEZONE: '+05:00' })).toStrictEqual([
+      `UPSTREAM_TIMEZONE: ${rule}; "+05:00" is a fixed UTC offset, which ignores daylight saving`,
+    ]);
+    expect(serviceProblems({ UPSTREAM_TIMEZONE: '-0500' })).toStrictEqual([
+      `UPSTREAM_TIMEZONE: ${rule}; "-0500" is a fixed UTC offset, which ignores daylight saving`,
+    ]);
+    expect(serviceProblems({ UPSTREAM_TIMEZONE: 'UTC+5' })).toStrictEqual([
+      `UPSTREAM_TIMEZONE: ${rule}; "UTC+5" is a fixed UTC offset, which ignores daylight saving`,
+    ]);
+    expect(serviceProblems({ SCHEDULE_TIMEZONE: '+00:00' })).toStrictEqual([
+      `SCHEDULE_TIMEZONE: ${rule}; "+00:00" is a fixed UTC offset, which ignores daylight saving`,
+    ]);
+    expect(
+      serviceProblems({ INTEGRATIONS: '[{"sourceSystemId":1,"integrationName":"A","timeZone":"\u221205:00"}]' }),
+    ).toStrictEqual([
+      `INTEGRATIONS[0].timeZone: ${rule}; "\u221205:00" is a fixed UTC offset, which ignores daylight saving`,
+    ]);
+    const zones = ['UTC', 'Etc/GMT+5', 'EST', 'America/Chicago'];
+    expect(zones.map((zone) => loadConfig({ UPSTREAM_TIMEZONE: zone }, '/').upstream.timeZone)).toStrictEqual(zones);
+  });
+});
