@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { quote } from './api-keys-config';
 
 /**
  * Checks of the addresses Tidemark connects to or listens on, made at load time so that a value that can't work is
@@ -46,4 +47,42 @@ export function isListenHost(host: string): boolean {
   const labels = name.split('.');
   // An all-digit last label would make a malformed IPv4 address (`999.1.1.1`), not a name.
   return labels.every((label) => HOST_LABEL.test(label)) && !/^\d+$/.test(labels[labels.length - 1]);
+}
+
+const ORIGIN_RULE =
+  'must list origins: http:// or https://, a host and an optional port, with no path, query, fragment or user info';
+
+/**
+ * The origins of CORS_ORIGINS (comma-separated), serialized as a browser sends them in `Origin` (lower-case host,
+ * default port left out, no trailing slash), since an allowed origin is matched to that header as an exact string.
+ * Adds one problem per entry that is not an origin; `*` is refused because the API takes credentials in headers.
+ */
+export function readCorsOrigins(text: string | undefined, problems: string[]): string[] {
+  if (text === undefined) return [];
+  const origins: string[] = [];
+  for (const entry of text.split(',').map((one) => one.trim())) {
+    if (entry === '') continue;
+    if (entry === '*') {
+      problems.push('CORS_ORIGINS: must list origins; * is not allowed (the API takes credentials in headers)');
+      continue;
+    }
+    const origin = originOf(entry);
+    if (origin === null) problems.push(`CORS_ORIGINS: ${ORIGIN_RULE} (got ${quote(entry)})`);
+    else if (!origins.includes(origin)) origins.push(origin);
+  }
+  return origins;
+}
+
+/** The serialized origin `entry` names, or null when it is not an http(s) origin alone. */
+function originOf(entry: string): string | null {
+  if (/[?#@]/.test(entry)) return null;
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  if (url.username !== '' || url.password !== '' || url.pathname !== '/') return null;
+  return url.origin;
 }

@@ -131,3 +131,38 @@ describe('time zones', () => {
     expect(zones.map((zone) => loadConfig({ UPSTREAM_TIMEZONE: zone }, '/').upstream.timeZone)).toStrictEqual(zones);
   });
 });
+
+describe('CORS_ORIGINS', () => {
+  it('refuses an entry that is not an origin, naming it, and *', () => {
+    const rule =
+      'CORS_ORIGINS: must list origins: http:// or https://, a host and an optional port, with no path, query, fragment or user info';
+    expect(
+      serviceProblems({
+        CORS_ORIGINS:
+          'https://ok.example, http://a.example/path, https://b.example?x=1, https://c.example#f, https://u:p@d.example, ftp://e.example, f.example',
+      }),
+    ).toStrictEqual([
+      `${rule} (got "http://a.example/path")`,
+      `${rule} (got "https://b.example?x=1")`,
+      `${rule} (got "https://c.example#f")`,
+      `${rule} (got "https://u:p@d.example")`,
+      `${rule} (got "ftp://e.example")`,
+      `${rule} (got "f.example")`,
+    ]);
+    expect(serviceProblems({ CORS_ORIGINS: '*' })).toStrictEqual([
+      'CORS_ORIGINS: must list origins; * is not allowed (the API takes credentials in headers)',
+    ]);
+  });
+
+  it('keeps each origin as a browser sends it in Origin', () => {
+    const config = loadConfig(
+      { CORS_ORIGINS: 'https://Ops.Example/, http://a.example:8080, https://b.example:443,https://ops.example' },
+      '/',
+    );
+    expect(config.access.corsOrigins).toStrictEqual([
+      'https://ops.example',
+      'http://a.example:8080',
+      'https://b.example',
+    ]);
+  });
+});
