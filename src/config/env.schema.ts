@@ -17,6 +17,7 @@ import {
   type ValidatorConstraintInterface,
 } from 'class-validator';
 import { CronTime } from 'cron';
+import { databaseUrlProblem, isListenHost } from './network-checks';
 import { timeZoneProblem } from './value-checks';
 
 /** The .NET `int` range of SourceSystemId; negative ids are not issued by the upstream. */
@@ -37,6 +38,29 @@ export class IsIanaTimeZone implements ValidatorConstraintInterface {
   }
   defaultMessage(args?: ValidationArguments): string {
     return timeZoneProblem(typeof args?.value === 'string' ? args.value : '') ?? 'must be an IANA time zone';
+  }
+}
+
+@ValidatorConstraint({ name: 'databaseUrl' })
+export class IsDatabaseUrl implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return typeof value === 'string' && databaseUrlProblem(value) === null;
+  }
+  defaultMessage(args?: ValidationArguments): string {
+    return (
+      databaseUrlProblem(typeof args?.value === 'string' ? args.value : '') ??
+      'must be a postgres:// or postgresql:// URL'
+    );
+  }
+}
+
+@ValidatorConstraint({ name: 'listenHost' })
+export class IsListenHost implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return typeof value === 'string' && isListenHost(value);
+  }
+  defaultMessage(): string {
+    return 'must be an IP address or a host name';
   }
 }
 
@@ -135,7 +159,7 @@ export class EnvironmentVariables {
   NODE_ENV?: string;
 
   @IsOptional()
-  @Matches(/^postgres(ql)?:\/\/[^\s]+$/, { message: 'must be a postgres:// or postgresql:// URL' })
+  @Validate(IsDatabaseUrl)
   DATABASE_URL?: string;
 
   @IntEnv(1, 500) DB_POOL_SIZE?: number;
@@ -219,7 +243,9 @@ export class EnvironmentVariables {
   @NonEmptyEnv() CORS_ORIGINS?: string;
 
   @IntEnv(0, 65_535) PORT?: number;
-  @NonEmptyEnv() HOST?: string;
+  @IsOptional()
+  @Validate(IsListenHost)
+  HOST?: string;
 }
 
 /** Variables whose values are never echoed in an error, even in part. */

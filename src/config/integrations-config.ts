@@ -66,6 +66,12 @@ export function readIntegrations(
   if (text === null) return noIntegrations();
   const entries = parseIntegrationEntries(text, source, problems);
   if (entries === null) return noIntegrations();
+  if (entries.length === 0 && vars.NODE_ENV === 'production') {
+    // The list is synced to the shared database at boot: integrations missing from it are disabled for all replicas.
+    problems.push(
+      `${source}: must list at least one integration when NODE_ENV=production (an empty list would disable every integration of every replica sharing the database)`,
+    );
+  }
   return { integrations: toIntegrations(entries, source, problems, defaults), demo: false };
 }
 

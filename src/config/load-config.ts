@@ -7,6 +7,7 @@ import { EnvironmentVariables } from './env.schema';
 import { describe, readApiKeys } from './api-keys-config';
 import { EVENT_ENV_KEYS, loadEventsConfig } from './events-config';
 import { checkCronsFire, readIntegrations, type ScheduleDefaults } from './integrations-config';
+import { readCorsOrigins } from './network-checks';
 
 /** Thrown by `loadConfig`; `problems` holds one line per bad variable, naming it and the rule. */
 export class ConfigError extends Error {
@@ -85,6 +86,7 @@ export function loadConfig(env: Env, cwd: string, context: ConfigContext = {}): 
   checkUpstreamLimits(vars, problems);
   const apiKeys = readApiKeys(vars.API_KEYS, problems);
   checkProductionAccess(vars, production, apiKeys, problems);
+  const corsOrigins = readCorsOrigins(vars.CORS_ORIGINS, problems);
   const events = loadEventsConfig(env, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -103,7 +105,7 @@ export function loadConfig(env: Env, cwd: string, context: ConfigContext = {}): 
     },
     dbWriteRetryMs: vars.DB_WRITE_RETRY_MS ?? DEFAULTS.DB_WRITE_RETRY_MS,
     observability: observabilitySettings(vars, production, context),
-    access: accessSettings(vars, apiKeys),
+    access: accessSettings(vars, apiKeys, corsOrigins),
     authMode: authMode(vars, apiKeys),
     replicaId: vars.REPLICA_ID ?? `${hostname()}-${process.pid}`,
     integrations,
@@ -355,18 +357,18 @@ function observabilitySettings(
   };
 }
 
-function accessSettings(vars: EnvironmentVariables, apiKeys: ApiKeyConfig[]): AppConfig['access'] {
+function accessSettings(
+  vars: EnvironmentVariables,
+  apiKeys: ApiKeyConfig[],
+  corsOrigins: string[],
+): AppConfig['access'] {
   return {
     apiKeys,
     authDisabled: apiKeys.length === 0 || vars.AUTH_DISABLED === 'true',
     metricsPublic: vars.METRICS_PUBLIC !== 'false',
     docsPublic: vars.DOCS_PUBLIC !== 'false',
     rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE ?? DEFAULTS.RATE_LIMIT_PER_MINUTE,
-    corsOrigins: vars.CORS_ORIGINS
-      ? vars.CORS_ORIGINS.split(',')
-          .map((o) => o.trim())
-          .filter(Boolean)
-      : [],
+    corsOrigins,
   };
 }
 

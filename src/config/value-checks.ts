@@ -11,6 +11,12 @@ import { assertValidTimeZone } from '../upstream/dotnet-date';
 export const CRON_HORIZON_YEARS = 5;
 
 const ZONE_RULE = 'must be an IANA time zone such as UTC or America/Chicago';
+/**
+ * A UTC offset, alone (`+05:00`, `-0500`, with U+2212 too) or after UTC/GMT/UT (`UTC+5`). Temporal accepts a bare
+ * offset as a zone, but an offset never follows daylight saving, so wall times would be read an hour off half the
+ * year. IANA names such as `Etc/GMT+5` start with a letter and are not matched.
+ */
+const UTC_OFFSET = /^(?:UTC|GMT|UT)?\s*[+\u2212-]/i;
 /** A schedule that fires every day, to ask the scheduler whether it can evaluate a zone. */
 const DAILY = '0 0 0 * * *';
 
@@ -25,6 +31,9 @@ const MEMO_LIMIT = 10_000;
 export function timeZoneProblem(zone: string): string | null {
   if (validZones.has(zone)) return null;
   if (zone.length === 0) return ZONE_RULE;
+  if (UTC_OFFSET.test(zone)) {
+    return `${ZONE_RULE}; ${JSON.stringify(zone)} is a fixed UTC offset, which ignores daylight saving`;
+  }
   try {
     assertValidTimeZone(zone);
     nextFireTime({ cron: DAILY, timeZone: zone }, new Date(0));

@@ -17,7 +17,7 @@ const PRODUCTION = {
   NODE_ENV: 'production',
   DATABASE_URL: 'postgres://db/x',
   UPSTREAM_BASE_URL: 'https://erp',
-  INTEGRATIONS: '[]',
+  INTEGRATIONS: '[{"sourceSystemId":1,"integrationName":"Orders"}]',
 };
 const KEY = { name: 'billing-sync', keyHash: `sha256:${'ab'.repeat(32)}`, scopes: ['read'] };
 

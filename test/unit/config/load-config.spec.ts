@@ -165,7 +165,7 @@ describe('loadConfig', () => {
         DATABASE_URL: 'postgres://db/x',
         UPSTREAM_BASE_URL: 'https://erp',
         AUTH_DISABLED: 'true',
-        INTEGRATIONS: '[]',
+        INTEGRATIONS: '[{"sourceSystemId":1,"integrationName":"Orders"}]',
       },
       '/',
     );
