@@ -178,7 +178,7 @@ export class OperatorActionsController {
 }
 
 function pauseSpec(body: PauseRequest, actor: string): PauseRequestSpec {
-  const until = body.until === undefined ? null : new Date(body.until);
+  const until = body.until === undefined || body.until === null ? null : new Date(body.until);
   if (until !== null && Number.isNaN(until.getTime())) {
     throw ProblemException.invalidParameters([{ name: 'until', reason: UNTIL_RULE }]);
   }

@@ -203,6 +203,14 @@ describe('HTTP conventions', () => {
     });
     const paused = (await (await fetch(`${app.url}${orders}/schedule`)).json()) as { pause: { until: string } };
     expect([lowerCase.status, paused.pause.until]).toStrictEqual([200, '2032-01-01T00:00:00.000Z']);
+    // null is no end, as leaving it out is.
+    const openEnded = await fetch(`${app.url}${orders}/pause`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'maintenance', until: null }),
+    });
+    const pause = ((await (await fetch(`${app.url}${orders}/schedule`)).json()) as { pause: { until: unknown } }).pause;
+    expect([openEnded.status, pause.until]).toStrictEqual([200, null]);
     await fetch(`${app.url}${orders}/resume`, { method: 'POST' });
   });
 

@@ -60,15 +60,18 @@ export class PauseRequest {
   reason!: string;
 
   @ApiPropertyOptional({
+    type: String,
     format: 'date-time',
-    description: 'When the integration resumes by itself (any replica); without it, until someone resumes it.',
+    description:
+      'When the integration resumes by itself (any replica); absent or null, the pause lasts until someone resumes it.',
     example: '2026-01-31T18:00:00Z',
+    nullable: true,
   })
   @IsOptional()
   @IsString({ message: UNTIL_RULE })
   @Matches(RFC3339, { message: UNTIL_RULE })
   @Validate(IsRealDateTime)
-  until?: string;
+  until?: string | null;
 }
 
 export class SourceSystemPathParams {
