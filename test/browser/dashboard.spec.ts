@@ -114,7 +114,7 @@ describe.skipIf(skip)('dashboard in a real browser', () => {
     await signIn(page, OPERATE_KEY);
     await page.getByRole('link', { name: '1 / Orders' }).click();
     await page.locator('#runs tbody tr').first().waitFor();
-    await expect(page.locator('#cron-words').textContent()).resolves.toBe('every 10 seconds');
+    await expect(page.locator('#cron-words').textContent()).resolves.toBe('Every 10 seconds');
     await expect(page.locator('#next-fire-times li').count()).resolves.toBe(5);
     await page.evaluate(() => ((globalThis as unknown as PageGlobals).sameDocument = true));
 

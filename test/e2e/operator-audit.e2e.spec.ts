@@ -179,7 +179,7 @@ describe('operator actions and audit e2e', () => {
     const schedule = await get(`${integrationPath(9, 'Prices')}/schedule`);
     expect(schedule.body).toMatchObject({
       cron: '0 0 12 * * 1-5',
-      description: 'at 12:00:00, on Monday through Friday',
+      description: 'At 12:00, Monday through Friday',
       timeZone: 'America/Chicago',
       misfirePolicy: 'fire_once_now',
       paused: false,

@@ -147,7 +147,7 @@ export class PauseView {
 
 export class IntegrationScheduleView {
   @ApiProperty({ example: '*/10 * * * * *', description: 'Cron, seconds first.' }) cron!: string;
-  @ApiProperty({ example: 'every 10 seconds' }) description!: string;
+  @ApiProperty({ example: 'Every 10 seconds' }) description!: string;
   @ApiProperty({ example: 'America/Chicago' }) timeZone!: string;
   @ApiProperty({ enum: ['fire_once_now', 'skip'] }) misfirePolicy!: string;
   @ApiProperty() enabled!: boolean;
