@@ -19,6 +19,7 @@ const TIDEMARK_METRICS = new Set([
   'tidemark_watermark_regressions_total',
   'tidemark_state_read_success',
   'tidemark_runs_total',
+  'tidemark_config_info',
 ]);
 
 interface Rule {
