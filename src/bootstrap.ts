@@ -19,7 +19,7 @@ import { RouteMethods, applyHttpConventions } from './http/http-conventions';
 import { KnownQueryInterceptor } from './http/known-query.interceptor';
 import { setupOpenApi } from './http/openapi';
 import { registerSecurityHeaders } from './http/security-headers';
-import { capConnections, closeConnectionsWithin, serverLimitOptions } from './http/server-limits';
+import { ANSWER_WINDOW_MS, capConnections, closeConnectionsWithin, serverLimitOptions } from './http/server-limits';
 import { createValidationPipe } from './http/validation';
 import { ShutdownCoordinator } from './lifecycle/shutdown.coordinator';
 import { REQUEST_ID_HEADER, createLoggerParams, createReadLineWriter, requestIdFor } from './observability/logging';
@@ -253,10 +253,16 @@ function closerFor(
   cleanup: () => Promise<void>,
 ): (signal?: string) => Promise<void> {
   return async (signal?: string) => {
-    // No client holds the shutdown past its grace period, whatever it sends or doesn't.
-    const stopClosing = closeConnectionsWithin(fastify.server, config.schedule.shutdownGraceMs);
+    const graceEndsAt = Date.now() + config.schedule.shutdownGraceMs;
+    fastify.server.closeIdleConnections();
+    let stopClosing = () => {};
     try {
       await app.get(ShutdownCoordinator).drain(signal);
+      // Every run's end is recorded now, and the answer of a manual run is on its way: connections are destroyed at
+      // the end of the grace period, or ANSWER_WINDOW_MS after the drain if that is later, so that those answers
+      // reach their clients. No client holds the shutdown past that, whatever it sends or doesn't.
+      const answerMs = Math.max(graceEndsAt - Date.now(), ANSWER_WINDOW_MS);
+      stopClosing = closeConnectionsWithin(fastify.server, answerMs);
       // From here Fastify answers every request, 503 while it closes.
       fastReads.disarm();
       await app.close();
