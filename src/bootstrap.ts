@@ -83,7 +83,7 @@ export async function createTidemarkApp(config: AppConfig, options: TidemarkAppO
     const fastReads = new FastReadPath();
     const app = await createNestApp(config, logging, fastReads, { upstreamBaseUrl, dataSource });
     const fastify = app.getHttpAdapter().getInstance();
-    configureFastify(fastify, config);
+    configureFastify(fastify, config, fastReads);
     await configureHttpPipeline(app, fastify, config);
     await app.init();
     await fastReads.arm(app, config, logging.silent ? null : createReadLineWriter(config, logging.loggerParams));
@@ -202,8 +202,8 @@ async function createNestApp(
 }
 
 /** Fastify-level settings that need no Nest: CONNECT refused, connections capped, text/plain refused, ids echoed. */
-function configureFastify(fastify: FastifyInstance, config: AppConfig): void {
-  fastify.server.on('connect', refuseConnect);
+function configureFastify(fastify: FastifyInstance, config: AppConfig, fastReads: FastReadPath): void {
+  fastify.server.on('connect', refuseConnect(fastReads.fixedHeaders));
   // Fastify's own text/plain parser would hand a JSON document sent as text to validation as a string.
   fastify.removeContentTypeParser('text/plain');
   capConnections(fastify.server, config);
