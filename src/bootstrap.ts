@@ -19,7 +19,7 @@ import { RouteMethods, applyHttpConventions } from './http/http-conventions';
 import { KnownQueryInterceptor } from './http/known-query.interceptor';
 import { setupOpenApi } from './http/openapi';
 import { registerSecurityHeaders } from './http/security-headers';
-import { capConnections, closeConnectionsWithin, serverLimitOptions } from './http/server-limits';
+import { ANSWER_WINDOW_MS, capConnections, closeConnectionsWithin, serverLimitOptions } from './http/server-limits';
 import { createValidationPipe } from './http/validation';
 import { ShutdownCoordinator } from './lifecycle/shutdown.coordinator';
 import { REQUEST_ID_HEADER, createLoggerParams, createReadLineWriter, requestIdFor } from './observability/logging';
@@ -83,7 +83,7 @@ export async function createTidemarkApp(config: AppConfig, options: TidemarkAppO
     const fastReads = new FastReadPath();
     const app = await createNestApp(config, logging, fastReads, { upstreamBaseUrl, dataSource });
     const fastify = app.getHttpAdapter().getInstance();
-    configureFastify(fastify, config);
+    configureFastify(fastify, config, fastReads);
     await configureHttpPipeline(app, fastify, config);
     await app.init();
     await fastReads.arm(app, config, logging.silent ? null : createReadLineWriter(config, logging.loggerParams));
@@ -202,8 +202,8 @@ async function createNestApp(
 }
 
 /** Fastify-level settings that need no Nest: CONNECT refused, connections capped, text/plain refused, ids echoed. */
-function configureFastify(fastify: FastifyInstance, config: AppConfig): void {
-  fastify.server.on('connect', refuseConnect);
+function configureFastify(fastify: FastifyInstance, config: AppConfig, fastReads: FastReadPath): void {
+  fastify.server.on('connect', refuseConnect(fastReads.fixedHeaders));
   // Fastify's own text/plain parser would hand a JSON document sent as text to validation as a string.
   fastify.removeContentTypeParser('text/plain');
   capConnections(fastify.server, config);
@@ -253,10 +253,16 @@ function closerFor(
   cleanup: () => Promise<void>,
 ): (signal?: string) => Promise<void> {
   return async (signal?: string) => {
-    // No client holds the shutdown past its grace period, whatever it sends or doesn't.
-    const stopClosing = closeConnectionsWithin(fastify.server, config.schedule.shutdownGraceMs);
+    const graceEndsAt = Date.now() + config.schedule.shutdownGraceMs;
+    fastify.server.closeIdleConnections();
+    let stopClosing = () => {};
     try {
       await app.get(ShutdownCoordinator).drain(signal);
+      // Every run's end is recorded now, and the answer of a manual run is on its way: connections are destroyed at
+      // the end of the grace period, or ANSWER_WINDOW_MS after the drain if that is later, so that those answers
+      // reach their clients. No client holds the shutdown past that, whatever it sends or doesn't.
+      const answerMs = Math.max(graceEndsAt - Date.now(), ANSWER_WINDOW_MS);
+      stopClosing = closeConnectionsWithin(fastify.server, answerMs);
       // From here Fastify answers every request, 503 while it closes.
       fastReads.disarm();
       await app.close();

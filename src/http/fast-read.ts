@@ -8,6 +8,7 @@ import { StateCache, type Rendered } from '../cache/state-cache';
 import type { AppConfig } from '../config';
 import { ApiKeyAuthenticator } from './auth/api-key.authenticator';
 import { BucketedThrottlerStorage } from './auth/bucketed-throttler-storage';
+import { refuseMissingHost } from './framework-errors';
 import { CACHE_CONTROL, JSON_CONTENT_TYPE, etagMatches } from './rendered';
 
 /** Headers of a Nest response that depend on the request or the body; the rest are the app's fixed headers. */
@@ -150,8 +151,10 @@ export class FastReadPath {
     fastifyHandler: (request: IncomingMessage, response: ServerResponse) => void,
     options: FastifyServerOptions,
   ): Server => {
-    const server = createServer((options as { http?: ServerOptions }).http ?? {}, (request, response) => {
+    const http = { ...(options as { http?: ServerOptions }).http, requireHostHeader: false };
+    const server = createServer(http, (request, response) => {
       this.responses.set(request.socket, response);
+      if (refuseMissingHost(request, response, this.fixedHeaders)) return;
       if (!this.handleRaw(request, response)) fastifyHandler(request, response);
     });
     // What Fastify sets on a server it makes itself (fastify/lib/server.js), with its defaults already applied.

@@ -1,10 +1,11 @@
-import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { safeInstance, titleFor } from './problem-details.filter';
 import { PROBLEM_JSON_CONTENT_TYPE, PROBLEM_TYPES, problemTypeFor, type ProblemDetails } from './problem';
-import { REQUEST_ID_HEADER } from '../observability/logging';
+import { REQUEST_ID_HEADER, requestIdFor } from '../observability/logging';
 
 const PROBLEM_JSON = PROBLEM_JSON_CONTENT_TYPE;
 
@@ -69,14 +70,38 @@ export function problemServerOptions(
       };
       const body = JSON.stringify(problem);
       if (socket.writable && !context.responseInProgress(socket)) {
-        socket.write(
-          `HTTP/1.1 ${status} ${titleFor(status)}\r\nContent-Type: ${PROBLEM_JSON}\r\n` +
-            `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-        );
+        socket.write(rawProblemAnswer(status, [], body, context.fixedHeaders));
       }
       socket.destroy(error);
     },
   };
+}
+
+/**
+ * Answers an HTTP/1.1 request without a Host header 400 (RFC 9112 §3.2) as problem+json with the app's fixed
+ * headers and a request id. Node's own answer to it (`requireHostHeader`) is a bare 400 with none of them, so the
+ * server is made with `requireHostHeader: false` and calls this before anything else sees the request.
+ * @returns true when the request was answered here
+ */
+export function refuseMissingHost(
+  request: IncomingMessage,
+  response: ServerResponse,
+  fixedHeaders: ProblemServerContext['fixedHeaders'],
+): boolean {
+  if (request.httpVersion !== '1.1' || request.headers.host !== undefined) return false;
+  const problem: ProblemDetails = {
+    type: problemTypeFor(400),
+    title: titleFor(400),
+    status: 400,
+    detail: clientErrorDetail(400),
+  };
+  const body = JSON.stringify(problem);
+  const head: string[] = [];
+  for (const [name, value] of fixedHeaders()) head.push(name, value);
+  head.push(REQUEST_ID_HEADER, requestIdFor(request), 'Content-Type', PROBLEM_JSON);
+  head.push('Content-Length', String(Buffer.byteLength(body)), 'Connection', 'close');
+  response.writeHead(400, titleFor(400), head).end(body);
+  return true;
 }
 
 /** The headers @fastify/cors gives every other answer: Allow-Origin for an allowed origin only, the rest always. */
@@ -100,21 +125,40 @@ function clientErrorDetail(status: number): string {
 }
 
 /**
- * Answers CONNECT (which Node hands to the server's `connect` event, never to Fastify, and closes without a word
- * when nobody listens) with a 405 problem. Listen with `server.on('connect', refuseConnect)`.
+ * A listener for the server's `connect` event that answers CONNECT (which Node hands to that event, never to
+ * Fastify, and closes without a word when nobody listens) with a 405 problem carrying the app's fixed headers.
+ * Listen with `server.on('connect', refuseConnect(fixedHeaders))`.
  */
-export function refuseConnect(request: IncomingMessage, socket: Duplex): void {
-  const problem: ProblemDetails = {
-    type: PROBLEM_TYPES.methodNotAllowed,
-    title: titleFor(405),
-    status: 405,
-    detail: 'CONNECT is not supported.',
-    instance: safeInstance(request.url),
+export function refuseConnect(
+  fixedHeaders: ProblemServerContext['fixedHeaders'],
+): (request: IncomingMessage, socket: Duplex) => void {
+  return (request, socket) => {
+    const problem: ProblemDetails = {
+      type: PROBLEM_TYPES.methodNotAllowed,
+      title: titleFor(405),
+      status: 405,
+      detail: 'CONNECT is not supported.',
+      instance: safeInstance(request.url),
+    };
+    socket.on('error', () => undefined);
+    socket.end(rawProblemAnswer(405, [['Allow', 'GET, HEAD, POST']], JSON.stringify(problem), fixedHeaders));
   };
-  const body = JSON.stringify(problem);
-  socket.on('error', () => undefined);
-  socket.end(
-    `HTTP/1.1 405 ${titleFor(405)}\r\nAllow: GET, HEAD, POST\r\nContent-Type: ${PROBLEM_JSON}\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+}
+
+/**
+ * A whole HTTP/1.1 answer, written on the socket where no request object exists: the status line, `own` headers,
+ * the fixed headers every other answer carries, a fresh request id, the problem+json framing and `body`, lines
+ * ended by CRLF. The header values are the app's own constants and a UUID, so none holds a CR or LF.
+ */
+function rawProblemAnswer(
+  status: number,
+  own: ReadonlyArray<readonly [string, string]>,
+  body: string,
+  fixedHeaders: ProblemServerContext['fixedHeaders'],
+): string {
+  let head = `HTTP/1.1 ${status} ${titleFor(status)}\r\n`;
+  for (const [name, value] of own) head += `${name}: ${value}\r\n`;
+  for (const [name, value] of fixedHeaders()) head += `${name}: ${value}\r\n`;
+  head += `${REQUEST_ID_HEADER}: ${randomUUID()}\r\n`;
+  return `${head}Content-Type: ${PROBLEM_JSON}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

@@ -45,6 +45,13 @@ export function capConnections(server: Server, config: AppConfig): void {
 }
 
 /**
+ * Least time the answers of requests still in progress get, once the runs are drained, before their connections are
+ * destroyed: a manual run's answer is written within a few ms of its end being recorded, so this only bounds a client
+ * that does not read it.
+ */
+export const ANSWER_WINDOW_MS = 1_000;
+
+/**
  * For a shutdown: closes idle connections now and destroys every connection still open once `graceMs` have passed,
  * again every 100 ms after that until `stop` (one could open before the server stops listening), so that closing
  * the server never waits on a client.

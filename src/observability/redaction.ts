@@ -97,8 +97,10 @@ export function apiKeyDigestsOf(config: AppConfig): KeyDigests {
 /**
  * Removes credentials from free text: URL userinfo (`postgres://u:p@h` → `postgres://[REDACTED]@h`), the credentials
  * after `Bearer` / `Basic` (in any letter case), every query parameter whose name says it is a credential or whose value looks like one
- * or is a configured API key, every other occurrence of a configured API key (a path segment, say), and every
- * literal in `secrets`.
+ * or is a configured API key, every other occurrence of a configured API key (a path segment, a query parameter's
+ * name, say), every literal in `secrets`, and every run of base64url characters shaped like a key made by
+ * `npm run apikey` (see {@link looksGenerated}) or holding a configured key of that length: the whole run, so
+ * `/x<key>.json?<key>=1` becomes `/[REDACTED].json?[REDACTED]=1`, whether or not the key is configured.
  * @param secrets exact secret values to cut out, longest first (see {@link secretValuesOf})
  * @param keyDigests the configured API keys' digests (see {@link apiKeyDigestsOf})
  */
@@ -115,14 +117,84 @@ export function scrubText(text: string, secrets: readonly string[] = [], keyDige
       isCredentialParameter(name, value, keyDigests) ? `${separator}${name}=${REDACTED}` : whole,
     );
   }
-  if (keyDigests.size === 0 || !hasKeyCandidate(out)) return out;
-  return out.replace(KEY_CANDIDATE, (candidate) =>
-    isApiKey(candidate, keyDigests)
-      ? REDACTED
-      : candidate.includes('/')
-        ? redactKeysBetweenSlashes(candidate, keyDigests)
-        : candidate,
-  );
+  if (keyDigests.size > 0 && hasKeyCandidate(out)) out = out.replace(KEY_CANDIDATE, (c) => redactKey(c, keyDigests));
+  if (!hasRunOf(out, BASE64URL_CHARACTER, GENERATED_KEY_LENGTH)) return out;
+  return out.replace(BASE64URL_RUN, (run) => (looksGenerated(run) || holdsApiKey(run, keyDigests) ? REDACTED : run));
+}
+
+/**
+ * A run of {@link KEY_CANDIDATE} that is a configured key, or ends with a key and the `=` of a query parameter it
+ * names, or holds one between slashes: the key is replaced by {@link REDACTED}.
+ */
+function redactKey(candidate: string, keyDigests: KeyDigests): string {
+  if (isApiKey(candidate, keyDigests)) return REDACTED;
+  for (let equals = 1; equals <= 2 && candidate.endsWith('='.repeat(equals)); equals++) {
+    if (isApiKey(candidate.slice(0, -equals), keyDigests)) return `${REDACTED}${'='.repeat(equals)}`;
+  }
+  return candidate.includes('/') ? redactKeysBetweenSlashes(candidate, keyDigests) : candidate;
+}
+
+/** Length of a key made by `npm run apikey`: 32 random bytes in base64url, unpadded. */
+const GENERATED_KEY_LENGTH = 43;
+/** A run of base64url characters long enough to hold a generated key. */
+const BASE64URL_RUN = /[A-Za-z0-9_-]{43,}/g;
+/** Base64url characters, by char code: their class (1 upper, 2 lower, 3 digit, 4 `-` or `_`), 0 for the rest. */
+const BASE64URL_CHARACTER = new Uint8Array(128);
+for (let code = 0; code < 128; code++) {
+  const c = String.fromCharCode(code);
+  BASE64URL_CHARACTER[code] = /[A-Z]/.test(c) ? 1 : /[a-z]/.test(c) ? 2 : /[0-9]/.test(c) ? 3 : /[-_]/.test(c) ? 4 : 0;
+}
+const SEPARATOR_CLASS = 4;
+/**
+ * Least changes of class (upper-case letter, lower-case letter, digit) between letters and digits that follow one
+ * another, `-` and `_` skipped, within 43 characters of a generated key. Random base64url changes class at 62 % of
+ * such neighbours, 24 times in a key on average; fewer than 14 happen in about 2 keys in 10,000 (those are still
+ * caught when configured, by {@link holdsApiKey}). Names made of words change class at their edges only:
+ * `Customer_Invoices_2024_Export_Nightly_Full_Reload` has 10 changes in its first 43 characters.
+ */
+const MIN_CLASS_CHANGES = 14;
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * True when a run of base64url characters is shaped like a key made by `npm run apikey`: some 43 characters in a
+ * row hold at least {@link MIN_CLASS_CHANGES} changes of class, the run holds an upper-case and a lower-case
+ * letter, and it does not decode to text (the API's cursors are base64url JSON; a key's 32 random bytes are not
+ * text). Hex digests (one letter case), UUIDs (too short), cursors and most names made of words are left alone.
+ */
+function looksGenerated(run: string): boolean {
+  // Where each change's earlier character stands, oldest first: a change counts while that character is among
+  // the last 43.
+  const changes: number[] = [];
+  let first = 0;
+  let previous = -1;
+  let window = false;
+  for (let i = 0; i < run.length && !window; i++) {
+    const kind = BASE64URL_CHARACTER[run.charCodeAt(i)];
+    if (kind === SEPARATOR_CLASS) continue;
+    if (previous >= 0 && kind !== BASE64URL_CHARACTER[run.charCodeAt(previous)]) changes.push(previous);
+    previous = i;
+    while (first < changes.length && changes[first] <= i - GENERATED_KEY_LENGTH) first += 1;
+    window = changes.length - first >= MIN_CLASS_CHANGES;
+  }
+  return window && /[A-Z]/.test(run) && /[a-z]/.test(run) && !decodesToText(run);
+}
+
+/** True when `run`, read as base64url, is UTF-8 text without control characters. */
+function decodesToText(run: string): boolean {
+  try {
+    return !/[\u0000-\u001f\u007f]/.test(STRICT_UTF8.decode(Buffer.from(run, 'base64url')));
+  } catch {
+    return false;
+  }
+}
+
+/** True when a configured key of the generated length lies anywhere in `run` (a key that fails the shape test). */
+function holdsApiKey(run: string, keyDigests: KeyDigests): boolean {
+  if (keyDigests.size === 0 || run.length > 1024) return false;
+  for (let start = 0; start + GENERATED_KEY_LENGTH <= run.length; start++) {
+    if (isApiKey(run.slice(start, start + GENERATED_KEY_LENGTH), keyDigests)) return true;
+  }
+  return false;
 }
 
 /** The characters of {@link KEY_CANDIDATE}'s runs, by char code (all ASCII). */
@@ -132,11 +204,16 @@ for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.
 
 /** True when `text` holds a run of at least 16 characters that {@link KEY_CANDIDATE} could match. */
 function hasKeyCandidate(text: string): boolean {
+  return hasRunOf(text, KEY_CHARACTER, 16);
+}
+
+/** True when `text` holds `length` characters in a row that `characters` (by char code, ASCII) marks non-zero. */
+function hasRunOf(text: string, characters: Uint8Array, length: number): boolean {
   let run = 0;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
-    if (code < 128 && KEY_CHARACTER[code] === 1) {
-      if (++run >= 16) return true;
+    if (code < 128 && characters[code] !== 0) {
+      if (++run >= length) return true;
     } else {
       run = 0;
     }

@@ -55,6 +55,65 @@ function bodyOf(response: string): unknown {
   return JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4));
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+/** The security headers every answer of the JSON API carries, as src/http/security-headers.ts sets them. */
+const FIXED_HEADERS: Array<[string, string]> = [
+  ['content-security-policy', "default-src 'none';frame-ancestors 'none'"],
+  ['cross-origin-resource-policy', 'same-origin'],
+  ['referrer-policy', 'no-referrer'],
+  ['strict-transport-security', 'max-age=31536000; includeSubDomains'],
+  ['x-content-type-options', 'nosniff'],
+  ['x-frame-options', 'DENY'],
+];
+
+/**
+ * The status line and header lines of a raw answer, each line ended by CRLF, with the x-request-id's value checked
+ * to be a UUID and replaced by `<uuid>`, and a Date's checked to be an HTTP date and replaced by `<date>`.
+ */
+function headOf(response: string): { status: string; headers: Array<[string, string]> } {
+  const end = response.indexOf('\r\n\r\n');
+  expect(end).toBeGreaterThan(0);
+  const [status, ...lines] = response.slice(0, end).split('\r\n');
+  const headers = lines.map((line): [string, string] => {
+    const colon = line.indexOf(': ');
+    const name = line.slice(0, colon);
+    const value = line.slice(colon + 2);
+    if (name === 'Date') {
+      expect(value).toMatch(/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
+      return [name, '<date>'];
+    }
+    if (name !== 'x-request-id') return [name, value];
+    expect(value).toMatch(UUID);
+    return [name, '<uuid>'];
+  });
+  return { status, headers };
+}
+
+/**
+ * The headers of a raw problem answer: `own` ones, the fixed ones, a request id, the problem+json framing and
+ * `after` ones.
+ */
+function rawProblemHeaders(
+  body: string,
+  own: Array<[string, string]> = [],
+  after: Array<[string, string]> = [],
+): Array<[string, string]> {
+  return [
+    ...own,
+    ...FIXED_HEADERS,
+    ['x-request-id', '<uuid>'],
+    ['Content-Type', 'application/problem+json; charset=utf-8'],
+    ['Content-Length', String(Buffer.byteLength(body))],
+    ['Connection', 'close'],
+    ...after,
+  ];
+}
+
+/** Writes `bytes` on a connection of its own; resolves with everything the server sent once it closes. */
+async function exchange(base: string, bytes: string): Promise<string> {
+  return (await holdOpen(base, bytes)).text;
+}
+
 describe('hostile clients', () => {
   const databases: TestDatabase[] = [];
   const apps: RunningApp[] = [];
@@ -98,9 +157,11 @@ describe('hostile clients', () => {
         'POST /integrations/12/Invoices/runs HTTP/1.1\r\nHost: tidemark\r\nContent-Type: application/json\r\n' +
           'Content-Length: 1000\r\n\r\n{"a":',
       );
-      expect(text.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
-      expect(text).toContain('Content-Type: application/problem+json; charset=utf-8\r\n');
-      expect(text).toContain('Connection: close\r\n');
+      const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+      expect(headOf(text)).toStrictEqual({
+        status: 'HTTP/1.1 408 Request Timeout',
+        headers: rawProblemHeaders(body),
+      });
       expect(bodyOf(text)).toStrictEqual({
         type: 'https://tidemark.dev/problems/request-timeout',
         title: 'Request Timeout',
@@ -116,6 +177,71 @@ describe('hostile clients', () => {
       expect(text.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
       expect(closedAfterMs).toBeGreaterThanOrEqual(450);
       expect(closedAfterMs).toBeLessThan(2_000);
+    });
+
+    it("answers what Node's parser refuses, and CONNECT, with the fixed headers and a request id", async () => {
+      const badRequest = {
+        status: 'HTTP/1.1 400 Bad Request',
+        own: [],
+        after: [],
+        problem: {
+          type: 'https://tidemark.dev/problems/bad-request',
+          title: 'Bad Request',
+          status: 400,
+          detail: 'The request is not valid HTTP/1.1 (request line, method or headers).',
+        },
+      };
+      type Case = {
+        bytes: string;
+        status: string;
+        own: Array<[string, string]>;
+        after: Array<[string, string]>;
+        problem: object;
+      };
+      const cases: Case[] = [
+        { bytes: 'FOO /health/live HTTP/1.1\r\nHost: tidemark\r\n\r\n', ...badRequest },
+        // Answered by the app's request listener, which Node gives a Date.
+        { bytes: 'GET /health/live HTTP/1.1\r\n\r\n', ...badRequest, after: [['Date', '<date>']] },
+        { bytes: 'GET /health/live HTTP/1.1\r\nHost: tidemark\r\nBad Header\r\n\r\n', ...badRequest },
+        {
+          bytes: `GET /health/live HTTP/1.1\r\nHost: tidemark\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`,
+          status: 'HTTP/1.1 431 Request Header Fields Too Large',
+          own: [],
+          after: [],
+          problem: {
+            type: 'https://tidemark.dev/problems/headers-too-large',
+            title: 'Request Header Fields Too Large',
+            status: 431,
+            detail: 'The request line and headers are too large.',
+          },
+        },
+        {
+          bytes: 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+          status: 'HTTP/1.1 405 Method Not Allowed',
+          own: [['Allow', 'GET, HEAD, POST']],
+          after: [],
+          problem: {
+            type: 'https://tidemark.dev/problems/method-not-allowed',
+            title: 'Method Not Allowed',
+            status: 405,
+            detail: 'CONNECT is not supported.',
+            instance: 'example.com:443',
+          },
+        },
+      ];
+      const ids = new Set<string>();
+      for (const { bytes, status, own, after, problem } of cases) {
+        const text = await exchange(app.url, bytes);
+        const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+        expect([bytes.slice(0, 20), headOf(text)]).toStrictEqual([
+          bytes.slice(0, 20),
+          { status, headers: rawProblemHeaders(body, own, after) },
+        ]);
+        expect(bodyOf(text)).toStrictEqual(problem);
+        ids.add(/\r\nx-request-id: ([^\r]*)\r\n/.exec(text)![1]);
+      }
+      // A fresh id for each answer.
+      expect(ids.size).toBe(cases.length);
     });
 
     it('closes a connection that never sends a byte', async () => {

@@ -8,8 +8,14 @@ import { createTestDatabase, type TestDatabase } from '../support/database';
 import { freePort, startReplica, type Replica } from '../support/replica';
 
 const sha = (key: string) => `sha256:${createHash('sha256').update(key).digest('hex')}`;
-/** Two keys: one as `npm run apikey` makes them, one with characters that are percent-encoded in URLs. */
-const KEYS = ['KEYMARK1-Qm9f2Lx7aYc1Yw0m2gkZ1pQxR4tUv8wZb', 'KEYMARK2+Jc3x7cSgS/0nq4PL2=='];
+/**
+ * Three keys: one with a marker, one with characters that are percent-encoded in URLs, and one as `npm run apikey`
+ * makes them (32 random bytes in base64url).
+ */
+const GENERATED_KEY = 'yZgjPMhHo-DhEQJ5T-3rEoBGP8Jby74W05iWN0AleuQ';
+const KEYS = ['KEYMARK1-Qm9f2Lx7aYc1Yw0m2gkZ1pQxR4tUv8wZb', 'KEYMARK2+Jc3x7cSgS/0nq4PL2==', GENERATED_KEY];
+/** A key shaped like a generated one that is not configured: it is cut out of the logs all the same. */
+const UNKNOWN_KEY = '0e2-E7bS4qlZk0KDkhyd3DfCLYDY02qqKs32RCLIaHk';
 const API_KEYS = JSON.stringify(KEYS.map((key, i) => ({ name: `client-${i}`, keyHash: sha(key), scopes: ['read'] })));
 const INTEGRATIONS = JSON.stringify([{ sourceSystemId: 12, integrationName: 'Invoices', cron: NEVER }]);
 
@@ -131,10 +137,17 @@ describe('the built service against hostile clients', () => {
       ];
       for (const [path, headers] of positions) statuses.push(await rawGet(service.url, path, headers));
     }
+    // Keys shaped like generated ones inside a path segment and as a query parameter's name.
+    const embedded: string[] = [];
+    for (const key of [GENERATED_KEY, UNKNOWN_KEY]) {
+      embedded.push(`/integrations/12/x${key}`, `/integrations/12/${key}.json`, `/integrations?${key}=1`);
+    }
+    for (const path of embedded) statuses.push(await rawGet(service.url, path));
     const perKey = [401, 401, 401, 401, 401, 401, 404, 200, 200, 401];
-    expect(statuses).toStrictEqual([...perKey, ...perKey]);
+    expect(statuses).toStrictEqual([...perKey, ...perKey, ...perKey, ...embedded.map(() => 401)]);
     expect(await service.stop('SIGTERM')).toBe(0);
     const output = service.output();
+    expect(output).not.toContain(UNKNOWN_KEY);
     for (const key of KEYS) {
       for (const form of new Set([key, encodeURIComponent(key), key.replace(/\+/g, ' ')])) {
         expect(output).not.toContain(form);
@@ -147,6 +160,8 @@ describe('the built service against hostile clients', () => {
     expect(output).toContain('"url":"/integrations/12/[REDACTED]"');
     expect(output).toContain('"url":"/[REDACTED]/runs?token=[REDACTED]"');
     expect(output).toContain('"userAgent":"client/[REDACTED]"');
+    expect(output).toContain('"url":"/integrations/12/[REDACTED].json"');
+    expect(output).toContain('"url":"/integrations?[REDACTED]=1"');
   });
 
   it('names DATABASE_URL without its credentials in one JSON line when the database is unreachable', async () => {

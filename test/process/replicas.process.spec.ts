@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UpstreamSimulator } from '../../src/demo/simulator';
+import { NEVER } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startReplica, type Replica } from '../support/replica';
 
@@ -10,6 +13,32 @@ import { startReplica, type Replica } from '../support/replica';
  * simulator counting the calls it receives.
  */
 const CLOCK_SKEW = join(process.cwd(), 'test/support/clock-skew.cjs');
+const OPERATE_KEY = 'Zr8XqkfW2Lm0aT5nVbC7yHd1sPj4uEo9gKi3wNx6QcM';
+const API_KEYS = JSON.stringify([
+  {
+    name: 'operator',
+    keyHash: `sha256:${createHash('sha256').update(OPERATE_KEY).digest('hex')}`,
+    scopes: ['read', 'operate'],
+  },
+]);
+
+/** The status, headers and body of one POST without a body, on a connection of its own. */
+function post(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: { ...res.headers }, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 describe('replicas of the built service', () => {
   let simulator: UpstreamSimulator;
@@ -211,6 +240,55 @@ describe('replicas of the built service', () => {
     );
     expect(runs).toStrictEqual([{ outcome: 'interrupted', error_code: 'shutdown' }]);
     expect(await db.query(`SELECT id FROM integration WHERE lease_owner IS NOT NULL`)).toStrictEqual([]);
+  }, 60_000);
+
+  it('on SIGTERM past the grace period answers a manual run 201 with the interrupted run as recorded', async () => {
+    const db = await database();
+    const key = { sourceSystemId: 100, integrationName: 'Feed 0' };
+    simulator.script(key, { hangForever: true });
+    const replica = await launch('answering', {
+      DATABASE_URL: db.url,
+      INTEGRATIONS: integrations(1, { cron: NEVER }),
+      API_KEYS,
+      SHUTDOWN_GRACE_MS: '500',
+    });
+    await replica.ready();
+    const answer = post(`${replica.url}/integrations/100/Feed%200/runs`, { 'x-api-key': OPERATE_KEY });
+    while (simulator.inFlight(key) === 0) await sleep(50);
+    expect(await replica.stop('SIGTERM')).toBe(0);
+    const { status, headers, body } = await answer;
+    const [run] = await db.query<{ id: string; started_at: Date; finished_at: Date; attempts: Array<object> }>(
+      `SELECT id::text, started_at, finished_at, attempts FROM run ORDER BY id`,
+    );
+    expect(run.attempts).toHaveLength(1);
+    expect(status).toBe(201);
+    expect(headers.location).toBe(`/integrations/100/Feed%200/runs/${run.id}`);
+    expect(headers.connection).toBe('close');
+    expect(JSON.parse(body)).toStrictEqual({
+      id: run.id,
+      trigger: 'manual',
+      scheduledFor: null,
+      replicaId: 'answering',
+      startedAt: run.started_at.toISOString(),
+      finishedAt: run.finished_at.toISOString(),
+      outcome: 'interrupted',
+      errorCode: 'shutdown',
+      error: 'the replica shut down before the upstream answered (grace 500 ms)',
+      httpStatus: null,
+      watermarkBefore: null,
+      watermarkAfter: null,
+      attempts: [
+        {
+          ...run.attempts[0],
+          attempt: 1,
+          error: `call to upstream ${upstream}/api/integration/IntegrationStatus/IntegrationStart was cancelled by the caller after the request had been sent`,
+          errorCode: 'aborted',
+          httpStatus: null,
+        },
+      ],
+      outcomeUnknownRetried: false,
+      watermarkRegressed: false,
+    });
   }, 60_000);
 
   for (const policy of ['fire_once_now', 'skip'] as const) {

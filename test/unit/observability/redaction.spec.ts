@@ -40,6 +40,60 @@ describe('scrubText with configured API keys', () => {
   });
 });
 
+describe('scrubText with keys shaped like those `npm run apikey` makes', () => {
+  // 32 random bytes in base64url, as scripts/apikey.mjs makes them; none of them configured.
+  const GENERATED = 'ZiVNi5YO6_K-4s-ZGwmTSvj2wfaFaAeGj5Jge295UqI';
+  const OTHER = 'c-8cc9BbZSrA2dCV6oFwg5eecz3HWgFyg0OQ0pt3iX4';
+  // A configured key of the generated length with too few changes of class to look generated.
+  const PLAIN = 'Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1';
+  const plainDigest = new Set([createHash('sha256').update(PLAIN).digest('hex')]);
+
+  it('cuts out every run shaped like a generated key, configured or not, and leaves words, cursors and digests', () => {
+    const cases: Array<[string, string]> = [
+      [`/integrations/1/x${GENERATED}`, '/integrations/1/[REDACTED]'],
+      [`/integrations/1/${GENERATED}.json`, '/integrations/1/[REDACTED].json'],
+      [`/integrations/1/${GENERATED}/runs`, '/integrations/1/[REDACTED]/runs'],
+      [`/integrations?${GENERATED}=1`, '/integrations?[REDACTED]=1'],
+      [`/integrations?limit=1&${OTHER}`, '/integrations?limit=1&[REDACTED]'],
+      [`/integrations?q=x${GENERATED}y&limit=2`, '/integrations?q=[REDACTED]&limit=2'],
+      [`/integrations/${OTHER}.${GENERATED}`, '/integrations/[REDACTED].[REDACTED]'],
+      [`client/${GENERATED}`, 'client/[REDACTED]'],
+      // Left alone: a cursor is base64url JSON, not random bytes; words change class at their edges only; a hex
+      // digest has one letter case; a UUID and a run of 42 characters are too short.
+      [
+        '/integrations?cursor=WyJpIiwxMiwiQ3VzdG9tZXIgSW52b2ljZXMg4oCTIE5pZ2h0bHkgRXhwb3J0Il0',
+        '/integrations?cursor=WyJpIiwxMiwiQ3VzdG9tZXIgSW52b2ljZXMg4oCTIE5pZ2h0bHkgRXhwb3J0Il0',
+      ],
+      [
+        '/integrations/12/Customer_Invoices_2024_Export_Nightly_Full_Reload',
+        '/integrations/12/Customer_Invoices_2024_Export_Nightly_Full_Reload',
+      ],
+      [
+        '/integrations/12/CustomerInvoicesExportNightlyFullReload2024Q1',
+        '/integrations/12/CustomerInvoicesExportNightlyFullReload2024Q1',
+      ],
+      [
+        'config sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4b1b2b0b822cd15d6c15b0f00a08',
+        'config sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4b1b2b0b822cd15d6c15b0f00a08',
+      ],
+      ['run 6f1c2a4e-8b7d-4c3a-9e2f-1a2b3c4d5e6f', 'run 6f1c2a4e-8b7d-4c3a-9e2f-1a2b3c4d5e6f'],
+      [`/integrations/1/${GENERATED.slice(1)}`, `/integrations/1/${GENERATED.slice(1)}`],
+      [`/integrations/1/x${PLAIN}`, `/integrations/1/x${PLAIN}`],
+    ];
+    expect(cases.map(([text]) => [text, scrubText(text, [])])).toStrictEqual(cases);
+  });
+
+  it('cuts out a configured key that does not look generated from a longer run and from a query name', () => {
+    const cases: Array<[string, string]> = [
+      [`/integrations/1/x${PLAIN}.json`, '/integrations/1/[REDACTED].json'],
+      [`/integrations?${PLAIN}=1`, '/integrations?[REDACTED]=1'],
+      [`/integrations?${e(SLASHED)}=1`, '/integrations?[REDACTED]=1'],
+    ];
+    const keys = new Set([...plainDigest, ...digests]);
+    expect(cases.map(([text]) => [text, scrubText(text, [], keys)])).toStrictEqual(cases);
+  });
+});
+
 describe('scrubText tries each pattern only where it can match', () => {
   // The shortest key a run of key characters is searched for (16), besides the longer ones above.
   const SHORT = 'Kx16-chars_key.1';
@@ -53,7 +107,8 @@ describe('scrubText tries each pattern only where it can match', () => {
       .replace(/\b(Bearer|Basic)\s+(?![A-Za-z-]+=")[A-Za-z0-9._~+/-]{6,}=*/gi, `$1 ${REDACTED}`)
       // Query parameters whose name or value says credential, and configured keys, go through scrubText itself.
       .replace(/([?&])([^=&#\s?]*)=([^&#\s]*)/g, (whole) => scrubText(whole, [], keys));
-    return out.replace(/[A-Za-z0-9._~+/%-]{16,1024}={0,2}/g, (candidate) => scrubText(candidate, [], keys));
+    out = out.replace(/[A-Za-z0-9._~+/%-]{16,1024}={0,2}/g, (candidate) => scrubText(candidate, [], keys));
+    return out.replace(/[A-Za-z0-9_-]{43,}/g, (run) => scrubText(run, [], keys));
   };
   const pieces = fc.constantFrom(
     KEY,
