@@ -358,8 +358,8 @@ async function main() {
       bossRounds.push(boss);
       log(
         `pg-boss: ${N} jobs (${boss.failed} failed) in ${Math.round(boss.ms)} ms; CPU per job: ` +
-          `pg-boss process ${Math.round(boss.cpuUsPerJob.peer)} µs, simulator ${Math.round(boss.cpuUsPerJob.simulator)} µs ` +
-          `(Postgres not counted: the peer's backends exit with it, taking their CPU time out of /proc)`,
+          `pg-boss process ${Math.round(boss.cpuUsPerJob.peer)} µs, simulator ${Math.round(boss.cpuUsPerJob.simulator)} µs, ` +
+          `Postgres ${Math.round(boss.cpuUsPerJob.postgres)} µs (over the peer's whole process: its start, queueing and stop)`,
       );
     }
     results.sweepFast = {
@@ -872,6 +872,7 @@ function medianBy(items, key) {
  */
 async function runPgBossPeer(databaseUrl, simulator, jobs) {
   const simulatorBefore = cpuMs(simulator.child.pid) ?? 0;
+  const postgresBefore = postgresCpuMs();
   const child = spawn(
     process.execPath,
     [join(ROOT, 'bench/peers/pg-boss/sweep.mjs'), databaseUrl, simulator.url, String(jobs)],
@@ -888,6 +889,7 @@ async function runPgBossPeer(databaseUrl, simulator, jobs) {
     cpuUsPerJob: {
       peer: perJob(result.cpuMs),
       simulator: perJob((cpuMs(simulator.child.pid) ?? 0) - simulatorBefore),
+      postgres: perJob(postgresCpuMs() - postgresBefore),
     },
   };
 }

@@ -149,7 +149,11 @@ export function cpuMs(pid) {
   }
 }
 
-/** CPU time (ms) of every process named `postgres` on this machine (server and backends); 0 off Linux. */
+/**
+ * CPU time (ms) of every process named `postgres` on this machine (server and backends), with the time of backends
+ * that have exited: the server counts its reaped children's time as its own (cutime, cstime), so the figure never
+ * goes down when a connection closes within a window. 0 off Linux.
+ */
 export function postgresCpuMs() {
   let total = 0;
   let entries = [];
@@ -163,7 +167,8 @@ export function postgresCpuMs() {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       if (!stat.includes('(postgres)')) continue;
       const fields = stat.split(') ')[1].split(' ');
-      total += ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks();
+      const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+      total += (ticks * 1000) / clockTicks();
     } catch {
       // the process ended meanwhile
     }
