@@ -1,5 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { parse as parseLosslessJson } from 'lossless-json';
 import secureJson from 'secure-json-parse';
+import { quoteForMessage } from '../upstream/errors';
 import { titleFor } from './problem-details.filter';
 import { ProblemException, problemTypeFor } from './problem';
 
@@ -30,8 +32,16 @@ export function jsonBodyOf(headers: IncomingHttpHeaders, body: Buffer): unknown 
 }
 
 /**
- * A request body's JSON, refused with a 400 that says why: not JSON at all, or a key that would set an object's
- * prototype where the body is merged or assigned (`__proto__`, `constructor.prototype`).
+ * A request body's JSON, refused with a 400 that says why: not JSON at all, a key that would set an object's
+ * prototype where the body is merged or assigned (`__proto__`, `constructor.prototype`), or a key written twice in
+ * one object at any depth (JSON.parse keeps the last silently, other readers the first).
+ *
+ * The value is JSON.parse's, and its message is the reason given for text that is not JSON. lossless-json reads the
+ * text a second time only to find repeated keys: it reports a repeat whose value differs from the earlier one, and
+ * lets through one whose value it judges deep-equal (`{"a":1,"a":1}`), which is harmless because either reading
+ * gives the same value. Numbers are compared as JSON.parse reads them, and its deep equality compares arrays and
+ * objects by their members alone, so it also lets through `{"a":{},"a":[]}`, whose value is the last, as JSON.parse
+ * gives it.
  */
 export function parseJsonBody(text: string): unknown {
   let value: unknown;
@@ -46,8 +56,36 @@ export function parseJsonBody(text: string): unknown {
     } catch {
       throw problem(400, 'body: must not have a key named __proto__, nor constructor.prototype');
     }
+    refuseRepeatedKeys(text);
   }
   return value;
+}
+
+class RepeatedKey extends Error {
+  constructor(readonly key: string) {
+    super('repeated key');
+  }
+}
+
+function throwRepeatedKey({ key }: { key: string }): never {
+  throw new RepeatedKey(key);
+}
+
+/** Refuses `text`, which JSON.parse has read as an object or an array, if one of its objects has a key twice. */
+function refuseRepeatedKeys(text: string): void {
+  try {
+    parseLosslessJson(text, null, { parseNumber: Number, onDuplicateKey: throwRepeatedKey });
+  } catch (error) {
+    if (error instanceof RepeatedKey) {
+      throw problem(
+        400,
+        `body: the key ${quoteForMessage(error.key, 60)} appears twice in one object (the names within an object must be unique, as RFC 8259 §4 advises)`,
+      );
+    }
+    // lossless-json recurses once per level, so a body nested some thousands deep overflows the stack.
+    if (error instanceof RangeError) throw problem(400, 'body: must not nest arrays and objects thousands deep');
+    throw problem(400, `body: must be valid JSON (${(error as Error).message})`);
+  }
 }
 
 function problem(status: 400 | 415, detail: string): ProblemException {

@@ -74,9 +74,13 @@ describe('HTTP conventions', () => {
     expect(state.paused).toBe(false);
   });
 
-  it('refuses a body that is not JSON, or that names __proto__ or constructor.prototype, saying which', async () => {
+  it('refuses a body that is not JSON, names __proto__ or constructor.prototype, or repeats a key, saying which', async () => {
     for (const [body, detail] of [
       ['{"reason":', 'body: must be valid JSON (Unexpected end of JSON input)'],
+      [
+        '{"reason":"x","until":"2030-01-01T00:00:00Z","until":null}',
+        'body: the key "until" appears twice in one object (the names within an object must be unique, as RFC 8259 §4 advises)',
+      ],
       [
         '{"reason":"x","__proto__":{"paused":true}}',
         'body: must not have a key named __proto__, nor constructor.prototype',

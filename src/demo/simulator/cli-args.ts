@@ -79,43 +79,58 @@ export function parseSimulatorArgs(argv: readonly string[]): SimulatorCliArgs | 
     if (token.kind === 'positional') {
       throw new SimulatorArgsError(JSON.stringify(token.value), 'is not an option (options start with --)');
     }
-    const flag = token.rawName;
-    if (token.name === 'first-run') {
-      if (token.value !== undefined) throw new SimulatorArgsError(flag, 'takes no value');
-      args.firstRun = true;
-      continue;
-    }
-    if (!Object.hasOwn(OPTIONS, token.name)) {
-      throw new SimulatorArgsError(flag, 'is not a known option');
-    }
-    const value = token.value;
-    // `--port --host x` hands "--host" to --port as its value; a flag is never meant as one.
-    if (value === undefined || (!token.inlineValue && value.startsWith('--'))) {
-      throw new SimulatorArgsError(flag, 'needs a value');
-    }
-    const integer = (min: number, max: number): number => {
-      if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-        throw new SimulatorArgsError(flag, `must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`);
-      }
-      return Number(value);
-    };
-    switch (token.name) {
-      case 'port':
-        args.port = integer(0, 65535);
-        break;
-      case 'host':
-        if (value === '') throw new SimulatorArgsError(flag, 'must not be empty');
-        args.host = value;
-        break;
-      case 'latency':
-        args.latencyMs = integer(0, 3_600_000);
-        break;
-      case 'offset':
-        args.timeZoneOffset = offset(flag, value);
-        break;
-    }
+    applyOption(args, token);
   }
   return args;
+}
+
+/** The fields of one of parseArgs' option tokens that the checks read. */
+interface OptionToken {
+  name: string;
+  rawName: string;
+  value?: string;
+  inlineValue?: boolean;
+}
+
+/** Sets the flag `token` names in `args`, checking it is known, has a value if it takes one, and the value's rule. */
+function applyOption(args: SimulatorCliArgs, token: OptionToken): void {
+  const flag = token.rawName;
+  if (token.name === 'first-run') {
+    if (token.value !== undefined) throw new SimulatorArgsError(flag, 'takes no value');
+    args.firstRun = true;
+    return;
+  }
+  if (!Object.hasOwn(OPTIONS, token.name)) {
+    throw new SimulatorArgsError(flag, 'is not a known option');
+  }
+  const value = token.value;
+  // `--port --host x` hands "--host" to --port as its value; a flag is never meant as one.
+  if (value === undefined || (!token.inlineValue && value.startsWith('--'))) {
+    throw new SimulatorArgsError(flag, 'needs a value');
+  }
+  switch (token.name) {
+    case 'port':
+      args.port = integer(flag, value, 0, 65535);
+      break;
+    case 'host':
+      if (value === '') throw new SimulatorArgsError(flag, 'must not be empty');
+      args.host = value;
+      break;
+    case 'latency':
+      args.latencyMs = integer(flag, value, 0, 3_600_000);
+      break;
+    case 'offset':
+      args.timeZoneOffset = offset(flag, value);
+      break;
+  }
+}
+
+/** `value` as an integer from `min` to `max`, written in decimal digits only. */
+function integer(flag: string, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new SimulatorArgsError(flag, `must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`);
+  }
+  return Number(value);
 }
 
 /** `value` when the simulator accepts it as its date offset (the check it makes at construction). */

@@ -80,53 +80,61 @@ export function decodeBody(body: Buffer | string, charset: string | null): strin
   if (!(body instanceof Uint8Array)) {
     throw new UpstreamBodyUnreadableError('upstream body is neither a Buffer nor a string');
   }
-  let declared: Encoding | 'utf-16' | null = null;
-  if (charset !== null) {
-    const known = CHARSET_LABELS[charset];
-    if (known === undefined) {
-      throw new UpstreamBodyUnreadableError(
-        `upstream body declares unsupported charset ${quoteForMessage(charset, 40)} (supported: utf-8, utf-16, utf-16le, utf-16be, us-ascii)`,
-      );
-    }
-    declared = known;
-  }
-  let bom: Encoding | null = null;
-  let bomLength = 0;
-  if (body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) {
-    bom = 'utf-8';
-    bomLength = 3;
-  } else if (body.length >= 2 && body[0] === 0xff && body[1] === 0xfe) {
-    bom = 'utf-16le';
-    bomLength = 2;
-  } else if (body.length >= 2 && body[0] === 0xfe && body[1] === 0xff) {
-    bom = 'utf-16be';
-    bomLength = 2;
-  }
-
-  let encoding: Encoding;
-  if (bom === null) {
-    encoding = declared === null ? 'utf-8' : declared === 'utf-16' ? 'utf-16le' : declared;
-  } else {
-    const agrees = declared === null || bom === declared || (declared === 'utf-16' && bom !== 'utf-8');
-    if (!agrees) {
-      throw new UpstreamBodyUnreadableError(
-        `upstream body declares charset ${declared} but starts with a ${bom} byte-order mark`,
-      );
-    }
-    encoding = bom;
-  }
-
+  const declared = declaredEncoding(charset);
+  const bom = byteOrderMark(body);
+  const encoding = encodingToRead(declared, bom);
+  const bomLength = bom === null ? 0 : bom === 'utf-8' ? 3 : 2;
   const bytes = body.subarray(bomLength);
-  if (encoding === 'us-ascii') {
-    const bad = bytes.findIndex((b) => b > 0x7f);
-    if (bad !== -1) {
-      throw new UpstreamBodyUnreadableError(
-        `upstream body declares charset us-ascii but byte ${bad + bomLength} is 0x${bytes[bad].toString(16)}`,
-      );
-    }
+  if (encoding === 'us-ascii') refuseNonAscii(bytes, bomLength);
+  return decode(bytes, encoding);
+}
+
+/** The encoding a Content-Type charset names, null when none is declared; an unsupported one is refused. */
+function declaredEncoding(charset: string | null): Encoding | 'utf-16' | null {
+  if (charset === null) return null;
+  const known = CHARSET_LABELS[charset];
+  if (known === undefined) {
+    throw new UpstreamBodyUnreadableError(
+      `upstream body declares unsupported charset ${quoteForMessage(charset, 40)} (supported: utf-8, utf-16, utf-16le, utf-16be, us-ascii)`,
+    );
   }
+  return known;
+}
+
+/** The encoding a byte-order mark at the start of `body` stands for (3 bytes for UTF-8, 2 for UTF-16), or null. */
+function byteOrderMark(body: Uint8Array): Encoding | null {
+  if (body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) return 'utf-8';
+  if (body.length >= 2 && body[0] === 0xff && body[1] === 0xfe) return 'utf-16le';
+  if (body.length >= 2 && body[0] === 0xfe && body[1] === 0xff) return 'utf-16be';
+  return null;
+}
+
+/** The BOM's encoding, which must agree with a declared charset, or else the declared one (UTF-8 when neither). */
+function encodingToRead(declared: Encoding | 'utf-16' | null, bom: Encoding | null): Encoding {
+  if (bom === null) return declared === null ? 'utf-8' : declared === 'utf-16' ? 'utf-16le' : declared;
+  const agrees = declared === null || bom === declared || (declared === 'utf-16' && bom !== 'utf-8');
+  if (!agrees) {
+    throw new UpstreamBodyUnreadableError(
+      `upstream body declares charset ${declared} but starts with a ${bom} byte-order mark`,
+    );
+  }
+  return bom;
+}
+
+/** Refuses a byte above 0x7F in a body declared us-ascii; `bomLength` makes the reported offset the body's. */
+function refuseNonAscii(bytes: Uint8Array, bomLength: number): void {
+  const bad = bytes.findIndex((b) => b > 0x7f);
+  if (bad !== -1) {
+    throw new UpstreamBodyUnreadableError(
+      `upstream body declares charset us-ascii but byte ${bad + bomLength} is 0x${bytes[bad].toString(16)}`,
+    );
+  }
+}
+
+/** `bytes` (the BOM already removed) decoded as `encoding`; invalid or truncated bytes are refused. */
+function decode(bytes: Uint8Array, encoding: Encoding): string {
   try {
-    // ignoreBOM: the BOM was removed above; a second one would be content, not a marker.
+    // ignoreBOM: the BOM is already removed; a second one would be content, not a marker.
     const decoder =
       encoding === 'utf-8' || encoding === 'us-ascii'
         ? UTF8

@@ -80,7 +80,37 @@ export function dtoFromJson(root: unknown, text: string, options: ParseIntegrati
   if (!isPlainJsonObject(root)) {
     throw new UpstreamNotDtoError(`upstream body is JSON ${describeJson(root)}, not an IntegrationStatusDTO object`);
   }
-  const members = new Map<FieldKey, { name: string; value: unknown }>();
+  const members = dtoMembers(root);
+  const sourceSystemId = sourceSystemIdMember(members);
+  return assemble(
+    {
+      integrationName: stringMember(members, 'integrationName'),
+      sourceSystemId,
+      lastRunStartDateTime: dateMember(members, 'lastRunStartDateTime'),
+      lastRunEndDateTime: dateMember(members, 'lastRunEndDateTime'),
+      processStatusMeaning: stringMember(members, 'processStatusMeaning'),
+      maxSyncDateTime: dateMember(members, 'maxSyncDateTime'),
+      maxSyncDateMaxPkId: int64Member(members, 'maxSyncDateMaxPkId'),
+      sourceId: int64Member(members, 'sourceId'),
+      sourceIdString: stringMember(members, 'sourceIdString'),
+      customDatabaseValues: jsonDictionary(members.get('customDatabaseValues')!, text),
+    },
+    options,
+  );
+}
+
+/** A member of the root object that is a DTO field: its name as written, and its value. */
+interface DtoMember {
+  name: string;
+  value: unknown;
+}
+
+/**
+ * The root's members that are DTO fields, by field; names match case-insensitively, and unknown members are ignored.
+ * Two names of the same field are refused, and so is a missing field: every field is in the map.
+ */
+function dtoMembers(root: Record<string, unknown>): Map<FieldKey, DtoMember> {
+  const members = new Map<FieldKey, DtoMember>();
   for (const name of Object.keys(root)) {
     const key = FIELD_BY_FOLDED_NAME.get(asciiLower(name));
     if (key === undefined) continue; // unknown members are ignored
@@ -94,50 +124,38 @@ export function dtoFromJson(root: unknown, text: string, options: ParseIntegrati
     members.set(key, { name, value: root[name] });
   }
   requireAll(new Set(members.keys()), 'JSON member');
+  return members;
+}
 
-  const get = (key: FieldKey): unknown => members.get(key)!.value;
-  const str = (key: FieldKey): string | null => {
-    const value = get(key);
-    if (value === null || typeof value === 'string') return value;
-    throw wrongType(key, 'a string or null', describeJson(value));
-  };
-  const int64 = (key: FieldKey): string | null => {
-    const value = get(key);
-    if (value === null) return null;
-    if (value instanceof JsonNumber) return int64FromJsonNumber(value.text, key);
-    // Json.NET converts a string into a long with the same rules as a number in text.
-    if (typeof value === 'string') return int64FromLiteral(value, key);
-    throw wrongType(key, 'an integer number (.NET long) or null', describeJson(value));
-  };
-  const date = (key: FieldKey): string | null => {
-    const value = get(key);
-    if (value === null) return null;
-    if (typeof value === 'string') return value;
-    throw wrongType(key, 'a date string or null', describeJson(value));
-  };
+function stringMember(members: Map<FieldKey, DtoMember>, key: FieldKey): string | null {
+  const value = members.get(key)!.value;
+  if (value === null || typeof value === 'string') return value;
+  throw wrongType(key, 'a string or null', describeJson(value));
+}
 
-  const sourceSystemIdValue = get('sourceSystemId');
-  let sourceSystemId: number | null;
-  if (sourceSystemIdValue === null) sourceSystemId = null;
-  else if (sourceSystemIdValue instanceof JsonNumber) sourceSystemId = int32FromJsonNumber(sourceSystemIdValue.text);
-  else if (typeof sourceSystemIdValue === 'string') sourceSystemId = int32FromLiteral(sourceSystemIdValue);
-  else throw wrongType('sourceSystemId', 'an integer number (.NET int) or null', describeJson(sourceSystemIdValue));
+function int64Member(members: Map<FieldKey, DtoMember>, key: FieldKey): string | null {
+  const value = members.get(key)!.value;
+  if (value === null) return null;
+  if (value instanceof JsonNumber) return int64FromJsonNumber(value.text, key);
+  // Json.NET converts a string into a long with the same rules as a number in text.
+  if (typeof value === 'string') return int64FromLiteral(value, key);
+  throw wrongType(key, 'an integer number (.NET long) or null', describeJson(value));
+}
 
-  return assemble(
-    {
-      integrationName: str('integrationName'),
-      sourceSystemId,
-      lastRunStartDateTime: date('lastRunStartDateTime'),
-      lastRunEndDateTime: date('lastRunEndDateTime'),
-      processStatusMeaning: str('processStatusMeaning'),
-      maxSyncDateTime: date('maxSyncDateTime'),
-      maxSyncDateMaxPkId: int64('maxSyncDateMaxPkId'),
-      sourceId: int64('sourceId'),
-      sourceIdString: str('sourceIdString'),
-      customDatabaseValues: jsonDictionary(members.get('customDatabaseValues')!, text),
-    },
-    options,
-  );
+function dateMember(members: Map<FieldKey, DtoMember>, key: FieldKey): string | null {
+  const value = members.get(key)!.value;
+  if (value === null) return null;
+  if (typeof value === 'string') return value;
+  throw wrongType(key, 'a date string or null', describeJson(value));
+}
+
+/** SourceSystemId, the DTO's one .NET int. */
+function sourceSystemIdMember(members: Map<FieldKey, DtoMember>): number | null {
+  const value = members.get('sourceSystemId')!.value;
+  if (value === null) return null;
+  if (value instanceof JsonNumber) return int32FromJsonNumber(value.text);
+  if (typeof value === 'string') return int32FromLiteral(value);
+  throw wrongType('sourceSystemId', 'an integer number (.NET int) or null', describeJson(value));
 }
 
 /**
@@ -145,7 +163,7 @@ export function dtoFromJson(root: unknown, text: string, options: ParseIntegrati
  * (DataContractJsonSerializer's dictionary form), as entries in the upstream's order: the array's order, or the
  * object's members as `text` writes them (`member.name` is the root member's exact name there).
  */
-function jsonDictionary(member: { name: string; value: unknown }, text: string): CustomDatabaseValues | null {
+function jsonDictionary(member: DtoMember, text: string): CustomDatabaseValues | null {
   const { value } = member;
   if (value === null) return null;
   if (Array.isArray(value)) return dictionaryFromKeyValueArray(value);

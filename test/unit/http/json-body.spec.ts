@@ -3,6 +3,8 @@ import { jsonBodyOf, parseJsonBody } from '../../../src/http/json-body';
 import { ProblemException } from '../../../src/http/problem';
 
 const PROTOTYPE_RULE = 'body: must not have a key named __proto__, nor constructor.prototype';
+const repeated = (key: string) =>
+  `body: the key ${JSON.stringify(key)} appears twice in one object (the names within an object must be unique, as RFC 8259 §4 advises)`;
 
 function refusal(text: string, read: (text: string) => unknown = parseJsonBody): unknown {
   try {
@@ -43,6 +45,42 @@ describe('parseJsonBody', () => {
     expect(JSON.stringify(parseJsonBody('{"constructor":{"name":"x"},"proto":1}'))).toBe(
       '{"constructor":{"name":"x"},"proto":1}',
     );
+  });
+
+  it('refuses a key written twice in one object, naming it, at any depth', () => {
+    expect(refusal('{"until":"2030-01-01T00:00:00Z","until":null}')).toStrictEqual({
+      type: 'https://tidemark.dev/problems/bad-request',
+      title: 'Bad Request',
+      status: 400,
+      detail: repeated('until'),
+    });
+    for (const [text, key] of [
+      ['{"reason":"a","until":{"at":1,"at":2}}', 'at'],
+      ['[{"a":1},{"b":true,"b":false}]', 'b'],
+      ['{"items":[{"x":{"id":"1","id":1}}]}', 'id'],
+      ['{"k\\u0065y":1,"key":2}', 'key'],
+    ]) {
+      const problem = refusal(text) as { status: number; detail: string };
+      expect([text, problem.status, problem.detail]).toStrictEqual([text, 400, repeated(key)]);
+    }
+  });
+
+  it('accepts the same key in different objects, and a repeat with an equal value', () => {
+    expect(parseJsonBody('{"a":{"id":1},"b":{"id":2},"id":[{"id":3},{"id":4}]}')).toStrictEqual({
+      a: { id: 1 },
+      b: { id: 2 },
+      id: [{ id: 3 }, { id: 4 }],
+    });
+    // Either reading of an equal repeat gives the same value.
+    expect(parseJsonBody('{"until":null,"until":null,"n":{"x":[1],"x":[1.0]}}')).toStrictEqual({
+      until: null,
+      n: { x: [1] },
+    });
+  });
+
+  it('refuses a body nested too deeply to check for repeated keys', () => {
+    const text = '['.repeat(30_000) + ']'.repeat(30_000);
+    expect((refusal(text) as { detail: string }).detail).toBe('body: must not nest arrays and objects thousands deep');
   });
 
   it('reads a body as sent: UTF-8, no content coding; an empty one is no body', () => {
