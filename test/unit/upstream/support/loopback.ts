@@ -132,6 +132,14 @@ export function makeClient(
   return c;
 }
 
+/**
+ * A client for tests about one exchange, so it makes one attempt (retries, breakers and tokens have
+ * their own spec files).
+ */
+export function client(overrides: Partial<UpstreamClientOptions> & { baseUrl: string }): UpstreamClient {
+  return makeClient({ retry: { maxAttempts: 1 }, ...overrides });
+}
+
 /** Awaits a call that must fail with an UpstreamError and returns the error. */
 export async function failure(promise: Promise<unknown>): Promise<UpstreamError> {
   try {

@@ -1,10 +1,25 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { zstdCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ScriptedAnswer, UpstreamSimulator } from '../../src/demo/simulator';
-import { integrationPath, NEVER, type RunningApp } from '../support/app';
+import { NEVER, type RunningApp } from '../support/app';
 import { startStack, type Stack } from '../support/stack';
+import {
+  JSON_TYPE,
+  KEY,
+  MAX_BODY_BYTES,
+  RETRY_MAX_ATTEMPTS,
+  SEEDED_STATE,
+  SEED_BODY,
+  SEEDED_WATERMARK,
+  UPSTREAM_TIMEOUT_MS,
+  editedSeed,
+  facade,
+  reportFaultTally,
+  seedKnownWatermark,
+  storedKeys,
+  tally,
+  type Run,
+} from '../support/upstream-faults';
 
 /**
  * One e2e test per upstream fault the simulator can script: delay, status, headers, body, reset mid-body and a
@@ -16,77 +31,10 @@ import { startStack, type Stack } from '../support/stack';
  *
  * Retry settings are set explicitly (2 attempts, 10 ms backoff base) so that nothing depends on the defaults.
  * The main app's breaker threshold is out of reach so that failing runs in a row don't open it; the breaker has
- * its own app (threshold 2, half-open after 1 s) below.
+ * its own app (threshold 2, half-open after 1 s) in upstream-faults.breaker.e2e.spec.ts.
  */
 
-const FIXTURES = join(process.cwd(), 'test/fixtures/upstream');
-const KEY = { sourceSystemId: 12, integrationName: 'Invoices' };
-const PATH = integrationPath(KEY.sourceSystemId, KEY.integrationName);
-/** The state served after the upstream answered responses/int64-ids.json: every key is compared byte for byte. */
-const SEEDED_STATE = JSON.parse(readFileSync(join(FIXTURES, 'expected/int64-ids.json'), 'utf8')) as Record<
-  string,
-  unknown
->;
-const SEEDED_WATERMARK = {
-  maxSyncDateTime: SEEDED_STATE.maxSyncDateTime,
-  maxSyncDateTimeUtc: SEEDED_STATE.maxSyncDateTimeUtc,
-  maxSyncDateMaxPkId: SEEDED_STATE.maxSyncDateMaxPkId,
-};
-const UPSTREAM_TIMEOUT_MS = 3_000;
-const MAX_BODY_BYTES = 4_096;
-const RETRY_MAX_ATTEMPTS = 2;
-const JSON_TYPE = { 'Content-Type': 'application/json; charset=utf-8' };
-/** responses/int64-ids.json as text, edited as text so that the PK id beyond 2^53 stays exact. */
-const SEED_BODY = readFileSync(join(FIXTURES, 'responses/int64-ids.json'), 'utf8');
-function editedSeed(from: string, to: string): string {
-  expect(SEED_BODY).toContain(from);
-  return SEED_BODY.replace(from, to);
-}
-
-type Run = Record<string, any>;
-
-const tally = { faults: 0, watermarksLost: 0 };
-
-afterAll(() => {
-  console.log(`upstream faults: ${tally.faults} faults tried, ${tally.watermarksLost} watermarks lost`);
-});
-
-/** The facade of one app: trigger a run, read the state, probe liveness. */
-function facade(app: () => RunningApp) {
-  const request = (path: string, init: RequestInit = {}) =>
-    fetch(app().url + path, { ...init, signal: AbortSignal.timeout(20_000) });
-  return {
-    async run(path = PATH): Promise<Run> {
-      const response = await request(`${path}/runs`, { method: 'POST' });
-      const body = (await response.json()) as Run;
-      expect([response.status, body]).toStrictEqual([201, expect.objectContaining({ trigger: 'manual' })]);
-      return body;
-    },
-    async state(path = PATH): Promise<Record<string, unknown>> {
-      const response = await request(path);
-      expect(response.status).toBe(200);
-      return (await response.json()) as Record<string, unknown>;
-    },
-    async expectLive(): Promise<void> {
-      const response = await request('/health/live');
-      expect([response.status, await response.json()]).toStrictEqual([200, { status: 'ok' }]);
-    },
-  };
-}
-
-/** The stored DTO keys (watermark included) as exact JSON texts, for byte-for-byte comparison. */
-function storedKeys(state: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(Object.keys(SEEDED_STATE).map((key) => [key, JSON.stringify(state[key])]));
-}
-
-/** Runs once against responses/int64-ids.json so the stored watermark is the known one, then clears the simulator. */
-async function seedKnownWatermark(simulator: UpstreamSimulator, api: ReturnType<typeof facade>): Promise<void> {
-  simulator.reset();
-  simulator.script(KEY, { bodyFromVector: 'int64-ids.json' });
-  const seed = await api.run();
-  expect([seed.outcome, seed.watermarkAfter]).toStrictEqual(['succeeded', SEEDED_WATERMARK]);
-  simulator.reset();
-}
+reportFaultTally();
 
 describe('upstream faults e2e: every fault ends in a recorded run, the watermark survives, the process serves', () => {
   let stack: Stack;
@@ -475,104 +423,5 @@ describe('upstream faults e2e: every fault ends in a recorded run, the watermark
     }).toStrictEqual(regressed);
     expect((state.lastRun as Run).watermarkRegressed).toBe(true);
     await api.expectLive();
-  });
-});
-
-describe('upstream faults e2e: connection refused and the circuit breaker', () => {
-  let stack: Stack;
-  let simulator: UpstreamSimulator;
-  let port: number;
-  let app: RunningApp;
-  const api = facade(() => app);
-
-  beforeAll(async () => {
-    stack = await startStack('breaker', {
-      UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS),
-      UPSTREAM_RETRY_MAX_ATTEMPTS: String(RETRY_MAX_ATTEMPTS),
-      UPSTREAM_RETRY_BASE_MS: '10',
-      UPSTREAM_RETRY_MAX_MS: '50',
-      UPSTREAM_BREAKER_THRESHOLD: '2',
-      UPSTREAM_BREAKER_HALF_OPEN_MS: '1000',
-      INTEGRATIONS: JSON.stringify([{ ...KEY, cron: NEVER }]),
-    });
-    ({ simulator, app } = stack);
-    port = Number(new URL(app.tidemark.upstreamBaseUrl).port);
-  });
-
-  afterAll(() => stack?.close());
-
-  // Every test starts from the known watermark and a closed breaker (a success resets its count).
-  beforeEach(() => seedKnownWatermark(simulator, api));
-
-  it('fails a run whose upstream refuses connections, retried, and keeps the watermark', async () => {
-    tally.faults += 1;
-    const before = storedKeys(await api.state());
-    await simulator.stop();
-    try {
-      const run = await api.run();
-      expect([run.outcome, run.errorCode, run.httpStatus, run.watermarkAfter]).toStrictEqual([
-        'failed',
-        'connection',
-        null,
-        null,
-      ]);
-      expect(run.error).toContain(`connection to upstream 127.0.0.1:${port} failed`);
-      expect(run.error).toContain('ECONNREFUSED');
-      expect(run.attempts.map((a: Run) => a.errorCode)).toStrictEqual(Array(RETRY_MAX_ATTEMPTS).fill('connection'));
-      // refused: the request never left, so the outcome is known
-      expect(run.outcomeUnknownRetried).toBe(false);
-    } finally {
-      await simulator.start(port);
-    }
-    const after = storedKeys(await api.state());
-    if (JSON.stringify(after) !== JSON.stringify(before)) tally.watermarksLost += 1;
-    expect(after).toStrictEqual(before);
-    await api.expectLive();
-  });
-
-  it('opens the breaker after 2 failed runs: the next run is skipped without calling the upstream; after 1 s a run goes through', async () => {
-    tally.faults += 1;
-    const before = storedKeys(await api.state());
-    simulator.script(KEY, ...Array.from({ length: 2 * RETRY_MAX_ATTEMPTS }, () => ({ status: 503 })));
-    for (let i = 0; i < 2; i += 1) {
-      const failed = await api.run();
-      expect([failed.outcome, failed.errorCode, failed.httpStatus]).toStrictEqual(['failed', 'http_status', 503]);
-    }
-    expect(simulator.callCount(KEY)).toBe(2 * RETRY_MAX_ATTEMPTS);
-
-    const skipped = await api.run();
-    expect([skipped.outcome, skipped.errorCode, skipped.httpStatus, skipped.watermarkAfter]).toStrictEqual([
-      'skipped_breaker_open',
-      'breaker_open',
-      null,
-      null,
-    ]);
-    expect(skipped.error).toEqual(expect.any(String));
-    expect(skipped.attempts).toStrictEqual([]);
-    expect(simulator.callCount(KEY)).toBe(2 * RETRY_MAX_ATTEMPTS);
-    const after = storedKeys(await api.state());
-    if (JSON.stringify(after) !== JSON.stringify(before)) tally.watermarksLost += 1;
-    expect(after).toStrictEqual(before);
-    await api.expectLive();
-    // Readiness shows the open breaker as degraded, not 503: this replica still serves the stored watermarks.
-    const ready = await fetch(`${app.url}/health/ready`);
-    const readiness = (await ready.json()) as Record<string, any>;
-    expect([
-      ready.status,
-      readiness.details.upstream.status,
-      readiness.details.upstream.breaker,
-      readiness.details.upstream.threshold,
-    ]).toStrictEqual([200, 'degraded', 'open', 2]);
-
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
-    simulator.script(KEY, { bodyFromVector: 'int64-ids.json' });
-    const trial = await api.run();
-    expect([trial.outcome, trial.errorCode, trial.watermarkAfter]).toStrictEqual(['succeeded', null, SEEDED_WATERMARK]);
-    expect(simulator.callCount(KEY)).toBe(2 * RETRY_MAX_ATTEMPTS + 1);
-    // closed again
-    simulator.script(KEY, { bodyFromVector: 'int64-ids.json' });
-    expect((await api.run()).outcome).toBe('succeeded');
-    const closed = (await (await fetch(`${app.url}/health/ready`)).json()) as Record<string, any>;
-    expect([closed.details.upstream.status, closed.details.upstream.breaker]).toStrictEqual(['up', 'closed']);
   });
 });
