@@ -1,4 +1,5 @@
-// Helpers of bench/bench.mjs: processes, load generation, pgbench, /proc readings. Traffic goes to 127.0.0.1 only.
+// Helpers of the bench (bench/bench.mjs and its steps): processes, load generation, pgbench, /proc readings.
+// Traffic goes to 127.0.0.1 only.
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, readdirSync, fstatSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
