@@ -109,7 +109,7 @@ function writeProfileWindows(profileWindows) {
   const file = join(ROOT, `bench/profiles/windows.${process.pid}.json`);
   writeFileSync(file, JSON.stringify(profileWindows, null, 2));
   log(
-    `profiles in bench/profiles/ (*.${process.pid}.cpuprofile), sweep windows in ${file}: node bench/profile-summary.mjs <profile> --window='sweep at 50 ms'`,
+    `profiles in bench/profiles/ (*.${process.pid}.cpuprofile), windows (each sweep, each round of GET one) in ${file}: node bench/profile-summary.mjs <profile> --window='sweep at 50 ms' [--stretches=5]`,
   );
 }
 

@@ -16,8 +16,31 @@ export async function measureDeliveries({ adminUrl, quick = false, log = () => u
   const dbUrl = new URL(adminUrl);
   dbUrl.pathname = `/${dbName}`;
   const databaseUrl = dbUrl.toString();
+  const receiver = await startReceiver();
+  const service = await startService('bench-events', serviceEnv(databaseUrl, receiver.port));
+  try {
+    await service.ready();
+    log(`events: committing ${events} watermark events over ${INTEGRATIONS} integrations`);
+    const started = performance.now();
+    await commitEvents(databaseUrl, events);
+    await waitForDeliveries(databaseUrl, events);
+    const seconds = (performance.now() - started) / 1000;
+    const result = { events, seconds, deliveriesPerSecond: events / seconds, received: receiver.received() };
+    log(
+      `events: ${events} delivered in ${seconds.toFixed(1)} s: ${result.deliveriesPerSecond.toFixed(0)} deliveries/s`,
+    );
+    return result;
+  } finally {
+    await service.stop();
+    await receiver.close();
+    await query(adminUrl, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  }
+}
+
+/** A webhook receiver on loopback answering 204 to every delivery, counting them. */
+async function startReceiver() {
   let received = 0;
-  const receiver = createServer((req, res) => {
+  const server = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
       received += 1;
@@ -25,8 +48,13 @@ export async function measureDeliveries({ adminUrl, quick = false, log = () => u
     });
   });
   const port = await freePort();
-  await new Promise((resolve) => receiver.listen(port, '127.0.0.1', resolve));
-  const service = await startService('bench-events', {
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { port, received: () => received, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+/** One Tidemark process with one webhook subscription to the receiver on `port`, and no upstream it would call. */
+function serviceEnv(databaseUrl, port) {
+  return {
     DATABASE_URL: databaseUrl,
     UPSTREAM_BASE_URL: 'http://127.0.0.1:9',
     INTEGRATIONS: JSON.stringify([{ sourceSystemId: 1, integrationName: 'Bench', cron: '0 0 0 1 1 *' }]),
@@ -39,43 +67,36 @@ export async function measureDeliveries({ adminUrl, quick = false, log = () => u
         types: ['tidemark.watermark.*'],
       },
     ]),
-  });
-  try {
-    await service.ready();
-    log(`events: committing ${events} watermark events over ${INTEGRATIONS} integrations`);
-    const started = performance.now();
-    await query(
+  };
+}
+
+/** Commits `events` watermark events at once, spread over INTEGRATIONS integrations. */
+async function commitEvents(databaseUrl, events) {
+  await query(
+    databaseUrl,
+    `INSERT INTO event (type, source, subject, integration_id, run_id, data)
+     SELECT 'tidemark.watermark.advanced', 'urn:tidemark', '1/Feed ' || (n % $2), n % $2 + 1, n,
+            jsonb_build_object('runId', n::text, 'trigger', 'schedule',
+              'before', jsonb_build_object('maxSyncDateTime', '2026-01-31T17:59:59.9999999-06:00',
+                'maxSyncDateTimeUtc', '2026-01-31T23:59:59.9999999Z', 'maxSyncDateMaxPkId', n::text),
+              'after', jsonb_build_object('maxSyncDateTime', '2026-01-31T18:00:00.0000000-06:00',
+                'maxSyncDateTimeUtc', '2026-02-01T00:00:00.0000000Z', 'maxSyncDateMaxPkId', (n + 1)::text))
+     FROM generate_series(1, $1) AS n`,
+    [events, INTEGRATIONS],
+  );
+}
+
+/** Waits until `events` deliveries are recorded as delivered, within 300 s. */
+async function waitForDeliveries(databaseUrl, events) {
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const [row] = await query(
       databaseUrl,
-      `INSERT INTO event (type, source, subject, integration_id, run_id, data)
-       SELECT 'tidemark.watermark.advanced', 'urn:tidemark', '1/Feed ' || (n % $2), n % $2 + 1, n,
-              jsonb_build_object('runId', n::text, 'trigger', 'schedule',
-                'before', jsonb_build_object('maxSyncDateTime', '2026-01-31T17:59:59.9999999-06:00',
-                  'maxSyncDateTimeUtc', '2026-01-31T23:59:59.9999999Z', 'maxSyncDateMaxPkId', n::text),
-                'after', jsonb_build_object('maxSyncDateTime', '2026-01-31T18:00:00.0000000-06:00',
-                  'maxSyncDateTimeUtc', '2026-02-01T00:00:00.0000000Z', 'maxSyncDateMaxPkId', (n + 1)::text))
-       FROM generate_series(1, $1) AS n`,
-      [events, INTEGRATIONS],
+      `SELECT count(*)::int AS n FROM webhook_delivery WHERE status = 'delivered'`,
     );
-    const deadline = Date.now() + 300_000;
-    for (;;) {
-      const [row] = await query(
-        databaseUrl,
-        `SELECT count(*)::int AS n FROM webhook_delivery WHERE status = 'delivered'`,
-      );
-      if (row.n >= events) break;
-      if (Date.now() > deadline) throw new Error(`events: only ${row.n} of ${events} delivered within 300 s`);
-      await sleep(50);
-    }
-    const seconds = (performance.now() - started) / 1000;
-    const result = { events, seconds, deliveriesPerSecond: events / seconds, received };
-    log(
-      `events: ${events} delivered in ${seconds.toFixed(1)} s: ${result.deliveriesPerSecond.toFixed(0)} deliveries/s`,
-    );
-    return result;
-  } finally {
-    await service.stop();
-    await new Promise((resolve) => receiver.close(resolve));
-    await query(adminUrl, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    if (row.n >= events) return;
+    if (Date.now() > deadline) throw new Error(`events: only ${row.n} of ${events} delivered within 300 s`);
+    await sleep(50);
   }
 }
 

@@ -1,7 +1,9 @@
-// `node bench/profile-summary.mjs <file.cpuprofile> [--window='sweep at 50 ms'] [--top=25]`: where a V8 CPU profile's
-// time went, cut to one sweep's window when `npm run bench -- --profile` wrote one (windows.<pid>.json beside it).
+// `node bench/profile-summary.mjs <file.cpuprofile> [--window='sweep at 50 ms'] [--top=25] [--stretches=5]`: where a
+// V8 CPU profile's time went, cut to one window when `npm run bench -- --profile` wrote one (windows.<pid>.json beside
+// it: each sweep, and each round of GET one).
 //
-// Prints the share of the window the main thread was busy, then busy time by owner and by function (self time). A
+// Prints the share of the window the main thread was busy, then busy time by owner and by function (self time), and
+// with --stretches the longest runs of consecutive busy samples (what held the event loop, as in a tail stall). A
 // sample is charged to the nearest owner on its stack: a package under node_modules or a module of dist/src. Node's
 // own internals (node:*) count for whoever called them, so undici's or pg's socket writes are theirs, and
 // V8's (garbage collector) and (program) stand alone.
@@ -12,7 +14,7 @@ const argv = process.argv.slice(2);
 const file = argv.find((a) => !a.startsWith('--'));
 if (!file) {
   process.stderr.write(
-    "usage: node bench/profile-summary.mjs <file.cpuprofile> [--window='sweep at 50 ms'] [--top=25]\n",
+    "usage: node bench/profile-summary.mjs <file.cpuprofile> [--window='sweep at 50 ms'] [--top=25] [--stretches=5]\n",
   );
   process.exit(2);
 }
@@ -50,6 +52,9 @@ function ownerOf(url) {
 
 const owners = new Map();
 const functions = new Map();
+/** Runs of consecutive busy samples: start (µs on the profile's clock), length, and self time by function. */
+const stretches = [];
+let stretch = null;
 let busy = 0;
 let idle = 0;
 let time = profile.startTime;
@@ -62,12 +67,16 @@ for (let i = 0; i < profile.samples.length; i++) {
   const name = node.callFrame.functionName;
   if (name === '(idle)') {
     idle += us;
+    stretch = null;
     continue;
   }
   busy += us;
+  if (stretch === null) stretches.push((stretch = { start: time, us: 0, functions: new Map() }));
+  stretch.us += us;
   if (name === '(garbage collector)' || name === '(program)') {
     add(owners, name, us);
     add(functions, name, us);
+    add(stretch.functions, name, us);
     continue;
   }
   let owner = null;
@@ -75,7 +84,9 @@ for (let i = 0; i < profile.samples.length; i++) {
     owner = ownerOf(byId.get(id).callFrame.url);
   add(owners, owner ?? '(node internals, no caller of ours)', us);
   const where = ownerOf(node.callFrame.url) ?? node.callFrame.url.replace(/^node:/, '');
-  add(functions, `${name || '(anonymous)'} ${where}:${node.callFrame.lineNumber + 1}`, us);
+  const label = `${name || '(anonymous)'} ${where}:${node.callFrame.lineNumber + 1}`;
+  add(functions, label, us);
+  add(stretch.functions, label, us);
 }
 
 const total = busy + idle;
@@ -91,3 +102,17 @@ process.stdout.write(
 );
 print('by owner', owners);
 print('by function', functions);
+
+const stretchCount = Number(option('stretches') ?? 0);
+if (stretchCount > 0) {
+  process.stdout.write(`\nlongest busy stretches (ms from the window's start: length; top functions by self ms)\n`);
+  for (const { start, us, functions: inStretch } of [...stretches].sort((a, b) => b.us - a.us).slice(0, stretchCount)) {
+    const heaviest = [...inStretch]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 4)
+      .map(([key, self]) => `${key} ${(self / 1000).toFixed(1)}`);
+    process.stdout.write(
+      `${((start - from) / 1000).toFixed(0).padStart(7)}: ${(us / 1000).toFixed(1).padStart(6)} ms  ${heaviest.join('; ')}\n`,
+    );
+  }
+}

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LOAD_TOOL, PRODUCTION_NODE_ARGS, ROOT, combineLoads, load, spawnUrlProcess } from './lib.mjs';
+import { LOAD_TOOL, PRODUCTION_NODE_ARGS, ROOT, combineLoads, cpuMs, load, sleep, spawnUrlProcess } from './lib.mjs';
 
 const ONE_PATH = `/integrations/1007/${encodeURIComponent('Feed 7')}`;
 const LIST_PATH = '/integrations?limit=100';
@@ -97,13 +97,33 @@ async function startReadServers(harness, sample) {
   return { bare, quiet, stock, bareHead, barePage };
 }
 
+/**
+ * The replica's longest event-loop delay since the last call, ms: prom-client's `nodejs_eventloop_lag_max_seconds`,
+ * whose histogram restarts at every scrape. Read before and after a load, it tells a stall of the service's own
+ * event loop (a long task, a collection) from one of the machine or the load generator.
+ */
+async function loopLagMaxMs(url) {
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const seconds = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(metrics)?.[1];
+  return seconds === undefined ? null : Number(seconds) * 1000;
+}
+
+/** Now on the monotonic clock that V8's CPU profiles use, µs. */
+function monotonicUs() {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
 /** One round of every read load, each with a key of its own, in this order; pushed onto `rounds`. */
-async function readRound({ settings, service, authFor }, servers, sample, round, rounds) {
+async function readRound({ settings, service, authFor, profileWindows }, servers, sample, round, rounds) {
   const { bare, quiet, stock, bareHead, barePage } = servers;
   const seconds = settings.readRoundSeconds;
   const pid = service.child.pid;
   rounds.bare.push(await load({ url: bare.url, seconds, pid: bare.child.pid }));
+  await loopLagMaxMs(service.url);
+  const startUs = monotonicUs();
   rounds.single.push(await load({ url: service.url + ONE_PATH, seconds, headers: authFor(`one-${round}`), pid }));
+  if (settings.profile) profileWindows[`GET one, round ${round}`] = [startUs, monotonicUs()];
+  rounds.singleLoopLagMs.push(await loopLagMaxMs(service.url));
   rounds.singleWarn.push(
     await load({ url: quiet.url + ONE_PATH, seconds, headers: authFor(`one-warn-${round}`), pid: quiet.child.pid }),
   );
@@ -118,7 +138,7 @@ async function readRound({ settings, service, authFor }, servers, sample, round,
 }
 
 /** The rounds of each load combined into one figure per load, named as the report reads them. */
-function combineReadRounds(rounds) {
+function combineReadRounds({ singleLoopLagMs, ...rounds }) {
   const [bareAll, single, singleWarn, stockNest, conditional, list, listConditional, bareWithHead, barePageAll] =
     Object.values(rounds).map(combineLoads);
   // A refused request (a 429 above all) is not the read being measured: such a load measures nothing.
@@ -132,7 +152,7 @@ function combineReadRounds(rounds) {
     bareRps: bareAll.rps,
     bareWithHead,
     barePage: barePageAll,
-    single,
+    single: { ...single, loopLagMsRounds: singleLoopLagMs },
     singleWarn,
     stockNest,
     conditional,
@@ -141,15 +161,37 @@ function combineReadRounds(rounds) {
   };
 }
 
+/**
+ * After the sweeps, lets the database and the replica come to rest before the reads: VACUUM and CHECKPOINT the sweeps'
+ * rows (the autovacuum and checkpoint they would start meanwhile share the two cores with the replica and the load
+ * generator; Postgres runs on other machines in a deployment), then waits, at most 10 s, for a second in which the
+ * replica spends under 5 % of a core (what the sweeps left it to do: events, staleness checks).
+ */
+async function settleAfterSweeps({ sql, service, log }) {
+  await sql('VACUUM (ANALYZE)');
+  await sql('CHECKPOINT');
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const before = cpuMs(service.child.pid) ?? 0;
+    await sleep(1_000);
+    const share = ((cpuMs(service.child.pid) ?? 0) - before) / 1_000;
+    if (share < 0.05 || Date.now() > deadline) {
+      log(`reads: after the sweeps, the replica at ${(share * 100).toFixed(1)} % of a core before the loads`);
+      return;
+    }
+  }
+}
+
 /** Targets 1 and 2 with their reference rows. @returns the figures the report's read rows and detail line use */
 export async function measureReads(harness) {
   const { settings, log } = harness;
+  if (settings.wants('sweeps')) await settleAfterSweeps(harness);
   const sample = await sampleReads(harness.service, harness.auth);
   const servers = await startReadServers(harness, sample);
   log(
     `target 2: GET ${LIST_PATH} (${sample.results.listBytes} bytes); ${settings.readRounds} rounds of bare, GET one, 304, page, page 304, bare with the head, bare with a page-sized body, ${settings.readRoundSeconds} s each`,
   );
-  // The order of the keys is the order of combineReadRounds's names.
+  // The order of the keys is the order of combineReadRounds's names; the loop delays are not loads.
   const rounds = {
     bare: [],
     single: [],
@@ -160,6 +202,7 @@ export async function measureReads(harness) {
     listConditional: [],
     bareWithHead: [],
     barePage: [],
+    singleLoopLagMs: [],
   };
   for (let round = 1; round <= settings.readRounds; round++) await readRound(harness, servers, sample, round, rounds);
   for (const name of ['bare', 'bareHead', 'barePage', 'stock', 'quiet']) await servers[name].stop();

@@ -275,6 +275,7 @@ function readDetailLine(r) {
   return (
     `detail: bare ${r.bareRounds.map((rps) => formatNumber(rps)).join(' / ')} req/s (rounds), p99 ${formatNumber(r.bare1.p99Ms, 2)} ms, ${formatNumber(r.bare1.cpuUsPerRequest, 1)} µs CPU/req; ` +
     `p99 by round: bare ${roundsOf(r.bare1)}, GET one ${roundsOf(r.single)}, at warn ${roundsOf(r.singleWarn)} ms; ` +
+    `GET one's longest event-loop delay by round: ${r.single.loopLagMsRounds.map((ms) => formatNumber(ms, 2)).join(' / ')} ms; ` +
     `GET one p50 ${formatNumber(r.single.p50Ms, 2)} ms, ${formatNumber(r.single.cpuUsPerRequest, 1)} µs CPU/req; list p99 ${formatNumber(r.list.p99Ms, 2)} ms; ` +
     `non-2xx on 200 loads: ${r.single.non2xx + r.list.non2xx}; responses ≥ 400 on all loads: ${r.single.failed + r.conditional.failed + r.list.failed + r.listConditional.failed}\n`
   );
