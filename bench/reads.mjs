@@ -108,6 +108,26 @@ async function loopLagMaxMs(url) {
   return seconds === undefined ? null : Number(seconds) * 1000;
 }
 
+/**
+ * Six Prometheus scrapes of the replica in a row (the state of every integration, the runs it made): the body's
+ * size, the median time to the last byte, and the longest event-loop delay they caused. Each scrape's reading of
+ * `nodejs_eventloop_lag_max_seconds` covers the scrape before it, so the first reading is left out.
+ */
+async function measureScrapes(url) {
+  const times = [];
+  const lagsMs = [];
+  let bytes = 0;
+  for (let i = 0; i < 6; i++) {
+    const started = performance.now();
+    const text = await (await fetch(`${url}/metrics`)).text();
+    times.push(performance.now() - started);
+    bytes = Buffer.byteLength(text);
+    if (i > 0) lagsMs.push(Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1]) * 1000);
+  }
+  times.sort((a, b) => a - b);
+  return { bytes, medianMs: (times[2] + times[3]) / 2, longestLoopDelayMs: Math.max(...lagsMs) };
+}
+
 /** Now on the monotonic clock that V8's CPU profiles use, µs. */
 function monotonicUs() {
   return Number(process.hrtime.bigint() / 1000n);
@@ -206,5 +226,5 @@ export async function measureReads(harness) {
   };
   for (let round = 1; round <= settings.readRounds; round++) await readRound(harness, servers, sample, round, rounds);
   for (const name of ['bare', 'bareHead', 'barePage', 'stock', 'quiet']) await servers[name].stop();
-  return { ...sample.results, ...combineReadRounds(rounds) };
+  return { ...sample.results, ...combineReadRounds(rounds), scrape: await measureScrapes(harness.service.url) };
 }

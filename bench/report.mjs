@@ -269,7 +269,10 @@ function tableLines(rows) {
   ];
 }
 
-/** The reads' detail line: the bare server's rounds, p99 by round, p50, CPU per request, refused responses. */
+/**
+ * The reads' detail line: the bare server's rounds, p99 by round, p50, CPU per request, refused responses, and the
+ * cost of a Prometheus scrape.
+ */
 function readDetailLine(r) {
   const roundsOf = (load) => load.p99MsRounds.map((ms) => formatNumber(ms, 2)).join(' / ');
   return (
@@ -277,7 +280,8 @@ function readDetailLine(r) {
     `p99 by round: bare ${roundsOf(r.bare1)}, GET one ${roundsOf(r.single)}, at warn ${roundsOf(r.singleWarn)} ms; ` +
     `GET one's longest event-loop delay by round: ${r.single.loopLagMsRounds.map((ms) => formatNumber(ms, 2)).join(' / ')} ms; ` +
     `GET one p50 ${formatNumber(r.single.p50Ms, 2)} ms, ${formatNumber(r.single.cpuUsPerRequest, 1)} µs CPU/req; list p99 ${formatNumber(r.list.p99Ms, 2)} ms; ` +
-    `non-2xx on 200 loads: ${r.single.non2xx + r.list.non2xx}; responses ≥ 400 on all loads: ${r.single.failed + r.conditional.failed + r.list.failed + r.listConditional.failed}\n`
+    `non-2xx on 200 loads: ${r.single.non2xx + r.list.non2xx}; responses ≥ 400 on all loads: ${r.single.failed + r.conditional.failed + r.list.failed + r.listConditional.failed}; ` +
+    `GET /metrics (a scrape) ${formatNumber(r.scrape.bytes / 1024, 1)} KiB in ${formatNumber(r.scrape.medianMs, 1)} ms (median of 6), its longest event-loop delay ${formatNumber(r.scrape.longestLoopDelayMs, 2)} ms\n`
   );
 }
 

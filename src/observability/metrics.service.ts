@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -34,12 +36,14 @@ const UPSTREAM_DURATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
+  /** The shared rows of the scrape being rendered, in its async context. */
+  private readonly scrapeRows = new AsyncLocalStorage<Promise<IntegrationStateRow[]>>();
   private readonly logger = new Logger('Metrics');
 
   /** Runs this replica executed, by how they ended (a run outcome, or `lease_lost` when nothing could be recorded). */
   readonly runsTotal: Counter<IntegrationLabel | 'trigger' | 'outcome'>;
   /** Wall time of each run this replica executed, s. */
-  readonly runDuration: Histogram<IntegrationLabel | 'outcome'>;
+  readonly runDuration: Histogram<'trigger' | 'outcome'>;
   /** Each IntegrationStart HTTP exchange (every attempt), by HTTP status or `aborted` / `network_error`, s. */
   readonly upstreamRequestDuration: Histogram<'status'>;
 
@@ -59,7 +63,9 @@ export class MetricsService {
     this.runDuration = new Histogram({
       name: 'tidemark_run_duration_seconds',
       help: 'Wall time of runs executed by this replica, from start to the recorded end, in seconds.',
-      labelNames: [...INTEGRATION_LABELS, 'outcome'],
+      // Not per integration: 15 series per integration and outcome would make the scrape of thousands of
+      // integrations megabytes long. An integration's run durations are in its run history.
+      labelNames: ['trigger', 'outcome'],
       buckets: RUN_DURATION_BUCKETS,
       registers,
     });
@@ -78,9 +84,24 @@ export class MetricsService {
     this.registerWatermarkRegressions();
   }
 
-  /** The Prometheus text exposition of every metric. */
+  /**
+   * The Prometheus text exposition of every metric, the text `Registry.metrics()` writes. With thousands of
+   * integrations a scrape renders tens of thousands of series; each metric is rendered in a turn of the event loop
+   * of its own, so that the requests that arrive meanwhile wait for one metric, not for the whole scrape. The
+   * scrape reads the shared state once: its per-integration series and `tidemark_state_read_success` agree.
+   */
   async exposition(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    const rows = this.states.read();
+    rows.catch(() => undefined); // reported by tidemark_state_read_success
+    const parts = await this.scrapeRows.run(rows, async () => {
+      const rendered: string[] = [];
+      for (const metric of this.registry.getMetricsAsArray()) {
+        rendered.push(await this.registry.getSingleMetricAsString(metric.name));
+        await nextTurn();
+      }
+      return rendered;
+    });
+    return { contentType: this.registry.contentType, body: `${parts.join('\n\n')}\n` };
   }
 
   /**
@@ -93,9 +114,8 @@ export class MetricsService {
     outcome: string,
     durationSeconds: number,
   ): void {
-    const labels = labelsOf(integration);
-    this.runsTotal.inc({ ...labels, trigger, outcome });
-    this.runDuration.observe({ ...labels, outcome }, durationSeconds);
+    this.runsTotal.inc({ ...labelsOf(integration), trigger, outcome });
+    this.runDuration.observe({ trigger, outcome }, durationSeconds);
   }
 
   /** Lets a dashboard spot replicas running different configurations. */
@@ -116,7 +136,7 @@ export class MetricsService {
       registers: [this.registry],
       collect: async () => {
         try {
-          await this.states.read();
+          await this.sharedRows();
           readSuccess.set(1);
         } catch (error) {
           this.logger.warn(`metrics: reading integration state failed: ${(error as Error).message}`);
@@ -212,10 +232,15 @@ export class MetricsService {
   /** The shared rows, or none when the read failed (tidemark_state_read_success reports and logs that once). */
   private async rowsOrNone(): Promise<IntegrationStateRow[]> {
     try {
-      return await this.states.read();
+      return await this.sharedRows();
     } catch {
       return [];
     }
+  }
+
+  /** The scrape's rows when a scrape is rendering; otherwise (`registry.metrics()` called directly) a read. */
+  private sharedRows(): Promise<IntegrationStateRow[]> {
+    return this.scrapeRows.getStore() ?? this.states.read();
   }
 }
 

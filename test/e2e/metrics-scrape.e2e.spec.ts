@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { UpstreamSimulator } from '../../src/demo/simulator';
+import { MetricsService } from '../../src/observability/metrics.service';
+import { NEVER, startApp, type RunningApp } from '../support/app';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+
+const INTEGRATION_COUNT = 300;
+const INTEGRATIONS = Array.from({ length: INTEGRATION_COUNT }, (_, i) => ({
+  sourceSystemId: 1000 + i,
+  integrationName: `Feed ${i}`,
+  cron: NEVER,
+}));
+
+/** The `# TYPE` lines of an exposition, in order: which metrics it holds. */
+const typeLines = (exposition: string) => exposition.split('\n').filter((line) => line.startsWith('# TYPE '));
+
+describe('metrics e2e: a scrape of many integrations', () => {
+  let db: TestDatabase;
+  let simulator: UpstreamSimulator;
+  let app: RunningApp;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('scrape');
+    simulator = new UpstreamSimulator();
+    app = await startApp({
+      DATABASE_URL: db.url,
+      UPSTREAM_BASE_URL: await simulator.start(),
+      INTEGRATIONS: JSON.stringify(INTEGRATIONS),
+    });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await simulator?.stop();
+    await db?.drop();
+  });
+
+  it('serves the metrics prom-client renders, in its order, with a series per integration', async () => {
+    const response = await fetch(`${app.url}/metrics`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    const registry = app.tidemark.app.get(MetricsService).registry;
+    expect(typeLines(text)).toStrictEqual(typeLines(await registry.metrics()));
+    expect(text.endsWith('\n') && !text.endsWith('\n\n')).toBe(true);
+    const paused = text.split('\n').filter((line) => line.startsWith('tidemark_integration_paused{'));
+    expect(paused.length).toBe(INTEGRATION_COUNT);
+    expect(paused[0]).toBe('tidemark_integration_paused{source_system_id="1000",integration_name="Feed 0"} 0');
+    expect(text).toContain('tidemark_state_read_success 1\n');
+  });
+
+  it('renders each metric in a turn of the event loop of its own, so that requests are served during a scrape', async () => {
+    const metrics = app.tidemark.app.get(MetricsService);
+    const registry = metrics.registry;
+    let turn = 0;
+    let rendering = true;
+    const nextTurn = () => {
+      if (!rendering) return;
+      turn += 1;
+      setImmediate(nextTurn);
+    };
+    setImmediate(nextTurn);
+    const turnOfEachMetric: number[] = [];
+    const render = registry.getSingleMetricAsString.bind(registry);
+    const spy = vi.spyOn(registry, 'getSingleMetricAsString').mockImplementation(async (name) => {
+      const text = await render(name);
+      turnOfEachMetric.push(turn);
+      return text;
+    });
+    try {
+      const { body } = await metrics.exposition();
+      expect(turnOfEachMetric.length).toBe(typeLines(body).length);
+      // Rendered in one go (as `registry.metrics()` does), several metrics would share a turn.
+      expect(new Set(turnOfEachMetric).size).toBe(turnOfEachMetric.length);
+    } finally {
+      rendering = false;
+      spy.mockRestore();
+    }
+  });
+});
