@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type PrometheusContentType } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { configHash } from '../config/config-hash';
 import type { IntegrationStateRow } from '../persistence/metrics.repository';
@@ -35,7 +35,13 @@ const UPSTREAM_DURATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
  */
 @Injectable()
 export class MetricsService {
-  readonly registry = new Registry();
+  /**
+   * Bound to the Prometheus 0.0.4 text format (OpenMetrics renames counters and ends with `# EOF`), whose metrics
+   * {@link exposition} joins as `Registry.metrics()` does.
+   */
+  readonly registry = new Registry<PrometheusContentType>();
+  /** The rendering under way, which scrapes that arrive meanwhile share. */
+  private rendering: Promise<{ contentType: string; body: string }> | null = null;
   /** The shared rows of the scrape being rendered, in its async context. */
   private readonly scrapeRows = new AsyncLocalStorage<Promise<IntegrationStateRow[]>>();
   private readonly logger = new Logger('Metrics');
@@ -85,12 +91,21 @@ export class MetricsService {
   }
 
   /**
-   * The Prometheus text exposition of every metric, the text `Registry.metrics()` writes. With thousands of
-   * integrations a scrape renders tens of thousands of series; each metric is rendered in a turn of the event loop
-   * of its own, so that the requests that arrive meanwhile wait for one metric, not for the whole scrape. The
-   * scrape reads the shared state once: its per-integration series and `tidemark_state_read_success` agree.
+   * The Prometheus text exposition of every metric, the text `Registry.metrics()` writes for the 0.0.4 format. With
+   * thousands of integrations a scrape renders tens of thousands of series; each metric is rendered in a turn of the
+   * event loop of its own, so that the requests that arrive meanwhile wait for one metric, not for the whole scrape.
+   *
+   * Scrapes that overlap (two Prometheus servers) share one rendering: prom-client fills some metrics in another
+   * metric's collect (the event-loop delay histogram is read and restarted in one), and two renderings taking turns
+   * would show one the other's values. A rendering reads the shared state once, so its per-integration series and
+   * `tidemark_state_read_success` agree.
    */
-  async exposition(): Promise<{ contentType: string; body: string }> {
+  exposition(): Promise<{ contentType: string; body: string }> {
+    this.rendering ??= this.render().finally(() => (this.rendering = null));
+    return this.rendering;
+  }
+
+  private async render(): Promise<{ contentType: string; body: string }> {
     const rows = this.states.read();
     rows.catch(() => undefined); // reported by tidemark_state_read_success
     const parts = await this.scrapeRows.run(rows, async () => {
@@ -198,8 +213,9 @@ export class MetricsService {
       labelNames: INTEGRATION_LABELS,
       registers: [this.registry],
       collect: async () => {
+        const rows = await this.rowsOrNone();
         regressions.reset();
-        for (const row of await this.rowsOrNone()) regressions.inc(labelsOf(row), row.watermarkRegressions);
+        for (const row of rows) regressions.inc(labelsOf(row), row.watermarkRegressions);
       },
     });
   }
@@ -220,8 +236,10 @@ export class MetricsService {
       labelNames: INTEGRATION_LABELS,
       registers: [this.registry],
       collect: async () => {
+        const rows = await this.rowsOrNone();
+        // Emptied and filled in one turn: no rendering sees the gauge half filled.
         gauge.reset();
-        for (const row of await this.rowsOrNone()) {
+        for (const row of rows) {
           const v = value(row);
           if (v !== null) gauge.set(labelsOf(row), v);
         }

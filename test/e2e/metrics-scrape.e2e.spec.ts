@@ -13,6 +13,8 @@ const INTEGRATIONS = Array.from({ length: INTEGRATION_COUNT }, (_, i) => ({
 
 /** The `# TYPE` lines of an exposition, in order: which metrics it holds. */
 const typeLines = (exposition: string) => exposition.split('\n').filter((line) => line.startsWith('# TYPE '));
+/** The first line of each metric's block (blocks are separated by an empty line). */
+const blockHeads = (exposition: string) => exposition.split('\n\n').map((block) => block.split('\n')[0]);
 
 describe('metrics e2e: a scrape of many integrations', () => {
   let db: TestDatabase;
@@ -40,7 +42,10 @@ describe('metrics e2e: a scrape of many integrations', () => {
     expect(response.status).toBe(200);
     const text = await response.text();
     const registry = app.tidemark.app.get(MetricsService).registry;
-    expect(typeLines(text)).toStrictEqual(typeLines(await registry.metrics()));
+    const direct = await registry.metrics();
+    expect(typeLines(text)).toStrictEqual(typeLines(direct));
+    expect(blockHeads(text)).toStrictEqual(blockHeads(direct));
+    expect(blockHeads(text).length).toBe(typeLines(text).length);
     expect(text.endsWith('\n') && !text.endsWith('\n\n')).toBe(true);
     const paused = text.split('\n').filter((line) => line.startsWith('tidemark_integration_paused{'));
     expect(paused.length).toBe(INTEGRATION_COUNT);
@@ -48,7 +53,7 @@ describe('metrics e2e: a scrape of many integrations', () => {
     expect(text).toContain('tidemark_state_read_success 1\n');
   });
 
-  it('renders each metric in a turn of the event loop of its own, so that requests are served during a scrape', async () => {
+  it('renders each metric in a turn of the event loop of its own', async () => {
     const metrics = app.tidemark.app.get(MetricsService);
     const registry = metrics.registry;
     let turn = 0;
@@ -75,5 +80,12 @@ describe('metrics e2e: a scrape of many integrations', () => {
       rendering = false;
       spy.mockRestore();
     }
+  });
+
+  it('gives scrapes that overlap one rendering, and the next scrape a new one', async () => {
+    const metrics = app.tidemark.app.get(MetricsService);
+    const [first, second] = await Promise.all([metrics.exposition(), metrics.exposition()]);
+    expect(second).toBe(first);
+    expect(await metrics.exposition()).not.toBe(first);
   });
 });
