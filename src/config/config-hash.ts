@@ -13,6 +13,16 @@ const SECRET_KEY = /password|secret|^token$|sha256Hex/i;
  * per replica by design (REPLICA_ID, the listen address). The integrations count as a set: their order in INTEGRATIONS changes nothing.
  */
 export function configHash(config: AppConfig): string {
+  // A loaded configuration is never changed, so its hash is computed once (with thousands of integrations it is
+  // a sort and a canonical JSON of them all, and the health check, the metrics and the scheduler each ask at boot).
+  let hash = hashes.get(config);
+  if (hash === undefined) hashes.set(config, (hash = computeHash(config)));
+  return hash;
+}
+
+const hashes = new WeakMap<AppConfig, string>();
+
+function computeHash(config: AppConfig): string {
   const { replicaId: _replicaId, http: _http, ...shared } = config;
   const integrations = [...config.integrations].sort(
     (a, b) =>
