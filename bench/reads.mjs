@@ -103,7 +103,11 @@ async function startReadServers(harness, sample) {
  * event loop (a long task, a collection) from one of the machine or the load generator.
  */
 async function loopLagMaxMs(url) {
-  const metrics = await (await fetch(`${url}/metrics`)).text();
+  return loopLagMaxMsOf(await (await fetch(`${url}/metrics`)).text());
+}
+
+/** `nodejs_eventloop_lag_max_seconds` of a scrape, ms, or null when it holds none. */
+function loopLagMaxMsOf(metrics) {
   const seconds = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(metrics)?.[1];
   return seconds === undefined ? null : Number(seconds) * 1000;
 }
@@ -122,7 +126,7 @@ async function measureScrapes(url) {
     const text = await (await fetch(`${url}/metrics`)).text();
     times.push(performance.now() - started);
     bytes = Buffer.byteLength(text);
-    if (i > 0) lagsMs.push(Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1]) * 1000);
+    if (i > 0) lagsMs.push(loopLagMaxMsOf(text));
   }
   times.sort((a, b) => a - b);
   return { bytes, medianMs: (times[2] + times[3]) / 2, longestLoopDelayMs: Math.max(...lagsMs) };
