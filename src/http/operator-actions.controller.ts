@@ -1,5 +1,5 @@
 import { Body, Controller, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ShutdownState } from '../lifecycle/shutdown-state';
 import type { PauseChange } from '../persistence/pause.repository';
@@ -13,10 +13,23 @@ import {
 } from '../runs/integration-control.service';
 import { RequireScope } from './auth/access.decorators';
 import { CallerResolver } from './auth/actor';
-import { PauseRequest, SourceSystemActionView, SourceSystemPathParams, UNTIL_RULE } from './dto/operator.dto';
+import {
+  NoParameters,
+  PauseRequest,
+  SourceSystemActionView,
+  SourceSystemPathParams,
+  UNTIL_RULE,
+} from './dto/operator.dto';
 import { IntegrationPathParams } from './dto/requests';
 import { IntegrationStateView, RunView, toIntegrationView, toRunView } from './dto/views';
 import { PROBLEM_TYPES, ProblemException } from './problem';
+
+/** The optional body of the actions that take no parameters: a field in it is refused, never ignored. */
+const NO_PARAMETERS_BODY = {
+  type: NoParameters,
+  required: false,
+  description: 'Optional; an empty JSON object. Any field is refused (400), so a misplaced parameter is never ignored.',
+};
 
 /** Seconds a client should wait before triggering again while a run of the integration is going on. */
 const RUN_IN_PROGRESS_RETRY_AFTER_SECONDS = 5;
@@ -42,12 +55,14 @@ export class OperatorActionsController {
   @ApiOperation({
     operationId: 'triggerRun',
     description:
-      'Calls IntegrationStart now and answers 201 with the finished run once it has been recorded, its path in Location. 409 while another run of the integration holds its lease, and 409 without a run when the integration is disabled (no longer in INTEGRATIONS, or `enabled: false`). A request body, if any, must be JSON and is otherwise ignored; an empty one with a JSON content type is accepted. The run and its outcome are appended to the audit trail.',
+      'Calls IntegrationStart now and answers 201 with the finished run once it has been recorded, its path in Location. 409 while another run of the integration holds its lease, and 409 without a run when the integration is disabled (no longer in INTEGRATIONS, or `enabled: false`). A request body, if any, must be an empty JSON object (`{}`); no body at all is the same. The run and its outcome are appended to the audit trail.',
     summary: 'Run the integration now; answers when the run has finished.',
   })
   @ApiCreatedResponse({ type: RunView, description: 'The finished run (succeeded or failed); Location names it.' })
+  @ApiBody(NO_PARAMETERS_BODY)
   async trigger(
     @Param() params: IntegrationPathParams,
+    @Body() _parameters: NoParameters,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<RunView> {
@@ -110,11 +125,16 @@ export class OperatorActionsController {
   @ApiOperation({
     operationId: 'resumeIntegration',
     description:
-      'Scheduled runs start again from the next fire time after now. Idempotent; appended to the audit trail. A request body, if any, is ignored.',
+      'Scheduled runs start again from the next fire time after now. Idempotent; appended to the audit trail. A request body, if any, must be an empty JSON object (`{}`).',
     summary: 'Resume scheduled runs from the next fire time after now.',
   })
   @ApiOkResponse({ type: IntegrationStateView, description: 'The resumed state.' })
-  async resume(@Param() params: IntegrationPathParams, @Req() request: FastifyRequest): Promise<IntegrationStateView> {
+  @ApiBody(NO_PARAMETERS_BODY)
+  async resume(
+    @Param() params: IntegrationPathParams,
+    @Body() _parameters: NoParameters,
+    @Req() request: FastifyRequest,
+  ): Promise<IntegrationStateView> {
     const integration = await this.find(params);
     return toIntegrationView(await this.control.resume(integration, this.callers.actorOf(request)));
   }
@@ -144,12 +164,14 @@ export class OperatorActionsController {
   @ApiOperation({
     operationId: 'resumeSourceSystem',
     description:
-      'Resumes, as resumeIntegration does, every paused integration of the source system, in one transaction, each with its audit entry. 404 when the source system has no integrations. A request body, if any, is ignored.',
+      'Resumes, as resumeIntegration does, every paused integration of the source system, in one transaction, each with its audit entry. 404 when the source system has no integrations. A request body, if any, must be an empty JSON object (`{}`).',
     summary: 'Resume every paused integration of a source system.',
   })
   @ApiOkResponse({ type: SourceSystemActionView, description: 'The integrations this request resumed.' })
+  @ApiBody(NO_PARAMETERS_BODY)
   async resumeSourceSystem(
     @Param() params: SourceSystemPathParams,
+    @Body() _parameters: NoParameters,
     @Req() request: FastifyRequest,
   ): Promise<SourceSystemActionView> {
     const sourceSystemId = await this.findSourceSystem(params);

@@ -1,4 +1,5 @@
 import { ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
+import { NoParameters } from './dto/operator.dto';
 import { ProblemException, type InvalidParam } from './problem';
 
 const UNKNOWN_PARAMETER = 'is not a known parameter';
@@ -19,19 +20,24 @@ export function createValidationPipe(): ValidationPipe {
 }
 
 /**
- * class-transformer leaves out a body key that names an inherited method (`toString`, `valueOf`, `hasOwnProperty`),
- * so the whitelist never sees it and it would be dropped without a word. No request type has such a property, so a
- * body key that names a member of Object.prototype is refused as unknown, at any depth.
+ * Refusals the ValidationPipe leaves to its caller, for bodies:
+ * - a body present (not empty) must be a JSON object: an array or a scalar is refused as a whole, as `body`;
+ * - class-transformer leaves out a body key that names an inherited method (`toString`, `valueOf`,
+ *   `hasOwnProperty`), so the whitelist never sees it and it would be dropped without a word. No request type has
+ *   such a property, so a body key that names a member of Object.prototype is refused as unknown, at any depth;
+ * - {@link NoParameters} has no fields for the whitelist to check, so every key of such a body is refused here.
  */
 class StrictValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    if (metadata.type === 'body') {
-      const inherited = inheritedNames(value, '');
-      if (inherited.length > 0) {
-        throw ProblemException.invalidParameters(inherited.map((name) => ({ name, reason: UNKNOWN_PARAMETER })));
-      }
+    if (metadata.type !== 'body') return super.transform(value, metadata);
+    if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value))) {
+      throw ProblemException.invalidParameters([{ name: 'body', reason: 'must be a JSON object' }]);
     }
-    return super.transform(value, metadata);
+    const refused = metadata.metatype === NoParameters ? Object.keys(value ?? {}) : inheritedNames(value, '');
+    if (refused.length > 0) {
+      throw ProblemException.invalidParameters(refused.map((name) => ({ name, reason: UNKNOWN_PARAMETER })));
+    }
+    return metadata.metatype === NoParameters ? new NoParameters() : super.transform(value, metadata);
   }
 }
 

@@ -112,6 +112,43 @@ describe('HTTP conventions', () => {
     expect(state.paused).toBe(false);
   });
 
+  it('refuses a body that is not an object, and any field on the actions that take none, naming them', async () => {
+    const notObject = [{ name: 'body', reason: 'must be a JSON object' }];
+    const unknown = (...names: string[]) => names.map((name) => ({ name, reason: 'is not a known parameter' }));
+    const runsTag = async () => (await fetch(`${app.url}${orders}/runs`)).headers.get('etag');
+    const tagBefore = await runsTag();
+    for (const [path, body, invalid] of [
+      [`${orders}/pause`, '[1]', notObject],
+      [`${orders}/pause`, '"upstream maintenance"', notObject],
+      [`${orders}/pause`, 'null', notObject],
+      [`${orders}/resume`, '[]', notObject],
+      [`${orders}/resume`, '{"reason":"back from maintenance"}', unknown('reason')],
+      [`${orders}/runs`, '{"x":1,"y":2}', unknown('x', 'y')],
+      ['/source-systems/7/resume', '{"bogus":1}', unknown('bogus')],
+    ] as const) {
+      const response = await fetch(app.url + path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      expect([path, body, response.status, response.headers.get('content-type')]).toStrictEqual([
+        path,
+        body,
+        400,
+        PROBLEM,
+      ]);
+      expect([path, body, ((await response.json()) as any)['invalid-params']]).toStrictEqual([path, body, invalid]);
+    }
+    // Nothing was done: no run started, and `{}` is still an empty body.
+    expect(await runsTag()).toBe(tagBefore);
+    const resumed = await fetch(`${app.url}${orders}/resume`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect([resumed.status, ((await resumed.json()) as any).paused]).toStrictEqual([200, false]);
+  });
+
   it('refuses a compressed body or another charset with 415, and bytes that are not UTF-8 with 400', async () => {
     for (const [headers, body, status, detail] of [
       [

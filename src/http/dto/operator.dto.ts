@@ -50,6 +50,9 @@ class IsRealDateTime implements ValidatorConstraintInterface {
   }
 }
 
+/** The body of an action that takes no parameters: absent, empty or `{}`; any field is refused as unknown. */
+export class NoParameters {}
+
 /** Body of a pause: why (required) and, optionally, when it ends by itself. */
 export class PauseRequest {
   @ApiProperty({ description: 'Why scheduled runs stop; kept with the pause and in the audit trail.', maxLength: 500 })
