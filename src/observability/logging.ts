@@ -6,6 +6,7 @@ import type { Params } from 'nestjs-pino';
 import pino, { type DestinationStream, type LevelWithSilent, type LoggerOptions } from 'pino';
 import type { Options as HttpLoggerOptions } from 'pino-http';
 import pretty from 'pino-pretty';
+import { MIGRATIONS } from '../../migrations';
 import type { AppConfig } from '../config';
 import { BootFailure } from '../config/boot-failure';
 import { batchedStdout } from './log-stream';
@@ -16,6 +17,8 @@ import {
   secretKeySerializers,
   secretValuesOf,
   type KeyDigests,
+  type KnownNames,
+  knownNamesOf,
 } from './redaction';
 
 /** The request id header: honoured when a client or proxy sends a sane one, and always echoed. */
@@ -83,11 +86,12 @@ export interface LoggingOptions {
 export function createLoggerParams(config: AppConfig, options: LoggingOptions = {}): Params {
   const secrets = secretValuesOf(config);
   const keys = apiKeyDigestsOf(config);
+  const names = logKnownNamesOf(config);
   const destination = logDestination(config, options);
-  const pinoOptions = rootLoggerOptions(config, options, secrets, keys);
+  const pinoOptions = rootLoggerOptions(config, options, secrets, keys, names);
   return {
     pinoHttp: [
-      httpLoggerOptions(pinoOptions, config.observability.readsAtDebug, secrets, keys),
+      httpLoggerOptions(pinoOptions, config.observability.readsAtDebug, secrets, keys, names),
       destination ?? batchedStdout(),
     ],
     // `PinoLogger.assign` (the API key name, set by the auth guard) also reaches the request completion line.
@@ -111,12 +115,21 @@ function logDestination(config: AppConfig, options: LoggingOptions): Destination
   });
 }
 
+/** The names the logs must show as they are: the configured integrations' and the migrations' (boot logs them). */
+function logKnownNamesOf(config: AppConfig): KnownNames {
+  return knownNamesOf(
+    config,
+    MIGRATIONS.map((migration) => migration.name),
+  );
+}
+
 /** The root logger's options: level, base fields, the run's fields, and secrets scrubbed from every line. */
 function rootLoggerOptions(
   config: AppConfig,
   options: LoggingOptions,
   secrets: readonly string[],
   keys: KeyDigests,
+  names: KnownNames,
 ): LoggerOptions {
   return {
     level: options.silent ? 'silent' : config.observability.logLevel,
@@ -129,12 +142,14 @@ function rootLoggerOptions(
     },
     formatters: {
       level: levelLabel,
-      log: (object) => scrubValue(object, secrets, keys) as Record<string, unknown>,
+      log: (object) => scrubValue(object, secrets, keys, names) as Record<string, unknown>,
     },
     hooks: {
       // Message strings and format arguments never pass through `formatters.log`.
       logMethod(args, method) {
-        const scrubbed = args.map((arg: unknown) => (typeof arg === 'string' ? scrubText(arg, secrets, keys) : arg));
+        const scrubbed = args.map((arg: unknown) =>
+          typeof arg === 'string' ? scrubText(arg, secrets, keys, names) : arg,
+        );
         return method.apply(this, scrubbed as Parameters<typeof method>);
       },
     },
@@ -142,8 +157,8 @@ function rootLoggerOptions(
       ...secretKeySerializers(),
       // A client may send any sane X-Request-Id, its API key included; as a child logger's binding it never passes
       // through `formatters.log`.
-      requestId: (id: unknown) => (typeof id === 'string' ? scrubText(id, secrets, keys) : id),
-      err: (error: unknown) => scrubValue(pino.stdSerializers.err(error as Error), secrets, keys),
+      requestId: (id: unknown) => (typeof id === 'string' ? scrubText(id, secrets, keys, names) : id),
+      err: (error: unknown) => scrubValue(pino.stdSerializers.err(error as Error), secrets, keys, names),
     },
   };
 }
@@ -154,6 +169,7 @@ function httpLoggerOptions(
   readsAtDebug: boolean,
   secrets: readonly string[],
   keys: KeyDigests,
+  names: KnownNames,
 ): HttpLoggerOptions {
   return {
     ...pinoOptions,
@@ -164,7 +180,7 @@ function httpLoggerOptions(
     quietReqLogger: true,
     serializers: {
       ...pinoOptions.serializers,
-      req: requestSerializer(secrets, keys),
+      req: requestSerializer(secrets, keys, names),
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
     },
     customLogLevel: requestLogLevel(readsAtDebug),
@@ -180,7 +196,7 @@ function httpLoggerOptions(
 }
 
 /** The `req` field of a request's lines: method, scrubbed URL, peer address and scrubbed user agent. */
-function requestSerializer(secrets: readonly string[], keys: KeyDigests) {
+function requestSerializer(secrets: readonly string[], keys: KeyDigests, names: KnownNames) {
   return (req: {
     id?: string;
     method?: string;
@@ -191,9 +207,9 @@ function requestSerializer(secrets: readonly string[], keys: KeyDigests) {
     const userAgent = req.headers?.['user-agent'];
     return {
       method: req.method,
-      url: req.url === undefined ? undefined : scrubText(req.url, secrets, keys),
+      url: req.url === undefined ? undefined : scrubText(req.url, secrets, keys, names),
       remoteAddress: req.remoteAddress,
-      userAgent: typeof userAgent === 'string' ? scrubText(userAgent, secrets, keys) : userAgent,
+      userAgent: typeof userAgent === 'string' ? scrubText(userAgent, secrets, keys, names) : userAgent,
     };
   };
 }
@@ -245,13 +261,14 @@ export function createReadLineWriter(config: AppConfig, params: Params): ReadLin
   if (!pino({ level: options.level }, destination).isLevelEnabled(lineLevel)) return null;
   const secrets = secretValuesOf(config);
   const keys = apiKeyDigestsOf(config);
+  const names = logKnownNamesOf(config);
   // Strings repeat (URLs, user agents): each is scrubbed and JSON-quoted once.
   const memo = new Map<string, string>();
   const scrubbedJson = (text: string): string => {
     let out = memo.get(text);
     if (out === undefined) {
       if (memo.size >= SCRUBBED_MEMO_LIMIT) memo.clear();
-      memo.set(text, (out = JSON.stringify(scrubText(text, secrets, keys))));
+      memo.set(text, (out = JSON.stringify(scrubText(text, secrets, keys, names))));
     }
     return out;
   };
@@ -293,15 +310,16 @@ function levelLabel(label: string): { level: string } {
 export function fatalStartLine(error: unknown, config: AppConfig | null): string {
   const secrets = config ? secretValuesOf(config) : [];
   const keys = config ? apiKeyDigestsOf(config) : undefined;
+  const names = config ? logKnownNamesOf(config) : undefined;
   const line: Record<string, unknown> = { level: 'fatal', time: new Date().toISOString() };
   if (config) line.replicaId = config.replicaId;
   if (error instanceof BootFailure) {
     line.variable = error.variable;
-    line.msg = scrubText(error.message, secrets, keys);
+    line.msg = scrubText(error.message, secrets, keys, names);
   } else {
     const err = error instanceof Error ? error : new Error(String(error));
-    line.msg = scrubText(`tidemark failed to start: ${err.message}`, secrets, keys);
-    line.err = scrubValue({ type: err.name, message: err.message, stack: err.stack }, secrets, keys);
+    line.msg = scrubText(`tidemark failed to start: ${err.message}`, secrets, keys, names);
+    line.err = scrubValue({ type: err.name, message: err.message, stack: err.stack }, secrets, keys, names);
   }
   return JSON.stringify(line);
 }

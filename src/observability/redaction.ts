@@ -89,6 +89,23 @@ const KEY_CANDIDATE = /[A-Za-z0-9._~+/%-]{16,1024}={0,2}/g;
 export type KeyDigests = ReadonlySet<string>;
 const NO_DIGESTS: KeyDigests = new Set();
 
+/**
+ * Runs of base64url characters (43 or more) in names an operator must be able to read in the logs: the configured
+ * integration names and the migrations' names. A run equal to one is never taken for a generated key by its shape
+ * (CamelCase words change letter case as often as a key does), though a configured API key in it still is.
+ */
+export type KnownNames = ReadonlySet<string>;
+const NO_NAMES: KnownNames = new Set();
+
+/** The {@link KnownNames} of the configured integrations and of `otherNames`, for {@link scrubText}. */
+export function knownNamesOf(config: AppConfig, otherNames: readonly string[] = []): KnownNames {
+  const runs = new Set<string>();
+  for (const name of [...config.integrations.map((integration) => integration.integrationName), ...otherNames]) {
+    for (const [run] of name.matchAll(BASE64URL_RUN)) runs.add(run);
+  }
+  return runs;
+}
+
 /** The configured API key digests, for {@link scrubText}. */
 export function apiKeyDigestsOf(config: AppConfig): KeyDigests {
   return new Set(config.access.apiKeys.map((key) => key.sha256Hex));
@@ -103,8 +120,14 @@ export function apiKeyDigestsOf(config: AppConfig): KeyDigests {
  * `/x<key>.json?<key>=1` becomes `/[REDACTED].json?[REDACTED]=1`, whether or not the key is configured.
  * @param secrets exact secret values to cut out, longest first (see {@link secretValuesOf})
  * @param keyDigests the configured API keys' digests (see {@link apiKeyDigestsOf})
+ * @param knownNames runs that are names, not keys, whatever their shape (see {@link knownNamesOf})
  */
-export function scrubText(text: string, secrets: readonly string[] = [], keyDigests: KeyDigests = NO_DIGESTS): string {
+export function scrubText(
+  text: string,
+  secrets: readonly string[] = [],
+  keyDigests: KeyDigests = NO_DIGESTS,
+  knownNames: KnownNames = NO_NAMES,
+): string {
   let out = text;
   for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   // Each pattern is tried only on a text holding what every match of it holds (`@`; `bearer` or `basic` in any case;
@@ -119,7 +142,9 @@ export function scrubText(text: string, secrets: readonly string[] = [], keyDige
   }
   if (keyDigests.size > 0 && hasKeyCandidate(out)) out = out.replace(KEY_CANDIDATE, (c) => redactKey(c, keyDigests));
   if (!hasRunOf(out, BASE64URL_CHARACTER, GENERATED_KEY_LENGTH)) return out;
-  return out.replace(BASE64URL_RUN, (run) => (looksGenerated(run) || holdsApiKey(run, keyDigests) ? REDACTED : run));
+  return out.replace(BASE64URL_RUN, (run) =>
+    (looksGenerated(run) && !knownNames.has(run)) || holdsApiKey(run, keyDigests) ? REDACTED : run,
+  );
 }
 
 /**
@@ -287,10 +312,11 @@ export function scrubValue(
   value: unknown,
   secrets: readonly string[],
   keyDigests: KeyDigests = NO_DIGESTS,
+  knownNames: KnownNames = NO_NAMES,
   depth = 0,
   seen = new WeakSet<object>(),
 ): unknown {
-  if (typeof value === 'string') return scrubText(value, secrets, keyDigests);
+  if (typeof value === 'string') return scrubText(value, secrets, keyDigests, knownNames);
   if (value === null || typeof value !== 'object') return value;
   if (depth > 8) return '[too deep]';
   if (seen.has(value)) return '[circular]';
@@ -299,18 +325,18 @@ export function scrubValue(
     // pino's err serializer runs before formatters, so a raw Error only gets here when logged under another key.
     return {
       type: value.name,
-      message: scrubText(value.message, secrets, keyDigests),
-      stack: value.stack && scrubText(value.stack, secrets, keyDigests),
+      message: scrubText(value.message, secrets, keyDigests, knownNames),
+      stack: value.stack && scrubText(value.stack, secrets, keyDigests, knownNames),
     };
   }
   if (Array.isArray(value))
-    return value.slice(0, 200).map((item) => scrubValue(item, secrets, keyDigests, depth + 1, seen));
+    return value.slice(0, 200).map((item) => scrubValue(item, secrets, keyDigests, knownNames, depth + 1, seen));
   // Class instances (an IncomingMessage, a socket) are left to their serializers: walking them would be huge.
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return value;
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value))
-    out[key] = isSecretKey(key) ? REDACTED : scrubValue(item, secrets, keyDigests, depth + 1, seen);
+    out[key] = isSecretKey(key) ? REDACTED : scrubValue(item, secrets, keyDigests, knownNames, depth + 1, seen);
   return out;
 }
 

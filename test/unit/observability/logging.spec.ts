@@ -91,6 +91,35 @@ describe('log redaction', () => {
     expect(boom.err.message).toBe('upstream said [REDACTED] was wrong; Authorization: Bearer [REDACTED]');
   });
 
+  it('shows configured integration names and migration names as they are, however key-like their shape', () => {
+    // CamelCase names change letter case about as often as a generated key does.
+    const name = 'PurchaseOrderLinesToWarehouse2025BatchSync01';
+    const migration = 'LetRunFinishesUpdateIntegrationsInPlace1795958400000';
+    const generatedKey = 'q3Xv9LrT2mW8kZp4Nd7Hc1Yb6Gf0Js5Ue2Ri8Ow3Ta9';
+    const named = loadConfig(
+      {
+        DATABASE_URL: 'postgres://svc@db.internal:5432/tidemark',
+        UPSTREAM_BASE_URL: 'https://erp.example/gravitate',
+        REPLICA_ID: 'r1',
+        INTEGRATIONS: JSON.stringify([{ sourceSystemId: 7, integrationName: name }]),
+      },
+      process.cwd(),
+    );
+    const out = capture();
+    const [options] = createLoggerParams(named, { destination: out.stream }).pinoHttp as [pino.LoggerOptions, unknown];
+    const log = pino(options, out.stream);
+    log.info({ integrationName: name }, `run 3 of 7/"${name}" succeeded`);
+    log.info(`applied migrations: ${migration}`);
+    log.info(`GET /integrations/7/${generatedKey}`);
+    expect(out.lines().map((line) => [line.integrationName, line.msg])).toStrictEqual([
+      [name, `run 3 of 7/"${name}" succeeded`],
+      [undefined, `applied migrations: ${migration}`],
+      [undefined, 'GET /integrations/7/[REDACTED]'],
+    ]);
+    // The same names are cut out where nothing says they are names.
+    expect(scrubText(`7/"${name}"`)).toBe('7/"[REDACTED]"');
+  });
+
   it('writes one JSON line per event with level names, ISO time and the replica id', () => {
     const out = capture();
     loggerFor(out.stream).info({ runId: '7' }, 'hello');
