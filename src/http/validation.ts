@@ -3,6 +3,7 @@ import { NoParameters } from './dto/operator.dto';
 import { ProblemException, type InvalidParam } from './problem';
 
 const UNKNOWN_PARAMETER = 'is not a known parameter';
+const GIVEN_TWICE = 'must be given once';
 
 /**
  * The global ValidationPipe: unknown parameters are refused, and every broken rule becomes one `invalid-params`
@@ -29,6 +30,7 @@ export function createValidationPipe(): ValidationPipe {
  */
 class StrictValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'query') return this.transformQuery(value, metadata);
     if (metadata.type !== 'body') return super.transform(value, metadata);
     if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value))) {
       throw ProblemException.invalidParameters([{ name: 'body', reason: 'must be a JSON object' }]);
@@ -38,6 +40,26 @@ class StrictValidationPipe extends ValidationPipe {
       throw ProblemException.invalidParameters(refused.map((name) => ({ name, reason: UNKNOWN_PARAMETER })));
     }
     return metadata.metatype === NoParameters ? new NoParameters() : super.transform(value, metadata);
+  }
+
+  /**
+   * Every query parameter takes one value: one given more than once is refused as such (its own rule would fail on
+   * the list, misleadingly), in the same answer as whatever the others break, so one answer names every bad one.
+   */
+  private async transformQuery(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const query = (value ?? {}) as Record<string, unknown>;
+    const repeated = Object.keys(query).filter((name) => Array.isArray(query[name]));
+    if (repeated.length === 0) return super.transform(value, metadata);
+    const found: InvalidParam[] = repeated.map((name) => ({ name, reason: GIVEN_TWICE }));
+    const rest = Object.fromEntries(Object.entries(query).filter(([name]) => !repeated.includes(name)));
+    try {
+      await super.transform(rest, metadata);
+    } catch (error) {
+      const others = error instanceof ProblemException ? error.problem['invalid-params'] : undefined;
+      if (!Array.isArray(others)) throw error;
+      found.push(...others);
+    }
+    throw ProblemException.invalidParameters(found);
   }
 }
 

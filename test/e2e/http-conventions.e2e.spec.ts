@@ -311,6 +311,22 @@ describe('HTTP conventions', () => {
     }
   });
 
+  it('names every bad query parameter in one answer: unknown, repeated and invalid alike', async () => {
+    for (const path of ['/integrations', '/audit']) {
+      const response = await fetch(`${app.url}${path}?foo=1&limit=0&sourceSystemId=x&cursor=a&cursor=b`);
+      expect([path, response.status, response.headers.get('content-type')]).toStrictEqual([path, 400, PROBLEM]);
+      expect([path, ((await response.json()) as any)['invalid-params']]).toStrictEqual([
+        path,
+        [
+          { name: 'cursor', reason: 'must be given once' },
+          { name: 'foo', reason: 'is not a known parameter' },
+          { name: 'sourceSystemId', reason: 'must be an integer from 0 to 2147483647' },
+          { name: 'limit', reason: 'must be an integer from 1 to 200' },
+        ],
+      ]);
+    }
+  });
+
   it('refuses unknown query parameters on every GET, naming them', async () => {
     for (const path of [
       `/integrations?limt=5`,
