@@ -21,7 +21,8 @@ export function createValidationPipe(): ValidationPipe {
 }
 
 /**
- * Refusals the ValidationPipe leaves to its caller, for bodies:
+ * Refusals the ValidationPipe leaves to its caller. A query parameter given more than once is refused by
+ * {@link StrictValidationPipe.transformQuery}. For bodies:
  * - a body present (not empty) must be a JSON object: an array or a scalar is refused as a whole, as `body`;
  * - class-transformer leaves out a body key that names an inherited method (`toString`, `valueOf`,
  *   `hasOwnProperty`), so the whitelist never sees it and it would be dropped without a word. No request type has
