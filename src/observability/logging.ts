@@ -16,8 +16,6 @@ import {
   scrubValue,
   secretKeySerializers,
   secretValuesOf,
-  type KeyDigests,
-  type KnownNames,
   knownNamesOf,
 } from './redaction';
 
@@ -84,14 +82,12 @@ export interface LoggingOptions {
  * Tidemark, so that is these.
  */
 export function createLoggerParams(config: AppConfig, options: LoggingOptions = {}): Params {
-  const secrets = secretValuesOf(config);
-  const keys = apiKeyDigestsOf(config);
-  const names = logKnownNamesOf(config);
+  const scrub = scrubberOf(config);
   const destination = logDestination(config, options);
-  const pinoOptions = rootLoggerOptions(config, options, secrets, keys, names);
+  const pinoOptions = rootLoggerOptions(config, options, scrub);
   return {
     pinoHttp: [
-      httpLoggerOptions(pinoOptions, config.observability.readsAtDebug, secrets, keys, names),
+      httpLoggerOptions(pinoOptions, config.observability.readsAtDebug, scrub),
       destination ?? batchedStdout(),
     ],
     // `PinoLogger.assign` (the API key name, set by the auth guard) also reaches the request completion line.
@@ -115,22 +111,34 @@ function logDestination(config: AppConfig, options: LoggingOptions): Destination
   });
 }
 
-/** The names the logs must show as they are: the configured integrations' and the migrations' (boot logs them). */
-function logKnownNamesOf(config: AppConfig): KnownNames {
-  return knownNamesOf(
-    config,
-    MIGRATIONS.map((migration) => migration.name),
-  );
+/** Scrubs a logged string or object of what a configuration makes secret (see ./redaction). */
+interface Scrubber {
+  text(text: string): string;
+  value(value: unknown): unknown;
+}
+
+/**
+ * The scrubber of `config`'s secret values and API keys, which keeps the configured integrations' names and the
+ * migrations' (the boot logs them) as they are. Without a configuration (a boot that failed before loading it), only
+ * the general patterns apply.
+ */
+function scrubberOf(config: AppConfig | null): Scrubber {
+  const secrets = config ? secretValuesOf(config) : [];
+  const keys = config ? apiKeyDigestsOf(config) : undefined;
+  const names = config
+    ? knownNamesOf(
+        config,
+        MIGRATIONS.map((migration) => migration.name),
+      )
+    : undefined;
+  return {
+    text: (text) => scrubText(text, secrets, keys, names),
+    value: (value) => scrubValue(value, secrets, keys, names),
+  };
 }
 
 /** The root logger's options: level, base fields, the run's fields, and secrets scrubbed from every line. */
-function rootLoggerOptions(
-  config: AppConfig,
-  options: LoggingOptions,
-  secrets: readonly string[],
-  keys: KeyDigests,
-  names: KnownNames,
-): LoggerOptions {
+function rootLoggerOptions(config: AppConfig, options: LoggingOptions, scrub: Scrubber): LoggerOptions {
   return {
     level: options.silent ? 'silent' : config.observability.logLevel,
     base: { replicaId: config.replicaId },
@@ -142,14 +150,12 @@ function rootLoggerOptions(
     },
     formatters: {
       level: levelLabel,
-      log: (object) => scrubValue(object, secrets, keys, names) as Record<string, unknown>,
+      log: (object) => scrub.value(object) as Record<string, unknown>,
     },
     hooks: {
       // Message strings and format arguments never pass through `formatters.log`.
       logMethod(args, method) {
-        const scrubbed = args.map((arg: unknown) =>
-          typeof arg === 'string' ? scrubText(arg, secrets, keys, names) : arg,
-        );
+        const scrubbed = args.map((arg: unknown) => (typeof arg === 'string' ? scrub.text(arg) : arg));
         return method.apply(this, scrubbed as Parameters<typeof method>);
       },
     },
@@ -157,20 +163,14 @@ function rootLoggerOptions(
       ...secretKeySerializers(),
       // A client may send any sane X-Request-Id, its API key included; as a child logger's binding it never passes
       // through `formatters.log`.
-      requestId: (id: unknown) => (typeof id === 'string' ? scrubText(id, secrets, keys, names) : id),
-      err: (error: unknown) => scrubValue(pino.stdSerializers.err(error as Error), secrets, keys, names),
+      requestId: (id: unknown) => (typeof id === 'string' ? scrub.text(id) : id),
+      err: (error: unknown) => scrub.value(pino.stdSerializers.err(error as Error)),
     },
   };
 }
 
 /** pino-http's options: the root logger's, plus the request id, the request and response fields, and levels. */
-function httpLoggerOptions(
-  pinoOptions: LoggerOptions,
-  readsAtDebug: boolean,
-  secrets: readonly string[],
-  keys: KeyDigests,
-  names: KnownNames,
-): HttpLoggerOptions {
+function httpLoggerOptions(pinoOptions: LoggerOptions, readsAtDebug: boolean, scrub: Scrubber): HttpLoggerOptions {
   return {
     ...pinoOptions,
     // Fastify's genReqId (requestIdFor) already set it; @fastify/middie copies it onto the raw request.
@@ -180,7 +180,7 @@ function httpLoggerOptions(
     quietReqLogger: true,
     serializers: {
       ...pinoOptions.serializers,
-      req: requestSerializer(secrets, keys, names),
+      req: requestSerializer(scrub),
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
     },
     customLogLevel: requestLogLevel(readsAtDebug),
@@ -196,7 +196,7 @@ function httpLoggerOptions(
 }
 
 /** The `req` field of a request's lines: method, scrubbed URL, peer address and scrubbed user agent. */
-function requestSerializer(secrets: readonly string[], keys: KeyDigests, names: KnownNames) {
+function requestSerializer(scrub: Scrubber) {
   return (req: {
     id?: string;
     method?: string;
@@ -207,9 +207,9 @@ function requestSerializer(secrets: readonly string[], keys: KeyDigests, names: 
     const userAgent = req.headers?.['user-agent'];
     return {
       method: req.method,
-      url: req.url === undefined ? undefined : scrubText(req.url, secrets, keys, names),
+      url: req.url === undefined ? undefined : scrub.text(req.url),
       remoteAddress: req.remoteAddress,
-      userAgent: typeof userAgent === 'string' ? scrubText(userAgent, secrets, keys, names) : userAgent,
+      userAgent: typeof userAgent === 'string' ? scrub.text(userAgent) : userAgent,
     };
   };
 }
@@ -259,16 +259,14 @@ export function createReadLineWriter(config: AppConfig, params: Params): ReadLin
   const [options, destination] = params.pinoHttp as [LoggerOptions, DestinationStream];
   const lineLevel = config.observability.readsAtDebug ? 'debug' : 'info';
   if (!pino({ level: options.level }, destination).isLevelEnabled(lineLevel)) return null;
-  const secrets = secretValuesOf(config);
-  const keys = apiKeyDigestsOf(config);
-  const names = logKnownNamesOf(config);
+  const scrub = scrubberOf(config);
   // Strings repeat (URLs, user agents): each is scrubbed and JSON-quoted once.
   const memo = new Map<string, string>();
   const scrubbedJson = (text: string): string => {
     let out = memo.get(text);
     if (out === undefined) {
       if (memo.size >= SCRUBBED_MEMO_LIMIT) memo.clear();
-      memo.set(text, (out = JSON.stringify(scrubText(text, secrets, keys, names))));
+      memo.set(text, (out = JSON.stringify(scrub.text(text))));
     }
     return out;
   };
@@ -308,18 +306,16 @@ function levelLabel(label: string): { level: string } {
  * @param config the configuration when it was loaded, for its secret values
  */
 export function fatalStartLine(error: unknown, config: AppConfig | null): string {
-  const secrets = config ? secretValuesOf(config) : [];
-  const keys = config ? apiKeyDigestsOf(config) : undefined;
-  const names = config ? logKnownNamesOf(config) : undefined;
+  const scrub = scrubberOf(config);
   const line: Record<string, unknown> = { level: 'fatal', time: new Date().toISOString() };
   if (config) line.replicaId = config.replicaId;
   if (error instanceof BootFailure) {
     line.variable = error.variable;
-    line.msg = scrubText(error.message, secrets, keys, names);
+    line.msg = scrub.text(error.message);
   } else {
     const err = error instanceof Error ? error : new Error(String(error));
-    line.msg = scrubText(`tidemark failed to start: ${err.message}`, secrets, keys, names);
-    line.err = scrubValue({ type: err.name, message: err.message, stack: err.stack }, secrets, keys, names);
+    line.msg = scrub.text(`tidemark failed to start: ${err.message}`);
+    line.err = scrub.value({ type: err.name, message: err.message, stack: err.stack });
   }
   return JSON.stringify(line);
 }
